@@ -1,0 +1,112 @@
+// Package security is the platform's security baseline: the namespaces the
+// tiers run in, held to Pod Security Admission "restricted", and the
+// default-deny network policies that every workload's own policy opens up.
+package security
+
+import (
+	"errors"
+
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// BaselineArgs name the namespaces to create.
+type BaselineArgs struct {
+	// Namespaces to create; the first is the platform's own.
+	Namespaces []string
+	// Mesh labels the namespaces for sidecar injection.
+	Mesh bool
+}
+
+// Baseline is the security baseline of one stack.
+type Baseline struct {
+	pulumi.ResourceState
+
+	// Namespaces maps a namespace name to its resource, so tiers can
+	// depend on it.
+	Namespaces map[string]*corev1.Namespace
+	// NamespaceNames are the created namespaces' names, in order.
+	NamespaceNames pulumi.StringArrayOutput
+}
+
+// NewBaseline registers the namespaces and their default-deny policies.
+func NewBaseline(ctx *pulumi.Context, name string, args *BaselineArgs, opts ...pulumi.ResourceOption) (*Baseline, error) {
+	if args == nil || len(args.Namespaces) == 0 {
+		return nil, errors.New("security baseline: at least one namespace is required")
+	}
+	b := &Baseline{Namespaces: map[string]*corev1.Namespace{}}
+	if err := ctx.RegisterComponentResource("cloudscale:security:Baseline", name, b, opts...); err != nil {
+		return nil, err
+	}
+	var names pulumi.StringArray
+	for _, ns := range args.Namespaces {
+		labels := pulumi.StringMap{
+			"app.kubernetes.io/part-of":                  pulumi.String("cloudscale"),
+			"pod-security.kubernetes.io/enforce":         pulumi.String("restricted"),
+			"pod-security.kubernetes.io/enforce-version": pulumi.String("latest"),
+			"pod-security.kubernetes.io/warn":            pulumi.String("restricted"),
+			"pod-security.kubernetes.io/audit":           pulumi.String("restricted"),
+			"kubernetes.io/metadata.name":                pulumi.String(ns),
+			"cloudscale.io/default-deny":                 pulumi.String("true"),
+		}
+		if args.Mesh {
+			labels["istio-injection"] = pulumi.String("enabled")
+		}
+		n, err := corev1.NewNamespace(ctx, ns, &corev1.NamespaceArgs{
+			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(ns), Labels: labels},
+		}, pulumi.Parent(b))
+		if err != nil {
+			return nil, err
+		}
+		b.Namespaces[ns] = n
+		names = append(names, n.Metadata.Name().Elem())
+		if err := denyAll(ctx, b, n, ns); err != nil {
+			return nil, err
+		}
+	}
+	b.NamespaceNames = names.ToStringArrayOutput()
+	if err := ctx.RegisterResourceOutputs(b, pulumi.Map{"namespaces": b.NamespaceNames}); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// denyAll blocks all ingress and egress in ns except DNS lookups, so a
+// workload talks only to the peers its own NetworkPolicy admits.
+func denyAll(ctx *pulumi.Context, b *Baseline, n *corev1.Namespace, ns string) error {
+	opts := []pulumi.ResourceOption{pulumi.Parent(b), pulumi.DependsOn([]pulumi.Resource{n})}
+	_, err := networkingv1.NewNetworkPolicy(ctx, ns+"-default-deny", &networkingv1.NetworkPolicyArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("default-deny"), Namespace: pulumi.String(ns)},
+		Spec: &networkingv1.NetworkPolicySpecArgs{
+			PodSelector: &metav1.LabelSelectorArgs{},
+			PolicyTypes: pulumi.StringArray{pulumi.String("Ingress"), pulumi.String("Egress")},
+		},
+	}, opts...)
+	if err != nil {
+		return err
+	}
+	_, err = networkingv1.NewNetworkPolicy(ctx, ns+"-allow-dns", &networkingv1.NetworkPolicyArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("allow-dns"), Namespace: pulumi.String(ns)},
+		Spec: &networkingv1.NetworkPolicySpecArgs{
+			PodSelector: &metav1.LabelSelectorArgs{},
+			PolicyTypes: pulumi.StringArray{pulumi.String("Egress")},
+			Egress: networkingv1.NetworkPolicyEgressRuleArray{&networkingv1.NetworkPolicyEgressRuleArgs{
+				To: networkingv1.NetworkPolicyPeerArray{&networkingv1.NetworkPolicyPeerArgs{
+					NamespaceSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{
+						"kubernetes.io/metadata.name": pulumi.String("kube-system"),
+					}},
+					PodSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{
+						"k8s-app": pulumi.String("kube-dns"),
+					}},
+				}},
+				Ports: networkingv1.NetworkPolicyPortArray{
+					&networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String("UDP"), Port: pulumi.Int(53)},
+					&networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String("TCP"), Port: pulumi.Int(53)},
+				},
+			}},
+		},
+	}, opts...)
+	return err
+}

@@ -1,0 +1,70 @@
+// Package infra is the contract between the cloud tier and the Kubernetes
+// tiers: whatever builds the cluster (EKS, AKS, GKE or the local simulated
+// control plane) hands over a Cluster, and nothing above it knows which
+// cloud it is on.
+package infra
+
+import (
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Cluster is what the Kubernetes tiers receive.
+type Cluster struct {
+	// Name is the cluster's name in its cloud.
+	Name string
+	// Provider deploys into the cluster; every Kubernetes resource uses it.
+	Provider *kubernetes.Provider
+	// Kubeconfig reaches the cluster; always a Pulumi secret.
+	Kubeconfig pulumi.StringOutput
+	// Zones the nodes run in; workloads spread over them.
+	Zones []string
+	// StorageClass is the name of the encrypted default StorageClass.
+	StorageClass string
+	// Backups is the object store for database backups.
+	Backups BackupStore
+	// Keys are the customer-managed keys the platform encrypts with.
+	Keys Keys
+	// Identity lets in-cluster service accounts act on cloud resources
+	// without static credentials.
+	Identity WorkloadIdentity
+	// Rendering is true when the provider writes YAML instead of calling a
+	// cluster: nothing can be awaited or read back.
+	Rendering bool
+}
+
+// BackupStore is where the data tiers write their backups.
+type BackupStore struct {
+	// Kind is "s3", "gcs", "azureblob", or "" when the target has none.
+	Kind string
+	// Bucket is the bucket or container name.
+	Bucket pulumi.StringOutput
+	// Endpoint is the URL a backup tool writes to (s3://..., gs://..., https://...).
+	Endpoint pulumi.StringOutput
+	// Region is the bucket's region, when the store needs it.
+	Region string
+}
+
+// Keys are references (ARNs, resource IDs) of customer-managed keys.
+type Keys struct {
+	// Secrets encrypts Kubernetes secrets and seals Vault.
+	Secrets pulumi.StringOutput
+	// Storage encrypts node disks, volumes and backups.
+	Storage pulumi.StringOutput
+}
+
+// WorkloadIdentity binds a Kubernetes service account to a cloud identity.
+type WorkloadIdentity struct {
+	// BackupServiceAccount is the Kubernetes service account (namespace/name)
+	// the cloud identity trusts for backups.
+	BackupServiceAccount string
+	// Annotations go on that service account (IRSA role ARN, GCP service
+	// account email, Azure client id).
+	Annotations pulumi.StringMapOutput
+	// Labels go on its pods (Azure workload identity needs one).
+	Labels map[string]string
+}
+
+// BackupServiceAccountName is the Kubernetes service account the cloud
+// identity for backups trusts; the data tiers run their backup jobs as it.
+const BackupServiceAccountName = "cloudscale-backup"

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Installs the tools CloudScale runs with into a project-local bin dir
+# (.cloudscale/bin, git-ignored), building each from the Go module proxy at a
+# pinned version. Idempotent: a tool already there at its version is skipped.
+#
+#   scripts/tools.sh [TOOL...]     tools: pulumi, kubernetes-provider (default: all)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${CLOUDSCALE_BIN:-$ROOT/.cloudscale/bin}
+WORK=${CLOUDSCALE_TOOLS_WORK:-$ROOT/.cloudscale/tools-src}
+export GOFLAGS=-buildvcs=false
+
+PULUMI_VERSION=v3.274.1
+K8S_PROVIDER_MODULE=github.com/pulumi/pulumi-kubernetes/provider/v4
+K8S_PROVIDER_PSEUDO=v4.0.0-20260115033456-f47bc2d6f199
+K8S_PROVIDER_LABEL=4.32.0   # what pulumi-kubernetes/sdk/v4 v4.32.0 asks the engine for
+K8S_PROVIDER_SDK=v4.24.0
+
+mkdir -p "$BIN" "$WORK"
+total_start=$(date +%s)
+
+log() { printf '==> %s\n' "$*"; }
+
+# version_ge A B: A >= B for vX.Y.Z strings.
+version_ge() { [ "$(printf '%s\n%s\n' "${1#v}" "${2#v}" | sort -V | head -n1)" = "${2#v}" ]; }
+
+install_pulumi() {
+  local have
+  if [ -x "$BIN/pulumi" ] && [ "$("$BIN/pulumi" version 2>/dev/null)" = "$PULUMI_VERSION" ]; then
+    log "pulumi $PULUMI_VERSION: present in $BIN"; return
+  fi
+  if have=$(command -v pulumi 2>/dev/null) && [ "$have" != "$BIN/pulumi" ] && version_ge "$("$have" version 2>/dev/null || echo v0)" "$PULUMI_VERSION"; then
+    log "pulumi: using $have ($("$have" version)), at least $PULUMI_VERSION"; return
+  fi
+  log "pulumi $PULUMI_VERSION: building from the Go module proxy (about 10 min cold)"
+  local t=$(date +%s) d="$WORK/pulumi"
+  rm -rf "$d" && mkdir -p "$d" && cd "$d"
+  cat > go.mod <<MOD
+module cloudscale.local/tools/pulumi
+
+go 1.26.6
+
+require github.com/pulumi/pulumi/pkg/v3 $PULUMI_VERSION
+
+replace github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-20241001131231-d02d263e614e
+MOD
+  go get "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@$PULUMI_VERSION"
+  go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
+    -o "$BIN/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+  log "pulumi $PULUMI_VERSION: built in $(( $(date +%s) - t ))s"
+}
+
+install_k8s_provider() {
+  local target="$BIN/pulumi-resource-kubernetes"
+  if [ -x "$target" ] && [ -f "$target.version" ] && [ "$(cat "$target.version")" = "$K8S_PROVIDER_LABEL" ]; then
+    log "pulumi-resource-kubernetes $K8S_PROVIDER_LABEL: present in $BIN"; return
+  fi
+  log "pulumi-resource-kubernetes $K8S_PROVIDER_LABEL: building from the Go module proxy (about 9 min cold)"
+  local t=$(date +%s) d="$WORK/pulumi-kubernetes"
+  go mod download -json "$K8S_PROVIDER_MODULE@$K8S_PROVIDER_PSEUDO" > "$WORK/k8s-provider.json"
+  local src
+  src=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p' "$WORK/k8s-provider.json")
+  rm -rf "$d" && cp -r "$src" "$d" && chmod -R u+w "$d"
+  # The module zip lacks the generated embeds; make them from the schema it ships.
+  (cd "$d/cmd/pulumi-resource-kubernetes" &&
+    jq -c ".version=\"$K8S_PROVIDER_LABEL\"" schema.json > schema-embed.json &&
+    jq -c . terraform-mapping.json > terraform-mapping-embed.json)
+  (cd "$d" &&
+    go mod edit -dropreplace=github.com/pulumi/pulumi-kubernetes/sdk/v4 &&
+    go get "github.com/pulumi/pulumi-kubernetes/sdk/v4@$K8S_PROVIDER_SDK" &&
+    go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$K8S_PROVIDER_LABEL" \
+      -o "$target" ./cmd/pulumi-resource-kubernetes)
+  echo "$K8S_PROVIDER_LABEL" > "$target.version"
+  log "pulumi-resource-kubernetes $K8S_PROVIDER_LABEL: built in $(( $(date +%s) - t ))s"
+}
+
+need_jq() {
+  command -v jq >/dev/null && return
+  log "jq: installing from Debian"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends jq >/dev/null
+  else sudo apt-get update -qq && sudo apt-get install -y -qq --no-install-recommends jq >/dev/null; fi
+}
+
+tools=("$@")
+[ ${#tools[@]} -gt 0 ] || tools=(pulumi kubernetes-provider)
+for t in "${tools[@]}"; do
+  case "$t" in
+    pulumi) install_pulumi ;;
+    kubernetes-provider) need_jq; install_k8s_provider ;;
+    *) echo "tools.sh: unknown tool $t (known: pulumi, kubernetes-provider)" >&2; exit 2 ;;
+  esac
+done
+log "tools ready in $BIN ($(( $(date +%s) - total_start ))s)"

@@ -1,0 +1,151 @@
+// Package stacks composes the CloudScale platform for one environment
+// stack. Its Pulumi.<stack>.yaml files hold the stacks' configuration;
+// stacks/spec types and validates it; Deploy builds the tiers in
+// dependency order under one root component.
+package stacks
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/cloudscale/platform/components/security"
+	"github.com/cloudscale/platform/infra"
+	awsinfra "github.com/cloudscale/platform/infra/aws"
+	"github.com/cloudscale/platform/infra/local"
+	"github.com/cloudscale/platform/stacks/spec"
+)
+
+// Options change how a stack is deployed without changing its config.
+type Options struct {
+	// RenderDir renders the local stack's Kubernetes objects as YAML into
+	// this absolute directory instead of deploying them.
+	RenderDir string
+}
+
+// Deploy is the Pulumi program: `pulumi up -s <stack>` runs it.
+func Deploy(ctx *pulumi.Context) error { return Program(Options{})(ctx) }
+
+// Program returns the Pulumi program with options, for the Automation API.
+func Program(opts Options) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		s, err := LoadSpec(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = NewPlatform(ctx, s, opts)
+		return err
+	}
+}
+
+// LoadSpec reads the stack's config once and validates it before anything
+// is registered.
+func LoadSpec(ctx *pulumi.Context) (spec.Spec, error) {
+	raw := map[string]string{}
+	for _, k := range spec.TopKeys() {
+		if v, ok := ctx.GetConfig(spec.Key(k)); ok {
+			raw[spec.Key(k)] = v
+		}
+	}
+	// The SDK offers no way to list config keys, so misspelt top-level keys
+	// are found in the environment the CLI hands a program, when present.
+	if env := os.Getenv(pulumi.EnvConfig); env != "" {
+		var all map[string]string
+		if json.Unmarshal([]byte(env), &all) == nil {
+			for k, v := range all {
+				if strings.HasPrefix(k, spec.Namespace+":") {
+					raw[k] = v
+				}
+			}
+		}
+	}
+	return spec.Load(ctx.Stack(), raw)
+}
+
+// Platform is the root component of one stack; every tier is its child.
+type Platform struct {
+	pulumi.ResourceState
+
+	Spec     spec.Spec
+	Cluster  infra.Cluster
+	Baseline *security.Baseline
+}
+
+// NewPlatform composes the tiers of one stack.
+func NewPlatform(ctx *pulumi.Context, s spec.Spec, opts Options) (*Platform, error) {
+	p := &Platform{Spec: s}
+	if err := ctx.RegisterComponentResource("cloudscale:stack:Platform", s.Stack, p); err != nil {
+		return nil, err
+	}
+	cluster, err := newCluster(ctx, s, opts, p)
+	if err != nil {
+		return nil, err
+	}
+	p.Cluster = cluster
+
+	k8s := []pulumi.ResourceOption{pulumi.Parent(p), pulumi.Providers(cluster.Provider)}
+	p.Baseline, err = security.NewBaseline(ctx, "baseline", &security.BaselineArgs{
+		Namespaces: []string{s.Namespace},
+	}, k8s...)
+	if err != nil {
+		return nil, err
+	}
+
+	outputs := pulumi.Map{
+		"cloud":        pulumi.String(s.Cloud),
+		"environment":  pulumi.String(s.Environment),
+		"region":       pulumi.String(s.Region),
+		"zones":        pulumi.ToStringArray(s.Zones),
+		"namespace":    pulumi.String(s.Namespace),
+		"storageClass": pulumi.String(cluster.StorageClass),
+		"kubeconfig":   cluster.Kubeconfig,
+		"backupBucket": cluster.Backups.Bucket,
+	}
+	for k, v := range outputs {
+		ctx.Export(k, v)
+	}
+	if err := ctx.RegisterResourceOutputs(p, outputs); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// newCluster builds the cloud tier the spec names.
+func newCluster(ctx *pulumi.Context, s spec.Spec, opts Options, parent pulumi.Resource) (infra.Cluster, error) {
+	switch s.Cloud {
+	case spec.Local:
+		kc := s.Local.Kubeconfig
+		if !filepath.IsAbs(kc) && ctx.RootDirectory() != "" {
+			kc = filepath.Join(ctx.RootDirectory(), kc)
+		}
+		c, err := local.NewCluster(ctx, "local", &local.ClusterArgs{
+			Kubeconfig: kc, RenderDir: opts.RenderDir, Zones: s.Zones,
+		}, pulumi.Parent(parent))
+		if err != nil {
+			return infra.Cluster{}, err
+		}
+		return c.Out, nil
+	}
+	if opts.RenderDir != "" {
+		return infra.Cluster{}, fmt.Errorf("stack %s: --render works only for cloud local; %s stacks deploy to their cloud", s.Stack, s.Cloud)
+	}
+	switch s.Cloud {
+	case spec.AWS:
+		c, err := awsinfra.NewCluster(ctx, "aws", &awsinfra.ClusterArgs{
+			Stack: s.Stack, Region: s.Region, Zones: s.Zones,
+			KubernetesVersion: s.Cluster.KubernetesVersion, NodeSize: s.Cluster.NodeSize,
+			NodesPerZone: s.NodesPerZone(), NodeDiskGiB: s.Cluster.NodeDiskGiB,
+			APIAllowedCIDRs: s.Cluster.APIAllowedCIDRs, NetworkCIDR: s.Network.CIDR,
+			NATPerZone: s.Environment.Production(), Namespace: s.Namespace,
+		}, pulumi.Parent(parent))
+		if err != nil {
+			return infra.Cluster{}, err
+		}
+		return c.Out, nil
+	}
+	return infra.Cluster{}, fmt.Errorf("stack %s: the %s cloud tier is not built yet", s.Stack, s.Cloud)
+}

@@ -1,0 +1,224 @@
+package spec
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// prodAWS is a valid prod stack; each bad case changes one thing.
+func prodAWS() map[string]string {
+	return map[string]string{
+		"cloudscale:cloud":        "aws",
+		"cloudscale:environment":  "prod",
+		"cloudscale:region":       "us-east-1",
+		"cloudscale:zones":        `["us-east-1a","us-east-1b","us-east-1c"]`,
+		"cloudscale:replicaCount": "3",
+		"cloudscale:cluster":      `{"kubernetesVersion":"1.33","nodeCount":6,"nodeSize":"m6i.xlarge","nodeDiskGiB":100}`,
+	}
+}
+
+func with(base map[string]string, kv ...string) map[string]string {
+	out := map[string]string{}
+	for k, v := range base {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == "<unset>" {
+			delete(out, kv[i])
+			continue
+		}
+		out[kv[i]] = kv[i+1]
+	}
+	return out
+}
+
+func TestLoadDefaultsFromTheGuide(t *testing.T) {
+	s, err := Load("prod", map[string]string{
+		"cloudscale:cloud": "aws", "cloudscale:environment": "prod", "cloudscale:region": "eu-west-1",
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 3, s.ReplicaCount)
+	assert.Equal(t, "2000m", s.Resources.Limits.CPU)
+	assert.Equal(t, "4Gi", s.Resources.Limits.Memory)
+	assert.True(t, s.Persistence.Enabled)
+	assert.Equal(t, "100Gi", s.Persistence.Size)
+	assert.Equal(t, []string{"eu-west-1a", "eu-west-1b", "eu-west-1c"}, s.Zones)
+	assert.Equal(t, "cloudscale", s.Namespace)
+	assert.Equal(t, "1.33", s.Cluster.KubernetesVersion)
+	assert.Equal(t, 3, s.Cluster.NodeCount)
+	assert.Equal(t, "m6i.xlarge", s.Cluster.NodeSize)
+	assert.Equal(t, 100, s.Cluster.NodeDiskGiB)
+	assert.Empty(t, s.Cluster.APIAllowedCIDRs, "the API endpoint stays private unless CIDRs are given")
+	assert.Equal(t, 1, s.NodesPerZone())
+}
+
+func TestLoadReadsEveryKey(t *testing.T) {
+	s, err := Load("prod-gcp", map[string]string{
+		"cloudscale:cloud":        "gcp",
+		"environment":             "staging", // Pulumi's project namespace is implied
+		"cloudscale:region":       "europe-west4",
+		"cloudscale:zones":        `["europe-west4-a","europe-west4-b","europe-west4-c"]`,
+		"cloudscale:namespace":    "platform",
+		"cloudscale:replicaCount": "5",
+		"cloudscale:resources":    `{"limits":{"cpu":"4","memory":"8Gi"},"requests":{"cpu":"1","memory":"2Gi"}}`,
+		"cloudscale:persistence":  `{"enabled":false,"size":"250Gi"}`,
+		"cloudscale:cluster":      `{"kubernetesVersion":"1.31","nodeCount":9,"nodeSize":"n2-standard-8","nodeDiskGiB":200,"apiAllowedCidrs":["198.51.100.0/24"]}`,
+		"cloudscale:network":      `{"cidr":"10.8.0.0/14"}`,
+		"cloudscale:gcp":          `{"project":"acme-platform"}`,
+		"gcp:project":             "ignored-by-cloudscale",
+	})
+	require.NoError(t, err)
+	assert.Equal(t, Spec{
+		Stack: "prod-gcp", Cloud: GCP, Environment: Staging, Region: "europe-west4",
+		Zones: []string{"europe-west4-a", "europe-west4-b", "europe-west4-c"}, Namespace: "platform", ReplicaCount: 5,
+		Resources:   Resources{Limits: ResourceList{"4", "8Gi"}, Requests: ResourceList{"1", "2Gi"}},
+		Persistence: Persistence{Enabled: false, Size: "250Gi"},
+		Cluster: Cluster{KubernetesVersion: "1.31", NodeCount: 9, NodeSize: "n2-standard-8", NodeDiskGiB: 200,
+			APIAllowedCIDRs: []string{"198.51.100.0/24"}},
+		Network: Network{CIDR: "10.8.0.0/14"},
+		Local:   LocalTarget{Kubeconfig: DefaultLocalKubeconfig},
+		GCP:     GCPSettings{Project: "acme-platform"},
+	}, s)
+	assert.Equal(t, 3, s.NodesPerZone())
+}
+
+func TestLoadRejectsBadConfig(t *testing.T) {
+	cases := []struct {
+		name string
+		cfg  map[string]string
+		want []string
+	}{
+		{"unknown cloud", with(prodAWS(), "cloudscale:cloud", "digitalocean"),
+			[]string{`cloudscale:cloud: "digitalocean" is not supported; allowed: aws, azure, gcp, local`}},
+		{"missing environment", with(prodAWS(), "cloudscale:environment", "<unset>"),
+			[]string{`cloudscale:environment: required; allowed: dev, staging, prod`}},
+		{"unknown environment", with(prodAWS(), "cloudscale:environment", "production"),
+			[]string{`cloudscale:environment: "production" is not supported; allowed: dev, staging, prod`}},
+		{"replicaCount 0", with(prodAWS(), "cloudscale:environment", "dev", "cloudscale:replicaCount", "0"),
+			[]string{`cloudscale:replicaCount: 0 is out of range; allowed: 1 to 100`}},
+		{"replicaCount 2 in prod", with(prodAWS(), "cloudscale:replicaCount", "2"),
+			[]string{`cloudscale:replicaCount: 2 is too few for prod; allowed: 3 to 100`}},
+		{"replicaCount not a number", with(prodAWS(), "cloudscale:replicaCount", "three"),
+			[]string{`cloudscale:replicaCount: "three" is not an integer`}},
+		{"memory written as 4 GB", with(prodAWS(), "cloudscale:resources", `{"limits":{"memory":"4 GB"}}`),
+			[]string{`cloudscale:resources.limits.memory: "4 GB" is not a Kubernetes quantity; e.g. 4Gi`}},
+		{"cpu written as 2 cores", with(prodAWS(), "cloudscale:resources", `{"limits":{"cpu":"2 cores"}}`),
+			[]string{`cloudscale:resources.limits.cpu: "2 cores" is not a Kubernetes quantity; e.g. 2000m`}},
+		{"request above limit", with(prodAWS(), "cloudscale:resources", `{"limits":{"memory":"1Gi"},"requests":{"memory":"2Gi"}}`),
+			[]string{`cloudscale:resources.requests.memory: 2Gi is more than the limit 1Gi; a request must not exceed its limit`}},
+		{"2 zones in prod", with(prodAWS(), "cloudscale:zones", `["us-east-1a","us-east-1b"]`, "cloudscale:cluster", `{"nodeCount":6}`),
+			[]string{`cloudscale:zones: 2 zones given [us-east-1a us-east-1b]; prod needs at least 3 availability zones`}},
+		{"zone outside the region", with(prodAWS(), "cloudscale:zones", `["us-east-1a","us-east-1b","us-west-2c"]`),
+			[]string{`cloudscale:zones[2]: "us-west-2c" is not a zone of region us-east-1; e.g. us-east-1a`}},
+		{"duplicate zone", with(prodAWS(), "cloudscale:zones", `["us-east-1a","us-east-1b","us-east-1a"]`),
+			[]string{`cloudscale:zones[2]: "us-east-1a" is listed twice; every zone must be distinct`}},
+		{"Kubernetes 1.24", with(prodAWS(), "cloudscale:cluster", `{"kubernetesVersion":"1.24","nodeCount":6}`),
+			[]string{`cloudscale:cluster.kubernetesVersion: "1.24" is older than the guide's minimum; allowed: 1.25 or newer`}},
+		{"Kubernetes version as a YAML number", with(prodAWS(), "cloudscale:cluster", `{"kubernetesVersion":1.3,"nodeCount":6}`),
+			[]string{`cloudscale:cluster.kubernetesVersion: 1.3 is a number; quote it ("1.3"), since YAML reads 1.30 as 1.3`}},
+		{"negative disk size", with(prodAWS(), "cloudscale:cluster", `{"nodeCount":6,"nodeDiskGiB":-10}`),
+			[]string{`cloudscale:cluster.nodeDiskGiB: -10 is below the guide's minimum; allowed: 100 or more (GiB of SSD per node)`}},
+		{"two nodes", with(prodAWS(), "cloudscale:cluster", `{"nodeCount":2}`),
+			[]string{`cloudscale:cluster.nodeCount: 2 is below the guide's minimum; allowed: 3 or more nodes`}},
+		{"nodes uneven over zones in prod", with(prodAWS(), "cloudscale:cluster", `{"nodeCount":4}`),
+			[]string{`cloudscale:cluster.nodeCount: 4 nodes do not spread evenly over 3 zones; prod needs a multiple of 3`}},
+		{"node with 8 GiB", with(prodAWS(), "cloudscale:cluster", `{"nodeCount":6,"nodeSize":"m6i.large"}`),
+			[]string{`cloudscale:cluster.nodeSize: "m6i.large" has 8 GiB of memory; the guide needs at least 16 GiB per node (e.g. m6i.xlarge)`}},
+		{"unknown node size", with(prodAWS(), "cloudscale:cluster", `{"nodeCount":6,"nodeSize":"x1.huge"}`),
+			[]string{`cloudscale:cluster.nodeSize: "x1.huge" is not a known aws node size; allowed: c6i.2xlarge, m6i.2xlarge, m6i.4xlarge, m6i.large, m6i.xlarge, m7i.2xlarge, m7i.4xlarge, m7i.xlarge, r6i.2xlarge, r6i.xlarge, t3.large, t3.xlarge`}},
+		{"API open to the internet", with(prodAWS(), "cloudscale:cluster", `{"nodeCount":6,"apiAllowedCidrs":["0.0.0.0/0"]}`),
+			[]string{`cloudscale:cluster.apiAllowedCidrs[0]: "0.0.0.0/0" opens the API server to the whole internet; list your office or VPN ranges, or none for a private endpoint`}},
+		{"unknown top-level key", with(prodAWS(), "cloudscale:replicas", "3"),
+			[]string{`cloudscale:replicas: unknown key (did you mean "replicaCount"?); allowed: cloud, environment, region, zones, namespace, replicaCount, resources, persistence, cluster, network, local, gcp`}},
+		{"unknown nested key", with(prodAWS(), "cloudscale:resources", `{"limit":{"cpu":"1"}}`),
+			[]string{`cloudscale:resources.limit: unknown key (did you mean "limits"?); allowed: limits, requests`}},
+		{"bad namespace", with(prodAWS(), "cloudscale:namespace", "Cloud_Scale"),
+			[]string{`cloudscale:namespace: "Cloud_Scale" is not a Kubernetes namespace name; use at most 63 lowercase letters, digits and '-'`}},
+		{"persistence flag not boolean", with(prodAWS(), "cloudscale:persistence", `{"enabled":"yes"}`),
+			[]string{`cloudscale:persistence.enabled: "yes" is not a boolean; allowed: true, false`}},
+		{"missing region", with(prodAWS(), "cloudscale:region", "<unset>", "cloudscale:zones", "<unset>"),
+			[]string{`cloudscale:region: required for cloud aws; e.g. us-east-1`}},
+		{"gcp without project", map[string]string{"cloudscale:cloud": "gcp", "cloudscale:environment": "dev", "cloudscale:region": "us-central1"},
+			[]string{`cloudscale:gcp.project: required for cloud gcp; the project id that holds the cluster`}},
+		{"azure zone names", map[string]string{"cloudscale:cloud": "azure", "cloudscale:environment": "dev", "cloudscale:region": "eastus2", "cloudscale:zones": `["eastus2-1"]`},
+			[]string{`cloudscale:zones[0]: "eastus2-1" is not an Azure availability zone; allowed: "1", "2", "3"`}},
+		{"network too small", with(prodAWS(), "cloudscale:network", `{"cidr":"10.0.0.0/24"}`),
+			[]string{`cloudscale:network.cidr: "10.0.0.0/24" is a /24; allowed: a prefix from /8 to /16, room for node and load-balancer subnets in every zone`}},
+		{"kubeconfig on a cloud stack", with(prodAWS(), "cloudscale:local", `{"kubeconfig":"/tmp/kc"}`),
+			[]string{`cloudscale:local.kubeconfig: is read only by cloud local, not aws; remove it`}},
+		{"several errors together", with(prodAWS(), "cloudscale:cloud", "openstack", "cloudscale:replicaCount", "0", "cloudscale:persistence", `{"size":"-5Gi"}`),
+			[]string{
+				`cloudscale:cloud: "openstack" is not supported; allowed: aws, azure, gcp, local`,
+				`cloudscale:replicaCount: 0 is out of range; allowed: 3 to 100`,
+				`cloudscale:persistence.size: "-5Gi" must be greater than zero`,
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load("prod", tc.cfg)
+			require.Error(t, err)
+			var se *Error
+			require.True(t, errors.As(err, &se), "want *spec.Error, got %T", err)
+			var got []string
+			for _, p := range se.Problems {
+				got = append(got, p.String())
+			}
+			assert.Equal(t, tc.want, got)
+			assert.Contains(t, err.Error(), "stack prod:")
+		})
+	}
+	assert.GreaterOrEqual(t, len(cases), 15)
+}
+
+func TestRepositoryStacksAreValid(t *testing.T) {
+	names, err := Discover("..")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"dev", "local", "prod", "prod-azure", "prod-gcp", "staging"}, names)
+	want := map[string]struct {
+		cloud Cloud
+		env   Environment
+	}{
+		"local": {Local, Dev}, "dev": {AWS, Dev}, "staging": {AWS, Staging}, "prod": {AWS, Prod},
+		"prod-azure": {Azure, Prod}, "prod-gcp": {GCP, Prod},
+	}
+	for _, n := range names {
+		s, err := LoadFile(FilePath("..", n))
+		require.NoError(t, err, n)
+		assert.Equal(t, want[n].cloud, s.Cloud, n)
+		assert.Equal(t, want[n].env, s.Environment, n)
+		assert.Len(t, s.Zones, 3, n)
+		assert.Equal(t, "1.33", s.Cluster.KubernetesVersion, n)
+	}
+}
+
+func TestLoadFileErrorsNameTheFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
+		return p
+	}
+	_, err := LoadFile(filepath.Join(dir, "Pulumi.missing.yaml"))
+	assert.ErrorContains(t, err, "Pulumi.missing.yaml: cannot read stack file")
+
+	_, err = LoadFile(write("Pulumi.broken.yaml", "config:\n  cloudscale:cloud: [aws\n"))
+	assert.ErrorContains(t, err, "Pulumi.broken.yaml: invalid YAML")
+
+	_, err = LoadFile(write("Pulumi.typo.yaml", "confg:\n  cloudscale:cloud: aws\n"))
+	assert.ErrorContains(t, err, `confg: unknown top-level key of a stack file (did you mean "config"?)`)
+
+	_, err = LoadFile(write("stack.yaml", "config: {}\n"))
+	assert.ErrorContains(t, err, "a stack file must be named Pulumi.<stack>.yaml")
+
+	p := write("Pulumi.bad.yaml", "config:\n  cloudscale:cloud: aws\n  cloudscale:environment: prod\n  cloudscale:region: us-east-1\n  cloudscale:replicaCount: 0\n")
+	_, err = LoadFile(p)
+	require.Error(t, err)
+	assert.Equal(t, p+": 1 problem in stack configuration:\n  - cloudscale:replicaCount: 0 is out of range; allowed: 3 to 100", err.Error())
+	assert.True(t, strings.HasPrefix(err.Error(), p))
+}
