@@ -30,7 +30,11 @@ func Compact(stack, part string, max int) string {
 			b.WriteRune(r)
 		}
 	}
-	return fit(b.String(), max)
+	s := b.String()
+	if max > 0 && len(s) > max {
+		s = s[:max-6] + hash(s)[:6] // no separator: these names allow none
+	}
+	return s
 }
 
 // Global is Resource for names that must be unique across a whole cloud
@@ -52,4 +56,10 @@ func fit(s string, max int) string {
 func hash(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
+}
+
+// CompactGlobal is Compact for globally unique names (Azure storage
+// accounts), with the scope hashed in as Global does.
+func CompactGlobal(stack, part, scope string, max int) string {
+	return Compact(stack, part, max-8) + hash(scope)[:8]
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/cloudscale/platform/components/security"
 	"github.com/cloudscale/platform/infra"
 	awsinfra "github.com/cloudscale/platform/infra/aws"
+	azureinfra "github.com/cloudscale/platform/infra/azure"
+	gcpinfra "github.com/cloudscale/platform/infra/gcp"
 	"github.com/cloudscale/platform/infra/local"
 	"github.com/cloudscale/platform/stacks/spec"
 )
@@ -146,6 +148,28 @@ func newCluster(ctx *pulumi.Context, s spec.Spec, opts Options, parent pulumi.Re
 			return infra.Cluster{}, err
 		}
 		return c.Out, nil
+	case spec.Azure:
+		c, err := azureinfra.NewCluster(ctx, "azure", &azureinfra.ClusterArgs{
+			Stack: s.Stack, Location: s.Region, Zones: s.Zones,
+			KubernetesVersion: s.Cluster.KubernetesVersion, NodeSize: s.Cluster.NodeSize,
+			NodesPerZone: s.NodesPerZone(), NodeDiskGiB: s.Cluster.NodeDiskGiB,
+			APIAllowedCIDRs: s.Cluster.APIAllowedCIDRs, NetworkCIDR: s.Network.CIDR, Namespace: s.Namespace,
+		}, pulumi.Parent(parent))
+		if err != nil {
+			return infra.Cluster{}, err
+		}
+		return c.Out, nil
+	case spec.GCP:
+		c, err := gcpinfra.NewCluster(ctx, "gcp", &gcpinfra.ClusterArgs{
+			Stack: s.Stack, Project: s.GCP.Project, Region: s.Region, Zones: s.Zones,
+			KubernetesVersion: s.Cluster.KubernetesVersion, NodeSize: s.Cluster.NodeSize,
+			NodesPerZone: s.NodesPerZone(), NodeDiskGiB: s.Cluster.NodeDiskGiB,
+			APIAllowedCIDRs: s.Cluster.APIAllowedCIDRs, NetworkCIDR: s.Network.CIDR, Namespace: s.Namespace,
+		}, pulumi.Parent(parent))
+		if err != nil {
+			return infra.Cluster{}, err
+		}
+		return c.Out, nil
 	}
-	return infra.Cluster{}, fmt.Errorf("stack %s: the %s cloud tier is not built yet", s.Stack, s.Cloud)
+	return infra.Cluster{}, fmt.Errorf("stack %s: unknown cloud %q", s.Stack, s.Cloud)
 }

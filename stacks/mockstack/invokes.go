@@ -1,6 +1,7 @@
 package mockstack
 
 import (
+	"encoding/base64"
 	"fmt"
 	"strings"
 
@@ -45,6 +46,15 @@ func invoke(s spec.Spec, token string, args resource.PropertyMap) (map[string]an
 			"clientId": "cccccccc-0000-0000-0000-000000000001", "objectId": AzureObjectID,
 			"subscriptionId": AzureSubscriptionID, "tenantId": AzureTenantID,
 		}, true
+	case "azure-native:containerservice:listManagedClusterUserCredentials":
+		name := ""
+		if v, ok := args["resourceName"]; ok && v.IsString() {
+			name = v.StringValue()
+		}
+		kc := "apiVersion: v1\nkind: Config\nclusters:\n- name: " + name + "\n  cluster:\n    server: https://" + name +
+			".privatelink." + s.Region + ".azmk8s.io:443\ncontexts:\n- name: " + name + "\n  context:\n    cluster: " + name +
+			"\n    user: clusterUser\ncurrent-context: " + name + "\nusers:\n- name: clusterUser\n  user:\n    exec:\n      command: kubelogin\n"
+		return map[string]any{"kubeconfigs": []any{map[string]any{"name": "clusterUser", "value": base64.StdEncoding.EncodeToString([]byte(kc))}}}, true
 	case "gcp:organizations/getProject:getProject":
 		return map[string]any{"id": "projects/" + s.GCP.Project, "projectId": s.GCP.Project, "number": GCPProjectNumber, "name": s.GCP.Project}, true
 	case "gcp:compute/getZones:getZones":
@@ -106,7 +116,12 @@ func outputsFor(s spec.Spec, typ, name, id string, in resource.PropertyMap) map[
 		svc := strings.SplitN(strings.TrimPrefix(typ, "aws:"), "/", 2)[0]
 		out["arn"] = fmt.Sprintf("arn:aws:%s:%s:%s:%s", svc, s.Region, AWSAccountID, id)
 	case strings.HasPrefix(typ, "azure-native:"):
-		out["id"] = azureID(s, typ, name, str("resourceGroupName"), str)
+		n := azureName(typ, in)
+		if n == "" {
+			n = id
+		}
+		out["name"] = n
+		out["id"] = azureID(typ, n, str("resourceGroupName"))
 		if typ == "azure-native:containerservice:ManagedCluster" {
 			out["oidcIssuerProfile"] = map[string]any{"enabled": true, "issuerURL": "https://" + s.Region + ".oic.prod-aks.azure.com/" + AzureTenantID + "/" + id + "/"}
 			out["fqdn"] = id + ".hcp." + s.Region + ".azmk8s.io"
@@ -115,8 +130,9 @@ func outputsFor(s spec.Spec, typ, name, id string, in resource.PropertyMap) map[
 			out["properties"] = map[string]any{"vaultUri": "https://" + str("vaultName") + ".vault.azure.net/"}
 		}
 		if typ == "azure-native:keyvault:Key" {
-			out["keyUri"] = "https://vault.vault.azure.net/keys/" + str("keyName")
-			out["keyUriWithVersion"] = "https://vault.vault.azure.net/keys/" + str("keyName") + "/0123456789abcdef0123456789abcdef"
+			vault := "https://" + str("vaultName") + ".vault.azure.net/keys/" + str("keyName")
+			out["keyUri"] = vault
+			out["keyUriWithVersion"] = vault + "/0123456789abcdef0123456789abcdef"
 		}
 		if typ == "azure-native:managedidentity:UserAssignedIdentity" {
 			out["clientId"] = "c1c1c1c1-0000-4000-8000-" + fmt.Sprintf("%012d", len(name))
@@ -153,19 +169,37 @@ func outputsFor(s spec.Spec, typ, name, id string, in resource.PropertyMap) map[
 	return pm
 }
 
-// azureID builds an ARM resource id from the type token, the way ARM names
-// them: /subscriptions/<sub>/resourceGroups/<rg>/providers/<ns>/<type>/<name>.
-func azureID(s spec.Spec, typ, name, group string, str func(string) string) string {
+// azureName is the resource's own name input: azure-native names it
+// <kind>Name (vaultName, keyName), or resourceName, or accountName.
+func azureName(typ string, in resource.PropertyMap) string {
 	parts := strings.Split(typ, ":")
 	kind := parts[len(parts)-1]
-	base := "/subscriptions/" + AzureSubscriptionID
-	if typ == "azure-native:resources:ResourceGroup" {
-		return base + "/resourceGroups/" + str("resourceGroupName")
+	candidates := []string{strings.ToLower(kind[:1]) + kind[1:] + "Name", "resourceName", "accountName",
+		"containerName", "federatedIdentityCredentialResourceName", "blobServicesName"}
+	if kind == "ResourceGroup" {
+		candidates = []string{"resourceGroupName"}
+	}
+	for _, c := range candidates {
+		if v, ok := in[resource.PropertyKey(c)]; ok && v.IsString() && v.StringValue() != "" {
+			return v.StringValue()
+		}
+	}
+	return ""
+}
+
+// azureID builds an ARM resource id from the type token, the way ARM names
+// them: /subscriptions/<sub>/resourceGroups/<rg>/providers/<ns>/<types>/<name>.
+func azureID(typ, name, group string) string {
+	parts := strings.Split(typ, ":")
+	kind := parts[len(parts)-1]
+	base := "/subscriptions/" + AzureSubscriptionID + "/resourceGroups/"
+	if kind == "ResourceGroup" {
+		return base + name
 	}
 	ns := map[string]string{
 		"network": "Microsoft.Network", "containerservice": "Microsoft.ContainerService", "keyvault": "Microsoft.KeyVault",
 		"compute": "Microsoft.Compute", "managedidentity": "Microsoft.ManagedIdentity", "storage": "Microsoft.Storage",
 		"authorization": "Microsoft.Authorization", "operationalinsights": "Microsoft.OperationalInsights",
 	}[parts[1]]
-	return fmt.Sprintf("%s/resourceGroups/%s/providers/%s/%s/%s", base, group, ns, kind, name)
+	return fmt.Sprintf("%s%s/providers/%s/%ss/%s", base, group, ns, strings.ToLower(kind[:1])+kind[1:], name)
 }

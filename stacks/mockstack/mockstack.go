@@ -119,12 +119,13 @@ func (m *monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.Pr
 	if id == "" {
 		id = fmt.Sprintf("%s-%04d", args.Name, seq)
 	}
-	state := args.Inputs.Copy()
-	for k, v := range outputsFor(m.spec, args.TypeToken, args.Name, id, args.Inputs) {
-		if _, set := state[k]; !set {
-			state[k] = v
-		}
+	outputs := outputsFor(m.spec, args.TypeToken, args.Name, id, args.Inputs)
+	// Where the cloud's id is a path (ARM ids, Cloud KMS names), the mock
+	// answers with it, as the provider would.
+	if v, ok := outputs["id"]; ok && v.IsString() && args.ID == "" {
+		id = v.StringValue()
 	}
+	state := merge(args.Inputs.Copy(), outputs)
 	m.mu.Lock()
 	if m.state == nil {
 		m.state = map[string]map[string]any{}
@@ -132,6 +133,20 @@ func (m *monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.Pr
 	m.state[urn] = Plain(state)
 	m.mu.Unlock()
 	return id, state, nil
+}
+
+// merge lays provider-computed outputs over the inputs, object by object,
+// so an output inside an input object (an issuer URL next to "enabled")
+// keeps both.
+func merge(state, outputs resource.PropertyMap) resource.PropertyMap {
+	for k, v := range outputs {
+		if old, ok := state[k]; ok && old.IsObject() && v.IsObject() {
+			state[k] = resource.NewProperty(merge(old.ObjectValue().Copy(), v.ObjectValue()))
+			continue
+		}
+		state[k] = v
+	}
+	return state
 }
 
 // newURN names a resource the way the engine (and the SDK's mock monitor)

@@ -1,0 +1,165 @@
+package gcp
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-gcp/sdk/v8/go/gcp/container"
+	"github.com/pulumi/pulumi-gcp/sdk/v8/go/gcp/projects"
+	"github.com/pulumi/pulumi-gcp/sdk/v8/go/gcp/serviceaccount"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"sigs.k8s.io/yaml"
+)
+
+type gcpGKE struct {
+	cluster *container.Cluster
+	pool    *container.NodePool
+}
+
+// nodeRoles are the least a node's service account needs (logs, metrics,
+// image pulls); workloads use their own identities.
+var nodeRoles = []string{
+	"roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/monitoring.viewer",
+	"roles/stackdriver.resourceMetadata.writer", "roles/artifactregistry.reader",
+}
+
+// masterCIDR is the control plane's private /28, outside the VPC's plan.
+const masterCIDR = "172.16.0.32/28"
+
+func (b *builder) gke(n *gcpNetwork, k *gcpKeys) (*gcpGKE, error) {
+	ctx, a := b.ctx, b.a
+	nodeSA, err := serviceaccount.NewAccount(ctx, b.name+"-nodes", &serviceaccount.AccountArgs{
+		AccountId:   pulumi.String(b.cloudName("nodes", 30)),
+		DisplayName: pulumi.String("CloudScale " + a.Stack + " GKE nodes"),
+	}, b.opts()...)
+	if err != nil {
+		return nil, err
+	}
+	for _, role := range nodeRoles {
+		if _, err := projects.NewIAMMember(ctx, fmt.Sprintf("%s-nodes-%s", b.name, role[len("roles/"):]), &projects.IAMMemberArgs{
+			Project: pulumi.String(a.Project),
+			Role:    pulumi.String(role),
+			Member:  pulumi.Sprintf("serviceAccount:%s", nodeSA.Email),
+		}, b.opts()...); err != nil {
+			return nil, err
+		}
+	}
+
+	authorized := container.ClusterMasterAuthorizedNetworksConfigCidrBlockArray{}
+	for _, cidr := range a.APIAllowedCIDRs {
+		authorized = append(authorized, &container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs{
+			CidrBlock: pulumi.String(cidr), DisplayName: pulumi.String("allowed " + cidr),
+		})
+	}
+	cluster, err := container.NewCluster(ctx, b.name+"-gke", &container.ClusterArgs{
+		Name:             pulumi.String(b.cloudName("gke", 40)),
+		Location:         pulumi.String(a.Region), // regional: the control plane spans the zones too
+		NodeLocations:    pulumi.ToStringArray(a.Zones),
+		MinMasterVersion: pulumi.String(a.KubernetesVersion),
+		ReleaseChannel:   &container.ClusterReleaseChannelArgs{Channel: pulumi.String("REGULAR")},
+		Network:          n.vpc.ID(),
+		Subnetwork:       n.subnet.ID(),
+		NetworkingMode:   pulumi.String("VPC_NATIVE"),
+		IpAllocationPolicy: &container.ClusterIpAllocationPolicyArgs{
+			ClusterSecondaryRangeName:  pulumi.String(podsRange),
+			ServicesSecondaryRangeName: pulumi.String(servicesRange),
+		},
+		PrivateClusterConfig: &container.ClusterPrivateClusterConfigArgs{
+			EnablePrivateNodes:    pulumi.Bool(true),
+			EnablePrivateEndpoint: pulumi.Bool(len(a.APIAllowedCIDRs) == 0),
+			MasterIpv4CidrBlock:   pulumi.String(masterCIDR),
+		},
+		MasterAuthorizedNetworksConfig: &container.ClusterMasterAuthorizedNetworksConfigArgs{
+			CidrBlocks:                  authorized,
+			GcpPublicCidrsAccessEnabled: pulumi.Bool(false),
+		},
+		MasterAuth: &container.ClusterMasterAuthArgs{
+			ClientCertificateConfig: &container.ClusterMasterAuthClientCertificateConfigArgs{IssueClientCertificate: pulumi.Bool(false)},
+		},
+		DatapathProvider: pulumi.String("ADVANCED_DATAPATH"), // Dataplane V2: network policy built in
+		DatabaseEncryption: &container.ClusterDatabaseEncryptionArgs{
+			State:   pulumi.String("ENCRYPTED"),
+			KeyName: k.secrets.ID(),
+		},
+		WorkloadIdentityConfig: &container.ClusterWorkloadIdentityConfigArgs{
+			WorkloadPool: pulumi.String(a.Project + ".svc.id.goog"),
+		},
+		EnableShieldedNodes:   pulumi.Bool(true),
+		EnableLegacyAbac:      pulumi.Bool(false),
+		RemoveDefaultNodePool: pulumi.Bool(true),
+		InitialNodeCount:      pulumi.Int(1),
+		DeletionProtection:    pulumi.Bool(true),
+		LoggingConfig: &container.ClusterLoggingConfigArgs{EnableComponents: pulumi.ToStringArray([]string{
+			"SYSTEM_COMPONENTS", "APISERVER", "CONTROLLER_MANAGER", "SCHEDULER", "WORKLOADS",
+		})},
+		// The default pool GKE creates and removes must meet the same bar.
+		NodeConfig: &container.ClusterNodeConfigArgs{
+			ServiceAccount: nodeSA.Email,
+			DiskType:       pulumi.String("pd-ssd"),
+			DiskSizeGb:     pulumi.Int(a.NodeDiskGiB),
+			BootDiskKmsKey: k.storage.ID(),
+			ShieldedInstanceConfig: &container.ClusterNodeConfigShieldedInstanceConfigArgs{
+				EnableSecureBoot: pulumi.Bool(true), EnableIntegrityMonitoring: pulumi.Bool(true),
+			},
+		},
+	}, b.opts(pulumi.DependsOn(k.grants), pulumi.IgnoreChanges([]string{"nodeConfig"}))...)
+	if err != nil {
+		return nil, err
+	}
+
+	pool, err := container.NewNodePool(ctx, b.name+"-nodes", &container.NodePoolArgs{
+		Name:          pulumi.String("general"),
+		Cluster:       cluster.ID(),
+		Location:      pulumi.String(a.Region),
+		NodeLocations: pulumi.ToStringArray(a.Zones),
+		NodeCount:     pulumi.Int(a.NodesPerZone), // per zone
+		Autoscaling: &container.NodePoolAutoscalingArgs{
+			MinNodeCount: pulumi.Int(a.NodesPerZone), MaxNodeCount: pulumi.Int(a.NodesPerZone * 3),
+			LocationPolicy: pulumi.String("BALANCED"),
+		},
+		Management: &container.NodePoolManagementArgs{AutoRepair: pulumi.Bool(true), AutoUpgrade: pulumi.Bool(true)},
+		UpgradeSettings: &container.NodePoolUpgradeSettingsArgs{
+			MaxSurge: pulumi.Int(1), MaxUnavailable: pulumi.Int(0),
+		},
+		NodeConfig: &container.NodePoolNodeConfigArgs{
+			MachineType:    pulumi.String(a.NodeSize),
+			DiskType:       pulumi.String("pd-ssd"),
+			DiskSizeGb:     pulumi.Int(a.NodeDiskGiB),
+			BootDiskKmsKey: k.storage.ID(),
+			ImageType:      pulumi.String("COS_CONTAINERD"),
+			ServiceAccount: nodeSA.Email,
+			OauthScopes:    pulumi.StringArray{pulumi.String("https://www.googleapis.com/auth/cloud-platform")},
+			ShieldedInstanceConfig: &container.NodePoolNodeConfigShieldedInstanceConfigArgs{
+				EnableSecureBoot: pulumi.Bool(true), EnableIntegrityMonitoring: pulumi.Bool(true),
+			},
+			WorkloadMetadataConfig: &container.NodePoolNodeConfigWorkloadMetadataConfigArgs{Mode: pulumi.String("GKE_METADATA")},
+			Metadata:               pulumi.StringMap{"disable-legacy-endpoints": pulumi.String("true")},
+			Tags:                   pulumi.StringArray{pulumi.String(GatewayTag)},
+			Labels:                 pulumi.StringMap{"cloudscale.io/pool": pulumi.String("general")},
+		},
+	}, b.opts()...)
+	if err != nil {
+		return nil, err
+	}
+	return &gcpGKE{cluster: cluster, pool: pool}, nil
+}
+
+// Kubeconfig reaches a GKE cluster through gke-gcloud-auth-plugin, so it
+// holds no long-lived credential; it is still kept as a secret.
+func Kubeconfig(clusterName, endpoint, caData string) (string, error) {
+	if endpoint == "" || caData == "" {
+		return "", fmt.Errorf("kubeconfig for %s: endpoint and certificate authority are required", clusterName)
+	}
+	cfg := map[string]any{
+		"apiVersion": "v1", "kind": "Config", "current-context": clusterName,
+		"clusters": []any{map[string]any{"name": clusterName, "cluster": map[string]any{
+			"server": "https://" + endpoint, "certificate-authority-data": caData,
+		}}},
+		"contexts": []any{map[string]any{"name": clusterName, "context": map[string]any{"cluster": clusterName, "user": clusterName}}},
+		"users": []any{map[string]any{"name": clusterName, "user": map[string]any{"exec": map[string]any{
+			"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "gke-gcloud-auth-plugin",
+			"provideClusterInfo": true,
+		}}}},
+	}
+	out, err := yaml.Marshal(cfg)
+	return string(out), err
+}
