@@ -2,18 +2,27 @@
 GO ?= go
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: up test vet build validate stacks
+.PHONY: up render test tools vet unit build validate stacks
 
-# The main job on the local default: deploy the local stack.
-up:
+# The main job on the local default: the tools, then the local stack.
+up: tools
 	$(GO) run ./cmd/cloudscale up --stack local
 
-# Everything CI runs: vet, then every test.
-test: vet
-	$(GO) test -count=1 ./...
+# The same program through the real engine, rendered to YAML (no cluster).
+render: tools
+	$(GO) run ./cmd/cloudscale up --stack local --render rendered
+
+# Everything CI runs: the tools the real-engine tests need, vet, every test.
+test: tools vet unit
+
+tools:
+	bash scripts/tools.sh
 
 vet:
 	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 ./...
 
 build:
 	$(GO) build -o bin/cloudscale ./cmd/cloudscale

@@ -44,6 +44,8 @@ func TestAWSProd(t *testing.T) {
 	assert.Equal(t, false, get(eks, "vpcConfig.endpointPublicAccess"))
 	assert.Nil(t, get(eks, "vpcConfig.publicAccessCidrs"))
 	assert.ElementsMatch(t, []any{"api", "audit", "authenticator", "controllerManager", "scheduler"}, eks.Inputs["enabledClusterLogTypes"])
+	cni := named(t, g, "aws:eks/addon:Addon", "aws-vpc-cni")
+	assert.JSONEq(t, `{"enableNetworkPolicy":"true"}`, cni.String("configurationValues"), "cluster-level network policy enforcement")
 	oidc := one(t, g, "aws:iam/openIdConnectProvider:OpenIdConnectProvider")
 	assert.Contains(t, oidc.Inputs["url"], "https://oidc.eks.us-east-1.amazonaws.com/id/")
 

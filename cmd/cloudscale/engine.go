@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -46,7 +47,12 @@ func newEngineCmd(g *globals, o struct {
 			}
 			// Validate before starting the engine: a bad value is named here,
 			// with every other problem, before anything is touched.
-			s, err := spec.LoadFile(spec.FilePath(filepath.Join(project, "stacks"), stack))
+			stackDir := filepath.Join(project, "stacks")
+			if _, err := os.Stat(spec.FilePath(stackDir, stack)); err != nil {
+				names, _ := spec.Discover(stackDir)
+				return usageErr("unknown stack %q; stacks: %s", stack, strings.Join(names, ", "))
+			}
+			s, err := spec.LoadFile(spec.FilePath(stackDir, stack))
 			if err != nil {
 				return usageErr("%v", err)
 			}
@@ -60,6 +66,15 @@ func newEngineCmd(g *globals, o struct {
 				}
 				if opts.RenderDir, err = filepath.Abs(render); err != nil {
 					return usageErr("--render %s: %v", render, err)
+				}
+			}
+			if s.Cloud == spec.Local && opts.RenderDir == "" && o.op != engine.Destroy {
+				kc := s.Local.Kubeconfig
+				if !filepath.IsAbs(kc) {
+					kc = filepath.Join(project, kc)
+				}
+				if _, err := os.Stat(kc); err != nil {
+					return usageErr("stack %s: no cluster kubeconfig at %s (cloudscale:local.kubeconfig); point it at a cluster, or render the stack with --render DIR", stack, kc)
 				}
 			}
 			ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -76,6 +76,18 @@ func (b *builder) eks(n *awsNetwork, secretsKey, storageKey *kms.Key) (*eks.Clus
 		return nil, nil, err
 	}
 
+	// The VPC CNI enforces Kubernetes NetworkPolicies only when asked to;
+	// the platform's default-deny baseline depends on it.
+	if _, err := eks.NewAddon(ctx, b.name+"-vpc-cni", &eks.AddonArgs{
+		ClusterName:              cluster.Name,
+		AddonName:                pulumi.String("vpc-cni"),
+		ConfigurationValues:      pulumi.String(`{"enableNetworkPolicy":"true"}`),
+		ResolveConflictsOnCreate: pulumi.String("OVERWRITE"),
+		ResolveConflictsOnUpdate: pulumi.String("OVERWRITE"),
+	}, b.opts()...); err != nil {
+		return nil, nil, err
+	}
+
 	nodeRole, err := b.serviceRole("eks-node", "ec2.amazonaws.com",
 		"AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonEKS_CNI_Policy")
 	if err != nil {

@@ -33,6 +33,7 @@ const (
 	MinNodes           = 3
 	MinNodeMemoryGiB   = 16
 	MinNodeDiskGiB     = 100
+	MinNodeNetworkGbps = 10
 	MinProdZones       = 3
 	MinProdReplicas    = 3
 	MaxReplicas        = 100
@@ -366,6 +367,8 @@ func cluster(ps *problems, cfg map[string]string, s Spec) Cluster {
 				ps.add(key, "%q is not a known %s node size; allowed: %s", size, s.Cloud, strings.Join(SizeNames(s.Cloud), ", "))
 			case known.MemoryGiB < MinNodeMemoryGiB:
 				ps.add(key, "%q has %d GiB of memory; the guide needs at least %d GiB per node (e.g. %s)", size, known.MemoryGiB, MinNodeMemoryGiB, DefaultNodeSize[s.Cloud])
+			case s.Environment.Production() && s.Cloud != Local && known.NetworkGbps < MinNodeNetworkGbps:
+				ps.add(key, "%q has %g Gbps of network bandwidth; the guide needs %d Gbps between nodes in %s (e.g. %s)", size, known.NetworkGbps, MinNodeNetworkGbps, s.Environment, DefaultNodeSize[s.Cloud])
 			default:
 				c.NodeSize = size
 			}

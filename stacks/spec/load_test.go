@@ -130,6 +130,8 @@ func TestLoadRejectsBadConfig(t *testing.T) {
 			[]string{`cloudscale:cluster.nodeCount: 4 nodes do not spread evenly over 3 zones; prod needs a multiple of 3`}},
 		{"node with 8 GiB", with(prodAWS(), "cloudscale:cluster", `{"nodeCount":6,"nodeSize":"m6i.large"}`),
 			[]string{`cloudscale:cluster.nodeSize: "m6i.large" has 8 GiB of memory; the guide needs at least 16 GiB per node (e.g. m6i.xlarge)`}},
+		{"node below 10 Gbps in prod", map[string]string{"cloudscale:cloud": "gcp", "cloudscale:environment": "prod", "cloudscale:region": "us-central1", "cloudscale:gcp": `{"project":"acme-platform"}`, "cloudscale:cluster": `{"nodeSize":"e2-standard-4"}`},
+			[]string{`cloudscale:cluster.nodeSize: "e2-standard-4" has 8 Gbps of network bandwidth; the guide needs 10 Gbps between nodes in prod (e.g. n2-standard-4)`}},
 		{"unknown node size", with(prodAWS(), "cloudscale:cluster", `{"nodeCount":6,"nodeSize":"x1.huge"}`),
 			[]string{`cloudscale:cluster.nodeSize: "x1.huge" is not a known aws node size; allowed: c6i.2xlarge, m6i.2xlarge, m6i.4xlarge, m6i.large, m6i.xlarge, m7i.2xlarge, m7i.4xlarge, m7i.xlarge, r6i.2xlarge, r6i.xlarge, t3.large, t3.xlarge`}},
 		{"API open to the internet", with(prodAWS(), "cloudscale:cluster", `{"nodeCount":6,"apiAllowedCidrs":["0.0.0.0/0"]}`),

@@ -1,0 +1,97 @@
+package stacks_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"sigs.k8s.io/yaml"
+
+	"github.com/cloudscale/platform/cmd/cloudscale/engine"
+	"github.com/cloudscale/platform/stacks"
+)
+
+// TestRealEngineRendersTheLocalStack runs the local stack through the real
+// Pulumi engine and Kubernetes provider (Automation API, inline program) in
+// render mode: no cluster, but the same program, engine and provider as
+// `cloudscale up`. `make tools` builds both into .cloudscale/bin.
+func TestRealEngineRendersTheLocalStack(t *testing.T) {
+	project, err := filepath.Abs("..")
+	require.NoError(t, err)
+	for _, tool := range []string{"pulumi", "pulumi-resource-kubernetes"} {
+		_, err := os.Stat(filepath.Join(engine.BinDir(project), tool))
+		require.NoError(t, err, "%s is missing: run `make tools` (the README's `make test` does)", tool)
+	}
+	stackFile := filepath.Join(project, "stacks", "Pulumi.local.yaml")
+	before, err := os.ReadFile(stackFile)
+	require.NoError(t, err)
+
+	t.Setenv("PULUMI_BACKEND_URL", "file://"+t.TempDir())
+	t.Setenv("PULUMI_CONFIG_PASSPHRASE", "")
+	t.Setenv("PULUMI_CONFIG_PASSPHRASE_FILE", "")
+	render := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	op := func(op engine.Op) engine.Summary {
+		t.Helper()
+		sum, err := engine.Run(ctx, engine.Request{
+			Op: op, Stack: "local", ProjectDir: project, Out: &out,
+			Program: stacks.Program(stacks.Options{RenderDir: render}),
+		})
+		require.NoError(t, err, out.String())
+		assert.Equal(t, "succeeded", sum.Result)
+		return sum
+	}
+
+	first := op(engine.Up)
+	assert.Greater(t, first.Changes["create"], 5, out.String())
+	assert.Contains(t, out.String(), "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+
+	// What the provider wrote is the program's objects, as the cluster
+	// would receive them.
+	kinds := map[string]map[string]any{}
+	files, err := filepath.Glob(filepath.Join(render, "1-manifest", "*.yaml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		var obj map[string]any
+		require.NoError(t, yaml.Unmarshal(data, &obj), f)
+		md := obj["metadata"].(map[string]any)
+		kinds[obj["kind"].(string)+"/"+md["name"].(string)] = obj
+	}
+	ns := kinds["Namespace/cloudscale"]
+	require.NotNil(t, ns, "rendered: %v", keys(kinds))
+	labels := ns["metadata"].(map[string]any)["labels"].(map[string]any)
+	assert.Equal(t, "restricted", labels["pod-security.kubernetes.io/enforce"])
+	require.NotNil(t, kinds["StorageClass/cloudscale-encrypted"])
+	deny := kinds["NetworkPolicy/default-deny"]
+	require.NotNil(t, deny)
+	assert.Equal(t, []any{"Ingress", "Egress"}, deny["spec"].(map[string]any)["policyTypes"])
+
+	// A second up changes nothing.
+	second := op(engine.Up)
+	assert.Zero(t, second.Changes["create"]+second.Changes["update"]+second.Changes["replace"]+second.Changes["delete"], out.String())
+	assert.Greater(t, second.Changes["same"], 5)
+
+	op(engine.Destroy)
+	after, err := os.ReadFile(stackFile)
+	require.NoError(t, err)
+	assert.Equal(t, string(before), string(after), "the engine must not rewrite the committed stack file")
+}
+
+func keys(m map[string]map[string]any) string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return strings.Join(out, ", ")
+}
