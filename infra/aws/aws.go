@@ -14,8 +14,6 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
-	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
-	storagev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/storage/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cloudscale/platform/infra"
@@ -195,23 +193,10 @@ func (b *builder) build() error {
 	if err != nil {
 		return err
 	}
-	_, err = storagev1.NewStorageClass(ctx, b.name+"-storage", &storagev1.StorageClassArgs{
-		Metadata: &metav1.ObjectMetaArgs{
-			Name: pulumi.String(naming.StorageClass),
-			Annotations: pulumi.StringMap{
-				"storageclass.kubernetes.io/is-default-class": pulumi.String("true"),
-			},
-		},
-		Provisioner: pulumi.String("ebs.csi.aws.com"),
-		Parameters: pulumi.StringMap{
-			"type":      pulumi.String("gp3"),
-			"encrypted": pulumi.String("true"),
-			"kmsKeyId":  storageKey.Arn,
-		},
-		VolumeBindingMode:    pulumi.String("WaitForFirstConsumer"),
-		ReclaimPolicy:        pulumi.String("Retain"),
-		AllowVolumeExpansion: pulumi.Bool(true),
-	}, pulumi.Parent(b.c), pulumi.Provider(provider), pulumi.DependsOn([]pulumi.Resource{net.csiAddon}))
+	_, err = infra.NewStorageClass(ctx, b.name+"-storage", infra.StorageClassArgs{
+		Provisioner: "ebs.csi.aws.com",
+		Parameters:  pulumi.StringMap{"type": pulumi.String("gp3"), "encrypted": pulumi.String("true"), "kmsKeyId": storageKey.Arn},
+	}, b.c, provider, net.csiAddon)
 	if err != nil {
 		return err
 	}

@@ -14,8 +14,6 @@ import (
 	"github.com/pulumi/pulumi-azure-native-sdk/resources/v2"
 	azurenative "github.com/pulumi/pulumi-azure-native-sdk/v2"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
-	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
-	storagev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/storage/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cloudscale/platform/infra"
@@ -179,24 +177,15 @@ func (b *builder) build() error {
 	if err != nil {
 		return err
 	}
-	if _, err := storagev1.NewStorageClass(ctx, b.name+"-storage", &storagev1.StorageClassArgs{
-		Metadata: &metav1.ObjectMetaArgs{
-			Name: pulumi.String(naming.StorageClass),
-			Annotations: pulumi.StringMap{
-				"storageclass.kubernetes.io/is-default-class": pulumi.String("true"),
-			},
-		},
-		Provisioner: pulumi.String("disk.csi.azure.com"),
+	if _, err := infra.NewStorageClass(ctx, b.name+"-storage", infra.StorageClassArgs{
+		Provisioner: "disk.csi.azure.com",
 		Parameters: pulumi.StringMap{
 			"skuName":             pulumi.String("Premium_ZRS"),
 			"diskEncryptionSetID": keys.des.ID().ToStringOutput(),
 			"diskEncryptionType":  pulumi.String("EncryptionAtRestWithCustomerKey"),
 			"networkAccessPolicy": pulumi.String("DenyAll"),
 		},
-		VolumeBindingMode:    pulumi.String("WaitForFirstConsumer"),
-		ReclaimPolicy:        pulumi.String("Retain"),
-		AllowVolumeExpansion: pulumi.Bool(true),
-	}, pulumi.Parent(b.c), pulumi.Provider(provider)); err != nil {
+	}, b.c, provider); err != nil {
 		return err
 	}
 

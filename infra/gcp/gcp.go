@@ -17,8 +17,6 @@ import (
 	"github.com/pulumi/pulumi-gcp/sdk/v8/go/gcp/organizations"
 	"github.com/pulumi/pulumi-gcp/sdk/v8/go/gcp/storage"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
-	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
-	storagev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/storage/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cloudscale/platform/infra"
@@ -168,22 +166,13 @@ func (b *builder) build() error {
 	if err != nil {
 		return err
 	}
-	if _, err := storagev1.NewStorageClass(ctx, b.name+"-storage", &storagev1.StorageClassArgs{
-		Metadata: &metav1.ObjectMetaArgs{
-			Name: pulumi.String(naming.StorageClass),
-			Annotations: pulumi.StringMap{
-				"storageclass.kubernetes.io/is-default-class": pulumi.String("true"),
-			},
-		},
-		Provisioner: pulumi.String("pd.csi.storage.gke.io"),
+	if _, err := infra.NewStorageClass(ctx, b.name+"-storage", infra.StorageClassArgs{
+		Provisioner: "pd.csi.storage.gke.io",
 		Parameters: pulumi.StringMap{
 			"type":                    pulumi.String("pd-ssd"),
 			"disk-encryption-kms-key": keys.storage.ID().ToStringOutput(),
 		},
-		VolumeBindingMode:    pulumi.String("WaitForFirstConsumer"),
-		ReclaimPolicy:        pulumi.String("Retain"),
-		AllowVolumeExpansion: pulumi.Bool(true),
-	}, pulumi.Parent(b.c), pulumi.Provider(provider)); err != nil {
+	}, b.c, provider); err != nil {
 		return err
 	}
 

@@ -7,7 +7,8 @@ import (
 	"github.com/pulumi/pulumi-gcp/sdk/v8/go/gcp/projects"
 	"github.com/pulumi/pulumi-gcp/sdk/v8/go/gcp/serviceaccount"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	"sigs.k8s.io/yaml"
+
+	"github.com/cloudscale/platform/infra"
 )
 
 type gcpGKE struct {
@@ -143,23 +144,7 @@ func (b *builder) gke(n *gcpNetwork, k *gcpKeys) (*gcpGKE, error) {
 	return &gcpGKE{cluster: cluster, pool: pool}, nil
 }
 
-// Kubeconfig reaches a GKE cluster through gke-gcloud-auth-plugin, so it
-// holds no long-lived credential; it is still kept as a secret.
+// Kubeconfig reaches a GKE cluster through gke-gcloud-auth-plugin.
 func Kubeconfig(clusterName, endpoint, caData string) (string, error) {
-	if endpoint == "" || caData == "" {
-		return "", fmt.Errorf("kubeconfig for %s: endpoint and certificate authority are required", clusterName)
-	}
-	cfg := map[string]any{
-		"apiVersion": "v1", "kind": "Config", "current-context": clusterName,
-		"clusters": []any{map[string]any{"name": clusterName, "cluster": map[string]any{
-			"server": "https://" + endpoint, "certificate-authority-data": caData,
-		}}},
-		"contexts": []any{map[string]any{"name": clusterName, "context": map[string]any{"cluster": clusterName, "user": clusterName}}},
-		"users": []any{map[string]any{"name": clusterName, "user": map[string]any{"exec": map[string]any{
-			"apiVersion": "client.authentication.k8s.io/v1beta1", "command": "gke-gcloud-auth-plugin",
-			"provideClusterInfo": true,
-		}}}},
-	}
-	out, err := yaml.Marshal(cfg)
-	return string(out), err
+	return infra.ExecKubeconfig(clusterName, "https://"+endpoint, caData, "gke-gcloud-auth-plugin", nil, true)
 }

@@ -7,8 +7,6 @@ import (
 	"errors"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
-	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
-	storagev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/storage/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cloudscale/platform/infra"
@@ -67,19 +65,10 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 	// Simulated nodes have no disks, so nothing provisions or encrypts
 	// volumes here; the class exists so that every tier binds the same name
 	// on every target, and says plainly that it is simulated.
-	sc, err := storagev1.NewStorageClass(ctx, name+"-storage", &storagev1.StorageClassArgs{
-		Metadata: &metav1.ObjectMetaArgs{
-			Name: pulumi.String(naming.StorageClass),
-			Annotations: pulumi.StringMap{
-				"storageclass.kubernetes.io/is-default-class": pulumi.String("true"),
-				"cloudscale.io/encryption":                    pulumi.String("simulated"),
-			},
-		},
-		Provisioner:          pulumi.String("kubernetes.io/no-provisioner"),
-		VolumeBindingMode:    pulumi.String("WaitForFirstConsumer"),
-		ReclaimPolicy:        pulumi.String("Retain"),
-		AllowVolumeExpansion: pulumi.Bool(true),
-	}, pulumi.Parent(c), pulumi.Provider(provider))
+	sc, err := infra.NewStorageClass(ctx, name+"-storage", infra.StorageClassArgs{
+		Provisioner: "kubernetes.io/no-provisioner",
+		Annotations: map[string]string{"cloudscale.io/encryption": "simulated"},
+	}, c, provider)
 	if err != nil {
 		return nil, err
 	}
