@@ -22,13 +22,13 @@ func (b *builder) backups(key *kms.Key, cluster *eks.Cluster, oidc *iam.OpenIdCo
 		return nil, nil, err
 	}
 	if _, err := s3.NewBucketOwnershipControls(ctx, b.name+"-backups", &s3.BucketOwnershipControlsArgs{
-		Bucket: bucket.ID(),
+		Bucket: bucket.Bucket,
 		Rule:   &s3.BucketOwnershipControlsRuleArgs{ObjectOwnership: pulumi.String("BucketOwnerEnforced")},
 	}, b.opts()...); err != nil {
 		return nil, nil, err
 	}
 	if _, err := s3.NewBucketPublicAccessBlock(ctx, b.name+"-backups", &s3.BucketPublicAccessBlockArgs{
-		Bucket:                bucket.ID(),
+		Bucket:                bucket.Bucket,
 		BlockPublicAcls:       pulumi.Bool(true),
 		BlockPublicPolicy:     pulumi.Bool(true),
 		IgnorePublicAcls:      pulumi.Bool(true),
@@ -37,7 +37,7 @@ func (b *builder) backups(key *kms.Key, cluster *eks.Cluster, oidc *iam.OpenIdCo
 		return nil, nil, err
 	}
 	if _, err := s3.NewBucketServerSideEncryptionConfigurationV2(ctx, b.name+"-backups", &s3.BucketServerSideEncryptionConfigurationV2Args{
-		Bucket: bucket.ID(),
+		Bucket: bucket.Bucket,
 		Rules: s3.BucketServerSideEncryptionConfigurationV2RuleArray{&s3.BucketServerSideEncryptionConfigurationV2RuleArgs{
 			ApplyServerSideEncryptionByDefault: &s3.BucketServerSideEncryptionConfigurationV2RuleApplyServerSideEncryptionByDefaultArgs{
 				SseAlgorithm:   pulumi.String("aws:kms"),
@@ -49,13 +49,13 @@ func (b *builder) backups(key *kms.Key, cluster *eks.Cluster, oidc *iam.OpenIdCo
 		return nil, nil, err
 	}
 	if _, err := s3.NewBucketVersioningV2(ctx, b.name+"-backups", &s3.BucketVersioningV2Args{
-		Bucket:                  bucket.ID(),
+		Bucket:                  bucket.Bucket,
 		VersioningConfiguration: &s3.BucketVersioningV2VersioningConfigurationArgs{Status: pulumi.String("Enabled")},
 	}, b.opts()...); err != nil {
 		return nil, nil, err
 	}
 	if _, err := s3.NewBucketPolicy(ctx, b.name+"-backups", &s3.BucketPolicyArgs{
-		Bucket: bucket.ID(),
+		Bucket: bucket.Bucket,
 		Policy: bucket.Arn.ApplyT(func(arn string) (string, error) {
 			return jsonString(map[string]any{
 				"Version": "2012-10-17",

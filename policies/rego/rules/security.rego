@@ -1,0 +1,190 @@
+# Workload security rules: the restricted Pod Security profile and more.
+# Mandatory in every environment.
+package cloudscale.rules.security
+
+import rego.v1
+
+import data.cloudscale.lib
+
+sc(r, c) := object.union(object.get(lib.pod_spec(r), "securityContext", {}), object.get(c, "securityContext", {}))
+
+# METADATA
+# title: Containers run as non-root
+# description: runAsNonRoot must be true for every container (pod or container level).
+# custom:
+#   id: CS-SEC-001
+#   severity: high
+#   category: security
+#   enforcement: {dev: mandatory, staging: mandatory, prod: mandatory}
+#   fix: Set securityContext.runAsNonRoot true (and a non-zero runAsUser).
+cs_sec_001 contains f if {
+	some r in lib.workloads
+	some c in lib.containers(r)
+	not sc(r, c).runAsNonRoot == true
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s container %s may run as root", [r.inputs.kind, lib.namespace(r), lib.name(r), c.name])}
+}
+
+# METADATA
+# title: No privilege escalation
+# description: allowPrivilegeEscalation must be false, and no container privileged.
+# custom:
+#   id: CS-SEC-002
+#   severity: high
+#   category: security
+#   enforcement: {dev: mandatory, staging: mandatory, prod: mandatory}
+#   fix: Set securityContext.allowPrivilegeEscalation false and privileged false.
+cs_sec_002 contains f if {
+	some r in lib.workloads
+	some c in lib.containers(r)
+	not object.get(c, ["securityContext", "allowPrivilegeEscalation"], true) == false
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s container %s allows privilege escalation", [r.inputs.kind, lib.namespace(r), lib.name(r), c.name])}
+}
+
+cs_sec_002 contains f if {
+	some r in lib.workloads
+	some c in lib.containers(r)
+	object.get(c, ["securityContext", "privileged"], false) == true
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s container %s is privileged", [r.inputs.kind, lib.namespace(r), lib.name(r), c.name])}
+}
+
+# METADATA
+# title: Read-only root filesystem
+# description: Containers write only to declared volumes.
+# custom:
+#   id: CS-SEC-003
+#   severity: medium
+#   category: security
+#   enforcement: {dev: mandatory, staging: mandatory, prod: mandatory}
+#   fix: Set securityContext.readOnlyRootFilesystem true and mount an emptyDir where the app writes.
+cs_sec_003 contains f if {
+	some r in lib.workloads
+	some c in lib.containers(r)
+	not object.get(c, ["securityContext", "readOnlyRootFilesystem"], false) == true
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s container %s has a writable root filesystem", [r.inputs.kind, lib.namespace(r), lib.name(r), c.name])}
+}
+
+# METADATA
+# title: All capabilities dropped
+# description: Containers drop ALL Linux capabilities (adding back NET_BIND_SERVICE at most).
+# custom:
+#   id: CS-SEC-004
+#   severity: medium
+#   category: security
+#   enforcement: {dev: mandatory, staging: mandatory, prod: mandatory}
+#   fix: Set securityContext.capabilities.drop ["ALL"].
+cs_sec_004 contains f if {
+	some r in lib.workloads
+	some c in lib.containers(r)
+	not "ALL" in object.get(c, ["securityContext", "capabilities", "drop"], [])
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s container %s does not drop ALL capabilities", [r.inputs.kind, lib.namespace(r), lib.name(r), c.name])}
+}
+
+cs_sec_004 contains f if {
+	some r in lib.workloads
+	some c in lib.containers(r)
+	some cap in object.get(c, ["securityContext", "capabilities", "add"], [])
+	cap != "NET_BIND_SERVICE"
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s container %s adds capability %s", [r.inputs.kind, lib.namespace(r), lib.name(r), c.name, cap])}
+}
+
+# METADATA
+# title: CPU and memory requests and limits
+# description: Every container declares CPU and memory requests and limits.
+# custom:
+#   id: CS-SEC-005
+#   severity: medium
+#   category: security
+#   enforcement: {dev: mandatory, staging: mandatory, prod: mandatory}
+#   fix: Set resources.requests and resources.limits for cpu and memory.
+cs_sec_005 contains f if {
+	some r in lib.workloads
+	some c in lib.containers(r)
+	some kind in ["requests", "limits"]
+	some res in ["cpu", "memory"]
+	not c.resources[kind][res]
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s container %s has no %s.%s", [r.inputs.kind, lib.namespace(r), lib.name(r), c.name, kind, res])}
+}
+
+# METADATA
+# title: Images are pinned
+# description: No image may use the latest tag or no tag at all.
+# custom:
+#   id: CS-SEC-006
+#   severity: medium
+#   category: security
+#   enforcement: {dev: mandatory, staging: mandatory, prod: mandatory}
+#   fix: Pin the image to a version tag or a digest.
+cs_sec_006 contains f if {
+	some r in lib.workloads
+	some c in lib.containers(r)
+	lib.image_tag(c.image) in {"", "latest"}
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s container %s uses unpinned image %s", [r.inputs.kind, lib.namespace(r), lib.name(r), c.name, c.image])}
+}
+
+# METADATA
+# title: Images come from allowed registries
+# description: Only the registries the platform trusts may supply images.
+# custom:
+#   id: CS-SEC-007
+#   severity: high
+#   category: security
+#   enforcement: {dev: mandatory, staging: mandatory, prod: mandatory}
+#   fix: Mirror the image into an allowed registry (see policies/config.yaml).
+cs_sec_007 contains f if {
+	some r in lib.workloads
+	some c in lib.containers(r)
+	reg := lib.image_registry(c.image)
+	not reg in data.cloudscale.config.allowedRegistries
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s container %s pulls from %s, not an allowed registry", [r.inputs.kind, lib.namespace(r), lib.name(r), c.name, reg])}
+}
+
+# METADATA
+# title: No host namespaces or host paths
+# description: Pods must not share the node's network, PID or IPC namespace, nor mount its filesystem.
+# custom:
+#   id: CS-SEC-008
+#   severity: high
+#   category: security
+#   enforcement: {dev: mandatory, staging: mandatory, prod: mandatory}
+#   fix: Remove hostNetwork, hostPID, hostIPC and hostPath volumes.
+cs_sec_008 contains f if {
+	some r in lib.workloads
+	some field in ["hostNetwork", "hostPID", "hostIPC"]
+	lib.pod_spec(r)[field] == true
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s sets %s", [r.inputs.kind, lib.namespace(r), lib.name(r), field])}
+}
+
+cs_sec_008 contains f if {
+	some r in lib.workloads
+	some v in object.get(lib.pod_spec(r), "volumes", [])
+	v.hostPath
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s mounts host path %s", [r.inputs.kind, lib.namespace(r), lib.name(r), v.hostPath.path])}
+}
+
+secret_name(k) if regex.match(`(?i)(password|passwd|secret|token|api[_-]?key|private[_-]?key|credentials?)`, k)
+
+# METADATA
+# title: No plain-text secrets in ConfigMaps or env values
+# description: Secrets belong in Secrets (from Vault through ExternalSecrets), never in ConfigMaps or literal env values.
+# custom:
+#   id: CS-SEC-009
+#   severity: critical
+#   category: security
+#   enforcement: {dev: mandatory, staging: mandatory, prod: mandatory}
+#   fix: Move the value to a Secret and reference it (valueFrom.secretKeyRef or an ExternalSecret).
+cs_sec_009 contains f if {
+	some r in input.kinds["core/ConfigMap"]
+	some k, v in object.get(r.inputs, "data", {})
+	secret_name(k)
+	v != ""
+	f := {"urn": r.urn, "msg": sprintf("ConfigMap %s/%s holds %s in plain text", [lib.namespace(r), lib.name(r), k])}
+}
+
+cs_sec_009 contains f if {
+	some r in lib.workloads
+	some c in lib.containers(r)
+	some e in object.get(c, "env", [])
+	secret_name(e.name)
+	object.get(e, "value", "") != ""
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s container %s sets %s as a literal value", [r.inputs.kind, lib.namespace(r), lib.name(r), c.name, e.name])}
+}
