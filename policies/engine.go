@@ -75,13 +75,16 @@ type Option func(*Engine)
 // number of CPUs).
 func Workers(n int) Option { return func(e *Engine) { e.workers = max(n, 1) } }
 
-// Modules returns the embedded Rego sources by file name, for the engine
-// and for the OPA tester.
-func Modules() (map[string]string, error) {
+// Modules returns the embedded rule sources by file name; with tests, the
+// *_test.rego files too (for the OPA tester; the engine leaves them out).
+func Modules(tests bool) (map[string]string, error) {
 	out := map[string]string{}
 	err := fs.WalkDir(files, "rego", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || path.Ext(p) != ".rego" {
 			return err
+		}
+		if strings.HasSuffix(p, "_test.rego") && !tests {
+			return nil
 		}
 		b, err := files.ReadFile(p)
 		out[p] = string(b)
@@ -114,7 +117,7 @@ func Data() (map[string]any, error) {
 
 // Compile parses and compiles the embedded rules with their annotations.
 func Compile() (*ast.Compiler, error) {
-	mods, err := Modules()
+	mods, err := Modules(false)
 	if err != nil {
 		return nil, err
 	}

@@ -121,3 +121,29 @@ image_registry(img) := "docker.io" if {
 image_registry(img) := "docker.io" if {
 	count(split(img, "/")) == 1
 }
+
+# image_ref is the image with its registry spelled out (docker.io/library/
+# for Docker Hub's short names), so allowed prefixes compare exactly.
+image_ref(img) := img if image_registry(img) != "docker.io"
+
+image_ref(img) := img if {
+	image_registry(img) == "docker.io"
+	startswith(img, "docker.io/")
+}
+
+image_ref(img) := concat("", ["docker.io/", img]) if {
+	image_registry(img) == "docker.io"
+	not startswith(img, "docker.io/")
+	contains(img, "/")
+}
+
+image_ref(img) := concat("", ["docker.io/library/", img]) if {
+	image_registry(img) == "docker.io"
+	not contains(img, "/")
+}
+
+# allowed_image: the image sits under one of the allowed registry prefixes.
+allowed_image(img, allowed) if {
+	some a in allowed
+	startswith(image_ref(img), concat("", [trim_suffix(a, "/"), "/"]))
+}

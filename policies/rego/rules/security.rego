@@ -133,9 +133,8 @@ cs_sec_006 contains f if {
 cs_sec_007 contains f if {
 	some r in lib.workloads
 	some c in lib.containers(r)
-	reg := lib.image_registry(c.image)
-	not reg in data.cloudscale.config.allowedRegistries
-	f := {"urn": r.urn, "msg": sprintf("%s %s/%s container %s pulls from %s, not an allowed registry", [r.inputs.kind, lib.namespace(r), lib.name(r), c.name, reg])}
+	not lib.allowed_image(c.image, data.cloudscale.config.allowedRegistries)
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s container %s pulls %s, not from an allowed registry", [r.inputs.kind, lib.namespace(r), lib.name(r), c.name, lib.image_ref(c.image)])}
 }
 
 # METADATA

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cloudscale/platform/graph"
+	"github.com/cloudscale/platform/policies"
+	"github.com/cloudscale/platform/stacks"
+	"github.com/cloudscale/platform/stacks/mockstack"
+	"github.com/cloudscale/platform/stacks/spec"
+)
+
+func newPolicyCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "policy", Short: "The policy gate: encryption, network, HA and security rules"}
+	cmd.AddCommand(newPolicyCheckCmd(g), newPolicyRulesCmd())
+	return cmd
+}
+
+type checkFlags struct {
+	stack, export, format, output, env, waivers string
+	allStacks                                    bool
+	manifests                                    []string
+}
+
+func newPolicyCheckCmd(g *globals) *cobra.Command {
+	f := &checkFlags{}
+	cmd := &cobra.Command{
+		Use:   "check (--stack S | --all-stacks | --manifests PATH... | --pulumi-export FILE)",
+		Short: "Check stacks, rendered manifests or Pulumi state against every rule",
+		Long: "Exit 0 when there is no mandatory violation, 1 when there is one, 2 on a usage or input error.\n" +
+			"Stacks are checked under Pulumi mocks (no cloud account) with their own environment's enforcement;\n" +
+			"manifests and Pulumi JSON with --env (default prod, the strictest).",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f.manifests = append(f.manifests, args...)
+			return runPolicyCheck(cmd, g, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.stack, "stack", "", "check one stack under mocks")
+	fl.BoolVar(&f.allStacks, "all-stacks", false, "check every stack under mocks")
+	fl.StringArrayVar(&f.manifests, "manifests", nil, "Kubernetes YAML/JSON files or directories (repeatable)")
+	fl.StringVar(&f.export, "pulumi-export", "", "`pulumi stack export`, `pulumi preview --json` or engine-event JSON")
+	fl.StringVar(&f.format, "format", "table", "table, json, sarif or junit")
+	fl.StringVar(&f.output, "output", "", "write the report to this file (a summary still goes to stderr)")
+	fl.StringVar(&f.env, "env", "prod", "enforcement for manifests and Pulumi JSON: dev, staging or prod")
+	fl.StringVar(&f.waivers, "waivers", "", "waiver file (default: policies/waivers.yaml in the checkout, when present)")
+	return cmd
+}
+
+func runPolicyCheck(cmd *cobra.Command, g *globals, f *checkFlags) error {
+	modes := 0
+	for _, set := range []bool{f.stack != "", f.allStacks, len(f.manifests) > 0, f.export != ""} {
+		if set {
+			modes++
+		}
+	}
+	if modes != 1 {
+		return usageErr("give exactly one of --stack, --all-stacks, --manifests, --pulumi-export")
+	}
+	if !contains(policies.Formats, f.format) {
+		return usageErr("--format %q: want one of %s", f.format, strings.Join(policies.Formats, ", "))
+	}
+	if !contains(policies.Environments, f.env) {
+		return usageErr("--env %q: want one of %s", f.env, strings.Join(policies.Environments, ", "))
+	}
+	progress := cmd.ErrOrStderr()
+	start := time.Now()
+	engine, err := policies.New()
+	if err != nil {
+		return err
+	}
+	waivers, err := loadWaivers(g, f.waivers, engine)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+
+	type job struct {
+		g   graph.Graph
+		env string
+	}
+	var jobs []job
+	switch {
+	case f.stack != "" || f.allStacks:
+		dir, err := g.stackDir()
+		if err != nil {
+			return err
+		}
+		names := []string{f.stack}
+		if f.allStacks {
+			if names, err = spec.Discover(dir); err != nil {
+				return usageErr("%v", err)
+			}
+		}
+		for _, n := range names {
+			if _, err := os.Stat(spec.FilePath(dir, n)); err != nil {
+				all, _ := spec.Discover(dir)
+				return usageErr("unknown stack %q; stacks: %s", n, strings.Join(all, ", "))
+			}
+			fmt.Fprintf(progress, "-- %s: running the program under mocks\n", n)
+			res, err := mockstack.RunDir(dir, n, stacks.Options{})
+			if err != nil {
+				var se *spec.Error
+				if errors.As(err, &se) {
+					return usageErr("%v", err)
+				}
+				return err
+			}
+			jobs = append(jobs, job{res.Graph, string(res.Spec.Environment)})
+		}
+	case len(f.manifests) > 0:
+		gr, err := policies.LoadManifests(f.manifests...)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		jobs = append(jobs, job{gr, f.env})
+	default:
+		gr, err := policies.LoadPulumiJSON(f.export)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		jobs = append(jobs, job{gr, f.env})
+	}
+
+	var reports []*policies.Report
+	for _, j := range jobs {
+		rep, err := engine.Check(context.Background(), j.g, j.env)
+		if err != nil {
+			return err
+		}
+		rep.Apply(waivers, time.Now())
+		fmt.Fprintf(progress, "-- %s (env %s): %d resources, %d mandatory, %d advisory, %d waived in %.0f ms\n",
+			rep.Source, rep.Env, rep.Resources, rep.Mandatory(), rep.Advisory(), rep.Waived(), float64(rep.Duration.Microseconds())/1000)
+		reports = append(reports, rep)
+	}
+
+	var out io.Writer = cmd.OutOrStdout()
+	if f.output != "" {
+		file, err := os.Create(f.output)
+		if err != nil {
+			return usageErr("--output %s: %v", f.output, err)
+		}
+		defer file.Close()
+		out = file
+	}
+	if err := policies.Write(out, f.format, reports, engine.Rules()); err != nil {
+		return err
+	}
+	mandatory := 0
+	for _, r := range reports {
+		mandatory += r.Mandatory()
+	}
+	fmt.Fprintf(progress, "-- policy gate: %d sources, %d mandatory violations, %.2fs\n", len(reports), mandatory, time.Since(start).Seconds())
+	if mandatory > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("%d mandatory policy violations", mandatory)}
+	}
+	return nil
+}
+
+func loadWaivers(g *globals, file string, e *policies.Engine) ([]policies.Waiver, error) {
+	if file == "" {
+		project, err := g.project()
+		if err != nil {
+			return nil, nil // outside a checkout: no default waivers
+		}
+		file = filepath.Join(project, "policies", "waivers.yaml")
+		if _, err := os.Stat(file); err != nil {
+			return nil, nil
+		}
+	}
+	return policies.LoadWaivers(file, e)
+}
+
+func newPolicyRulesCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "rules",
+		Short: "List the rules with their severity and enforcement per environment",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			e, err := policies.New()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			for _, r := range e.Rules() {
+				fmt.Fprintf(out, "%-11s %-8s %-10s dev=%-9s staging=%-9s prod=%-9s %s\n", r.ID, r.Severity, r.Category,
+					r.Enforcement["dev"], r.Enforcement["staging"], r.Enforcement["prod"], r.Title)
+			}
+			fmt.Fprintf(out, "%d rules\n", len(e.Rules()))
+			return nil
+		},
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,88 @@
+# Fixtures for the rule tests: compliant resources that each failing test
+# breaks in one place. Loaded by the OPA tester only, never by the engine.
+package cloudscale.fixtures
+
+import rego.v1
+
+res(t, name, inputs) := {"type": t, "name": name, "urn": concat("", ["urn:", name]), "inputs": inputs}
+
+# cloud builds an input document from cloud resources.
+cloud(list) := {
+	"env": "prod",
+	"resources": list,
+	"by_type": {t: rs | some x in list; t := x.type; rs := [r | some r in list; r.type == t]},
+	"kinds": {},
+}
+
+k8s_res(obj) := res(sprintf("kubernetes:%s:%s", [gv(obj.apiVersion), obj.kind]), obj.metadata.name, obj)
+
+gv(v) := v if contains(v, "/")
+
+gv(v) := concat("/", ["core", v]) if not contains(v, "/")
+
+kind_key(obj) := concat("/", [split(gv(obj.apiVersion), "/")[0], obj.kind])
+
+# kube builds an input document from Kubernetes objects.
+kube(objs) := {
+	"env": "prod",
+	"resources": [k8s_res(o) | some o in objs],
+	"by_type": {},
+	"kinds": {k: rs | some x in objs; k := kind_key(x); rs := [k8s_res(o) | some o in objs; kind_key(o) == k]},
+}
+
+container := {
+	"name": "app",
+	"image": "ghcr.io/cloudscale/api:1.4.2",
+	"securityContext": {
+		"runAsNonRoot": true, "allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
+		"capabilities": {"drop": ["ALL"]},
+	},
+	"resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
+	"readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}},
+	"livenessProbe": {"httpGet": {"path": "/live", "port": 8080}},
+}
+
+deployment := {
+	"apiVersion": "apps/v1", "kind": "Deployment",
+	"metadata": {"name": "api", "namespace": "shop"},
+	"spec": {
+		"replicas": 3,
+		"selector": {"matchLabels": {"app": "api"}},
+		"template": {
+			"metadata": {"labels": {"app": "api"}},
+			"spec": {
+				"securityContext": {"runAsNonRoot": true},
+				"containers": [container],
+				"topologySpreadConstraints": [
+					{"topologyKey": "topology.kubernetes.io/zone", "maxSkew": 1, "whenUnsatisfiable": "DoNotSchedule"},
+					{"topologyKey": "kubernetes.io/hostname", "maxSkew": 1, "whenUnsatisfiable": "ScheduleAnyway"},
+				],
+			},
+		},
+	},
+}
+
+# with_container replaces the deployment's container.
+with_container(c) := object.union(deployment, {"spec": {"template": {"spec": {"containers": [c]}}}})
+
+deny_all := {
+	"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+	"metadata": {"name": "default-deny", "namespace": "shop"},
+	"spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+}
+
+api_policy := {
+	"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+	"metadata": {"name": "api", "namespace": "shop"},
+	"spec": {"podSelector": {"matchLabels": {"app": "api"}}, "policyTypes": ["Ingress"], "ingress": [{"ports": [{"port": 8080}]}]},
+}
+
+pdb := {
+	"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+	"metadata": {"name": "api", "namespace": "shop"},
+	"spec": {"selector": {"matchLabels": {"app": "api"}}, "maxUnavailable": 1},
+}
+
+sizes := {"aws": {"m6i.xlarge": {"MemoryGiB": 16}, "t3.large": {"MemoryGiB": 8}}, "azure": {"Standard_D4s_v5": {"MemoryGiB": 16}}, "gcp": {"n2-standard-4": {"MemoryGiB": 16}, "e2-medium": {"MemoryGiB": 4}}}
+
+config := {"allowedRegistries": ["ghcr.io", "registry.k8s.io"]}

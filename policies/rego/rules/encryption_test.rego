@@ -1,0 +1,160 @@
+package cloudscale.rules.encryption_test
+
+import rego.v1
+
+import data.cloudscale.fixtures as fx
+import data.cloudscale.rules.encryption as enc
+
+eks(extra) := fx.res("aws:eks/cluster:Cluster", "eks", object.union({"version": "1.33"}, extra))
+
+test_cs_enc_001_pass if {
+	count(enc.cs_enc_001) == 0 with input as fx.cloud([eks({"encryptionConfig": {"provider": {"keyArn": "arn:aws:kms:k"}, "resources": ["secrets"]}})])
+}
+
+test_cs_enc_001_fail if {
+	enc.cs_enc_001 == {{"urn": "urn:eks", "msg": "EKS cluster eks has no KMS envelope encryption for secrets"}} with input as fx.cloud([eks({})])
+}
+
+test_cs_enc_002_pass if {
+	count(enc.cs_enc_002) == 0 with input as fx.cloud([
+		fx.res("aws:kms/key:Key", "k", {"enableKeyRotation": true, "rotationPeriodInDays": 90}),
+		fx.res("azure-native:keyvault:Key", "kv", {"properties": {"rotationPolicy": {"lifetimeActions": [{"action": {"type": "Rotate"}, "trigger": {"timeAfterCreate": "P90D"}}]}}}),
+		fx.res("gcp:kms/cryptoKey:CryptoKey", "ck", {"rotationPeriod": "7776000s"}),
+	])
+}
+
+test_cs_enc_002_fail if {
+	enc.cs_enc_002 == {
+		{"urn": "urn:k1", "msg": "KMS key k1 does not rotate (enableKeyRotation is not true)"},
+		{"urn": "urn:k2", "msg": "KMS key k2 rotates every 365 days; at most 90 allowed"},
+		{"urn": "urn:kv", "msg": "Key Vault key kv has no rotation policy rotating within P90D"},
+		{"urn": "urn:ck", "msg": "Cloud KMS key ck rotationPeriod is 31536000s; at most 7776000s (90 days) allowed"},
+	} with input as fx.cloud([
+		fx.res("aws:kms/key:Key", "k1", {}),
+		fx.res("aws:kms/key:Key", "k2", {"enableKeyRotation": true}),
+		fx.res("azure-native:keyvault:Key", "kv", {"properties": {"rotationPolicy": {"lifetimeActions": [{"action": {"type": "Rotate"}, "trigger": {"timeAfterCreate": "P1Y"}}]}}}),
+		fx.res("gcp:kms/cryptoKey:CryptoKey", "ck", {"rotationPeriod": "31536000s"}),
+	])
+}
+
+test_cs_enc_003_pass if {
+	count(enc.cs_enc_003) == 0 with input as fx.cloud([
+		fx.res("aws:ec2/launchTemplate:LaunchTemplate", "lt", {"blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"encrypted": "true", "kmsKeyId": "arn:k"}}]}),
+		fx.res("gcp:container/nodePool:NodePool", "np", {"nodeConfig": {"bootDiskKmsKey": "projects/p/keys/k"}}),
+	])
+}
+
+test_cs_enc_003_fail if {
+	enc.cs_enc_003 == {
+		{"urn": "urn:lt", "msg": "launch template lt maps /dev/xvda without encryption by a KMS key"},
+		{"urn": "urn:np", "msg": "node pool np boot disks are not encrypted with a Cloud KMS key (bootDiskKmsKey)"},
+	} with input as fx.cloud([
+		fx.res("aws:ec2/launchTemplate:LaunchTemplate", "lt", {"blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"encrypted": "true"}}]}),
+		fx.res("gcp:container/nodePool:NodePool", "np", {"nodeConfig": {}}),
+	])
+}
+
+test_cs_enc_004_pass if {
+	count(enc.cs_enc_004) == 0 with input as fx.cloud([
+		fx.res("gcp:storage/bucket:Bucket", "b", {"encryption": {"defaultKmsKeyName": "k"}, "versioning": {"enabled": true}}),
+		fx.res("azure-native:storage:StorageAccount", "sa", {"encryption": {"keySource": "Microsoft.Keyvault"}}),
+		fx.res("aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2", "sse", {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": "arn:k"}}]}),
+	])
+}
+
+test_cs_enc_004_fail if {
+	enc.cs_enc_004 == {
+		{"urn": "urn:b", "msg": "bucket b has no CMEK (encryption.defaultKmsKeyName)"},
+		{"urn": "urn:b", "msg": "bucket b is not versioned"},
+		{"urn": "urn:sa", "msg": "storage account sa is encrypted with Microsoft-managed keys, not a Key Vault key"},
+		{"urn": "urn:sse", "msg": "S3 encryption sse uses AES256, not aws:kms with a customer-managed key"},
+	} with input as fx.cloud([
+		fx.res("gcp:storage/bucket:Bucket", "b", {}),
+		fx.res("azure-native:storage:StorageAccount", "sa", {}),
+		fx.res("aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2", "sse", {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]}),
+	])
+}
+
+sc(provisioner, params) := {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "fast"}, "provisioner": provisioner, "parameters": params}
+
+test_cs_enc_005_pass if {
+	count(enc.cs_enc_005) == 0 with input as fx.kube([
+		sc("ebs.csi.aws.com", {"encrypted": "true", "kmsKeyId": "arn:k"}),
+		object.union(sc("disk.csi.azure.com", {"diskEncryptionSetID": "/des"}), {"metadata": {"name": "az"}}),
+		object.union(sc("pd.csi.storage.gke.io", {"disk-encryption-kms-key": "projects/p/k"}), {"metadata": {"name": "gcp"}}),
+	])
+}
+
+test_cs_enc_005_fail if {
+	enc.cs_enc_005 == {{"urn": "urn:fast", "msg": "StorageClass fast (ebs.csi.aws.com) does not encrypt volumes with a platform key"}} with input as fx.kube([sc("ebs.csi.aws.com", {"type": "gp3"})])
+}
+
+aks(extra) := fx.res("azure-native:containerservice:ManagedCluster", "aks", object.union({"agentPoolProfiles": [{"name": "user", "enableEncryptionAtHost": true}], "diskEncryptionSetID": "/des"}, extra))
+
+test_cs_enc_006_pass if {
+	count(enc.cs_enc_006) == 0 with input as fx.cloud([aks({})])
+}
+
+test_cs_enc_006_fail if {
+	enc.cs_enc_006 == {
+		{"urn": "urn:aks", "msg": "AKS aks pool user has no host encryption"},
+		{"urn": "urn:aks", "msg": "AKS aks has no disk encryption set"},
+	} with input as fx.cloud([fx.res("azure-native:containerservice:ManagedCluster", "aks", {"agentPoolProfiles": [{"name": "user"}]})])
+}
+
+test_cs_enc_007_pass if {
+	count(enc.cs_enc_007) == 0 with input as fx.cloud([fx.res("gcp:container/cluster:Cluster", "gke", {"databaseEncryption": {"state": "ENCRYPTED", "keyName": "k"}})])
+}
+
+test_cs_enc_007_fail if {
+	enc.cs_enc_007 == {{"urn": "urn:gke", "msg": "GKE cluster gke does not encrypt secrets with Cloud KMS"}} with input as fx.cloud([fx.res("gcp:container/cluster:Cluster", "gke", {"databaseEncryption": {"state": "DECRYPTED"}})])
+}
+
+gateway(servers) := {"apiVersion": "networking.istio.io/v1", "kind": "Gateway", "metadata": {"name": "main", "namespace": "istio-ingress"}, "spec": {"servers": servers}}
+
+test_cs_enc_008_pass if {
+	count(enc.cs_enc_008) == 0 with input as fx.kube([gateway([{"port": {"number": 443, "protocol": "HTTPS"}, "tls": {"mode": "SIMPLE", "minProtocolVersion": "TLSV1_3"}}])])
+}
+
+test_cs_enc_008_fail if {
+	enc.cs_enc_008 == {
+		{"urn": "urn:main", "msg": "Gateway main serves plain HTTP on port 80"},
+		{"urn": "urn:main", "msg": "Gateway main port 443 allows TLS below 1.3 (minProtocolVersion TLSV1_2)"},
+	} with input as fx.kube([gateway([
+		{"port": {"number": 80, "protocol": "HTTP"}},
+		{"port": {"number": 443, "protocol": "HTTPS"}, "tls": {"minProtocolVersion": "TLSV1_2"}},
+	])])
+}
+
+peer(mode, extra) := object.union({"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication", "metadata": {"name": "default", "namespace": "istio-system"}, "spec": {"mtls": {"mode": mode}}}, extra)
+
+test_cs_enc_009_pass if {
+	count(enc.cs_enc_009) == 0 with input as fx.kube([peer("STRICT", {})])
+}
+
+test_cs_enc_009_fail if {
+	enc.cs_enc_009 == {
+		{"urn": "urn:default", "msg": "PeerAuthentication istio-system/default sets mTLS mode PERMISSIVE"},
+		{"urn": "urn:default", "msg": "PeerAuthentication istio-system/default relaxes mTLS to DISABLE on port 8080"},
+	} with input as fx.kube([peer("PERMISSIVE", {"spec": {"portLevelMtls": {"8080": {"mode": "DISABLE"}}}})])
+}
+
+test_cs_enc_010_pass if {
+	count(enc.cs_enc_010) == 0 with input as fx.kube([
+		{"apiVersion": "rabbitmq.com/v1beta1", "kind": "RabbitmqCluster", "metadata": {"name": "mq"}, "spec": {"tls": {"secretName": "mq-tls", "disableNonTLSListeners": true}}},
+		{"apiVersion": "mongodbcommunity.mongodb.com/v1", "kind": "MongoDBCommunity", "metadata": {"name": "docs"}, "spec": {"security": {"tls": {"enabled": true}}}},
+		{"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"name": "pg"}, "spec": {"postgresql": {"pg_hba": ["hostssl all all 10.0.0.0/8 scram-sha-256"]}}},
+	])
+}
+
+test_cs_enc_010_fail if {
+	enc.cs_enc_010 == {
+		{"urn": "urn:mq", "msg": "RabbitmqCluster mq accepts non-TLS connections"},
+		{"urn": "urn:docs", "msg": "MongoDBCommunity docs does not enable TLS"},
+		{"urn": "urn:pg", "msg": "Cluster pg allows non-TLS connections: pg_hba \"host all all 10.0.0.0/8 md5\""},
+	} with input as fx.kube([
+		{"apiVersion": "rabbitmq.com/v1beta1", "kind": "RabbitmqCluster", "metadata": {"name": "mq"}, "spec": {}},
+		{"apiVersion": "mongodbcommunity.mongodb.com/v1", "kind": "MongoDBCommunity", "metadata": {"name": "docs"}, "spec": {}},
+		{"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"name": "pg"}, "spec": {"postgresql": {"pg_hba": ["host all all 10.0.0.0/8 md5"]}}},
+	])
+}
