@@ -27,8 +27,8 @@ func newPolicyCmd(g *globals) *cobra.Command {
 
 type checkFlags struct {
 	stack, export, format, output, env, waivers string
-	allStacks                                    bool
-	manifests                                    []string
+	allStacks                                   bool
+	manifests                                   []string
 }
 
 func newPolicyCheckCmd(g *globals) *cobra.Command {
