@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// run executes the CLI in-process and returns its exit code and output.
+func run(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	root := newRoot()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(append([]string{"--project-dir", "../.."}, args...))
+	err := root.Execute()
+	if err == nil {
+		return 0, out.String()
+	}
+	out.WriteString("error: " + err.Error())
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code, out.String()
+	}
+	return 1, out.String()
+}
+
+func TestPolicyCheckExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
+		return p
+	}
+	clean := write("clean.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok, namespace: shop}\ndata: {LOG_LEVEL: info}\n")
+	bad := write("bad.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec: {type: NodePort}\n")
+	invalid := write("invalid.yaml", "apiVersion: v1\nkind: [unclosed\n")
+	noExpiry := write("waivers.yaml", "waivers:\n  - {rule: CS-NET-006, resource: '*', reason: r, owner: o}\n")
+
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"clean manifests", []string{"policy", "check", "--manifests", clean}, 0, "PASS: 1 sources"},
+		{"violation", []string{"policy", "check", "--manifests", bad}, 1, "CS-NET-006"},
+		{"advisory env", []string{"policy", "check", "--env", "dev", "--manifests", bad}, 1, "MANDATORY"},
+		{"invalid YAML", []string{"policy", "check", "--manifests", invalid}, 2, "invalid.yaml: document 1: invalid YAML"},
+		{"missing file", []string{"policy", "check", "--manifests", filepath.Join(dir, "nope.yaml")}, 2, "nope.yaml: no such file or directory"},
+		{"unknown format", []string{"policy", "check", "--format", "xml", "--manifests", clean}, 2, `--format "xml": want one of table, json, sarif, junit`},
+		{"waiver without expiry", []string{"policy", "check", "--waivers", noExpiry, "--manifests", bad}, 2, "missing expires"},
+		{"two inputs", []string{"policy", "check", "--stack", "prod", "--manifests", clean}, 2, "give exactly one of"},
+		{"unknown stack", []string{"policy", "check", "--stack", "qa"}, 2, `unknown stack "qa"`},
+		{"every stack", []string{"policy", "check", "--all-stacks"}, 0, "PASS: 6 sources"},
+		{"sarif to a file", []string{"policy", "check", "--stack", "prod", "--format", "sarif", "--output", filepath.Join(dir, "out.sarif")}, 0, "0 mandatory violations"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out := run(t, tc.args...)
+			assert.Equal(t, tc.code, code, out)
+			assert.Contains(t, out, tc.want)
+		})
+	}
+	sarif, err := os.ReadFile(filepath.Join(dir, "out.sarif"))
+	require.NoError(t, err)
+	assert.Contains(t, string(sarif), `"version": "2.1.0"`)
+}
+
+func TestValidateAndStacks(t *testing.T) {
+	code, out := run(t, "stacks")
+	assert.Equal(t, 0, code, out)
+	for _, s := range []string{"local", "dev", "staging", "prod", "prod-azure", "prod-gcp"} {
+		assert.Contains(t, out, s)
+	}
+	assert.Contains(t, out, "6 stacks, 6 valid")
+
+	code, out = run(t, "validate")
+	assert.Equal(t, 0, code, out)
+	assert.Contains(t, out, "6 stack files checked: 6 valid, 0 invalid")
+
+	bad := filepath.Join(t.TempDir(), "Pulumi.bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("config:\n  cloudscale:cloud: aws\n  cloudscale:environment: prod\n  cloudscale:region: us-east-1\n  cloudscale:replicaCount: 0\n"), 0o644))
+	code, out = run(t, "validate", bad)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out, "cloudscale:replicaCount: 0 is out of range; allowed: 3 to 100")
+}
