@@ -227,29 +227,181 @@ func (e *Engine) Rule(id string) (Rule, bool) {
 	return r, ok
 }
 
-// Input is the document rules read: the resources, indexed by type token
-// and (for Kubernetes objects) by group/Kind whatever the version.
-func Input(env string, rs []graph.Resource) map[string]any {
-	list := make([]any, len(rs))
-	byType := map[string][]any{}
-	kinds := map[string][]any{}
+// Input is the document rules read: the resources, indexed by type token,
+// by group/Kind for Kubernetes objects whatever the version, and by
+// group/Kind and namespace (so joins stay within a namespace). Each
+// Kubernetes resource also carries its "kind" key.
+func Input(env string, rs []graph.Resource) (ast.Value, error) {
+	docs, err := docTerms(rs)
+	if err != nil {
+		return nil, err
+	}
+	return inputValue(env, docs), nil
+}
+
+// doc is one resource converted to Rego once, with what the indexes need.
+type doc struct {
+	term          *ast.Term
+	typ, kind, ns string
+	// selectorKeys index objects that select pods (NetworkPolicy,
+	// PodDisruptionBudget) by each "key=value" of their matchLabels, or "*"
+	// when they have none, so joins look only at likely matches.
+	selectorKeys []string
+}
+
+// selectorPaths are where selecting objects keep their pod selector.
+var selectorPaths = map[string][]string{
+	"networking.k8s.io/NetworkPolicy": {"spec", "podSelector"},
+	"policy/PodDisruptionBudget":      {"spec", "selector"},
+}
+
+func docTerms(rs []graph.Resource) ([]doc, error) {
+	out := make([]doc, len(rs))
 	for i, r := range rs {
-		doc := map[string]any{"type": r.Type, "name": r.Name, "urn": r.URN, "parent": r.Parent, "inputs": r.Inputs}
-		list[i] = doc
-		byType[r.Type] = append(byType[r.Type], doc)
+		m := map[string]any{"type": r.Type, "name": r.Name, "urn": r.URN, "parent": r.Parent, "inputs": r.Inputs}
+		d := doc{typ: r.Type}
 		if k := KindKey(r.Type); k != "" {
-			kinds[k] = append(kinds[k], doc)
+			m["kind"] = k
+			d.kind, d.ns = k, "default"
+			if md, ok := r.Inputs["metadata"].(map[string]any); ok {
+				if s, ok := md["namespace"].(string); ok && s != "" {
+					d.ns = s
+				}
+			}
+			if pod := podOf(k, r.Inputs); pod != nil {
+				m["pod"] = pod
+			}
+			if path, ok := selectorPaths[k]; ok {
+				d.selectorKeys = selectorKeys(r.Inputs, path)
+			}
+		}
+		v, err := ast.InterfaceToValue(m)
+		if err != nil {
+			return nil, fmt.Errorf("policies: resource %s: %w", r.URN, err)
+		}
+		d.term = ast.NewTerm(v)
+		out[i] = d
+	}
+	return out, nil
+}
+
+// workloadKinds hold a pod template; podOf finds it once in Go so that
+// every rule reads r.pod instead of walking kind-specific paths.
+var workloadKinds = map[string][]string{
+	"apps/Deployment":  {"spec", "template"},
+	"apps/StatefulSet": {"spec", "template"},
+	"apps/DaemonSet":   {"spec", "template"},
+	"apps/ReplicaSet":  {"spec", "template"},
+	"batch/Job":        {"spec", "template"},
+	"batch/CronJob":    {"spec", "jobTemplate", "spec", "template"},
+	"core/Pod":         {},
+}
+
+// podOf returns {spec, labels, containers} of a workload's pod template, or
+// nil for other objects.
+func podOf(kind string, obj map[string]any) map[string]any {
+	path, ok := workloadKinds[kind]
+	if !ok {
+		return nil
+	}
+	tmpl := obj
+	for _, p := range path {
+		next, _ := tmpl[p].(map[string]any)
+		tmpl = next
+	}
+	spec, _ := tmpl["spec"].(map[string]any)
+	md, _ := tmpl["metadata"].(map[string]any)
+	labels, _ := md["labels"].(map[string]any)
+	if spec == nil {
+		spec = map[string]any{}
+	}
+	if labels == nil {
+		labels = map[string]any{}
+	}
+	var containers []any
+	for _, key := range []string{"containers", "initContainers"} {
+		if cs, ok := spec[key].([]any); ok {
+			containers = append(containers, cs...)
 		}
 	}
-	bt := make(map[string]any, len(byType))
-	for k, v := range byType {
-		bt[k] = v
+	if containers == nil {
+		containers = []any{}
 	}
-	kd := make(map[string]any, len(kinds))
-	for k, v := range kinds {
-		kd[k] = v
+	return map[string]any{"spec": spec, "labels": labels, "containers": containers}
+}
+
+func selectorKeys(obj map[string]any, path []string) []string {
+	cur := obj
+	for _, p := range path {
+		next, _ := cur[p].(map[string]any)
+		cur = next
 	}
-	return map[string]any{"env": env, "resources": list, "by_type": bt, "kinds": kd}
+	labels, _ := cur["matchLabels"].(map[string]any)
+	var keys []string
+	for k, v := range labels {
+		if s, ok := v.(string); ok {
+			keys = append(keys, k+"="+s)
+		}
+	}
+	if len(keys) == 0 {
+		keys = []string{"*"}
+	}
+	return keys
+}
+
+func inputValue(env string, docs []doc) ast.Value {
+	list := make([]*ast.Term, len(docs))
+	byType := map[string][]*ast.Term{}
+	kinds := map[string][]*ast.Term{}
+	byNS := map[string]map[string][]*ast.Term{}
+	bySel := map[string]map[string][]*ast.Term{} // "kind\x00ns" -> key -> objects
+	for i, d := range docs {
+		for _, key := range d.selectorKeys {
+			slot := d.kind + "\x00" + d.ns
+			if bySel[slot] == nil {
+				bySel[slot] = map[string][]*ast.Term{}
+			}
+			bySel[slot][key] = append(bySel[slot][key], d.term)
+		}
+		list[i] = d.term
+		byType[d.typ] = append(byType[d.typ], d.term)
+		if d.kind != "" {
+			kinds[d.kind] = append(kinds[d.kind], d.term)
+			if byNS[d.kind] == nil {
+				byNS[d.kind] = map[string][]*ast.Term{}
+			}
+			byNS[d.kind][d.ns] = append(byNS[d.kind][d.ns], d.term)
+		}
+	}
+	index := func(m map[string][]*ast.Term) *ast.Term {
+		obj := ast.NewObject()
+		for k, ts := range m {
+			obj.Insert(ast.StringTerm(k), ast.ArrayTerm(ts...))
+		}
+		return ast.NewTerm(obj)
+	}
+	ns := ast.NewObject()
+	for k, m := range byNS {
+		ns.Insert(ast.StringTerm(k), index(m))
+	}
+	sel := ast.NewObject()
+	for slot, m := range bySel {
+		kind, space, _ := strings.Cut(slot, "\x00")
+		perKind := sel.Get(ast.StringTerm(kind))
+		if perKind == nil {
+			perKind = ast.NewTerm(ast.NewObject())
+			sel.Insert(ast.StringTerm(kind), perKind)
+		}
+		perKind.Value.(ast.Object).Insert(ast.StringTerm(space), index(m))
+	}
+	return ast.NewObject(
+		ast.Item(ast.StringTerm("env"), ast.StringTerm(env)),
+		ast.Item(ast.StringTerm("resources"), ast.ArrayTerm(list...)),
+		ast.Item(ast.StringTerm("by_type"), index(byType)),
+		ast.Item(ast.StringTerm("kinds"), index(kinds)),
+		ast.Item(ast.StringTerm("by_ns"), ast.NewTerm(ns)),
+		ast.Item(ast.StringTerm("by_selector"), ast.NewTerm(sel)),
+	)
 }
 
 // KindKey maps a Kubernetes type token ("kubernetes:apps/v1:Deployment",
@@ -276,7 +428,12 @@ func (e *Engine) Check(ctx context.Context, g graph.Graph, env string) (*Report,
 		return nil, fmt.Errorf("environment %q: want one of %s", env, strings.Join(Environments, ", "))
 	}
 	start := time.Now()
-	chunks := split(g.Resources, e.workers)
+	docs, err := docTerms(g.Resources)
+	if err != nil {
+		return nil, err
+	}
+	all := inputValue(env, docs)
+	chunks := split(docs, e.workers)
 	type result struct {
 		raw map[string][]rawFinding
 		err error
@@ -287,13 +444,17 @@ func (e *Engine) Check(ctx context.Context, g graph.Graph, env string) (*Report,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i].raw, results[i].err = eval(ctx, e.resource, Input(env, chunk), "cloudscale.rules")
+			in := all
+			if len(chunks) > 1 {
+				in = inputValue(env, chunk)
+			}
+			results[i].raw, results[i].err = eval(ctx, e.resource, in, "cloudscale.rules")
 		}()
 	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		results[len(chunks)].raw, results[len(chunks)].err = eval(ctx, e.stack, Input(env, g.Resources), "cloudscale.stackrules")
+		results[len(chunks)].raw, results[len(chunks)].err = eval(ctx, e.stack, all, "cloudscale.stackrules")
 	}()
 	wg.Wait()
 
@@ -336,12 +497,8 @@ type rawFinding struct{ urn, msg string }
 
 // eval runs a prepared query and flattens its value to rule path ->
 // findings.
-func eval(ctx context.Context, q rego.PreparedEvalQuery, input map[string]any, prefix string) (map[string][]rawFinding, error) {
-	v, err := ast.InterfaceToValue(input)
-	if err != nil {
-		return nil, fmt.Errorf("policies: input: %w", err)
-	}
-	rs, err := q.Eval(ctx, rego.EvalParsedInput(v))
+func eval(ctx context.Context, q rego.PreparedEvalQuery, input ast.Value, prefix string) (map[string][]rawFinding, error) {
+	rs, err := q.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {
 		return nil, fmt.Errorf("policies: evaluate: %w", err)
 	}
@@ -373,15 +530,15 @@ func walk(p string, v any, out map[string][]rawFinding) {
 	}
 }
 
-func split(rs []graph.Resource, n int) [][]graph.Resource {
+func split(rs []doc, n int) [][]doc {
 	if n < 1 {
 		n = 1
 	}
 	size := (len(rs) + n - 1) / n
 	if size == 0 {
-		return [][]graph.Resource{nil}
+		return [][]doc{nil}
 	}
-	var out [][]graph.Resource
+	var out [][]doc
 	for i := 0; i < len(rs); i += size {
 		out = append(out, rs[i:min(i+size, len(rs))])
 	}

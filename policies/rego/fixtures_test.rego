@@ -14,7 +14,21 @@ cloud(list) := {
 	"kinds": {},
 }
 
-k8s_res(obj) := res(sprintf("kubernetes:%s:%s", [gv(obj.apiVersion), obj.kind]), obj.metadata.name, obj)
+k8s_res(obj) := object.union(res(sprintf("kubernetes:%s:%s", [gv(obj.apiVersion), obj.kind]), obj.metadata.name, obj), extra) if {
+	k := kind_key(obj)
+	extra := object.union({"kind": k}, pod(k, obj))
+}
+
+# pod mirrors what the engine adds to workloads (policies.podOf).
+pod(k, obj) := {"pod": {
+	"spec": obj.spec.template.spec,
+	"labels": object.get(obj.spec.template, ["metadata", "labels"], {}),
+	"containers": array.concat(object.get(obj.spec.template.spec, "containers", []), object.get(obj.spec.template.spec, "initContainers", [])),
+}} if k in {"apps/Deployment", "apps/StatefulSet", "apps/DaemonSet", "apps/ReplicaSet", "batch/Job"}
+
+pod(k, obj) := {} if not k in {"apps/Deployment", "apps/StatefulSet", "apps/DaemonSet", "apps/ReplicaSet", "batch/Job"}
+
+ns_of(obj) := object.get(obj, ["metadata", "namespace"], "default")
 
 gv(v) := v if contains(v, "/")
 
@@ -28,6 +42,8 @@ kube(objs) := {
 	"resources": [k8s_res(o) | some o in objs],
 	"by_type": {},
 	"kinds": {k: rs | some x in objs; k := kind_key(x); rs := [k8s_res(o) | some o in objs; kind_key(o) == k]},
+	"by_selector": {k: {ns: {"*": rs} | some y in objs; kind_key(y) == k; ns := ns_of(y); rs := [k8s_res(o) | some o in objs; kind_key(o) == k; ns_of(o) == ns]} | some x in objs; k := kind_key(x)},
+	"by_ns": {k: {ns: rs | some y in objs; kind_key(y) == k; ns := ns_of(y); rs := [k8s_res(o) | some o in objs; kind_key(o) == k; ns_of(o) == ns]} | some x in objs; k := kind_key(x)},
 }
 
 container := {

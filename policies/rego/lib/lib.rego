@@ -4,39 +4,32 @@
 #   input.by_type    {type token: [resource]}
 #   input.kinds      {"<group>/<Kind>": [resource]} for Kubernetes objects
 #                    (group "core" for the core API), whatever their version
+#   input.by_ns      {"<group>/<Kind>": {namespace: [resource]}}
+#   input.by_selector {"<group>/<Kind>": {namespace: {"key=value" or "*": [resource]}}}
+#                    for NetworkPolicies and PodDisruptionBudgets, by their
+#                    selector's matchLabels ("*" when it has none)
+# and each Kubernetes resource has "kind": "<group>/<Kind>"; each workload
+# has "pod": {spec, labels, containers}.
 package cloudscale.lib
 
 import rego.v1
 
-workload_kinds := {"apps/Deployment", "apps/StatefulSet", "apps/DaemonSet", "apps/ReplicaSet", "batch/Job", "batch/CronJob", "core/Pod"}
-
-# Every workload object, whatever its kind.
+# Every workload object, whatever its kind: the engine gives each one
+# r.pod = {spec, labels, containers} (init containers included).
 workloads contains r if {
 	some k in workload_kinds
 	some r in input.kinds[k]
 }
 
-kind_of(r) := k if {
-	parts := split(r.type, ":")
-	gv := split(parts[1], "/")
-	k := sprintf("%s/%s", [gv[0], parts[2]])
-}
+workload_kinds := {"apps/Deployment", "apps/StatefulSet", "apps/DaemonSet", "apps/ReplicaSet", "batch/Job", "batch/CronJob", "core/Pod"}
 
-# pod_spec is where a workload's pod template keeps its spec.
-pod_spec(r) := r.inputs.spec if kind_of(r) == "core/Pod"
+kind_of(r) := r.kind
 
-pod_spec(r) := r.inputs.spec.jobTemplate.spec.template.spec if kind_of(r) == "batch/CronJob"
+pod_spec(r) := r.pod.spec
 
-pod_spec(r) := r.inputs.spec.template.spec if not kind_of(r) in {"core/Pod", "batch/CronJob"}
+pod_labels(r) := r.pod.labels
 
-pod_labels(r) := object.get(r.inputs, ["metadata", "labels"], {}) if kind_of(r) == "core/Pod"
-
-pod_labels(r) := object.get(r.inputs, ["spec", "jobTemplate", "spec", "template", "metadata", "labels"], {}) if kind_of(r) == "batch/CronJob"
-
-pod_labels(r) := object.get(r.inputs, ["spec", "template", "metadata", "labels"], {}) if not kind_of(r) in {"core/Pod", "batch/CronJob"}
-
-# containers of a workload, init containers included.
-containers(r) := array.concat(object.get(pod_spec(r), "containers", []), object.get(pod_spec(r), "initContainers", []))
+containers(r) := r.pod.containers
 
 namespace(r) := object.get(r.inputs, ["metadata", "namespace"], "default")
 
@@ -51,10 +44,14 @@ scalable_kinds := {"apps/Deployment", "apps/StatefulSet", "apps/ReplicaSet"}
 # selects(selector, labels): a label selector (matchLabels and
 # matchExpressions) selects a label set. An empty selector selects all.
 selects(sel, labels) if {
-	every k, v in object.get(sel, "matchLabels", {}) {
-		labels[k] == v
-	}
-	every e in object.get(sel, "matchExpressions", []) {
+	object.subset(labels, object.get(sel, "matchLabels", {}))
+	count(object.get(sel, "matchExpressions", [])) == 0
+}
+
+selects(sel, labels) if {
+	object.subset(labels, object.get(sel, "matchLabels", {}))
+	count(sel.matchExpressions) > 0
+	every e in sel.matchExpressions {
 		expression_holds(e, labels)
 	}
 }
@@ -89,20 +86,19 @@ iso_days(d) := to_number(trim_suffix(trim_prefix(d, "P"), "M")) * 30 if endswith
 iso_days(d) := to_number(trim_suffix(trim_prefix(d, "P"), "Y")) * 365 if endswith(d, "Y")
 
 # An image is pinned when it carries a digest or a tag other than latest.
-image_tag(img) := "" if {
-	not contains(img, "@")
-	last := regex.split("/", img)[count(regex.split("/", img)) - 1]
-	not contains(last, ":")
-}
-
-image_tag(img) := tag if {
-	not contains(img, "@")
-	last := regex.split("/", img)[count(regex.split("/", img)) - 1]
-	contains(last, ":")
-	tag := split(last, ":")[1]
-}
+image_last(img) := parts[count(parts) - 1] if parts := split(img, "/")
 
 image_tag(img) := "digest" if contains(img, "@sha256:")
+
+image_tag(img) := "" if {
+	not contains(img, "@")
+	not contains(image_last(img), ":")
+}
+
+image_tag(img) := split(image_last(img), ":")[1] if {
+	not contains(img, "@")
+	contains(image_last(img), ":")
+}
 
 # The registry an image is pulled from; Docker Hub when none is named.
 image_registry(img) := reg if {
@@ -147,3 +143,14 @@ allowed_image(img, allowed) if {
 	some a in allowed
 	startswith(image_ref(img), concat("", [trim_suffix(a, "/"), "/"]))
 }
+
+# selecting(kind, ns, labels): the objects of kind in ns whose pod selector
+# selects labels, looked up through input.by_selector.
+selecting(kind, ns, labels) := {p |
+	slots := object.get(input.by_selector, [kind, ns], {})
+	some key in array.concat(["*"], [sprintf("%s=%s", [k, v]) | some k, v in labels])
+	some p in object.get(slots, key, [])
+	selects(object.get(p.inputs.spec, selector_field[kind], {}), labels)
+}
+
+selector_field := {"networking.k8s.io/NetworkPolicy": "podSelector", "policy/PodDisruptionBudget": "selector"}

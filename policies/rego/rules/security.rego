@@ -6,7 +6,14 @@ import rego.v1
 
 import data.cloudscale.lib
 
-sc(r, c) := object.union(object.get(lib.pod_spec(r), "securityContext", {}), object.get(c, "securityContext", {}))
+# non_root: the container says runAsNonRoot, or the pod does and the
+# container does not override it.
+non_root(_, c) if c.securityContext.runAsNonRoot == true
+
+non_root(r, c) if {
+	r.pod.spec.securityContext.runAsNonRoot == true
+	not c.securityContext.runAsNonRoot == false
+}
 
 # METADATA
 # title: Containers run as non-root
@@ -20,7 +27,7 @@ sc(r, c) := object.union(object.get(lib.pod_spec(r), "securityContext", {}), obj
 cs_sec_001 contains f if {
 	some r in lib.workloads
 	some c in lib.containers(r)
-	not sc(r, c).runAsNonRoot == true
+	not non_root(r, c)
 	f := {"urn": r.urn, "msg": sprintf("%s %s/%s container %s may run as root", [r.inputs.kind, lib.namespace(r), lib.name(r), c.name])}
 }
 

@@ -104,6 +104,10 @@ vpc_cni_policy if {
 
 workload_namespaces contains lib.namespace(r) if some r in lib.workloads
 
+# The joins below look only at a workload's own namespace (input.by_ns),
+# not at every object in the stack.
+netpols_by_ns[ns] := object.get(input.by_ns, ["networking.k8s.io/NetworkPolicy", ns], []) if some ns in workload_namespaces
+
 # METADATA
 # title: Every workload namespace denies by default
 # description: Each namespace that runs workloads has a NetworkPolicy selecting every pod for both Ingress and Egress, with no rules.
@@ -120,8 +124,7 @@ cs_net_004 contains f if {
 }
 
 default_deny(ns) if {
-	some p in input.kinds["networking.k8s.io/NetworkPolicy"]
-	lib.namespace(p) == ns
+	some p in netpols_by_ns[ns]
 	count(object.get(p.inputs.spec, "podSelector", {})) == 0
 	{"Ingress", "Egress"} == {t | some t in p.inputs.spec.policyTypes} & {"Ingress", "Egress"}
 	count(object.get(p.inputs.spec, "ingress", [])) == 0
@@ -145,11 +148,8 @@ cs_net_005 contains f if {
 }
 
 own_policy(ns, labels) if {
-	some p in input.kinds["networking.k8s.io/NetworkPolicy"]
-	lib.namespace(p) == ns
-	sel := object.get(p.inputs.spec, "podSelector", {})
-	count(sel) > 0
-	lib.selects(sel, labels)
+	some p in lib.selecting("networking.k8s.io/NetworkPolicy", ns, labels)
+	count(object.get(p.inputs.spec, "podSelector", {})) > 0
 }
 
 # METADATA
@@ -214,10 +214,8 @@ cs_ha_005 contains f if {
 }
 
 pdb_allows_one(ns, labels, replicas) if {
-	some p in input.kinds["policy/PodDisruptionBudget"]
-	lib.namespace(p) == ns
+	some p in lib.selecting("policy/PodDisruptionBudget", ns, labels)
 	count(object.get(p.inputs.spec, "selector", {})) > 0
-	lib.selects(p.inputs.spec.selector, labels)
 	allows_one(p.inputs.spec, replicas)
 }
 
