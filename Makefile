@@ -2,7 +2,7 @@
 GO ?= go
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: up render test tools vet unit build validate stacks
+.PHONY: up render test tools vet unit build validate stacks policy bench-policy
 
 # The main job on the local default: the tools, then the local stack.
 up: tools
@@ -32,3 +32,11 @@ validate:
 
 stacks:
 	$(GO) run ./cmd/cloudscale stacks
+
+# The policy gate on every stack (what CI runs).
+policy:
+	$(GO) run ./cmd/cloudscale policy check --all-stacks
+
+# Policy gate performance, recorded in docs/policy-bench.md.
+bench-policy:
+	bash scripts/bench-policy.sh

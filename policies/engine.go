@@ -421,9 +421,26 @@ func KindKey(typ string) string {
 	return group + "/" + parts[2]
 }
 
+// Scope chooses which rules a check runs.
+type Scope int
+
+const (
+	// ResourceRules judge one resource at a time.
+	ResourceRules Scope = 1 << iota
+	// StackRules judge the resource set as a whole.
+	StackRules
+	// AllRules is both.
+	AllRules = ResourceRules | StackRules
+)
+
 // Check evaluates every rule on one resource set for an environment.
 // Resource rules run over chunks in parallel; stack rules once over all.
 func (e *Engine) Check(ctx context.Context, g graph.Graph, env string) (*Report, error) {
+	return e.CheckScope(ctx, g, env, AllRules)
+}
+
+// CheckScope is Check limited to resource rules, stack rules or both.
+func (e *Engine) CheckScope(ctx context.Context, g graph.Graph, env string, scope Scope) (*Report, error) {
 	if !contains(Environments, env) {
 		return nil, fmt.Errorf("environment %q: want one of %s", env, strings.Join(Environments, ", "))
 	}
@@ -434,6 +451,9 @@ func (e *Engine) Check(ctx context.Context, g graph.Graph, env string) (*Report,
 	}
 	all := inputValue(env, docs)
 	chunks := split(docs, e.workers)
+	if scope&ResourceRules == 0 {
+		chunks = nil
+	}
 	type result struct {
 		raw map[string][]rawFinding
 		err error
@@ -451,11 +471,13 @@ func (e *Engine) Check(ctx context.Context, g graph.Graph, env string) (*Report,
 			results[i].raw, results[i].err = eval(ctx, e.resource, in, "cloudscale.rules")
 		}()
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		results[len(chunks)].raw, results[len(chunks)].err = eval(ctx, e.stack, all, "cloudscale.stackrules")
-	}()
+	if scope&StackRules != 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[len(chunks)].raw, results[len(chunks)].err = eval(ctx, e.stack, all, "cloudscale.stackrules")
+		}()
+	}
 	wg.Wait()
 
 	index := map[string]graph.Resource{}

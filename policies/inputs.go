@@ -285,7 +285,10 @@ func stateResource(m map[string]any) (graph.Resource, error) {
 	return graph.Resource{Type: typ, Name: name, URN: urn, Parent: parent, Inputs: unsecret(inputs).(map[string]any)}, nil
 }
 
-// unsecret replaces Pulumi's serialised secrets with graph.SecretValue.
+// Unsecret replaces Pulumi's serialised secrets (in state, events and the
+// analyzer protocol) with graph.SecretValue.
+func Unsecret(v any) any { return unsecret(v) }
+
 func unsecret(v any) any {
 	switch t := v.(type) {
 	case map[string]any:

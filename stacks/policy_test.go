@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cloudscale/platform/policies"
+	"github.com/cloudscale/platform/stacks"
+	"github.com/cloudscale/platform/stacks/mockstack"
 	"github.com/cloudscale/platform/stacks/spec"
 )
 
@@ -66,4 +68,28 @@ func TestPolicyGateCatchesAMisconfiguredStack(t *testing.T) {
 	assert.Equal(t, 1, ids["CS-NET-001"])
 	assert.Equal(t, 2, ids["CS-ENC-002"])
 	assert.Equal(t, 3, rep.Mandatory())
+}
+
+// BenchmarkPolicyGateAllStacks is the gate on every stack, end to end: the
+// program under mocks, then every rule.
+func BenchmarkPolicyGateAllStacks(b *testing.B) {
+	e, err := policies.New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	names, err := spec.Discover(".")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		for _, name := range names {
+			res, err := mockstack.RunDir(".", name, stacks.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := e.Check(context.Background(), res.Graph, string(res.Spec.Environment)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
 }

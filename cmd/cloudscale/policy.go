@@ -21,7 +21,7 @@ import (
 
 func newPolicyCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "policy", Short: "The policy gate: encryption, network, HA and security rules"}
-	cmd.AddCommand(newPolicyCheckCmd(g), newPolicyRulesCmd())
+	cmd.AddCommand(newPolicyCheckCmd(g), newPolicyRulesCmd(), newPolicyBenchCmd())
 	return cmd
 }
 
