@@ -484,7 +484,7 @@ func (e *Engine) CheckScope(ctx context.Context, g graph.Graph, env string, scop
 	for _, r := range g.Resources {
 		index[r.URN] = r
 	}
-	rep := &Report{Source: g.Source, Env: env, Resources: len(g.Resources), Rules: len(e.rules)}
+	rep := &Report{Source: g.Source, Env: env, Resources: len(g.Resources), Rules: len(e.rules), Findings: []Finding{}}
 	seen := map[string]bool{}
 	for _, res := range results {
 		if res.err != nil {

@@ -121,34 +121,6 @@ cs_ha_003 contains f if {
 }
 
 # METADATA
-# title: Workloads and stores run at least 3 replicas
-# description: Every stateless workload and every operator-managed store keeps 3 copies, one per zone.
-# custom:
-#   id: CS-HA-004
-#   severity: high
-#   category: ha
-#   enforcement: {dev: advisory, staging: mandatory, prod: mandatory}
-#   fix: Set spec.replicas (instances, members) to 3 or more.
-cs_ha_004 contains f if {
-	some k in lib.scalable_kinds
-	some r in input.kinds[k]
-	lib.replicas(r) < 3
-	f := {"urn": r.urn, "msg": sprintf("%s %s/%s runs %v replicas", [r.inputs.kind, lib.namespace(r), lib.name(r), lib.replicas(r)])}
-}
-
-cs_ha_004 contains f if {
-	some k, field in {
-		"postgresql.cnpg.io/Cluster": "instances",
-		"rabbitmq.com/RabbitmqCluster": "replicas",
-		"mongodbcommunity.mongodb.com/MongoDBCommunity": "members",
-	}
-	some r in input.kinds[k]
-	n := object.get(r.inputs, ["spec", field], 1)
-	n < 3
-	f := {"urn": r.urn, "msg": sprintf("%s %s/%s has %v %s", [r.inputs.kind, lib.namespace(r), lib.name(r), n, field])}
-}
-
-# METADATA
 # title: Replicas spread over zones and hosts
 # description: A workload with 2 or more replicas needs topology spread over zones and hostnames, or pod anti-affinity.
 # custom:

@@ -55,23 +55,6 @@ test_cs_ha_003_fail if {
 	ha.cs_ha_003 == {{"urn": "urn:gke", "msg": "cluster gke runs Kubernetes 1.24"}} with input as fx.cloud([fx.res("gcp:container/cluster:Cluster", "gke", {"minMasterVersion": "1.24"})])
 }
 
-test_cs_ha_004_pass if {
-	count(ha.cs_ha_004) == 0 with input as fx.kube([
-		fx.deployment,
-		{"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"name": "pg", "namespace": "data"}, "spec": {"instances": 3}},
-	])
-}
-
-test_cs_ha_004_fail if {
-	ha.cs_ha_004 == {
-		{"urn": "urn:api", "msg": "Deployment shop/api runs 1 replicas"},
-		{"urn": "urn:mq", "msg": "RabbitmqCluster data/mq has 1 replicas"},
-	} with input as fx.kube([
-		object.union(object.remove(fx.deployment, ["spec"]), {"spec": object.remove(fx.deployment.spec, ["replicas"])}),
-		{"apiVersion": "rabbitmq.com/v1beta1", "kind": "RabbitmqCluster", "metadata": {"name": "mq", "namespace": "data"}, "spec": {"replicas": 1}},
-	])
-}
-
 test_cs_ha_006_pass if {
 	count(ha.cs_ha_006) == 0 with input as fx.kube([fx.deployment])
 }

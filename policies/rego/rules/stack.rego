@@ -173,6 +173,54 @@ public_access_blocked(bucket) if {
 }
 
 # METADATA
+# title: Workloads and stores run at least 3 replicas
+# description: Every stateless workload (or its autoscaler's floor) and every operator-managed store keeps 3 copies, one per zone.
+# custom:
+#   id: CS-HA-004
+#   severity: high
+#   category: ha
+#   enforcement: {dev: advisory, staging: mandatory, prod: mandatory}
+#   fix: Set spec.replicas (instances, members) to 3 or more.
+cs_ha_004 contains f if {
+	some k in lib.scalable_kinds
+	some r in input.kinds[k]
+	not autoscaled(r)
+	lib.replicas(r) < 3
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s runs %v replicas", [r.inputs.kind, lib.namespace(r), lib.name(r), lib.replicas(r)])}
+}
+
+# An autoscaled workload's replica count is its HorizontalPodAutoscaler's
+# floor, not spec.replicas (which the autoscaler overrides).
+cs_ha_004 contains f if {
+	some k in lib.scalable_kinds
+	some r in input.kinds[k]
+	some h in autoscalers(r)
+	n := object.get(h.inputs, ["spec", "minReplicas"], 1)
+	n < 3
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s runs as few as %v replicas (HorizontalPodAutoscaler %s)", [r.inputs.kind, lib.namespace(r), lib.name(r), n, lib.name(h)])}
+}
+
+autoscalers(r) := [h |
+	some h in object.get(input.by_ns, ["autoscaling/HorizontalPodAutoscaler", lib.namespace(r)], [])
+	h.inputs.spec.scaleTargetRef.kind == r.inputs.kind
+	h.inputs.spec.scaleTargetRef.name == lib.name(r)
+]
+
+autoscaled(r) if count(autoscalers(r)) > 0
+
+cs_ha_004 contains f if {
+	some k, field in {
+		"postgresql.cnpg.io/Cluster": "instances",
+		"rabbitmq.com/RabbitmqCluster": "replicas",
+		"mongodbcommunity.mongodb.com/MongoDBCommunity": "members",
+	}
+	some r in input.kinds[k]
+	n := object.get(r.inputs, ["spec", field], 1)
+	n < 3
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s has %v %s", [r.inputs.kind, lib.namespace(r), lib.name(r), n, field])}
+}
+
+# METADATA
 # title: EKS nodes span 3 zones
 # description: At least 3 nodes over node groups in at least 3 subnets (one per zone).
 # custom:

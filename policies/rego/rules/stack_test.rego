@@ -104,3 +104,24 @@ test_cs_ha_110_pass if {
 test_cs_ha_110_fail if {
 	st.cs_ha_110 == {{"urn": "urn:pg", "msg": "Cluster data/pg has no ScheduledBackup"}} with input as fx.kube([pg])
 }
+
+test_cs_ha_004_pass if {
+	count(st.cs_ha_004) == 0 with input as fx.kube([
+		fx.deployment,
+		{"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"name": "pg", "namespace": "data"}, "spec": {"instances": 3}},
+	])
+}
+
+test_cs_ha_004_fail if {
+	st.cs_ha_004 == {
+		{"urn": "urn:api", "msg": "Deployment shop/api runs 1 replicas"},
+		{"urn": "urn:mq", "msg": "RabbitmqCluster data/mq has 1 replicas"},
+		{"urn": "urn:web", "msg": "Deployment shop/web runs as few as 2 replicas (HorizontalPodAutoscaler web)"},
+	} with input as fx.kube([
+		object.union(object.remove(fx.deployment, ["spec"]), {"spec": object.remove(fx.deployment.spec, ["replicas"])}),
+		{"apiVersion": "rabbitmq.com/v1beta1", "kind": "RabbitmqCluster", "metadata": {"name": "mq", "namespace": "data"}, "spec": {"replicas": 1}},
+		object.union(fx.deployment, {"metadata": {"name": "web"}}),
+		{"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web", "namespace": "shop"}, "spec": {"minReplicas": 2, "maxReplicas": 10, "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}}},
+	])
+}
+
