@@ -156,7 +156,7 @@ spread(spec) if count(object.get(spec, ["affinity", "podAntiAffinity"], {})) > 0
 #   enforcement: {dev: advisory, staging: mandatory, prod: mandatory}
 #   fix: Add readinessProbe and livenessProbe to every container.
 cs_ha_007 contains f if {
-	some k in lib.scalable_kinds | {"apps/DaemonSet"}
+	some k in (lib.scalable_kinds | {"apps/DaemonSet"})
 	some r in input.kinds[k]
 	some c in object.get(lib.pod_spec(r), "containers", [])
 	some p in ["readinessProbe", "livenessProbe"]

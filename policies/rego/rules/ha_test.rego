@@ -30,7 +30,8 @@ test_cs_ha_002_pass if {
 		fx.res("aws:ec2/launchTemplate:LaunchTemplate", "lt", {"blockDeviceMappings": [{"ebs": {"volumeSize": 100, "volumeType": "gp3"}}]}),
 		fx.res("azure-native:containerservice:ManagedCluster", "aks", {"agentPoolProfiles": [pool("user", 3, ["1", "2", "3"], "Standard_D4s_v5", 100)]}),
 		fx.res("gcp:container/nodePool:NodePool", "np", {"nodeConfig": {"machineType": "n2-standard-4", "diskSizeGb": 100, "diskType": "pd-ssd"}}),
-	]) with data.cloudscale.sizes as fx.sizes
+	])
+		with data.cloudscale.sizes as fx.sizes
 }
 
 test_cs_ha_002_fail if {
@@ -44,7 +45,8 @@ test_cs_ha_002_fail if {
 		fx.res("aws:ec2/launchTemplate:LaunchTemplate", "lt", {"blockDeviceMappings": [{"ebs": {"volumeSize": 50, "volumeType": "gp3"}}]}),
 		fx.res("azure-native:containerservice:ManagedCluster", "aks", {"agentPoolProfiles": [pool("user", 3, ["1", "2", "3"], "Standard_D4s_v5", 64)]}),
 		fx.res("gcp:container/nodePool:NodePool", "np", {"nodeConfig": {"machineType": "e2-medium", "diskSizeGb": 100, "diskType": "pd-standard"}}),
-	]) with data.cloudscale.sizes as fx.sizes
+	])
+		with data.cloudscale.sizes as fx.sizes
 }
 
 test_cs_ha_003_pass if {
