@@ -5,6 +5,8 @@
 package infra
 
 import (
+	"fmt"
+
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -68,3 +70,30 @@ type WorkloadIdentity struct {
 // BackupServiceAccountName is the Kubernetes service account the cloud
 // identity for backups trusts; the data tiers run their backup jobs as it.
 const BackupServiceAccountName = "cloudscale-backup"
+
+// ClusterSpec is what every cloud tier needs to build its cluster, as plain
+// values from the stack's validated spec.
+type ClusterSpec struct {
+	Stack             string
+	Region            string
+	Zones             []string
+	KubernetesVersion string
+	NodeSize          string
+	NodesPerZone      int
+	NodeDiskGiB       int
+	// APIAllowedCIDRs may reach the API endpoint; empty keeps it private.
+	APIAllowedCIDRs []string
+	NetworkCIDR     string
+	// Namespace holds the backup service account the cloud identity trusts.
+	Namespace string
+}
+
+// Validate refuses a spec a cloud tier cannot build from; stacks/spec has
+// already checked the values, so this guards direct callers.
+func (s ClusterSpec) Validate(cloud string) error {
+	if s.Stack == "" || s.Region == "" || s.NetworkCIDR == "" || s.Namespace == "" || len(s.Zones) == 0 ||
+		s.NodesPerZone < 1 || s.NodeDiskGiB < 1 || s.NodeSize == "" || s.KubernetesVersion == "" {
+		return fmt.Errorf("%s cluster: stack, region, zones, network, namespace and node settings are required", cloud)
+	}
+	return nil
+}

@@ -135,37 +135,28 @@ func newCluster(ctx *pulumi.Context, s spec.Spec, opts Options, parent pulumi.Re
 	if opts.RenderDir != "" {
 		return infra.Cluster{}, fmt.Errorf("stack %s: --render works only for cloud local; %s stacks deploy to their cloud", s.Stack, s.Cloud)
 	}
+	cs := infra.ClusterSpec{
+		Stack: s.Stack, Region: s.Region, Zones: s.Zones,
+		KubernetesVersion: s.Cluster.KubernetesVersion, NodeSize: s.Cluster.NodeSize,
+		NodesPerZone: s.NodesPerZone(), NodeDiskGiB: s.Cluster.NodeDiskGiB,
+		APIAllowedCIDRs: s.Cluster.APIAllowedCIDRs, NetworkCIDR: s.Network.CIDR, Namespace: s.Namespace,
+	}
+	opt := pulumi.Parent(parent)
 	switch s.Cloud {
 	case spec.AWS:
-		c, err := awsinfra.NewCluster(ctx, "aws", &awsinfra.ClusterArgs{
-			Stack: s.Stack, Region: s.Region, Zones: s.Zones,
-			KubernetesVersion: s.Cluster.KubernetesVersion, NodeSize: s.Cluster.NodeSize,
-			NodesPerZone: s.NodesPerZone(), NodeDiskGiB: s.Cluster.NodeDiskGiB,
-			APIAllowedCIDRs: s.Cluster.APIAllowedCIDRs, NetworkCIDR: s.Network.CIDR,
-			NATPerZone: s.Environment.Production(), Namespace: s.Namespace,
-		}, pulumi.Parent(parent))
+		c, err := awsinfra.NewCluster(ctx, "aws", &awsinfra.ClusterArgs{ClusterSpec: cs, NATPerZone: s.Environment.Production()}, opt)
 		if err != nil {
 			return infra.Cluster{}, err
 		}
 		return c.Out, nil
 	case spec.Azure:
-		c, err := azureinfra.NewCluster(ctx, "azure", &azureinfra.ClusterArgs{
-			Stack: s.Stack, Location: s.Region, Zones: s.Zones,
-			KubernetesVersion: s.Cluster.KubernetesVersion, NodeSize: s.Cluster.NodeSize,
-			NodesPerZone: s.NodesPerZone(), NodeDiskGiB: s.Cluster.NodeDiskGiB,
-			APIAllowedCIDRs: s.Cluster.APIAllowedCIDRs, NetworkCIDR: s.Network.CIDR, Namespace: s.Namespace,
-		}, pulumi.Parent(parent))
+		c, err := azureinfra.NewCluster(ctx, "azure", &azureinfra.ClusterArgs{ClusterSpec: cs}, opt)
 		if err != nil {
 			return infra.Cluster{}, err
 		}
 		return c.Out, nil
 	case spec.GCP:
-		c, err := gcpinfra.NewCluster(ctx, "gcp", &gcpinfra.ClusterArgs{
-			Stack: s.Stack, Project: s.GCP.Project, Region: s.Region, Zones: s.Zones,
-			KubernetesVersion: s.Cluster.KubernetesVersion, NodeSize: s.Cluster.NodeSize,
-			NodesPerZone: s.NodesPerZone(), NodeDiskGiB: s.Cluster.NodeDiskGiB,
-			APIAllowedCIDRs: s.Cluster.APIAllowedCIDRs, NetworkCIDR: s.Network.CIDR, Namespace: s.Namespace,
-		}, pulumi.Parent(parent))
+		c, err := gcpinfra.NewCluster(ctx, "gcp", &gcpinfra.ClusterArgs{ClusterSpec: cs, Project: s.GCP.Project}, opt)
 		if err != nil {
 			return infra.Cluster{}, err
 		}

@@ -29,21 +29,10 @@ var ControlPlaneLogTypes = []string{"api", "audit", "authenticator", "controller
 // ClusterArgs describe the cluster to build; stacks.Deploy fills them from
 // the validated spec.
 type ClusterArgs struct {
-	Stack             string
-	Region            string
-	Zones             []string
-	KubernetesVersion string
-	NodeSize          string
-	NodesPerZone      int
-	NodeDiskGiB       int
-	// APIAllowedCIDRs may reach the public endpoint; empty keeps it private.
-	APIAllowedCIDRs []string
-	NetworkCIDR     string
+	infra.ClusterSpec
 	// NATPerZone gives every zone its own NAT gateway (prod); otherwise one
 	// NAT gateway serves all zones (dev).
 	NATPerZone bool
-	// Namespace holds the backup service account IRSA trusts.
-	Namespace string
 }
 
 // Cluster is the AWS cloud tier.
@@ -61,29 +50,12 @@ type Cluster struct {
 	Out                    infra.Cluster
 }
 
-func (a *ClusterArgs) validate() error {
-	var errs []error
-	if a.Stack == "" || a.Region == "" || a.NetworkCIDR == "" || a.Namespace == "" {
-		errs = append(errs, errors.New("stack, region, network CIDR and namespace are required"))
-	}
-	if len(a.Zones) < 1 {
-		errs = append(errs, errors.New("at least one zone is required"))
-	}
-	if a.NodesPerZone < 1 || a.NodeDiskGiB < 1 || a.NodeSize == "" || a.KubernetesVersion == "" {
-		errs = append(errs, errors.New("node size, count per zone, disk size and Kubernetes version are required"))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("aws cluster: %w", err)
-	}
-	return nil
-}
-
 // NewCluster registers the AWS cloud tier.
 func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pulumi.ResourceOption) (*Cluster, error) {
 	if args == nil {
 		return nil, errors.New("aws cluster: args are required")
 	}
-	if err := args.validate(); err != nil {
+	if err := args.Validate("aws"); err != nil {
 		return nil, err
 	}
 	c := &Cluster{}

@@ -20,7 +20,7 @@ func (b *builder) aks(n *azureNetwork, k *azureKeys) (*azureAKS, error) {
 	identity, err := managedidentity.NewUserAssignedIdentity(ctx, b.name+"-aks-id", &managedidentity.UserAssignedIdentityArgs{
 		ResourceName:      pulumi.String(b.cloudName("aks-id", 128)),
 		ResourceGroupName: b.rg.Name,
-		Location:          pulumi.String(a.Location),
+		Location:          pulumi.String(a.Region),
 	}, b.opts()...)
 	if err != nil {
 		return nil, err
@@ -36,7 +36,7 @@ func (b *builder) aks(n *azureNetwork, k *azureKeys) (*azureAKS, error) {
 	logs, err := operationalinsights.NewWorkspace(ctx, b.name+"-logs", &operationalinsights.WorkspaceArgs{
 		WorkspaceName:     pulumi.String(b.cloudName("logs", 63)),
 		ResourceGroupName: b.rg.Name,
-		Location:          pulumi.String(a.Location),
+		Location:          pulumi.String(a.Region),
 		RetentionInDays:   pulumi.Int(365),
 		Sku:               &operationalinsights.WorkspaceSkuArgs{Name: pulumi.String("PerGB2018")},
 	}, b.opts()...)
@@ -75,7 +75,7 @@ func (b *builder) aks(n *azureNetwork, k *azureKeys) (*azureAKS, error) {
 	cluster, err := containerservice.NewManagedCluster(ctx, b.name+"-aks", &containerservice.ManagedClusterArgs{
 		ResourceName:      pulumi.String(b.cloudName("aks", 63)),
 		ResourceGroupName: b.rg.Name,
-		Location:          pulumi.String(a.Location),
+		Location:          pulumi.String(a.Region),
 		DnsPrefix:         pulumi.String(b.cloudName("aks", 54)),
 		KubernetesVersion: pulumi.String(a.KubernetesVersion),
 		Sku:               &containerservice.ManagedClusterSKUArgs{Name: pulumi.String("Base"), Tier: pulumi.String("Standard")},

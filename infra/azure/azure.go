@@ -31,19 +31,9 @@ const (
 	roleStorageBlobDataContributor  = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 )
 
-// ClusterArgs describe the cluster to build.
+// ClusterArgs describe the cluster to build; Region is the Azure location.
 type ClusterArgs struct {
-	Stack             string
-	Location          string
-	Zones             []string
-	KubernetesVersion string
-	NodeSize          string
-	NodesPerZone      int
-	NodeDiskGiB       int
-	// APIAllowedCIDRs may reach the API server; empty makes the cluster private.
-	APIAllowedCIDRs []string
-	NetworkCIDR     string
-	Namespace       string
+	infra.ClusterSpec
 }
 
 // Cluster is the Azure cloud tier.
@@ -59,20 +49,12 @@ type Cluster struct {
 	Out               infra.Cluster
 }
 
-func (a *ClusterArgs) validate() error {
-	if a.Stack == "" || a.Location == "" || a.NetworkCIDR == "" || a.Namespace == "" || len(a.Zones) == 0 ||
-		a.NodesPerZone < 1 || a.NodeDiskGiB < 1 || a.NodeSize == "" || a.KubernetesVersion == "" {
-		return errors.New("azure cluster: stack, location, zones, network, namespace and node settings are required")
-	}
-	return nil
-}
-
 // NewCluster registers the Azure cloud tier.
 func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pulumi.ResourceOption) (*Cluster, error) {
 	if args == nil {
 		return nil, errors.New("azure cluster: args are required")
 	}
-	if err := args.validate(); err != nil {
+	if err := args.Validate("azure"); err != nil {
 		return nil, err
 	}
 	c := &Cluster{}
@@ -134,7 +116,7 @@ func (b *builder) build() error {
 	ctx, a := b.ctx, b.a
 	var err error
 	b.p, err = azurenative.NewProvider(ctx, b.name, &azurenative.ProviderArgs{
-		Location: pulumi.String(a.Location),
+		Location: pulumi.String(a.Region),
 	}, pulumi.Parent(b.c))
 	if err != nil {
 		return err
@@ -147,7 +129,7 @@ func (b *builder) build() error {
 
 	b.rg, err = resources.NewResourceGroup(ctx, b.name+"-rg", &resources.ResourceGroupArgs{
 		ResourceGroupName: pulumi.String(b.cloudName("rg", 90)),
-		Location:          pulumi.String(a.Location),
+		Location:          pulumi.String(a.Region),
 		Tags:              pulumi.StringMap{"cloudscale.io/stack": pulumi.String(a.Stack)},
 	}, b.opts()...)
 	if err != nil {
@@ -206,7 +188,7 @@ func (b *builder) build() error {
 			Kind:     "azureblob",
 			Bucket:   backups.container.Name,
 			Endpoint: pulumi.Sprintf("https://%s.blob.core.windows.net/%s", backups.account.Name, backups.container.Name),
-			Region:   a.Location,
+			Region:   a.Region,
 		},
 		Keys: infra.Keys{Secrets: keys.secrets.KeyUriWithVersion, Storage: keys.storage.KeyUriWithVersion},
 		Identity: infra.WorkloadIdentity{

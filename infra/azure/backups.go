@@ -26,7 +26,7 @@ func (b *builder) backups(k *azureKeys, n *azureNetwork, aks *azureAKS) (*azureB
 	out.account, err = storage.NewStorageAccount(ctx, b.name+"-backups", &storage.StorageAccountArgs{
 		AccountName:            pulumi.String(naming.CompactGlobal(a.Stack, "bk", b.subscription, 24)),
 		ResourceGroupName:      b.rg.Name,
-		Location:               pulumi.String(a.Location),
+		Location:               pulumi.String(a.Region),
 		Kind:                   pulumi.String("StorageV2"),
 		Sku:                    &storage.SkuArgs{Name: pulumi.String("Standard_ZRS")},
 		MinimumTlsVersion:      pulumi.String("TLS1_2"),
@@ -84,7 +84,7 @@ func (b *builder) backups(k *azureKeys, n *azureNetwork, aks *azureAKS) (*azureB
 	out.identity, err = managedidentity.NewUserAssignedIdentity(ctx, b.name+"-backup-id", &managedidentity.UserAssignedIdentityArgs{
 		ResourceName:      pulumi.String(b.cloudName("backup-id", 128)),
 		ResourceGroupName: b.rg.Name,
-		Location:          pulumi.String(a.Location),
+		Location:          pulumi.String(a.Region),
 	}, b.opts()...)
 	if err != nil {
 		return nil, err

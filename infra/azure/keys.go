@@ -26,7 +26,7 @@ func (b *builder) keys() (*azureKeys, error) {
 	k.vault, err = keyvault.NewVault(ctx, b.name+"-kv", &keyvault.VaultArgs{
 		VaultName:         pulumi.String(naming.Global(a.Stack, "kv", b.subscription, 24)),
 		ResourceGroupName: b.rg.Name,
-		Location:          pulumi.String(a.Location),
+		Location:          pulumi.String(a.Region),
 		Properties: &keyvault.VaultPropertiesArgs{
 			TenantId:                  pulumi.String(b.tenant),
 			Sku:                       &keyvault.SkuArgs{Family: pulumi.String("A"), Name: keyvault.SkuNamePremium},
@@ -53,7 +53,7 @@ func (b *builder) keys() (*azureKeys, error) {
 	k.des, err = compute.NewDiskEncryptionSet(ctx, b.name+"-des", &compute.DiskEncryptionSetArgs{
 		DiskEncryptionSetName: pulumi.String(b.cloudName("des", 80)),
 		ResourceGroupName:     b.rg.Name,
-		Location:              pulumi.String(a.Location),
+		Location:              pulumi.String(a.Region),
 		EncryptionType:        pulumi.String("EncryptionAtRestWithCustomerKey"),
 		Identity:              &compute.EncryptionSetIdentityArgs{Type: pulumi.String("SystemAssigned")},
 		ActiveKey: &compute.KeyForDiskEncryptionSetArgs{
@@ -73,7 +73,7 @@ func (b *builder) keys() (*azureKeys, error) {
 	k.storageIdentity, err = managedidentity.NewUserAssignedIdentity(ctx, b.name+"-storage-id", &managedidentity.UserAssignedIdentityArgs{
 		ResourceName:      pulumi.String(b.cloudName("storage-id", 128)),
 		ResourceGroupName: b.rg.Name,
-		Location:          pulumi.String(a.Location),
+		Location:          pulumi.String(a.Region),
 	}, b.opts()...)
 	if err != nil {
 		return nil, err

@@ -23,7 +23,7 @@ func (b *builder) network() (*azureNetwork, error) {
 	n.nsg, err = network.NewNetworkSecurityGroup(ctx, b.name+"-nodes-nsg", &network.NetworkSecurityGroupArgs{
 		NetworkSecurityGroupName: pulumi.String(b.cloudName("nodes-nsg", 80)),
 		ResourceGroupName:        b.rg.Name,
-		Location:                 pulumi.String(a.Location),
+		Location:                 pulumi.String(a.Region),
 		SecurityRules: network.SecurityRuleTypeArray{
 			&network.SecurityRuleTypeArgs{
 				Name: pulumi.String("allow-https-to-gateway"), Priority: pulumi.Int(100),
@@ -47,7 +47,7 @@ func (b *builder) network() (*azureNetwork, error) {
 	n.vnet, err = network.NewVirtualNetwork(ctx, b.name+"-vnet", &network.VirtualNetworkArgs{
 		VirtualNetworkName: pulumi.String(b.cloudName("vnet", 64)),
 		ResourceGroupName:  b.rg.Name,
-		Location:           pulumi.String(a.Location),
+		Location:           pulumi.String(a.Region),
 		AddressSpace:       &network.AddressSpaceArgs{AddressPrefixes: pulumi.StringArray{pulumi.String(a.NetworkCIDR)}},
 	}, b.opts(pulumi.IgnoreChanges([]string{"subnets"}))...)
 	if err != nil {

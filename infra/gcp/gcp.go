@@ -28,18 +28,9 @@ const KeyRotationPeriod = "7776000s"
 
 // ClusterArgs describe the cluster to build.
 type ClusterArgs struct {
-	Stack             string
-	Project           string
-	Region            string
-	Zones             []string
-	KubernetesVersion string
-	NodeSize          string
-	NodesPerZone      int
-	NodeDiskGiB       int
-	// APIAllowedCIDRs may reach the control plane; empty keeps its endpoint private.
-	APIAllowedCIDRs []string
-	NetworkCIDR     string
-	Namespace       string
+	infra.ClusterSpec
+	// Project is the GCP project that holds everything.
+	Project string
 }
 
 // Cluster is the GCP cloud tier.
@@ -55,21 +46,16 @@ type Cluster struct {
 	Out           infra.Cluster
 }
 
-func (a *ClusterArgs) validate() error {
-	if a.Stack == "" || a.Project == "" || a.Region == "" || a.NetworkCIDR == "" || a.Namespace == "" || len(a.Zones) == 0 ||
-		a.NodesPerZone < 1 || a.NodeDiskGiB < 1 || a.NodeSize == "" || a.KubernetesVersion == "" {
-		return errors.New("gcp cluster: stack, project, region, zones, network, namespace and node settings are required")
-	}
-	return nil
-}
-
 // NewCluster registers the GCP cloud tier.
 func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pulumi.ResourceOption) (*Cluster, error) {
 	if args == nil {
 		return nil, errors.New("gcp cluster: args are required")
 	}
-	if err := args.validate(); err != nil {
+	if err := args.Validate("gcp"); err != nil {
 		return nil, err
+	}
+	if args.Project == "" {
+		return nil, errors.New("gcp cluster: project is required")
 	}
 	c := &Cluster{}
 	if err := ctx.RegisterComponentResource("cloudscale:infra:GcpCluster", name, c, opts...); err != nil {
