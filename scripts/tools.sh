@@ -3,7 +3,10 @@
 # (.cloudscale/bin, git-ignored), building each from the Go module proxy at a
 # pinned version. Idempotent: a tool already there at its version is skipped.
 #
-#   scripts/tools.sh [TOOL...]     tools: pulumi, kubernetes-provider (default: all)
+#   scripts/tools.sh [TOOL...]     tools: pulumi, kubernetes-provider, kubernetes
+#                                  (kube-apiserver, kube-controller-manager,
+#                                  kube-scheduler, kubectl), kwok, etcd
+#                                  (default: all)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,6 +19,16 @@ K8S_PROVIDER_MODULE=github.com/pulumi/pulumi-kubernetes/provider/v4
 K8S_PROVIDER_PSEUDO=v4.0.0-20260115033456-f47bc2d6f199
 K8S_PROVIDER_LABEL=4.32.0   # what pulumi-kubernetes/sdk/v4 v4.32.0 asks the engine for
 K8S_PROVIDER_SDK=v4.24.0
+KUBERNETES_VERSION=v1.33.3
+KUBERNETES_STAGING=v0.33.3
+KWOK_VERSION=v0.7.0
+# The staging modules k8s.io/kubernetes replaces with ./staging; outside
+# its tree each must point at its published version.
+KUBERNETES_STAGING_MODULES="api apiextensions-apiserver apimachinery apiserver cli-runtime client-go
+  cloud-provider cluster-bootstrap code-generator component-base component-helpers controller-manager
+  cri-api cri-client csi-translation-lib dynamic-resource-allocation endpointslice externaljwt kms
+  kube-aggregator kube-controller-manager kube-proxy kube-scheduler kubectl kubelet metrics mount-utils
+  pod-security-admission sample-apiserver sample-cli-plugin sample-controller"
 
 mkdir -p "$BIN" "$WORK"
 total_start=$(date +%s)
@@ -75,20 +88,78 @@ install_k8s_provider() {
   log "pulumi-resource-kubernetes $K8S_PROVIDER_LABEL: built in $(( $(date +%s) - t ))s"
 }
 
+install_kubernetes() {
+  local missing=() c
+  for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+    if [ -x "$BIN/$c" ] && [ -f "$BIN/$c.version" ] && [ "$(cat "$BIN/$c.version")" = "$KUBERNETES_VERSION" ]; then
+      log "$c $KUBERNETES_VERSION: present in $BIN"
+    else
+      missing+=("$c")
+    fi
+  done
+  [ ${#missing[@]} -gt 0 ] || return 0
+  local d="$WORK/kubernetes" t
+  mkdir -p "$d" && cd "$d"
+  if [ ! -f go.mod ]; then
+    printf 'module cloudscale.local/tools/kubernetes\n\ngo 1.26.6\n\nrequire k8s.io/kubernetes %s\n' "$KUBERNETES_VERSION" > go.mod
+    for m in $KUBERNETES_STAGING_MODULES; do
+      go mod edit -replace "k8s.io/$m=k8s.io/$m@$KUBERNETES_STAGING"
+    done
+  fi
+  local ver=${KUBERNETES_VERSION#v}
+  local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=${ver%%.*} -X k8s.io/component-base/version.gitMinor=$(echo "$ver" | cut -d. -f2)"
+  for c in "${missing[@]}"; do
+    log "$c $KUBERNETES_VERSION: building from the Go module proxy (kube-apiserver about 4 min, the others about 1 min)"
+    t=$(date +%s)
+    go get "k8s.io/kubernetes/cmd/$c@$KUBERNETES_VERSION"
+    go build -trimpath -ldflags "$ldflags" -o "$BIN/$c" "k8s.io/kubernetes/cmd/$c"
+    echo "$KUBERNETES_VERSION" > "$BIN/$c.version"
+    log "$c $KUBERNETES_VERSION: built in $(( $(date +%s) - t ))s"
+  done
+}
+
+install_kwok() {
+  if [ -x "$BIN/kwok" ] && [ -f "$BIN/kwok.version" ] && [ "$(cat "$BIN/kwok.version")" = "$KWOK_VERSION" ]; then
+    log "kwok $KWOK_VERSION: present in $BIN"; return
+  fi
+  log "kwok $KWOK_VERSION: building from the Go module proxy (about 1.5 min)"
+  local t=$(date +%s)
+  GOBIN="$BIN" go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+  echo "$KWOK_VERSION" > "$BIN/kwok.version"
+  log "kwok $KWOK_VERSION: built in $(( $(date +%s) - t ))s"
+}
+
+install_etcd() {
+  if command -v etcd >/dev/null; then
+    log "etcd: present ($(etcd --version 2>/dev/null | head -n1))"
+  else
+    log "etcd: installing Debian's etcd-server"
+    apt_install etcd-server
+  fi
+  ln -sf "$(command -v etcd)" "$BIN/etcd"
+}
+
+apt_install() {
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null; fi
+}
+
 need_jq() {
   command -v jq >/dev/null && return
   log "jq: installing from Debian"
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends jq >/dev/null
-  else sudo apt-get update -qq && sudo apt-get install -y -qq --no-install-recommends jq >/dev/null; fi
+  apt_install jq
 }
 
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(pulumi kubernetes-provider)
+[ ${#tools[@]} -gt 0 ] || tools=(pulumi kubernetes-provider kubernetes kwok etcd)
 for t in "${tools[@]}"; do
   case "$t" in
     pulumi) install_pulumi ;;
     kubernetes-provider) need_jq; install_k8s_provider ;;
-    *) echo "tools.sh: unknown tool $t (known: pulumi, kubernetes-provider)" >&2; exit 2 ;;
+    kubernetes) install_kubernetes ;;
+    kwok) install_kwok ;;
+    etcd) install_etcd ;;
+    *) echo "tools.sh: unknown tool $t (known: pulumi, kubernetes-provider, kubernetes, kwok, etcd)" >&2; exit 2 ;;
   esac
 done
 log "tools ready in $BIN ($(( $(date +%s) - total_start ))s)"

@@ -27,6 +27,9 @@ type Options struct {
 	// RenderDir renders the local stack's Kubernetes objects as YAML into
 	// this absolute directory instead of deploying them.
 	RenderDir string
+	// Kubeconfig, when set, replaces cloudscale:local.kubeconfig (tests use
+	// a cluster of their own).
+	Kubeconfig string
 }
 
 // Deploy is the Pulumi program: `pulumi up -s <stack>` runs it.
@@ -121,6 +124,9 @@ func newCluster(ctx *pulumi.Context, s spec.Spec, opts Options, parent pulumi.Re
 	switch s.Cloud {
 	case spec.Local:
 		kc := s.Local.Kubeconfig
+		if opts.Kubeconfig != "" {
+			kc = opts.Kubeconfig
+		}
 		if !filepath.IsAbs(kc) && ctx.RootDirectory() != "" {
 			kc = filepath.Join(ctx.RootDirectory(), kc)
 		}

@@ -73,6 +73,18 @@ func newEngineCmd(g *globals, o struct {
 				if !filepath.IsAbs(kc) {
 					kc = filepath.Join(project, kc)
 				}
+				cp, err := g.controlPlane(cmd)
+				if err != nil {
+					return err
+				}
+				// The default target is the simulated cluster: start it when
+				// it is not running. A kubeconfig elsewhere is the user's own.
+				if kc == cp.Kubeconfig() && !cp.Running() {
+					fmt.Fprintln(cmd.OutOrStdout(), "==> starting the local cluster")
+					if err := cp.Start(cmd.Context(), false); err != nil {
+						return fmt.Errorf("local cluster: %w", err)
+					}
+				}
 				if _, err := os.Stat(kc); err != nil {
 					return usageErr("stack %s: no cluster kubeconfig at %s (cloudscale:local.kubeconfig); point it at a cluster, or render the stack with --render DIR", stack, kc)
 				}

@@ -6,6 +6,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -136,6 +137,15 @@ func Run(ctx context.Context, req Request) (Summary, error) {
 		return sum, err
 	}
 	sum.Backend = backend
+	if dir, ok := strings.CutPrefix(backend, "file://"); ok {
+		cleared, err := ClearStaleLocks(dir)
+		if err != nil {
+			return sum, err
+		}
+		for _, l := range cleared {
+			fmt.Fprintf(out, "==> removed a stale lock left by a killed run: %s\n", l)
+		}
+	}
 	// NewPulumiCommand runs `pulumi version` from PATH or from Root/bin.
 	opts := &auto.PulumiCommandOptions{}
 	if filepath.Dir(cli) == BinDir(req.ProjectDir) {
@@ -236,4 +246,48 @@ func (p *progress) step(m apitype.StepEventMetadata, suffix string) {
 		name = name[i+2:]
 	}
 	fmt.Fprintf(p.out, "  [%3d] %-8s %s %s%s\n", p.n, m.Op, m.Type, name, suffix)
+}
+
+// ClearStaleLocks removes the file backend's stack locks whose process, on
+// this host, no longer exists: what a killed `cloudscale up` leaves behind,
+// and what would otherwise make every later run fail with "the stack is
+// currently locked". Locks of live processes or other hosts are kept.
+func ClearStaleLocks(stateDir string) ([]string, error) {
+	root := filepath.Join(stateDir, ".pulumi", "locks")
+	host, _ := os.Hostname()
+	var cleared []string
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			if os.IsNotExist(err) {
+				return filepath.SkipDir
+			}
+			return err
+		}
+		if d.IsDir() || filepath.Ext(p) != ".json" {
+			return nil
+		}
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		var lock struct {
+			Pid      int    `json:"pid"`
+			Hostname string `json:"hostname"`
+		}
+		if json.Unmarshal(raw, &lock) != nil || lock.Hostname != host || lock.Pid <= 0 {
+			return nil
+		}
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", lock.Pid)); err == nil {
+			return nil // its process still runs
+		}
+		if err := os.Remove(p); err != nil {
+			return err
+		}
+		cleared = append(cleared, p)
+		return nil
+	})
+	if err != nil && !os.IsNotExist(err) {
+		return cleared, fmt.Errorf("stale locks in %s: %w", root, err)
+	}
+	return cleared, nil
 }

@@ -3,7 +3,9 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -73,4 +75,32 @@ func TestProgressCountsStepsAndKeepsErrors(t *testing.T) {
 	assert.Equal(t, map[string]int{"create": 1, "same": 2}, p.changes)
 	s := Summary{Op: Up, Stack: "local", Result: "succeeded", Changes: p.changes}
 	assert.Equal(t, "up local: succeeded - 1 created, 0 updated, 0 replaced, 0 deleted, 2 unchanged in 0.0s", s.String())
+}
+
+func TestClearStaleLocksKeepsLiveOnes(t *testing.T) {
+	dir := t.TempDir()
+	locks := filepath.Join(dir, ".pulumi", "locks", "organization", "cloudscale", "local")
+	require.NoError(t, os.MkdirAll(locks, 0o755))
+	host, _ := os.Hostname()
+	write := func(name string, pid int, h string) string {
+		p := filepath.Join(locks, name)
+		require.NoError(t, os.WriteFile(p, []byte(fmt.Sprintf(`{"pid":%d,"username":"ci","hostname":%q,"timestamp":"2026-11-27T18:00:00Z"}`, pid, h)), 0o644))
+		return p
+	}
+	dead := exec.Command("true")
+	require.NoError(t, dead.Run()) // a PID that has exited
+	stale := write("stale.json", dead.Process.Pid, host)
+	live := write("live.json", os.Getpid(), host)
+	other := write("other.json", dead.Process.Pid, "another-host")
+
+	cleared, err := ClearStaleLocks(dir)
+	require.NoError(t, err)
+	assert.Equal(t, []string{stale}, cleared)
+	assert.NoFileExists(t, stale)
+	assert.FileExists(t, live)
+	assert.FileExists(t, other)
+
+	none, err := ClearStaleLocks(t.TempDir())
+	require.NoError(t, err)
+	assert.Empty(t, none)
 }
