@@ -42,8 +42,8 @@ func TestLocalStackEndToEnd(t *testing.T) {
 	var log bytes.Buffer
 	cp := controlplane.New(filepath.Join(t.TempDir(), "cluster"), bin, &log)
 	cp.Ports = controlplane.DefaultPorts.Offset(100) // beside a developer's own local cluster
-	require.NoError(t, cp.Start(ctx, true), log.String())
 	t.Cleanup(func() { assert.NoError(t, cp.Stop()) })
+	require.NoError(t, cp.Start(ctx, true), log.String())
 	client, err := cp.Client()
 	require.NoError(t, err)
 

@@ -250,8 +250,9 @@ func (c *Cluster) Running() bool {
 
 // Start starts whatever is not running, in order, waits for each to be
 // healthy, and registers the nodes. With fresh, everything stops and the
-// data is wiped first.
-func (c *Cluster) Start(ctx context.Context, fresh bool) error {
+// data is wiped first. When a process fails to come up, the processes this
+// call started are stopped again: a failed start leaves nothing running.
+func (c *Cluster) Start(ctx context.Context, fresh bool) (err error) {
 	if fresh {
 		if err := c.Stop(); err != nil {
 			return err
@@ -271,31 +272,55 @@ func (c *Cluster) Start(ctx context.Context, fresh bool) error {
 	if err := c.writeAccess(); err != nil {
 		return err
 	}
+	var started []Process
+	defer func() {
+		if err != nil && len(started) > 0 {
+			undo := &Cluster{Dir: c.Dir, Processes: started, Out: c.Out}
+			if stopErr := undo.Stop(); stopErr != nil {
+				err = errors.Join(err, stopErr)
+			}
+		}
+	}()
 	for _, p := range c.Processes {
 		start := time.Now()
 		if pid := c.pid(p); pid != 0 {
 			fmt.Fprintf(c.out(), "  %-24s running (pid %d)\n", p.Name, pid)
 			continue
 		}
-		if err := c.launch(p); err != nil {
-			return err
+		// A process that exits while starting gets a second try: a port
+		// still held by a predecessor that just stopped is the usual cause.
+		var lastErr error
+		for attempt := 1; attempt <= 2; attempt++ {
+			exited, err := c.launch(p)
+			if err != nil {
+				return err
+			}
+			if attempt == 1 {
+				started = append(started, p)
+			}
+			if lastErr = c.waitHealthy(ctx, p, exited, 60*time.Second); lastErr == nil {
+				break
+			}
+			time.Sleep(time.Second)
 		}
-		if err := c.waitHealthy(ctx, p, 60*time.Second); err != nil {
-			return fmt.Errorf("%s did not become healthy: %w\nlast lines of %s:\n%s", p.Name, err, c.path("logs", p.Name+".log"), c.logTail(p, 10))
+		if lastErr != nil {
+			return fmt.Errorf("%s did not become healthy: %w\nlast lines of %s:\n%s", p.Name, lastErr, c.path("logs", p.Name+".log"), c.logTail(p, 10))
 		}
 		fmt.Fprintf(c.out(), "  %-24s started (pid %d) in %.1fs\n", p.Name, c.pid(p), time.Since(start).Seconds())
 	}
 	return c.registerNodes(ctx)
 }
 
-func (c *Cluster) launch(p Process) error {
+// launch starts p in its own session and records its PID; the channel
+// reports how it exited, should it exit while we wait for it.
+func (c *Cluster) launch(p Process) (<-chan error, error) {
 	bin, err := c.binary(p)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	logf, err := os.OpenFile(c.path("logs", p.Name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer logf.Close()
 	cmd := exec.Command(bin, p.Args(c)...)
@@ -304,25 +329,40 @@ func (c *Cluster) launch(p Process) error {
 	// started it and does not get the terminal's signals.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", p.Name, err)
+		return nil, fmt.Errorf("start %s: %w", p.Name, err)
 	}
 	if err := os.WriteFile(c.path("run", p.Name+".pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o600); err != nil {
-		return err
+		return nil, err
 	}
-	go func() { _ = cmd.Wait() }() // reap it if it dies while we are still here
-	return nil
+	exited := make(chan error, 1)
+	go func() {
+		err := cmd.Wait() // reaps it if it dies while we are still here
+		if err == nil {
+			err = errors.New("exit status 0")
+		}
+		exited <- err
+	}()
+	return exited, nil
 }
 
-func (c *Cluster) waitHealthy(ctx context.Context, p Process, limit time.Duration) error {
+func (c *Cluster) waitHealthy(ctx context.Context, p Process, exited <-chan error, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	var last error
 	for {
-		if c.pid(p) == 0 {
-			return errors.New("the process exited")
+		select {
+		case err := <-exited:
+			return fmt.Errorf("the process exited: %w", err)
+		default:
 		}
 		if p.Healthy == nil {
-			return nil
+			// No health endpoint: running for half a second counts.
+			select {
+			case err := <-exited:
+				return fmt.Errorf("the process exited: %w", err)
+			case <-time.After(500 * time.Millisecond):
+				return nil
+			}
 		}
 		if last = p.Healthy(ctx, c); last == nil {
 			return nil
@@ -330,6 +370,8 @@ func (c *Cluster) waitHealthy(ctx context.Context, p Process, limit time.Duratio
 		select {
 		case <-ctx.Done():
 			return last
+		case err := <-exited:
+			return fmt.Errorf("the process exited: %w", err)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}

@@ -40,8 +40,9 @@ func TestProcessesStartAndStopByRecordedPID(t *testing.T) {
 		require.NoError(t, os.MkdirAll(filepath.Join(c.Dir, d), 0o700))
 	}
 	for _, p := range c.Processes {
-		require.NoError(t, c.launch(p))
-		require.NoError(t, c.waitHealthy(context.Background(), p, 5*time.Second))
+		exited, err := c.launch(p)
+		require.NoError(t, err)
+		require.NoError(t, c.waitHealthy(context.Background(), p, exited, 5*time.Second))
 	}
 	assert.True(t, c.Running())
 	first := c.pid(c.Processes[0])
@@ -63,4 +64,24 @@ func TestProcessesStartAndStopByRecordedPID(t *testing.T) {
 	assert.Zero(t, c.pid(c.Processes[0]))
 	assert.NoFileExists(t, filepath.Join(c.Dir, "run", "first.pid"))
 	assert.NoError(t, stranger.Process.Signal(syscall.Signal(0)), "the stranger still runs")
+}
+
+// A start that fails part-way stops what it started.
+func TestFailedStartLeavesNothingRunning(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	require.NoError(t, err)
+	falseBin, err := exec.LookPath("false")
+	require.NoError(t, err)
+	c := &Cluster{Dir: t.TempDir(), BinDir: t.TempDir()}
+	require.NoError(t, os.Symlink(sleep, filepath.Join(c.BinDir, "sleep")))
+	require.NoError(t, os.Symlink(falseBin, filepath.Join(c.BinDir, "false")))
+	c.Processes = []Process{
+		{Name: "good", Binary: "sleep", Args: func(*Cluster) []string { return []string{"300"} }},
+		{Name: "bad", Binary: "false", Args: func(*Cluster) []string { return nil }},
+	}
+	err = c.Start(context.Background(), false)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "bad did not become healthy: the process exited: exit status 1")
+	assert.Zero(t, c.pid(c.Processes[0]), "the good process was stopped again")
+	assert.NoFileExists(t, filepath.Join(c.Dir, "run", "good.pid"))
 }
