@@ -28,8 +28,8 @@ func TestWaiverInputErrors(t *testing.T) {
 			"waivers[0] (CS-NET-006): missing expires; a waiver needs rule, resource, reason, owner and expires (YYYY-MM-DD)"},
 		{"bad date", "waivers:\n  - {rule: CS-NET-006, resource: '*', reason: r, owner: o, expires: next year}\n",
 			`waivers[0] (CS-NET-006): expires "next year" is not a date (YYYY-MM-DD)`},
-		{"unknown rule", "waivers:\n  - {rule: CS-XXX-1, resource: '*', reason: r, owner: o, expires: '2030-01-01'}\n",
-			`waivers[0] (CS-XXX-1): unknown rule "CS-XXX-1"`},
+		{"unknown rule", "waivers:\n  - {rule: CS-NOPE-001, resource: '*', reason: r, owner: o, expires: '2030-01-01'}\n",
+			`waivers[0] (CS-NOPE-001): unknown rule "CS-NOPE-001"`},
 		{"unknown field", "waivers:\n  - {rule: CS-NET-006, resource: '*', reason: r, owner: o, expires: '2030-01-01', until: x}\n",
 			`unknown field "until"`},
 	}
