@@ -1,0 +1,345 @@
+// Package workload is the one place that turns a small description of a
+// workload into Kubernetes objects with the platform's HA and security
+// defaults: replicas, zone and host spread, a disruption budget, probes, a
+// restricted security context, requests and limits, a pinned image, a
+// service account without a token, an optional autoscaler, and the
+// NetworkPolicy that admits exactly the declared peers. Every tier and
+// service calls it; none hand-rolls these.
+package workload
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
+	autoscalingv2 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/autoscaling/v2"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
+	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Port is a port the workload serves.
+type Port struct {
+	Name string
+	Port int
+}
+
+// Peer is who may reach the workload (ingress) or whom it may reach
+// (egress): pods with these labels, in a namespace with these labels (nil
+// for the workload's own namespace).
+type Peer struct {
+	PodLabels       map[string]string
+	NamespaceLabels map[string]string
+	Ports           []int
+}
+
+// Resources are one container's requests and limits (Kubernetes quantities).
+type Resources struct {
+	RequestCPU, RequestMemory, LimitCPU, LimitMemory string
+}
+
+// Autoscaling adds a HorizontalPodAutoscaler on CPU.
+type Autoscaling struct {
+	Min, Max       int
+	CPUUtilization int
+}
+
+// Args describe a workload.
+type Args struct {
+	Namespace string
+	// Image must carry a version tag or digest; latest is refused.
+	Image     string
+	Args      []string
+	Env       map[string]string
+	Ports     []Port
+	Replicas  int
+	Resources Resources
+	// Production makes the zone spread a hard constraint.
+	Production bool
+	// HealthPath is served on the first port for the probes.
+	HealthPath string
+	// Stateful makes a StatefulSet with this volume size, on the platform's
+	// storage class.
+	Stateful   bool
+	VolumeSize string
+	Ingress    []Peer
+	Egress     []Peer
+	// Autoscaling, when set, adds an HPA (its Min overrides Replicas as the floor).
+	Autoscaling *Autoscaling
+}
+
+// Workload is the component.
+type Workload struct {
+	pulumi.ResourceState
+
+	Name           pulumi.StringOutput
+	ServiceAccount pulumi.StringOutput
+	Service        pulumi.StringOutput
+}
+
+var (
+	tagged = regexp.MustCompile(`^[^:@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$`)
+	dnsRe  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+)
+
+func (a *Args) validate(name string) error {
+	var errs []error
+	if !dnsRe.MatchString(name) || len(name) > 52 {
+		errs = append(errs, fmt.Errorf("name %q must be a DNS label of at most 52 characters", name))
+	}
+	if a.Namespace == "" {
+		errs = append(errs, errors.New("namespace is required"))
+	}
+	last := a.Image[strings.LastIndex(a.Image, "/")+1:]
+	switch {
+	case a.Image == "" || !tagged.MatchString(a.Image):
+		errs = append(errs, fmt.Errorf("image %q is not an image reference", a.Image))
+	case !strings.Contains(last, ":") && !strings.Contains(a.Image, "@"):
+		errs = append(errs, fmt.Errorf("image %q has no tag; pin a version", a.Image))
+	case strings.HasSuffix(last, ":latest"):
+		errs = append(errs, fmt.Errorf("image %q uses latest; pin a version", a.Image))
+	}
+	if a.Replicas < 1 {
+		errs = append(errs, fmt.Errorf("replicas %d: at least 1", a.Replicas))
+	}
+	if a.Production && a.Replicas < 3 {
+		errs = append(errs, fmt.Errorf("replicas %d: production needs at least 3", a.Replicas))
+	}
+	if len(a.Ports) == 0 {
+		errs = append(errs, errors.New("at least one port is required (probes use the first)"))
+	}
+	if a.Resources.RequestCPU == "" || a.Resources.RequestMemory == "" || a.Resources.LimitCPU == "" || a.Resources.LimitMemory == "" {
+		errs = append(errs, errors.New("requests and limits for cpu and memory are required"))
+	}
+	if a.Stateful && a.VolumeSize == "" {
+		errs = append(errs, errors.New("a stateful workload needs a volume size"))
+	}
+	if s := a.Autoscaling; s != nil && (s.Min < 1 || s.Max < s.Min || (a.Production && s.Min < 3)) {
+		errs = append(errs, fmt.Errorf("autoscaling %d-%d: min at least 1 (3 in production) and max at least min", s.Min, s.Max))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("workload %s: %w", name, err)
+	}
+	return nil
+}
+
+// New registers a workload and everything that keeps it available and
+// contained.
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Workload, error) {
+	if args == nil {
+		return nil, fmt.Errorf("workload %s: args are required", name)
+	}
+	if err := args.validate(name); err != nil {
+		return nil, err
+	}
+	w := &Workload{}
+	if err := ctx.RegisterComponentResource("cloudscale:workload:Workload", name, w, opts...); err != nil {
+		return nil, err
+	}
+	child := pulumi.Parent(w)
+	labels := pulumi.StringMap{"app.kubernetes.io/name": pulumi.String(name), "app.kubernetes.io/part-of": pulumi.String("cloudscale")}
+	selector := &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"app.kubernetes.io/name": pulumi.String(name)}}
+	meta := func() *metav1.ObjectMetaArgs {
+		return &metav1.ObjectMetaArgs{Name: pulumi.String(name), Namespace: pulumi.String(args.Namespace), Labels: labels}
+	}
+
+	sa, err := corev1.NewServiceAccount(ctx, name, &corev1.ServiceAccountArgs{
+		Metadata:                     meta(),
+		AutomountServiceAccountToken: pulumi.Bool(false),
+	}, child)
+	if err != nil {
+		return nil, err
+	}
+	var svcPorts corev1.ServicePortArray
+	var cPorts corev1.ContainerPortArray
+	for _, p := range args.Ports {
+		svcPorts = append(svcPorts, &corev1.ServicePortArgs{Name: pulumi.String(p.Name), Port: pulumi.Int(p.Port), TargetPort: pulumi.Int(p.Port)})
+		cPorts = append(cPorts, &corev1.ContainerPortArgs{Name: pulumi.String(p.Name), ContainerPort: pulumi.Int(p.Port)})
+	}
+	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{
+		Metadata: meta(),
+		Spec:     &corev1.ServiceSpecArgs{Type: pulumi.String("ClusterIP"), Selector: selector.MatchLabels, Ports: svcPorts},
+	}, child)
+	if err != nil {
+		return nil, err
+	}
+
+	pod := podTemplate(name, args, labels, sa, cPorts)
+	replicas := args.Replicas
+	if args.Autoscaling != nil {
+		replicas = max(replicas, args.Autoscaling.Min)
+	}
+	kind := "Deployment"
+	if args.Stateful {
+		kind = "StatefulSet"
+		_, err = appsv1.NewStatefulSet(ctx, name, &appsv1.StatefulSetArgs{
+			Metadata: meta(),
+			Spec: &appsv1.StatefulSetSpecArgs{
+				Replicas: pulumi.Int(replicas), Selector: selector, ServiceName: pulumi.String(name), Template: pod,
+				PodManagementPolicy: pulumi.String("Parallel"),
+				VolumeClaimTemplates: corev1.PersistentVolumeClaimTypeArray{&corev1.PersistentVolumeClaimTypeArgs{
+					Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("data")},
+					Spec: &corev1.PersistentVolumeClaimSpecArgs{
+						AccessModes: pulumi.StringArray{pulumi.String("ReadWriteOnce")},
+						Resources:   &corev1.VolumeResourceRequirementsArgs{Requests: pulumi.StringMap{"storage": pulumi.String(args.VolumeSize)}},
+					},
+				}},
+			},
+		}, child)
+	} else {
+		_, err = appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
+			Metadata: meta(),
+			Spec: &appsv1.DeploymentSpecArgs{
+				Replicas: pulumi.Int(replicas), Selector: selector, Template: pod,
+				Strategy: &appsv1.DeploymentStrategyArgs{Type: pulumi.String("RollingUpdate"), RollingUpdate: &appsv1.RollingUpdateDeploymentArgs{
+					MaxUnavailable: pulumi.Int(0), MaxSurge: pulumi.Int(1),
+				}},
+			},
+		}, child)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := policyv1.NewPodDisruptionBudget(ctx, name, &policyv1.PodDisruptionBudgetArgs{
+		Metadata: meta(),
+		Spec:     &policyv1.PodDisruptionBudgetSpecArgs{Selector: selector, MaxUnavailable: pulumi.Int(1)},
+	}, child); err != nil {
+		return nil, err
+	}
+	if s := args.Autoscaling; s != nil {
+		if _, err := autoscalingv2.NewHorizontalPodAutoscaler(ctx, name, &autoscalingv2.HorizontalPodAutoscalerArgs{
+			Metadata: meta(),
+			Spec: &autoscalingv2.HorizontalPodAutoscalerSpecArgs{
+				ScaleTargetRef: &autoscalingv2.CrossVersionObjectReferenceArgs{ApiVersion: pulumi.String("apps/v1"), Kind: pulumi.String(kind), Name: pulumi.String(name)},
+				MinReplicas:    pulumi.Int(s.Min), MaxReplicas: pulumi.Int(s.Max),
+				Metrics: autoscalingv2.MetricSpecArray{&autoscalingv2.MetricSpecArgs{
+					Type: pulumi.String("Resource"),
+					Resource: &autoscalingv2.ResourceMetricSourceArgs{Name: pulumi.String("cpu"),
+						Target: &autoscalingv2.MetricTargetArgs{Type: pulumi.String("Utilization"), AverageUtilization: pulumi.Int(max(s.CPUUtilization, 1))}},
+				}},
+			},
+		}, child); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := networkingv1.NewNetworkPolicy(ctx, name, &networkingv1.NetworkPolicyArgs{
+		Metadata: meta(),
+		Spec:     policySpec(args, selector),
+	}, child); err != nil {
+		return nil, err
+	}
+
+	w.Name = pulumi.String(name).ToStringOutput()
+	w.ServiceAccount = sa.Metadata.Name().Elem()
+	w.Service = svc.Metadata.Name().Elem()
+	if err := ctx.RegisterResourceOutputs(w, pulumi.Map{"name": w.Name, "serviceAccount": w.ServiceAccount, "service": w.Service}); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+func podTemplate(name string, a *Args, labels pulumi.StringMap, sa *corev1.ServiceAccount, ports corev1.ContainerPortArray) *corev1.PodTemplateSpecArgs {
+	probe := func(failures int) *corev1.ProbeArgs {
+		return &corev1.ProbeArgs{
+			HttpGet:          &corev1.HTTPGetActionArgs{Path: pulumi.String(a.HealthPath), Port: pulumi.Int(a.Ports[0].Port)},
+			PeriodSeconds:    pulumi.Int(10),
+			FailureThreshold: pulumi.Int(failures),
+		}
+	}
+	var env corev1.EnvVarArray
+	for _, k := range sortedKeys(a.Env) {
+		env = append(env, &corev1.EnvVarArgs{Name: pulumi.String(k), Value: pulumi.String(a.Env[k])})
+	}
+	zoneSkew := "ScheduleAnyway"
+	if a.Production {
+		zoneSkew = "DoNotSchedule" // a zone never holds more than its share in prod
+	}
+	match := &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"app.kubernetes.io/name": pulumi.String(name)}}
+	volumes := corev1.VolumeArray{&corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}}}
+	mounts := corev1.VolumeMountArray{&corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")}}
+	if a.Stateful {
+		mounts = append(mounts, &corev1.VolumeMountArgs{Name: pulumi.String("data"), MountPath: pulumi.String("/data")})
+	}
+	return &corev1.PodTemplateSpecArgs{
+		Metadata: &metav1.ObjectMetaArgs{Labels: labels},
+		Spec: &corev1.PodSpecArgs{
+			ServiceAccountName:           sa.Metadata.Name().Elem(),
+			AutomountServiceAccountToken: pulumi.Bool(false),
+			SecurityContext: &corev1.PodSecurityContextArgs{
+				RunAsNonRoot: pulumi.Bool(true), RunAsUser: pulumi.Int(65532), RunAsGroup: pulumi.Int(65532), FsGroup: pulumi.Int(65532),
+				SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
+			},
+			TopologySpreadConstraints: corev1.TopologySpreadConstraintArray{
+				&corev1.TopologySpreadConstraintArgs{MaxSkew: pulumi.Int(1), TopologyKey: pulumi.String("topology.kubernetes.io/zone"),
+					WhenUnsatisfiable: pulumi.String(zoneSkew), LabelSelector: match},
+				&corev1.TopologySpreadConstraintArgs{MaxSkew: pulumi.Int(1), TopologyKey: pulumi.String("kubernetes.io/hostname"),
+					WhenUnsatisfiable: pulumi.String("ScheduleAnyway"), LabelSelector: match},
+			},
+			Volumes: volumes,
+			Containers: corev1.ContainerArray{&corev1.ContainerArgs{
+				Name: pulumi.String(name), Image: pulumi.String(a.Image), Args: pulumi.ToStringArray(a.Args), Env: env, Ports: ports,
+				Resources: &corev1.ResourceRequirementsArgs{
+					Requests: pulumi.StringMap{"cpu": pulumi.String(a.Resources.RequestCPU), "memory": pulumi.String(a.Resources.RequestMemory)},
+					Limits:   pulumi.StringMap{"cpu": pulumi.String(a.Resources.LimitCPU), "memory": pulumi.String(a.Resources.LimitMemory)},
+				},
+				SecurityContext: &corev1.SecurityContextArgs{
+					RunAsNonRoot: pulumi.Bool(true), AllowPrivilegeEscalation: pulumi.Bool(false), ReadOnlyRootFilesystem: pulumi.Bool(true),
+					Privileged:     pulumi.Bool(false),
+					Capabilities:   &corev1.CapabilitiesArgs{Drop: pulumi.StringArray{pulumi.String("ALL")}},
+					SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
+				},
+				ReadinessProbe: probe(3),
+				LivenessProbe:  probe(3),
+				StartupProbe:   probe(30), // up to 5 minutes to start before liveness counts
+				VolumeMounts:   mounts,
+			}},
+		},
+	}
+}
+
+// policySpec admits exactly the declared peers on the declared ports; the
+// namespace's default-deny covers everything else.
+func policySpec(a *Args, selector *metav1.LabelSelectorArgs) *networkingv1.NetworkPolicySpecArgs {
+	peer := func(p Peer) *networkingv1.NetworkPolicyPeerArgs {
+		np := &networkingv1.NetworkPolicyPeerArgs{PodSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(p.PodLabels)}}
+		if p.NamespaceLabels != nil {
+			np.NamespaceSelector = &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(p.NamespaceLabels)}
+		}
+		return np
+	}
+	ports := func(ps []int) networkingv1.NetworkPolicyPortArray {
+		var out networkingv1.NetworkPolicyPortArray
+		for _, p := range ps {
+			out = append(out, &networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String("TCP"), Port: pulumi.Int(p)})
+		}
+		return out
+	}
+	spec := &networkingv1.NetworkPolicySpecArgs{
+		PodSelector: selector,
+		PolicyTypes: pulumi.StringArray{pulumi.String("Ingress"), pulumi.String("Egress")},
+	}
+	var in networkingv1.NetworkPolicyIngressRuleArray
+	for _, p := range a.Ingress {
+		in = append(in, &networkingv1.NetworkPolicyIngressRuleArgs{From: networkingv1.NetworkPolicyPeerArray{peer(p)}, Ports: ports(p.Ports)})
+	}
+	var out networkingv1.NetworkPolicyEgressRuleArray
+	for _, p := range a.Egress {
+		out = append(out, &networkingv1.NetworkPolicyEgressRuleArgs{To: networkingv1.NetworkPolicyPeerArray{peer(p)}, Ports: ports(p.Ports)})
+	}
+	spec.Ingress, spec.Egress = in, out
+	return spec
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

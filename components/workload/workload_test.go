@@ -1,0 +1,150 @@
+package workload
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cloudscale/platform/graph"
+	"github.com/cloudscale/platform/policies"
+)
+
+// recorder is a Pulumi mock monitor that keeps what was registered.
+type recorder struct {
+	mu  sync.Mutex
+	res []graph.Resource
+}
+
+func (r *recorder) NewResource(a pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.res = append(r.res, graph.Resource{Type: a.TypeToken, Name: a.Name, URN: a.TypeToken + "::" + a.Name, Inputs: a.Inputs.Mappable()})
+	return a.Name + "-id", a.Inputs, nil
+}
+
+func (r *recorder) Call(pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	return resource.PropertyMap{}, nil
+}
+
+func run(t *testing.T, name string, args *Args) (graph.Graph, error) {
+	t.Helper()
+	rec := &recorder{}
+	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+		_, err := New(ctx, name, args)
+		return err
+	}, pulumi.WithMocks("cloudscale", "test", rec))
+	return graph.Graph{Source: "workload:" + name, Resources: rec.res}, err
+}
+
+func api() *Args {
+	return &Args{
+		Namespace: "shop", Image: "ghcr.io/cloudscale/api:1.4.2", Replicas: 3, Production: true,
+		Ports: []Port{{Name: "http", Port: 8080}}, HealthPath: "/healthz",
+		Resources:   Resources{RequestCPU: "250m", RequestMemory: "256Mi", LimitCPU: "1", LimitMemory: "512Mi"},
+		Env:         map[string]string{"LOG_LEVEL": "info"},
+		Ingress:     []Peer{{PodLabels: map[string]string{"app.kubernetes.io/name": "gateway"}, NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": "istio-ingress"}, Ports: []int{8080}}},
+		Egress:      []Peer{{PodLabels: map[string]string{"app.kubernetes.io/name": "postgres"}, Ports: []int{5432}}},
+		Autoscaling: &Autoscaling{Min: 3, Max: 10, CPUUtilization: 70},
+	}
+}
+
+func TestProductionDeployment(t *testing.T) {
+	g, err := run(t, "api", api())
+	require.NoError(t, err)
+	dep, ok := g.Named("kubernetes:apps/v1:Deployment", "api")
+	require.True(t, ok)
+	assert.Equal(t, 3.0, dep.Inputs["spec"].(map[string]any)["replicas"])
+	pod := dep.Inputs["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
+	spread := pod["topologySpreadConstraints"].([]any)
+	assert.Equal(t, "topology.kubernetes.io/zone", spread[0].(map[string]any)["topologyKey"])
+	assert.Equal(t, "DoNotSchedule", spread[0].(map[string]any)["whenUnsatisfiable"], "prod: hard zone spread")
+	assert.Equal(t, "kubernetes.io/hostname", spread[1].(map[string]any)["topologyKey"])
+	assert.Equal(t, false, pod["automountServiceAccountToken"])
+	c := pod["containers"].([]any)[0].(map[string]any)
+	sc := c["securityContext"].(map[string]any)
+	assert.Equal(t, true, sc["runAsNonRoot"])
+	assert.Equal(t, true, sc["readOnlyRootFilesystem"])
+	assert.Equal(t, false, sc["allowPrivilegeEscalation"])
+	assert.Equal(t, []any{"ALL"}, sc["capabilities"].(map[string]any)["drop"])
+	assert.Equal(t, "RuntimeDefault", sc["seccompProfile"].(map[string]any)["type"])
+	for _, p := range []string{"readinessProbe", "livenessProbe", "startupProbe"} {
+		assert.Equal(t, "/healthz", c[p].(map[string]any)["httpGet"].(map[string]any)["path"], p)
+	}
+
+	pdb, ok := g.Named("kubernetes:policy/v1:PodDisruptionBudget", "api")
+	require.True(t, ok)
+	assert.Equal(t, 1.0, pdb.Inputs["spec"].(map[string]any)["maxUnavailable"])
+	sa, ok := g.Named("kubernetes:core/v1:ServiceAccount", "api")
+	require.True(t, ok)
+	assert.Equal(t, false, sa.Inputs["automountServiceAccountToken"])
+	hpa, ok := g.Named("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "api")
+	require.True(t, ok)
+	assert.Equal(t, 3.0, hpa.Inputs["spec"].(map[string]any)["minReplicas"])
+
+	np, ok := g.Named("kubernetes:networking.k8s.io/v1:NetworkPolicy", "api")
+	require.True(t, ok)
+	spec := np.Inputs["spec"].(map[string]any)
+	assert.Equal(t, []any{"Ingress", "Egress"}, spec["policyTypes"])
+	ingress := spec["ingress"].([]any)
+	require.Len(t, ingress, 1)
+	assert.Equal(t, []any{map[string]any{"protocol": "TCP", "port": 8080.0}}, ingress[0].(map[string]any)["ports"])
+	egress := spec["egress"].([]any)
+	require.Len(t, egress, 1)
+	assert.Equal(t, map[string]any{"app.kubernetes.io/name": "postgres"}, egress[0].(map[string]any)["to"].([]any)[0].(map[string]any)["podSelector"].(map[string]any)["matchLabels"])
+}
+
+// What the helper produces passes every rule of the policy gate in prod,
+// given the namespace's default deny (the security baseline's job).
+func TestPassesThePolicyGate(t *testing.T) {
+	for _, stateful := range []bool{false, true} {
+		args := api()
+		if stateful {
+			args.Stateful, args.VolumeSize, args.Autoscaling = true, "10Gi", nil
+		}
+		g, err := run(t, "api", args)
+		require.NoError(t, err)
+		g.Resources = append(g.Resources, graph.Resource{
+			Type: "kubernetes:networking.k8s.io/v1:NetworkPolicy", Name: "default-deny", URN: "default-deny",
+			Inputs: map[string]any{"metadata": map[string]any{"name": "default-deny", "namespace": "shop"},
+				"spec": map[string]any{"podSelector": map[string]any{}, "policyTypes": []any{"Ingress", "Egress"}}},
+		})
+		e, err := policies.New()
+		require.NoError(t, err)
+		rep, err := e.Check(context.Background(), g, "prod")
+		require.NoError(t, err)
+		for _, f := range rep.Findings {
+			t.Errorf("stateful=%v: %s %s: %s", stateful, f.RuleID, f.Name, f.Message)
+		}
+	}
+}
+
+func TestBadArgs(t *testing.T) {
+	cases := []struct {
+		name string
+		mod  func(a *Args)
+		want string
+	}{
+		{"latest", func(a *Args) { a.Image = "nginx:latest" }, `image "nginx:latest" uses latest; pin a version`},
+		{"untagged", func(a *Args) { a.Image = "ghcr.io/cloudscale/api" }, `image "ghcr.io/cloudscale/api" has no tag; pin a version`},
+		{"prod replicas", func(a *Args) { a.Replicas = 2 }, "replicas 2: production needs at least 3"},
+		{"no ports", func(a *Args) { a.Ports = nil }, "at least one port is required"},
+		{"no limits", func(a *Args) { a.Resources.LimitMemory = "" }, "requests and limits for cpu and memory are required"},
+		{"hpa floor", func(a *Args) { a.Autoscaling.Min = 1 }, "autoscaling 1-10: min at least 1 (3 in production)"},
+		{"stateful without volume", func(a *Args) { a.Stateful = true }, "a stateful workload needs a volume size"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := api()
+			tc.mod(a)
+			g, err := run(t, "api", a)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "workload api: "+tc.want)
+			assert.Empty(t, g.Resources, "nothing registered")
+		})
+	}
+}
