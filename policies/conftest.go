@@ -46,7 +46,7 @@ res := object.union({
 
 doc := {
 	"env": "prod", "resources": [res], "by_type": {res.type: [res]}, "kinds": {kind: [res]},
-	"by_ns": {kind: {ns: [res]}}, "by_selector": {kind: {ns: {"*": [res]}}},
+	"by_ns": {kind: {ns: [res]}}, "by_selector": {kind: {ns: {"*": [res]}}}, "by_target": {},
 }
 
 deny contains msg if {

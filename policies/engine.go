@@ -247,6 +247,8 @@ type doc struct {
 	// PodDisruptionBudget) by each "key=value" of their matchLabels, or "*"
 	// when they have none, so joins look only at likely matches.
 	selectorKeys []string
+	// target is "<namespace>/<Kind>/<name>" of what an autoscaler scales.
+	target string
 }
 
 // selectorPaths are where selecting objects keep their pod selector.
@@ -273,6 +275,13 @@ func docTerms(rs []graph.Resource) ([]doc, error) {
 			}
 			if path, ok := selectorPaths[k]; ok {
 				d.selectorKeys = selectorKeys(r.Inputs, path)
+			}
+			if k == "autoscaling/HorizontalPodAutoscaler" {
+				spec, _ := r.Inputs["spec"].(map[string]any)
+				ref, _ := spec["scaleTargetRef"].(map[string]any)
+				kind, _ := ref["kind"].(string)
+				name, _ := ref["name"].(string)
+				d.target = d.ns + "/" + kind + "/" + name
 			}
 		}
 		v, err := ast.InterfaceToValue(m)
@@ -355,7 +364,11 @@ func inputValue(env string, docs []doc) ast.Value {
 	kinds := map[string][]*ast.Term{}
 	byNS := map[string]map[string][]*ast.Term{}
 	bySel := map[string]map[string][]*ast.Term{} // "kind\x00ns" -> key -> objects
+	byTarget := map[string][]*ast.Term{}
 	for i, d := range docs {
+		if d.target != "" {
+			byTarget[d.target] = append(byTarget[d.target], d.term)
+		}
 		for _, key := range d.selectorKeys {
 			slot := d.kind + "\x00" + d.ns
 			if bySel[slot] == nil {
@@ -401,6 +414,7 @@ func inputValue(env string, docs []doc) ast.Value {
 		ast.Item(ast.StringTerm("kinds"), index(kinds)),
 		ast.Item(ast.StringTerm("by_ns"), ast.NewTerm(ns)),
 		ast.Item(ast.StringTerm("by_selector"), ast.NewTerm(sel)),
+		ast.Item(ast.StringTerm("by_target"), index(byTarget)),
 	)
 }
 

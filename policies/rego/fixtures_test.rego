@@ -42,6 +42,7 @@ kube(objs) := {
 	"resources": [k8s_res(o) | some o in objs],
 	"by_type": {},
 	"kinds": {k: rs | some x in objs; k := kind_key(x); rs := [k8s_res(o) | some o in objs; kind_key(o) == k]},
+	"by_target": {t: hs | some h in objs; kind_key(h) == "autoscaling/HorizontalPodAutoscaler"; t := hpa_target(h); hs := [k8s_res(o) | some o in objs; kind_key(o) == "autoscaling/HorizontalPodAutoscaler"; hpa_target(o) == t]},
 	"by_selector": {k: {ns: {"*": rs} | some y in objs; kind_key(y) == k; ns := ns_of(y); rs := [k8s_res(o) | some o in objs; kind_key(o) == k; ns_of(o) == ns]} | some x in objs; k := kind_key(x)},
 	"by_ns": {k: {ns: rs | some y in objs; kind_key(y) == k; ns := ns_of(y); rs := [k8s_res(o) | some o in objs; kind_key(o) == k; ns_of(o) == ns]} | some x in objs; k := kind_key(x)},
 }
@@ -102,3 +103,5 @@ pdb := {
 sizes := {"aws": {"m6i.xlarge": {"MemoryGiB": 16}, "t3.large": {"MemoryGiB": 8}}, "azure": {"Standard_D4s_v5": {"MemoryGiB": 16}}, "gcp": {"n2-standard-4": {"MemoryGiB": 16}, "e2-medium": {"MemoryGiB": 4}}}
 
 config := {"allowedRegistries": ["ghcr.io", "registry.k8s.io"]}
+
+hpa_target(h) := concat("/", [ns_of(h), h.spec.scaleTargetRef.kind, h.spec.scaleTargetRef.name])

@@ -8,6 +8,8 @@
 #   input.by_selector {"<group>/<Kind>": {namespace: {"key=value" or "*": [resource]}}}
 #                    for NetworkPolicies and PodDisruptionBudgets, by their
 #                    selector's matchLabels ("*" when it has none)
+#   input.by_target  {"<namespace>/<Kind>/<name>": [HorizontalPodAutoscaler]}
+#                    by what each autoscaler scales
 # and each Kubernetes resource has "kind": "<group>/<Kind>"; each workload
 # has "pod": {spec, labels, containers}.
 package cloudscale.lib

@@ -200,11 +200,7 @@ cs_ha_004 contains f if {
 	f := {"urn": r.urn, "msg": sprintf("%s %s/%s runs as few as %v replicas (HorizontalPodAutoscaler %s)", [r.inputs.kind, lib.namespace(r), lib.name(r), n, lib.name(h)])}
 }
 
-autoscalers(r) := [h |
-	some h in object.get(input.by_ns, ["autoscaling/HorizontalPodAutoscaler", lib.namespace(r)], [])
-	h.inputs.spec.scaleTargetRef.kind == r.inputs.kind
-	h.inputs.spec.scaleTargetRef.name == lib.name(r)
-]
+autoscalers(r) := object.get(input.by_target, concat("/", [lib.namespace(r), r.inputs.kind, lib.name(r)]), [])
 
 autoscaled(r) if count(autoscalers(r)) > 0
 
