@@ -47,7 +47,7 @@ echo "$side"
   `cloudscale policy engine` in the table adds reading and parsing the 100 YAML files. Both run every
   rule, stack rules included, once over all 10,000 objects.
 - The issue's target of 50 µs per object on one core is **not met**: evaluation alone costs about
-  twice that. Most of it is the nine container-security rules walking every container of 3,750
+  more than twice that. Most of it is the nine container-security rules walking every container of 3,750
   workloads, and the Rego-to-Go conversion of the input. What brought it from 1,180 µs to this:
   converting each object to Rego once, indexing by namespace and by selector label so the
   NetworkPolicy and PodDisruptionBudget joins stop being quadratic, and computing pod facts in Go.
