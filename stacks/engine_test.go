@@ -83,6 +83,18 @@ func TestRealEngineRendersTheLocalStack(t *testing.T) {
 	assert.Greater(t, second.Changes["same"], 5)
 
 	op(engine.Destroy)
+
+	// Rendering with a throwaway state writes every object again, even into
+	// an emptied directory that a kept state would call unchanged.
+	require.NoError(t, os.RemoveAll(render))
+	sum, err := engine.Run(ctx, engine.Request{Op: engine.Up, Stack: "local", ProjectDir: project, Out: &out, Ephemeral: true,
+		Program: stacks.Program(stacks.Options{RenderDir: render})})
+	require.NoError(t, err, out.String())
+	assert.Equal(t, first.Changes["create"], sum.Changes["create"])
+	again, err := filepath.Glob(filepath.Join(render, "1-manifest", "*.yaml"))
+	require.NoError(t, err)
+	assert.Len(t, again, len(files))
+
 	after, err := os.ReadFile(stackFile)
 	require.NoError(t, err)
 	assert.Equal(t, string(before), string(after), "the engine must not rewrite the committed stack file")

@@ -97,7 +97,7 @@ func newEngineCmd(g *globals, o struct {
 			}
 			sum, err := engine.Run(ctx, engine.Request{
 				Op: o.op, Stack: stack, ProjectDir: project, Program: stacks.Program(opts),
-				Out: out, Verbose: verbose,
+				Out: out, Verbose: verbose, Ephemeral: opts.RenderDir != "",
 			})
 			if asJSON {
 				enc := json.NewEncoder(cmd.OutOrStdout())

@@ -53,6 +53,10 @@ type Request struct {
 	// Out receives progress lines; Verbose adds the engine's own output.
 	Out     io.Writer
 	Verbose bool
+	// Ephemeral keeps the state in a temporary backend that is removed
+	// afterwards: rendering writes every object each time, whatever an
+	// earlier render recorded.
+	Ephemeral bool
 }
 
 // Summary is the outcome of a run.
@@ -135,6 +139,15 @@ func Run(ctx context.Context, req Request) (Summary, error) {
 	env, backend, err := Env(req.ProjectDir, req.Stack)
 	if err != nil {
 		return sum, err
+	}
+	if req.Ephemeral {
+		dir, err := os.MkdirTemp("", "cloudscale-render-state-")
+		if err != nil {
+			return sum, err
+		}
+		defer os.RemoveAll(dir)
+		backend = "file://" + dir
+		env["PULUMI_BACKEND_URL"] = backend
 	}
 	sum.Backend = backend
 	if dir, ok := strings.CutPrefix(backend, "file://"); ok {
