@@ -54,6 +54,9 @@ type Process struct {
 	Args   func(c *Cluster) []string
 	// Healthy answers whether the process serves; nil means "is running".
 	Healthy func(ctx context.Context, c *Cluster) error
+	// RepeatTerm sends SIGTERM again while it waits (the Chaos Mesh
+	// controller stops only on a second one).
+	RepeatTerm bool
 }
 
 // Cluster is the local control plane rooted at Dir.
@@ -394,8 +397,8 @@ func (c *Cluster) Stop() error {
 		deadline := time.Now().Add(10 * time.Second)
 		for c.pid(p) != 0 && time.Now().Before(deadline) {
 			time.Sleep(100 * time.Millisecond)
-			if p.Name == "chaos-controller-manager" {
-				_ = proc.Signal(syscall.SIGTERM) // it wants two
+			if p.RepeatTerm {
+				_ = proc.Signal(syscall.SIGTERM)
 			}
 		}
 		if c.pid(p) != 0 {
