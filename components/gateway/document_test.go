@@ -1,0 +1,85 @@
+package gateway
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// guideExample is the Configuration example of the guide's API Gateway
+// section, verbatim.
+const guideExample = `apiVersion: gateway.cloudscale.io/v1
+kind: Gateway
+metadata:
+  name: main-gateway
+spec:
+  listeners:
+    - port: 443
+      protocol: HTTPS
+      tls:
+        mode: TERMINATE
+        certificateRef: production-cert
+  routes:
+    - match:
+        path: /api/v1/*
+      backend:
+        service: api-service
+        port: 8080
+`
+
+func TestGuideExampleVerbatim(t *testing.T) {
+	d, err := Parse([]byte(guideExample))
+	require.NoError(t, err)
+	require.NoError(t, d.Validate(map[string]bool{"api-service": true}))
+	assert.Equal(t, "main-gateway", d.Metadata.Name)
+	assert.Equal(t, Listener{Port: 443, Protocol: "HTTPS", TLS: &TLS{Mode: "TERMINATE", CertificateRef: "production-cert"}}, d.Spec.Listeners[0])
+	prefix, exact := d.Spec.Routes[0].Match.PathPrefix()
+	assert.Equal(t, "/api/v1/", prefix)
+	assert.False(t, exact)
+	assert.Equal(t, Backend{Service: "api-service", Port: 8080}, d.Spec.Routes[0].Backend)
+}
+
+func TestBadDocuments(t *testing.T) {
+	services := map[string]bool{"api-service": true, "web": true}
+	cases := []struct {
+		name, from, to, want string
+	}{
+		{"unknown apiVersion", "gateway.cloudscale.io/v1", "gateway.cloudscale.io/v2", `apiVersion: "gateway.cloudscale.io/v2" is not supported; want gateway.cloudscale.io/v1`},
+		{"unknown kind", "kind: Gateway", "kind: Ingress", `kind: "Ingress" is not supported; want Gateway`},
+		{"port out of range", "- port: 443", "- port: 70000", "spec.listeners[0].port: 70000 is out of range; allowed: 1 to 65535"},
+		{"HTTPS without certificateRef", "        certificateRef: production-cert\n", "", "spec.listeners[0].tls.certificateRef: required for protocol HTTPS"},
+		{"plain HTTP", "protocol: HTTPS", "protocol: HTTP", "spec.listeners[0].protocol: plain HTTP is not served; use HTTPS with a certificateRef"},
+		{"backend not defined", "service: api-service", "service: billing", `spec.routes[0].backend.service: "billing" is not a service the platform defines; defined: api-service, web`},
+		{"backend port out of range", "port: 8080", "port: 0", "spec.routes[0].backend.port: 0 is out of range; allowed: 1 to 65535"},
+		{"duplicate route", "        port: 8080\n", "        port: 8080\n    - match:\n        path: /api/v1/*\n      backend:\n        service: web\n        port: 80\n", "spec.routes[1].match: duplicates spec.routes[0] (same path and headers)"},
+		{"unknown field", "  routes:", "  rutes: []\n  routes:", `unknown field "rutes"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			src := strings.Replace(guideExample, tc.from, tc.to, 1)
+			require.NotEqual(t, guideExample, src, "the case changes the document")
+			d, err := Parse([]byte(src))
+			if err == nil {
+				err = d.Validate(services)
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestHeaderMatchesMakeRoutesDistinct(t *testing.T) {
+	src := guideExample + `    - match:
+        path: /api/v1/*
+        headers:
+          x-canary: "true"
+      backend:
+        service: api-service
+        port: 8080
+`
+	d, err := Parse([]byte(src))
+	require.NoError(t, err)
+	assert.NoError(t, d.Validate(map[string]bool{"api-service": true}), "same path, different headers")
+}
