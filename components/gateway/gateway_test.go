@@ -2,45 +2,26 @@ package gateway
 
 import (
 	"context"
-	"sync"
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cloudscale/platform/components/componenttest"
 	"github.com/cloudscale/platform/graph"
 	"github.com/cloudscale/platform/policies"
 )
-
-type recorder struct {
-	mu  sync.Mutex
-	res []graph.Resource
-}
-
-func (r *recorder) NewResource(a pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.res = append(r.res, graph.Resource{Type: a.TypeToken, Name: a.Name, URN: a.TypeToken + "::" + a.Name, Inputs: a.Inputs.Mappable()})
-	return a.Name + "-id", a.Inputs, nil
-}
-
-func (r *recorder) Call(pulumi.MockCallArgs) (resource.PropertyMap, error) {
-	return resource.PropertyMap{}, nil
-}
 
 func build(t *testing.T, src string, args Args) (graph.Graph, error) {
 	t.Helper()
 	d, err := Parse([]byte(src))
 	require.NoError(t, err)
 	args.Document = d
-	rec := &recorder{}
-	err = pulumi.RunErr(func(ctx *pulumi.Context) error {
+	return componenttest.Run(func(ctx *pulumi.Context) error {
 		_, err := New(ctx, "main", &args)
 		return err
-	}, pulumi.WithMocks("cloudscale", "test", rec))
-	return graph.Graph{Source: "gateway", Resources: rec.res}, err
+	})
 }
 
 func spec(t *testing.T, g graph.Graph, typ, name string) map[string]any {
