@@ -29,6 +29,17 @@ spec:
         port: 8080
 `
 
+// canaryRoute adds a second route on the example's path, told apart by a
+// header.
+const canaryRoute = `    - match:
+        path: /api/v1/*
+        headers:
+          x-canary: "true"
+      backend:
+        service: api-service
+        port: 8080
+`
+
 func TestGuideExampleVerbatim(t *testing.T) {
 	d, err := Parse([]byte(guideExample))
 	require.NoError(t, err)
@@ -71,14 +82,7 @@ func TestBadDocuments(t *testing.T) {
 }
 
 func TestHeaderMatchesMakeRoutesDistinct(t *testing.T) {
-	src := guideExample + `    - match:
-        path: /api/v1/*
-        headers:
-          x-canary: "true"
-      backend:
-        service: api-service
-        port: 8080
-`
+	src := guideExample + canaryRoute
 	d, err := Parse([]byte(src))
 	require.NoError(t, err)
 	assert.NoError(t, d.Validate(map[string]bool{"api-service": true}), "same path, different headers")

@@ -65,14 +65,7 @@ func TestGuideExampleBecomesIstioObjects(t *testing.T) {
 }
 
 func TestHeaderRoutesRewritesAndTokens(t *testing.T) {
-	src := guideExample + `    - match:
-        path: /api/v1/*
-        headers:
-          x-canary: "true"
-      backend:
-        service: api-service
-        port: 8080
-      rewrite:
+	src := guideExample + canaryRoute + `      rewrite:
         prefix: /v1/
       timeout: 5s
       auth:
