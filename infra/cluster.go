@@ -30,6 +30,8 @@ type Cluster struct {
 	// Identity lets in-cluster service accounts act on cloud resources
 	// without static credentials.
 	Identity WorkloadIdentity
+	// Seal auto-unseals Vault with Keys.Secrets (clouds only).
+	Seal *VaultSeal
 	// Rendering is true when the provider writes YAML instead of calling a
 	// cluster: nothing can be awaited or read back.
 	Rendering bool
@@ -96,4 +98,22 @@ func (s ClusterSpec) Validate(cloud string) error {
 		return fmt.Errorf("%s cluster: stack, region, zones, network, namespace and node settings are required", cloud)
 	}
 	return nil
+}
+
+// VaultServiceAccountNamespace and VaultServiceAccountName are the
+// Kubernetes service account Vault runs as; the cloud identity allowed to
+// use the secrets key for auto-unseal trusts only it.
+const (
+	VaultServiceAccountNamespace = "vault"
+	VaultServiceAccountName      = "vault"
+)
+
+// VaultSeal lets Vault unseal itself with the cluster's secrets key.
+type VaultSeal struct {
+	// Stanza is Vault's HCL seal block for the cloud's KMS.
+	Stanza pulumi.StringOutput
+	// Annotations go on Vault's service account (its cloud identity);
+	// Labels on its pods.
+	Annotations pulumi.StringMapOutput
+	Labels      map[string]string
 }

@@ -96,9 +96,17 @@ func TestAzureProd(t *testing.T) {
 	blob := one(t, g, "azure-native:storage:BlobServiceProperties")
 	assert.Equal(t, true, blob.Inputs["isVersioningEnabled"])
 	assert.Equal(t, "None", one(t, g, "azure-native:storage:BlobContainer").Inputs["publicAccess"])
-	fed := one(t, g, "azure-native:managedidentity:FederatedIdentityCredential")
+	fed := named(t, g, "azure-native:managedidentity:FederatedIdentityCredential", "azure-backup-federation")
 	assert.Equal(t, "system:serviceaccount:cloudscale:cloudscale-backup", fed.Inputs["subject"])
 	assert.Contains(t, fed.Inputs["issuer"], ".oic.prod-aks.azure.com/")
+	// Vault auto-unseals with the secrets key, as its own federated identity.
+	vfed := named(t, g, "azure-native:managedidentity:FederatedIdentityCredential", "azure-vault-federation")
+	assert.Equal(t, "system:serviceaccount:vault:vault", vfed.Inputs["subject"])
+	assert.NotEmpty(t, named(t, g, "azure-native:authorization:RoleAssignment", "azure-vault-unseal").Inputs["principalId"])
+	vault := named(t, g, "kubernetes:helm.sh/v3:Release", "vault")
+	raft := get(vault, "values.server.ha.raft.config").(string)
+	assert.Contains(t, raft, `seal "azurekeyvault"`)
+	assert.Contains(t, raft, `key_name   = "cloudscale-prod-azure-secrets"`)
 
 	sc := one(t, g, "kubernetes:storage.k8s.io/v1:StorageClass")
 	assert.Equal(t, desID, get(sc, "parameters.diskEncryptionSetID"))

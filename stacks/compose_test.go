@@ -31,8 +31,28 @@ func TestAllStacksCompose(t *testing.T) {
 			sc := one(t, g, "kubernetes:storage.k8s.io/v1:StorageClass")
 			assert.Equal(t, "cloudscale-encrypted", sc.String("metadata.name"))
 			assert.Equal(t, cluster.URN, sc.Parent)
-			ns := one(t, g, "kubernetes:core/v1:Namespace")
-			assert.Equal(t, "cloudscale", ns.String("metadata.name"))
+			var names []string
+			for _, ns := range g.OfType("kubernetes:core/v1:Namespace") {
+				names = append(names, ns.String("metadata.name"))
+			}
+			assert.ElementsMatch(t, []string{"cloudscale", "istio-ingress", "istio-system", "cert-manager", "vault", "external-secrets"}, names)
+			// Every tier is composed into every stack.
+			for _, tier := range []string{"cloudscale:security:Baseline", "cloudscale:mesh:Mesh", "cloudscale:security:Certs",
+				"cloudscale:security:Vault", "cloudscale:security:Secrets", "cloudscale:gateway:Gateway"} {
+				c := one(t, g, tier)
+				assert.Equal(t, root.URN, c.Parent, tier)
+			}
+			gw := named(t, g, "kubernetes:networking.istio.io/v1:Gateway", "gateway")
+			assert.Equal(t, "production-cert", get(gw, "spec.servers").([]any)[0].(map[string]any)["tls"].(map[string]any)["credentialName"])
+			cert := named(t, g, "kubernetes:cert-manager.io/v1:Certificate", "certs-istio-ingress-production-cert")
+			assert.Equal(t, "istio-ingress", cert.String("metadata.namespace"))
+			charts := len(g.OfType("kubernetes:helm.sh/v3:Release"))
+			if res.Spec.Cloud == spec.Local {
+				assert.Zero(t, charts, "no chart is fetched for the local stack")
+				assert.NotEmpty(t, g.OfType("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"))
+			} else {
+				assert.Equal(t, 6, charts, "istio base, cni, istiod, cert-manager, vault, external-secrets")
+			}
 			one(t, g, "pulumi:providers:kubernetes")
 			for _, r := range g.Resources {
 				if r.URN != root.URN {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/cloudscale/platform/components/gateway"
 	"github.com/cloudscale/platform/components/security"
 	"github.com/cloudscale/platform/infra"
 	awsinfra "github.com/cloudscale/platform/infra/aws"
@@ -30,6 +31,9 @@ type Options struct {
 	// Kubeconfig, when set, replaces cloudscale:local.kubeconfig (tests use
 	// a cluster of their own).
 	Kubeconfig string
+	// StacksDir is where files the config names (gateway.documentFile) are
+	// read from; default the project root's stacks directory.
+	StacksDir string
 }
 
 // Deploy is the Pulumi program: `pulumi up -s <stack>` runs it.
@@ -38,7 +42,7 @@ func Deploy(ctx *pulumi.Context) error { return Program(Options{})(ctx) }
 // Program returns the Pulumi program with options, for the Automation API.
 func Program(opts Options) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
-		s, err := LoadSpec(ctx)
+		s, err := LoadSpec(ctx, opts.StacksDir)
 		if err != nil {
 			return err
 		}
@@ -48,8 +52,9 @@ func Program(opts Options) pulumi.RunFunc {
 }
 
 // LoadSpec reads the stack's config once and validates it before anything
-// is registered.
-func LoadSpec(ctx *pulumi.Context) (spec.Spec, error) {
+// is registered; files it names are read from dir (default: the project
+// root's stacks directory).
+func LoadSpec(ctx *pulumi.Context, dir string) (spec.Spec, error) {
 	raw := map[string]string{}
 	for _, k := range spec.TopKeys() {
 		if v, ok := ctx.GetConfig(spec.Key(k)); ok {
@@ -68,7 +73,10 @@ func LoadSpec(ctx *pulumi.Context) (spec.Spec, error) {
 			}
 		}
 	}
-	return spec.Load(ctx.Stack(), raw)
+	if root := ctx.RootDirectory(); dir == "" && root != "" {
+		dir = filepath.Join(root, "stacks")
+	}
+	return spec.LoadIn(dir, ctx.Stack(), raw)
 }
 
 // Platform is the root component of one stack; every tier is its child.
@@ -78,6 +86,7 @@ type Platform struct {
 	Spec     spec.Spec
 	Cluster  infra.Cluster
 	Baseline *security.Baseline
+	Gateway  *gateway.Gateway
 }
 
 // NewPlatform composes the tiers of one stack.
@@ -93,10 +102,7 @@ func NewPlatform(ctx *pulumi.Context, s spec.Spec, opts Options) (*Platform, err
 	p.Cluster = cluster
 
 	k8s := []pulumi.ResourceOption{pulumi.Parent(p), pulumi.Providers(cluster.Provider)}
-	p.Baseline, err = security.NewBaseline(ctx, "baseline", &security.BaselineArgs{
-		Namespaces: []string{s.Namespace},
-	}, k8s...)
-	if err != nil {
+	if err := kubernetesTiers(ctx, p, s, cluster, k8s...); err != nil {
 		return nil, err
 	}
 
@@ -109,6 +115,7 @@ func NewPlatform(ctx *pulumi.Context, s spec.Spec, opts Options) (*Platform, err
 		"storageClass": pulumi.String(cluster.StorageClass),
 		"kubeconfig":   cluster.Kubeconfig,
 		"backupBucket": cluster.Backups.Bucket,
+		"gateway":      p.Gateway.Service,
 	}
 	for k, v := range outputs {
 		ctx.Export(k, v)

@@ -68,7 +68,12 @@ func TestGCPProd(t *testing.T) {
 	assert.Equal(t, true, bucket.Inputs["uniformBucketLevelAccess"])
 	assert.Equal(t, "enforced", bucket.Inputs["publicAccessPrevention"])
 	assert.Equal(t, true, get(bucket, "versioning.enabled"))
-	wi := one(t, g, "gcp:serviceaccount/iAMMember:IAMMember")
+	vwi := named(t, g, "gcp:serviceaccount/iAMMember:IAMMember", "gcp-vault-workload-identity")
+	assert.Equal(t, "serviceAccount:cloudscale-prod.svc.id.goog[vault/vault]", vwi.Inputs["member"])
+	raft := get(named(t, g, "kubernetes:helm.sh/v3:Release", "vault"), "values.server.ha.raft.config").(string)
+	assert.Contains(t, raft, `seal "gcpckms"`)
+	assert.Contains(t, raft, `project    = "cloudscale-prod"`)
+	wi := named(t, g, "gcp:serviceaccount/iAMMember:IAMMember", "gcp-backup-workload-identity")
 	assert.Equal(t, "serviceAccount:cloudscale-prod.svc.id.goog[cloudscale/cloudscale-backup]", wi.Inputs["member"])
 	agents := map[string]bool{}
 	for _, m := range g.OfType("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember") {

@@ -1,28 +1,87 @@
+// Package gateway turns the guide's Gateway document into the platform's
+// ingress: the Istio ingress gateway pods (through the workload helper, so
+// they get the platform's HA and security defaults and the policy gate sees
+// them), the Istio Gateway with TLS 1.3, routes by path and header with
+// rewrites, header changes, timeouts and canary weights, local and global
+// rate limits, token validation and API keys.
 package gateway
 
 import (
+	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"sigs.k8s.io/yaml"
+
+	"github.com/cloudscale/platform/components/gateway/gatewaydoc"
+	"github.com/cloudscale/platform/components/mesh"
+	"github.com/cloudscale/platform/components/upstream"
+	"github.com/cloudscale/platform/components/workload"
 )
 
-// IngressSelector selects the Istio ingress gateway pods the Gateway
-// configures.
+// IngressSelector selects the ingress gateway pods the Gateway configures.
 var IngressSelector = map[string]any{"istio": "ingressgateway"}
 
-// Args say where the gateway's Istio objects go and how tokens are checked.
+// Names of what the gateway runs.
+const (
+	IngressName    = "ingress-gateway"
+	RateLimitName  = "ratelimit"
+	RateLimitPort  = 8081
+	HTTPSPort      = 8443 // behind the Service's 443: no privileged port needed
+	StatusPort     = 15021
+	RateLimitScope = "cloudscale-gateway"
+	// APIKeysFile is where the ingress pods read the API keys (an htpasswd
+	// file of SHA digests, delivered from Vault by an ExternalSecret).
+	APIKeysFile = "/etc/cloudscale/api-keys/htpasswd"
+	// APIKeysProperty is the key of the API-key Secret holding that file.
+	APIKeysProperty = "htpasswd"
+)
+
+// Counters is the Redis the rate-limit service counts global limits in.
+type Counters struct {
+	// Type is SINGLE, SENTINEL or CLUSTER (the rate-limit service's REDIS_TYPE).
+	Type string
+	// URL is host:port, or for SENTINEL "master,host:port,...".
+	URL string
+	// Selector and Namespace select the Redis pods egress is opened to.
+	PodLabels, NamespaceLabels map[string]string
+	Ports                      []int
+}
+
+// Args say how the document becomes the platform's ingress.
 type Args struct {
-	Document *Document
+	Document *gatewaydoc.Document
 	// Services the routes may name (the platform's own); nil skips the check.
 	Services map[string]bool
 	// Namespace of the ingress gateway; BackendNamespace of the services.
 	Namespace, BackendNamespace string
 	// Issuer and JWKSURI validate tokens on routes with auth.required.
 	Issuer, JWKSURI string
+	// Canaries maps a backend service to the percentage sent to its canary
+	// subset (the mesh defines the subsets).
+	Canaries map[string]int
+	// Production makes the replicas' zone spread hard and needs 3 or more.
+	Production  bool
+	MinReplicas int
+	MaxReplicas int
+	Resources   workload.Resources
+	// ServiceType is LoadBalancer on clouds (with SourceRanges as its
+	// firewall) and ClusterIP where no load balancer exists (local).
+	ServiceType  string
+	SourceRanges []string
+	// Counters is required when a route has a global limit.
+	Counters *Counters
+	// APIKeysSecret is the Secret (key "htpasswd") with the service API
+	// keys; required when a route accepts API keys.
+	APIKeysSecret string
+	// Ready are resources (mesh, namespaces) that must exist first.
+	Ready []pulumi.Resource
 }
 
 // Gateway is the ingress built from the document.
@@ -30,38 +89,192 @@ type Gateway struct {
 	pulumi.ResourceState
 
 	Name pulumi.StringOutput
+	// Service is the ingress Service whose address clients use.
+	Service pulumi.StringOutput
+	// ServiceAccount is the ingress pods' identity, which backends admit.
+	ServiceAccount string
 }
 
-// New validates the document, then registers the Istio Gateway (443,
-// TLS 1.3 minimum, the referenced certificate), one VirtualService routing
-// by path and headers with rewrites, header changes and timeouts, a
-// DestinationRule per backend with connection limits and outlier ejection,
-// and token validation for protected routes.
+// ServiceAccountOf is the identity ("namespace/name") of the ingress pods in ns.
+func ServiceAccountOf(ns string) string { return ns + "/" + IngressName }
+
+func (a *Args) validate(name string) error {
+	if a.Document == nil {
+		return fmt.Errorf("gateway %s: a Gateway document is required", name)
+	}
+	if err := a.Document.Validate(a.Services); err != nil {
+		return fmt.Errorf("gateway %s: %w", name, err)
+	}
+	var errs []error
+	if a.Namespace == "" || a.BackendNamespace == "" {
+		errs = append(errs, errors.New("namespace and backend namespace are required"))
+	}
+	if a.MinReplicas < 1 || a.MaxReplicas < a.MinReplicas || (a.Production && a.MinReplicas < 3) {
+		errs = append(errs, fmt.Errorf("replicas %d-%d: at least 1 (3 in production), max at least min", a.MinReplicas, a.MaxReplicas))
+	}
+	if a.ServiceType == "LoadBalancer" && len(a.SourceRanges) == 0 {
+		errs = append(errs, errors.New("a LoadBalancer service needs source ranges (its firewall)"))
+	}
+	for _, r := range a.Document.Spec.Routes {
+		if r.Auth != nil && r.Auth.Required && (a.Issuer == "" || a.JWKSURI == "") {
+			errs = append(errs, errors.New("routes require tokens, so an issuer and JWKS URI are required"))
+			break
+		}
+	}
+	for _, r := range a.Document.Spec.Routes {
+		if r.RateLimit != nil && r.RateLimit.GlobalRequestsPerMinute > 0 && (a.Counters == nil || a.Counters.URL == "") {
+			errs = append(errs, errors.New("routes have global rate limits, so a Redis for the counters is required"))
+			break
+		}
+	}
+	for _, r := range a.Document.Spec.Routes {
+		if r.Auth != nil && r.Auth.APIKeys && a.APIKeysSecret == "" {
+			errs = append(errs, errors.New("routes accept API keys, so an API-key Secret is required"))
+			break
+		}
+	}
+	for svc, w := range a.Canaries {
+		if w < 0 || w > 100 {
+			errs = append(errs, fmt.Errorf("canary weight of %s: %d is not a percentage", svc, w))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("gateway %s: %w", name, err)
+	}
+	return nil
+}
+
+// New validates the document and builds the ingress.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Gateway, error) {
-	if args == nil || args.Document == nil {
-		return nil, fmt.Errorf("gateway %s: a Gateway document is required", name)
+	if args == nil {
+		return nil, fmt.Errorf("gateway %s: args are required", name)
 	}
-	if err := args.Document.Validate(args.Services); err != nil {
-		return nil, fmt.Errorf("gateway %s: %w", name, err)
+	if err := args.validate(name); err != nil {
+		return nil, err
 	}
-	if args.Namespace == "" || args.BackendNamespace == "" {
-		return nil, fmt.Errorf("gateway %s: namespace and backend namespace are required", name)
-	}
-	g := &Gateway{}
+	g := &Gateway{ServiceAccount: ServiceAccountOf(args.Namespace)}
 	if err := ctx.RegisterComponentResource("cloudscale:gateway:Gateway", name, g, opts...); err != nil {
 		return nil, err
 	}
 	d := args.Document
-	cr := func(suffix, apiVersion, kind, ns string, spec map[string]any) error {
-		_, err := apiextensions.NewCustomResource(ctx, name+suffix, &apiextensions.CustomResourceArgs{
-			ApiVersion:  pulumi.String(apiVersion),
-			Kind:        pulumi.String(kind),
-			Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(d.Metadata.Name + suffix), Namespace: pulumi.String(ns)},
-			OtherFields: kubernetes.UntypedArgs{"spec": spec},
-		}, pulumi.Parent(g))
-		return err
-	}
+	b := &builder{ctx: ctx, g: g, name: name, a: args}
+	routes := planRoutes(args)
 
+	ingress, err := b.ingress(routes)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.istioObjects(routes); err != nil {
+		return nil, err
+	}
+	if err := b.localLimits(routes); err != nil {
+		return nil, err
+	}
+	if err := b.globalLimits(routes); err != nil {
+		return nil, err
+	}
+	if err := b.apiKeys(routes); err != nil {
+		return nil, err
+	}
+	g.Name = pulumi.String(d.Metadata.Name).ToStringOutput()
+	g.Service = ingress.Service
+	if err := ctx.RegisterResourceOutputs(g, pulumi.Map{"name": g.Name, "service": g.Service}); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+type builder struct {
+	ctx  *pulumi.Context
+	g    *Gateway
+	name string
+	a    *Args
+}
+
+// route is one document route with what the builders need.
+type route struct {
+	gatewaydoc.Route
+	// Name is the VirtualService route name EnvoyFilters patch by.
+	Name   string
+	Host   string
+	Prefix string
+	Exact  bool
+}
+
+func planRoutes(a *Args) []route {
+	var out []route
+	for i, r := range a.Document.Spec.Routes {
+		prefix, exact := r.Match.PathPrefix()
+		out = append(out, route{
+			Route: r, Name: fmt.Sprintf("route-%d", i),
+			Host:   fmt.Sprintf("%s.%s.svc.cluster.local", r.Backend.Service, a.BackendNamespace),
+			Prefix: prefix, Exact: exact,
+		})
+	}
+	return out
+}
+
+func (b *builder) cr(suffix, apiVersion, kind string, spec map[string]any) error {
+	_, err := apiextensions.NewCustomResource(b.ctx, b.name+suffix, &apiextensions.CustomResourceArgs{
+		ApiVersion:  pulumi.String(apiVersion),
+		Kind:        pulumi.String(kind),
+		Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(b.a.Document.Metadata.Name + suffix), Namespace: pulumi.String(b.a.Namespace)},
+		OtherFields: kubernetes.UntypedArgs{"spec": spec},
+	}, pulumi.Parent(b.g), pulumi.DependsOn(b.a.Ready))
+	return err
+}
+
+// ingress runs the Istio ingress gateway pods: gateway injection turns
+// them into Envoy proxies; the helper gives them replicas, autoscaling,
+// a disruption budget, spread, and the NetworkPolicy.
+func (b *builder) ingress(routes []route) (*workload.Workload, error) {
+	a := b.a
+	backendPorts := map[int]bool{}
+	for _, r := range routes {
+		backendPorts[r.Backend.Port] = true
+	}
+	var ports []int
+	for p := range backendPorts {
+		ports = append(ports, p)
+	}
+	sort.Ints(ports)
+	clients := a.SourceRanges
+	if len(clients) == 0 {
+		clients = []string{"0.0.0.0/0"} // ClusterIP: in-cluster clients only
+	}
+	egress := []workload.Peer{
+		{NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": a.BackendNamespace}, PodLabels: map[string]string{}, Ports: ports},
+		{NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": mesh.RootNamespace}, PodLabels: map[string]string{"app": "istiod"}, Ports: []int{15012}},
+		{PodLabels: map[string]string{"app.kubernetes.io/name": RateLimitName}, Ports: []int{RateLimitPort}},
+	}
+	var volumes []workload.Volume
+	if a.APIKeysSecret != "" {
+		volumes = append(volumes, workload.Volume{Name: "api-keys", Secret: a.APIKeysSecret, MountPath: APIKeysFile[:strings.LastIndex(APIKeysFile, "/")]})
+	}
+	return workload.New(b.ctx, IngressName, &workload.Args{
+		Namespace: a.Namespace, Image: upstream.ProxyImage, Container: "istio-proxy",
+		Ports: []workload.Port{
+			{Name: "status-port", Port: StatusPort},
+			{Name: "https", Port: HTTPSPort, ServicePort: 443},
+		},
+		HealthPath: "/healthz/ready",
+		Replicas:   a.MinReplicas, Production: a.Production, Resources: a.Resources,
+		Autoscaling: &workload.Autoscaling{Min: a.MinReplicas, Max: a.MaxReplicas, CPUUtilization: 70},
+		PodLabels:   map[string]string{"istio": "ingressgateway", "sidecar.istio.io/inject": "true"},
+		// The injector fills the pod from Istio's gateway template.
+		PodAnnotations: map[string]string{"inject.istio.io/templates": "gateway"},
+		Volumes:        volumes,
+		ServiceType:    a.ServiceType, SourceRanges: a.SourceRanges,
+		ServiceLabels: map[string]string{"cloudscale.io/role": "gateway"},
+		Ingress:       []workload.Peer{{CIDRs: clients, Ports: []int{HTTPSPort}}},
+		Egress:        egress,
+	}, pulumi.Parent(b.g), pulumi.DependsOn(a.Ready))
+}
+
+// istioObjects are the Gateway, the routes, token validation and the
+// authorization that admits clients to the ingress pods.
+func (b *builder) istioObjects(routes []route) error {
+	a, d := b.a, b.a.Document
 	var servers []any
 	for _, l := range d.Spec.Listeners {
 		servers = append(servers, map[string]any{
@@ -72,19 +285,15 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			},
 		})
 	}
-	if err := cr("", "networking.istio.io/v1", "Gateway", args.Namespace, map[string]any{"selector": IngressSelector, "servers": servers}); err != nil {
-		return nil, err
+	if err := b.cr("", "networking.istio.io/v1", "Gateway", map[string]any{"selector": IngressSelector, "servers": servers}); err != nil {
+		return err
 	}
-
-	var routes []any
-	backends := map[string]Route{}
+	var http []any
 	var protected []any
-	for _, r := range d.Spec.Routes {
-		host := fmt.Sprintf("%s.%s.svc.cluster.local", r.Backend.Service, args.BackendNamespace)
-		prefix, exact := r.Match.PathPrefix()
-		uri := map[string]any{"prefix": prefix}
-		if exact {
-			uri = map[string]any{"exact": prefix}
+	for _, r := range routes {
+		uri := map[string]any{"prefix": r.Prefix}
+		if r.Exact {
+			uri = map[string]any{"exact": r.Prefix}
 		}
 		match := map[string]any{"uri": uri}
 		if len(r.Match.Headers) > 0 {
@@ -94,90 +303,239 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			}
 			match["headers"] = h
 		}
-		route := map[string]any{
-			"match": []any{match},
-			"route": []any{map[string]any{"destination": map[string]any{"host": host, "port": map[string]any{"number": r.Backend.Port}}}},
+		dest := []any{map[string]any{"destination": map[string]any{"host": r.Host, "port": map[string]any{"number": r.Backend.Port}}}}
+		if w := a.Canaries[r.Backend.Service]; w > 0 {
+			dest = mesh.WeightedRoute(r.Host, r.Backend.Port, w)
 		}
+		hr := map[string]any{"name": r.Name, "match": []any{match}, "route": dest}
 		if r.Rewrite != nil {
-			route["rewrite"] = map[string]any{"uri": r.Rewrite.Prefix}
+			hr["rewrite"] = map[string]any{"uri": r.Rewrite.Prefix}
 		}
 		if r.Timeout != "" {
-			route["timeout"] = r.Timeout
+			hr["timeout"] = r.Timeout
 		}
 		if r.Headers != nil {
 			h := map[string]any{}
-			for side, ops := range map[string]*HeaderOps{"request": r.Headers.Request, "response": r.Headers.Response} {
+			for side, ops := range map[string]*gatewaydoc.HeaderOps{"request": r.Headers.Request, "response": r.Headers.Response} {
 				if ops != nil {
 					h[side] = map[string]any{"set": ops.Set, "remove": ops.Remove}
 				}
 			}
-			route["headers"] = h
+			hr["headers"] = h
 		}
-		routes = append(routes, route)
-		backends[host] = r
+		http = append(http, hr)
 		if r.Auth != nil && r.Auth.Required {
-			protected = append(protected, prefix+map[bool]string{true: "", false: "*"}[exact])
+			protected = append(protected, r.Prefix+map[bool]string{true: "", false: "*"}[r.Exact])
 		}
 	}
-	if err := cr("-routes", "networking.istio.io/v1", "VirtualService", args.Namespace, map[string]any{
-		"hosts": []any{"*"}, "gateways": []any{args.Namespace + "/" + d.Metadata.Name}, "http": routes,
+	if err := b.cr("-routes", "networking.istio.io/v1", "VirtualService", map[string]any{
+		"hosts": []any{"*"}, "gateways": []any{a.Namespace + "/" + d.Metadata.Name}, "http": http,
 	}); err != nil {
-		return nil, err
+		return err
 	}
-	i := 0
-	for _, host := range sortedHosts(backends) {
-		cb := backends[host].CircuitBreaker
-		if cb == nil {
-			cb = &CircuitBreaker{MaxConnections: 1000, ConsecutiveErrors: 5, EjectionSeconds: 30}
-		}
-		if err := cr(fmt.Sprintf("-backend-%d", i), "networking.istio.io/v1", "DestinationRule", args.Namespace, map[string]any{
-			"host": host,
-			"trafficPolicy": map[string]any{
-				"tls":            map[string]any{"mode": "ISTIO_MUTUAL"},
-				"connectionPool": map[string]any{"tcp": map[string]any{"maxConnections": cb.MaxConnections}},
-				"outlierDetection": map[string]any{
-					"consecutive5xxErrors": cb.ConsecutiveErrors, "interval": "10s",
-					"baseEjectionTime": fmt.Sprintf("%ds", cb.EjectionSeconds), "maxEjectionPercent": 50,
-				},
-			},
-		}); err != nil {
-			return nil, err
-		}
-		i++
+	// The mesh denies by default; the ingress pods admit clients on HTTPS.
+	if err := b.cr("-admit-clients", "security.istio.io/v1", "AuthorizationPolicy", map[string]any{
+		"selector": map[string]any{"matchLabels": IngressSelector},
+		"action":   "ALLOW",
+		"rules":    []any{map[string]any{"to": []any{map[string]any{"operation": map[string]any{"ports": []any{fmt.Sprint(HTTPSPort)}}}}}},
+	}); err != nil {
+		return err
 	}
-	if len(protected) > 0 {
-		if args.Issuer == "" || args.JWKSURI == "" {
-			return nil, fmt.Errorf("gateway %s: routes require tokens, so an issuer and JWKS URI are required", name)
-		}
-		if err := cr("-jwt", "security.istio.io/v1", "RequestAuthentication", args.Namespace, map[string]any{
-			"selector": map[string]any{"matchLabels": IngressSelector},
-			"jwtRules": []any{map[string]any{"issuer": args.Issuer, "jwksUri": args.JWKSURI, "forwardOriginalToken": false}},
-		}); err != nil {
-			return nil, err
-		}
-		if err := cr("-require-token", "security.istio.io/v1", "AuthorizationPolicy", args.Namespace, map[string]any{
-			"selector": map[string]any{"matchLabels": IngressSelector},
-			"action":   "DENY",
-			"rules": []any{map[string]any{
-				"from": []any{map[string]any{"source": map[string]any{"notRequestPrincipals": []any{"*"}}}},
-				"to":   []any{map[string]any{"operation": map[string]any{"paths": protected}}},
-			}},
-		}); err != nil {
-			return nil, err
-		}
+	if len(protected) == 0 {
+		return nil
 	}
-	g.Name = pulumi.String(d.Metadata.Name).ToStringOutput()
-	if err := ctx.RegisterResourceOutputs(g, pulumi.Map{"name": g.Name}); err != nil {
-		return nil, err
+	if err := b.cr("-jwt", "security.istio.io/v1", "RequestAuthentication", map[string]any{
+		"selector": map[string]any{"matchLabels": IngressSelector},
+		"jwtRules": []any{map[string]any{"issuer": a.Issuer, "jwksUri": a.JWKSURI, "forwardOriginalToken": false}},
+	}); err != nil {
+		return err
 	}
-	return g, nil
+	return b.cr("-require-token", "security.istio.io/v1", "AuthorizationPolicy", map[string]any{
+		"selector": map[string]any{"matchLabels": IngressSelector},
+		"action":   "DENY",
+		"rules": []any{map[string]any{
+			"from": []any{map[string]any{"source": map[string]any{"notRequestPrincipals": []any{"*"}}}},
+			"to":   []any{map[string]any{"operation": map[string]any{"paths": protected}}},
+		}},
+	})
 }
 
-func sortedHosts(m map[string]Route) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
+func gatewayFilter(patches []any) map[string]any {
+	return map[string]any{
+		"workloadSelector": map[string]any{"labels": IngressSelector},
+		"configPatches":    patches,
 	}
-	sort.Strings(out)
-	return out
+}
+
+// hcmFilter inserts an HTTP filter before the router on the gateway.
+func hcmFilter(name string, typedConfig map[string]any) map[string]any {
+	return map[string]any{
+		"applyTo": "HTTP_FILTER",
+		"match": map[string]any{"context": "GATEWAY", "listener": map[string]any{"filterChain": map[string]any{"filter": map[string]any{
+			"name": "envoy.filters.network.http_connection_manager", "subFilter": map[string]any{"name": "envoy.filters.http.router"},
+		}}}},
+		"patch": map[string]any{"operation": "INSERT_BEFORE", "value": map[string]any{"name": name, "typed_config": typedConfig}},
+	}
+}
+
+// routePatch merges value into the named gateway route.
+func routePatch(routeName string, value map[string]any) map[string]any {
+	return map[string]any{
+		"applyTo": "HTTP_ROUTE",
+		"match":   map[string]any{"context": "GATEWAY", "routeConfiguration": map[string]any{"vhost": map[string]any{"route": map[string]any{"name": routeName}}}},
+		"patch":   map[string]any{"operation": "MERGE", "value": value},
+	}
+}
+
+// localLimits give each gateway replica a token bucket per limited route.
+// The filter is installed without a bucket (so it limits nothing) and each
+// route enables its own.
+func (b *builder) localLimits(routes []route) error {
+	var patches []any
+	for _, r := range routes {
+		rl := r.RateLimit
+		if rl == nil {
+			continue
+		}
+		if patches == nil {
+			patches = append(patches, hcmFilter("envoy.filters.http.local_ratelimit", map[string]any{
+				"@type":    "type.googleapis.com/udpa.type.v1.TypedStruct",
+				"type_url": "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+				"value":    map[string]any{"stat_prefix": "http_local_rate_limiter"},
+			}))
+		}
+		burst := max(rl.Burst, rl.RequestsPerSecond)
+		patches = append(patches, routePatch(r.Name, map[string]any{"typed_per_filter_config": map[string]any{
+			"envoy.filters.http.local_ratelimit": map[string]any{
+				"@type":    "type.googleapis.com/udpa.type.v1.TypedStruct",
+				"type_url": "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+				"value": map[string]any{
+					"stat_prefix":     "http_local_rate_limiter",
+					"token_bucket":    map[string]any{"max_tokens": burst, "tokens_per_fill": rl.RequestsPerSecond, "fill_interval": "1s"},
+					"filter_enabled":  map[string]any{"runtime_key": "local_rate_limit_enabled", "default_value": map[string]any{"numerator": 100, "denominator": "HUNDRED"}},
+					"filter_enforced": map[string]any{"runtime_key": "local_rate_limit_enforced", "default_value": map[string]any{"numerator": 100, "denominator": "HUNDRED"}},
+					"response_headers_to_add": []any{map[string]any{"append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+						"header": map[string]any{"key": "x-cloudscale-rate-limited", "value": "local"}}},
+				},
+			},
+		}}))
+	}
+	if patches == nil {
+		return nil
+	}
+	return b.cr("-local-ratelimit", "networking.istio.io/v1alpha3", "EnvoyFilter", gatewayFilter(patches))
+}
+
+// RateLimitConfig is the rate-limit service's configuration: per route,
+// per client address, GlobalRequestsPerMinute.
+func RateLimitConfig(routes []gatewaydoc.Route) (string, bool, error) {
+	var descriptors []any
+	for i, r := range routes {
+		if r.RateLimit == nil || r.RateLimit.GlobalRequestsPerMinute == 0 {
+			continue
+		}
+		descriptors = append(descriptors, map[string]any{
+			"key": "generic_key", "value": fmt.Sprintf("route-%d", i),
+			"descriptors": []any{map[string]any{
+				"key":        "remote_address",
+				"rate_limit": map[string]any{"unit": "minute", "requests_per_unit": r.RateLimit.GlobalRequestsPerMinute},
+			}},
+		})
+	}
+	if descriptors == nil {
+		return "", false, nil
+	}
+	out, err := yaml.Marshal(map[string]any{"domain": RateLimitScope, "descriptors": descriptors})
+	return string(out), true, err
+}
+
+// globalLimits run the Envoy rate-limit service (counters in Redis) and
+// make the gateway ask it, per route and client address, before
+// forwarding. The gateway fails open if the service is down: the local
+// limits still hold, and the rate-limit service is no single point of
+// failure for traffic.
+func (b *builder) globalLimits(routes []route) error {
+	a := b.a
+	config, limited, err := RateLimitConfig(a.Document.Spec.Routes)
+	if err != nil || !limited {
+		return err
+	}
+	cm, err := corev1.NewConfigMap(b.ctx, b.name+"-ratelimit", &corev1.ConfigMapArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(RateLimitName + "-config"), Namespace: pulumi.String(a.Namespace)},
+		Data:     pulumi.StringMap{"config.yaml": pulumi.String(config)},
+	}, pulumi.Parent(b.g), pulumi.DependsOn(a.Ready))
+	if err != nil {
+		return err
+	}
+	c := a.Counters
+	if _, err := workload.New(b.ctx, RateLimitName, &workload.Args{
+		Namespace: a.Namespace, Image: upstream.RateLimitImage,
+		Args:  []string{"/bin/ratelimit"},
+		Ports: []workload.Port{{Name: "http", Port: 8080}, {Name: "grpc", Port: RateLimitPort}},
+		Env: map[string]string{
+			"USE_STATSD": "false", "LOG_FORMAT": "json",
+			"REDIS_SOCKET_TYPE": "tcp", "REDIS_TYPE": c.Type, "REDIS_URL": c.URL, "REDIS_TLS": "true",
+			"RUNTIME_ROOT": "/data", "RUNTIME_SUBDIRECTORY": "ratelimit", "RUNTIME_WATCH_ROOT": "false",
+			"RUNTIME_IGNOREDOTFILES": "true",
+		},
+		HealthPath: "/healthcheck",
+		Replicas:   a.MinReplicas, Production: a.Production, Resources: a.Resources,
+		Volumes: []workload.Volume{{Name: "config", ConfigMap: RateLimitName + "-config", MountPath: "/data/ratelimit/config"}},
+		Ingress: []workload.Peer{{PodLabels: map[string]string{"app.kubernetes.io/name": IngressName}, Ports: []int{RateLimitPort}}},
+		Egress:  []workload.Peer{{PodLabels: c.PodLabels, NamespaceLabels: c.NamespaceLabels, Ports: c.Ports}},
+	}, pulumi.Parent(b.g), pulumi.DependsOn([]pulumi.Resource{cm})); err != nil {
+		return err
+	}
+	cluster := fmt.Sprintf("outbound|%d||%s.%s.svc.cluster.local", RateLimitPort, RateLimitName, a.Namespace)
+	patches := []any{hcmFilter("envoy.filters.http.ratelimit", map[string]any{
+		"@type":             "type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit",
+		"domain":            RateLimitScope,
+		"failure_mode_deny": false,
+		"timeout":           "50ms",
+		"rate_limit_service": map[string]any{
+			"grpc_service":          map[string]any{"envoy_grpc": map[string]any{"cluster_name": cluster, "authority": cluster[strings.LastIndex(cluster, "|")+1:]}},
+			"transport_api_version": "V3",
+		},
+	})}
+	for _, r := range routes {
+		if r.RateLimit == nil || r.RateLimit.GlobalRequestsPerMinute == 0 {
+			continue
+		}
+		patches = append(patches, routePatch(r.Name, map[string]any{"route": map[string]any{"rate_limits": []any{map[string]any{
+			"actions": []any{
+				map[string]any{"generic_key": map[string]any{"descriptor_value": r.Name}},
+				map[string]any{"remote_address": map[string]any{}},
+			},
+		}}}}))
+	}
+	return b.cr("-global-ratelimit", "networking.istio.io/v1alpha3", "EnvoyFilter", gatewayFilter(patches))
+}
+
+// apiKeys check service-to-service calls on routes with auth.apiKeys:
+// the caller sends its name and key as HTTP Basic credentials, checked
+// against SHA digests in a file the ExternalSecret delivers from Vault (no
+// key is in this program, its state or the rendered objects). Other routes
+// switch the check off.
+func (b *builder) apiKeys(routes []route) error {
+	var keyed bool
+	for _, r := range routes {
+		keyed = keyed || (r.Auth != nil && r.Auth.APIKeys)
+	}
+	if !keyed {
+		return nil
+	}
+	patches := []any{hcmFilter("envoy.filters.http.basic_auth", map[string]any{
+		"@type":                   "type.googleapis.com/envoy.extensions.filters.http.basic_auth.v3.BasicAuth",
+		"users":                   map[string]any{"filename": APIKeysFile},
+		"forward_username_header": "x-cloudscale-client",
+	})}
+	for _, r := range routes {
+		if r.Auth != nil && r.Auth.APIKeys {
+			continue
+		}
+		patches = append(patches, routePatch(r.Name, map[string]any{"typed_per_filter_config": map[string]any{
+			"envoy.filters.http.basic_auth": map[string]any{"@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "disabled": true},
+		}}))
+	}
+	return b.cr("-api-keys", "networking.istio.io/v1alpha3", "EnvoyFilter", gatewayFilter(patches))
 }

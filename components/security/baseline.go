@@ -14,10 +14,22 @@ import (
 
 // BaselineArgs name the namespaces to create.
 type BaselineArgs struct {
-	// Namespaces to create; the first is the platform's own.
+	// Namespaces to create for workloads; the first is the platform's own.
 	Namespaces []string
-	// Mesh labels the namespaces for sidecar injection.
+	// Mesh labels those namespaces for sidecar injection.
 	Mesh bool
+	// System are operator namespaces (mesh control plane, cert-manager,
+	// Vault, External Secrets): same PSA and default-deny, no sidecars,
+	// and the access their charts' pods need.
+	System []SystemNamespace
+}
+
+// SystemNamespace is an operator's namespace and the ports its pods serve
+// (webhooks and APIs, called by the API server and the cluster) and call
+// (the API server, cloud KMS and DNS APIs, peers).
+type SystemNamespace struct {
+	Name                      string
+	IngressPorts, EgressPorts []int
 }
 
 // Baseline is the security baseline of one stack.
@@ -41,7 +53,14 @@ func NewBaseline(ctx *pulumi.Context, name string, args *BaselineArgs, opts ...p
 		return nil, err
 	}
 	var names pulumi.StringArray
-	for _, ns := range args.Namespaces {
+	system := map[string]SystemNamespace{}
+	all := append([]string(nil), args.Namespaces...)
+	for _, sn := range args.System {
+		system[sn.Name] = sn
+		all = append(all, sn.Name)
+	}
+	for _, ns := range all {
+		_, isSystem := system[ns]
 		labels := pulumi.StringMap{
 			"app.kubernetes.io/part-of":                  pulumi.String("cloudscale"),
 			"pod-security.kubernetes.io/enforce":         pulumi.String("restricted"),
@@ -51,7 +70,7 @@ func NewBaseline(ctx *pulumi.Context, name string, args *BaselineArgs, opts ...p
 			"kubernetes.io/metadata.name":                pulumi.String(ns),
 			"cloudscale.io/default-deny":                 pulumi.String("true"),
 		}
-		if args.Mesh {
+		if args.Mesh && !isSystem {
 			labels["istio-injection"] = pulumi.String("enabled")
 		}
 		n, err := corev1.NewNamespace(ctx, ns, &corev1.NamespaceArgs{
@@ -64,6 +83,11 @@ func NewBaseline(ctx *pulumi.Context, name string, args *BaselineArgs, opts ...p
 		names = append(names, n.Metadata.Name().Elem())
 		if err := denyAll(ctx, b, n, ns); err != nil {
 			return nil, err
+		}
+		if sn, ok := system[ns]; ok {
+			if err := operatorAccess(ctx, b, n, sn); err != nil {
+				return nil, err
+			}
 		}
 	}
 	b.NamespaceNames = names.ToStringArrayOutput()
@@ -108,5 +132,35 @@ func denyAll(ctx *pulumi.Context, b *Baseline, n *corev1.Namespace, ns string) e
 			}},
 		},
 	}, opts...)
+	return err
+}
+
+// operatorAccess opens an operator namespace's served ports to any source
+// (the API server calls webhooks from outside the pod network) and its
+// calls to the listed ports, within the namespace on any port.
+func operatorAccess(ctx *pulumi.Context, b *Baseline, n *corev1.Namespace, sn SystemNamespace) error {
+	ports := func(ps []int) networkingv1.NetworkPolicyPortArray {
+		var out networkingv1.NetworkPolicyPortArray
+		for _, p := range ps {
+			out = append(out, &networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String("TCP"), Port: pulumi.Int(p)})
+		}
+		return out
+	}
+	sameNS := networkingv1.NetworkPolicyPeerArray{&networkingv1.NetworkPolicyPeerArgs{PodSelector: &metav1.LabelSelectorArgs{}}}
+	_, err := networkingv1.NewNetworkPolicy(ctx, sn.Name+"-operator-access", &networkingv1.NetworkPolicyArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("operator-access"), Namespace: pulumi.String(sn.Name)},
+		Spec: &networkingv1.NetworkPolicySpecArgs{
+			PodSelector: &metav1.LabelSelectorArgs{},
+			PolicyTypes: pulumi.StringArray{pulumi.String("Ingress"), pulumi.String("Egress")},
+			Ingress: networkingv1.NetworkPolicyIngressRuleArray{
+				&networkingv1.NetworkPolicyIngressRuleArgs{Ports: ports(sn.IngressPorts)},
+				&networkingv1.NetworkPolicyIngressRuleArgs{From: sameNS},
+			},
+			Egress: networkingv1.NetworkPolicyEgressRuleArray{
+				&networkingv1.NetworkPolicyEgressRuleArgs{Ports: ports(sn.EgressPorts)},
+				&networkingv1.NetworkPolicyEgressRuleArgs{To: sameNS},
+			},
+		},
+	}, pulumi.Parent(b), pulumi.DependsOn([]pulumi.Resource{n}))
 	return err
 }

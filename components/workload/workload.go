@@ -27,6 +27,15 @@ import (
 type Port struct {
 	Name string
 	Port int
+	// ServicePort is the port the Service exposes it on (default Port),
+	// e.g. 443 in front of an unprivileged 8443.
+	ServicePort int
+}
+
+// Volume mounts a ConfigMap or a Secret (exactly one) read-only.
+type Volume struct {
+	Name, MountPath   string
+	ConfigMap, Secret string
 }
 
 // Peer is who may reach the workload (ingress) or whom it may reach
@@ -35,7 +44,10 @@ type Port struct {
 type Peer struct {
 	PodLabels       map[string]string
 	NamespaceLabels map[string]string
-	Ports           []int
+	// CIDRs, when set, make the peer these address blocks instead of pods
+	// (clients outside the cluster, cloud APIs).
+	CIDRs []string
+	Ports []int
 }
 
 // Resources are one container's requests and limits (Kubernetes quantities).
@@ -71,6 +83,18 @@ type Args struct {
 	Egress     []Peer
 	// Autoscaling, when set, adds an HPA (its Min overrides Replicas as the floor).
 	Autoscaling *Autoscaling
+
+	// Container names the container (default: the workload's name).
+	Container string
+	// PodLabels and PodAnnotations are added to the pod template (e.g. what
+	// the mesh's injector reads).
+	PodLabels, PodAnnotations map[string]string
+	Volumes                   []Volume
+	// ServiceType is ClusterIP unless set; LoadBalancer needs SourceRanges,
+	// the addresses its cloud firewall admits.
+	ServiceType   string
+	SourceRanges  []string
+	ServiceLabels map[string]string
 }
 
 // Workload is the component.
@@ -122,6 +146,23 @@ func (a *Args) validate(name string) error {
 	if s := a.Autoscaling; s != nil && (s.Min < 1 || s.Max < s.Min || (a.Production && s.Min < 3)) {
 		errs = append(errs, fmt.Errorf("autoscaling %d-%d: min at least 1 (3 in production) and max at least min", s.Min, s.Max))
 	}
+	switch a.ServiceType {
+	case "", "ClusterIP":
+		if len(a.SourceRanges) > 0 {
+			errs = append(errs, errors.New("source ranges apply only to a LoadBalancer service"))
+		}
+	case "LoadBalancer":
+		if len(a.SourceRanges) == 0 {
+			errs = append(errs, errors.New("a LoadBalancer service needs source ranges (its firewall)"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("service type %q: allowed ClusterIP, LoadBalancer", a.ServiceType))
+	}
+	for _, v := range a.Volumes {
+		if v.Name == "" || !strings.HasPrefix(v.MountPath, "/") || (v.ConfigMap == "") == (v.Secret == "") {
+			errs = append(errs, fmt.Errorf("volume %q: a name, an absolute mount path and exactly one of configMap or secret", v.Name))
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("workload %s: %w", name, err)
 	}
@@ -158,13 +199,33 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	var svcPorts corev1.ServicePortArray
 	var cPorts corev1.ContainerPortArray
 	for _, p := range args.Ports {
-		svcPorts = append(svcPorts, &corev1.ServicePortArgs{Name: pulumi.String(p.Name), Port: pulumi.Int(p.Port), TargetPort: pulumi.Int(p.Port)})
+		sp := p.Port
+		if p.ServicePort != 0 {
+			sp = p.ServicePort
+		}
+		svcPorts = append(svcPorts, &corev1.ServicePortArgs{Name: pulumi.String(p.Name), Port: pulumi.Int(sp), TargetPort: pulumi.Int(p.Port)})
 		cPorts = append(cPorts, &corev1.ContainerPortArgs{Name: pulumi.String(p.Name), ContainerPort: pulumi.Int(p.Port)})
 	}
-	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{
-		Metadata: meta(),
-		Spec:     &corev1.ServiceSpecArgs{Type: pulumi.String("ClusterIP"), Selector: selector.MatchLabels, Ports: svcPorts},
-	}, child)
+	svcSpec := &corev1.ServiceSpecArgs{Type: pulumi.String("ClusterIP"), Selector: selector.MatchLabels, Ports: svcPorts}
+	svcMeta := meta()
+	if args.ServiceType == "LoadBalancer" {
+		svcSpec.Type = pulumi.String("LoadBalancer")
+		svcSpec.LoadBalancerSourceRanges = pulumi.ToStringArray(args.SourceRanges)
+		// Local keeps the client's address, so the NetworkPolicy's source
+		// ranges and per-client rate limits see it.
+		svcSpec.ExternalTrafficPolicy = pulumi.String("Local")
+	}
+	if len(args.ServiceLabels) > 0 {
+		l := pulumi.StringMap{}
+		for k, v := range labels {
+			l[k] = v
+		}
+		for k, v := range args.ServiceLabels {
+			l[k] = pulumi.String(v)
+		}
+		svcMeta.Labels = l
+	}
+	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{Metadata: svcMeta, Spec: svcSpec}, child)
 	if err != nil {
 		return nil, err
 	}
@@ -262,11 +323,32 @@ func podTemplate(name string, a *Args, labels pulumi.StringMap, sa *corev1.Servi
 	match := &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"app.kubernetes.io/name": pulumi.String(name)}}
 	volumes := corev1.VolumeArray{&corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}}}
 	mounts := corev1.VolumeMountArray{&corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")}}
+	for _, v := range a.Volumes {
+		vol := &corev1.VolumeArgs{Name: pulumi.String(v.Name)}
+		if v.ConfigMap != "" {
+			vol.ConfigMap = &corev1.ConfigMapVolumeSourceArgs{Name: pulumi.String(v.ConfigMap)}
+		} else {
+			vol.Secret = &corev1.SecretVolumeSourceArgs{SecretName: pulumi.String(v.Secret)}
+		}
+		volumes = append(volumes, vol)
+		mounts = append(mounts, &corev1.VolumeMountArgs{Name: pulumi.String(v.Name), MountPath: pulumi.String(v.MountPath), ReadOnly: pulumi.Bool(true)})
+	}
+	podLabels := pulumi.StringMap{}
+	for k, v := range labels {
+		podLabels[k] = v
+	}
+	for k, v := range a.PodLabels {
+		podLabels[k] = pulumi.String(v)
+	}
+	container := name
+	if a.Container != "" {
+		container = a.Container
+	}
 	if a.Stateful {
 		mounts = append(mounts, &corev1.VolumeMountArgs{Name: pulumi.String("data"), MountPath: pulumi.String("/data")})
 	}
 	return &corev1.PodTemplateSpecArgs{
-		Metadata: &metav1.ObjectMetaArgs{Labels: labels},
+		Metadata: &metav1.ObjectMetaArgs{Labels: podLabels, Annotations: pulumi.ToStringMap(a.PodAnnotations)},
 		Spec: &corev1.PodSpecArgs{
 			ServiceAccountName:           sa.Metadata.Name().Elem(),
 			AutomountServiceAccountToken: pulumi.Bool(false),
@@ -282,7 +364,7 @@ func podTemplate(name string, a *Args, labels pulumi.StringMap, sa *corev1.Servi
 			},
 			Volumes: volumes,
 			Containers: corev1.ContainerArray{&corev1.ContainerArgs{
-				Name: pulumi.String(name), Image: pulumi.String(a.Image), Args: pulumi.ToStringArray(a.Args), Env: env, Ports: ports,
+				Name: pulumi.String(container), Image: pulumi.String(a.Image), Args: pulumi.ToStringArray(a.Args), Env: env, Ports: ports,
 				Resources: &corev1.ResourceRequirementsArgs{
 					Requests: pulumi.StringMap{"cpu": pulumi.String(a.Resources.RequestCPU), "memory": pulumi.String(a.Resources.RequestMemory)},
 					Limits:   pulumi.StringMap{"cpu": pulumi.String(a.Resources.LimitCPU), "memory": pulumi.String(a.Resources.LimitMemory)},
@@ -312,6 +394,16 @@ func policySpec(a *Args, selector *metav1.LabelSelectorArgs) *networkingv1.Netwo
 		}
 		return np
 	}
+	peers := func(p Peer) networkingv1.NetworkPolicyPeerArray {
+		if len(p.CIDRs) > 0 {
+			var out networkingv1.NetworkPolicyPeerArray
+			for _, c := range p.CIDRs {
+				out = append(out, &networkingv1.NetworkPolicyPeerArgs{IpBlock: &networkingv1.IPBlockArgs{Cidr: pulumi.String(c)}})
+			}
+			return out
+		}
+		return networkingv1.NetworkPolicyPeerArray{peer(p)}
+	}
 	ports := func(ps []int) networkingv1.NetworkPolicyPortArray {
 		var out networkingv1.NetworkPolicyPortArray
 		for _, p := range ps {
@@ -325,11 +417,11 @@ func policySpec(a *Args, selector *metav1.LabelSelectorArgs) *networkingv1.Netwo
 	}
 	var in networkingv1.NetworkPolicyIngressRuleArray
 	for _, p := range a.Ingress {
-		in = append(in, &networkingv1.NetworkPolicyIngressRuleArgs{From: networkingv1.NetworkPolicyPeerArray{peer(p)}, Ports: ports(p.Ports)})
+		in = append(in, &networkingv1.NetworkPolicyIngressRuleArgs{From: peers(p), Ports: ports(p.Ports)})
 	}
 	var out networkingv1.NetworkPolicyEgressRuleArray
 	for _, p := range a.Egress {
-		out = append(out, &networkingv1.NetworkPolicyEgressRuleArgs{To: networkingv1.NetworkPolicyPeerArray{peer(p)}, Ports: ports(p.Ports)})
+		out = append(out, &networkingv1.NetworkPolicyEgressRuleArgs{To: peers(p), Ports: ports(p.Ports)})
 	}
 	spec.Ingress, spec.Egress = in, out
 	return spec

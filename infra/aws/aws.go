@@ -153,6 +153,10 @@ func (b *builder) build() error {
 	if err != nil {
 		return err
 	}
+	seal, err := b.seal(secretsKey, cluster, oidc)
+	if err != nil {
+		return err
+	}
 
 	clusterName := b.cloudName("eks", 100)
 	kubeconfig := pulumi.ToSecret(pulumi.All(cluster.Endpoint, cluster.CertificateAuthority.Data().Elem()).ApplyT(
@@ -194,6 +198,7 @@ func (b *builder) build() error {
 			Region:   a.Region,
 		},
 		Keys: infra.Keys{Secrets: secretsKey.Arn, Storage: storageKey.Arn},
+		Seal: seal,
 		Identity: infra.WorkloadIdentity{
 			BackupServiceAccount: a.Namespace + "/" + infra.BackupServiceAccountName,
 			Annotations:          pulumi.StringMap{"eks.amazonaws.com/role-arn": backupRole.Arn}.ToStringMapOutput(),

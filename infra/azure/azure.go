@@ -151,6 +151,10 @@ func (b *builder) build() error {
 	if err != nil {
 		return err
 	}
+	seal, err := b.seal(keys, aks)
+	if err != nil {
+		return err
+	}
 
 	kubeconfig := pulumi.ToSecret(listKubeconfig(ctx, b.p, b.rg.Name, aks.cluster.Name)).(pulumi.StringOutput)
 	provider, err := kubernetes.NewProvider(ctx, b.name+"-k8s", &kubernetes.ProviderArgs{
@@ -191,6 +195,7 @@ func (b *builder) build() error {
 			Region:   a.Region,
 		},
 		Keys: infra.Keys{Secrets: keys.secrets.KeyUriWithVersion, Storage: keys.storage.KeyUriWithVersion},
+		Seal: seal,
 		Identity: infra.WorkloadIdentity{
 			BackupServiceAccount: a.Namespace + "/" + infra.BackupServiceAccountName,
 			Annotations: pulumi.StringMap{

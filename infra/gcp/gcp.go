@@ -140,6 +140,10 @@ func (b *builder) build() error {
 	if err != nil {
 		return err
 	}
+	seal, err := b.seal(keys, gke)
+	if err != nil {
+		return err
+	}
 
 	clusterName := b.cloudName("gke", 40)
 	kubeconfig := pulumi.ToSecret(pulumi.All(gke.cluster.Endpoint, gke.cluster.MasterAuth.ClusterCaCertificate().Elem()).ApplyT(
@@ -182,6 +186,7 @@ func (b *builder) build() error {
 			Region:   a.Region,
 		},
 		Keys: infra.Keys{Secrets: c.SecretsKey, Storage: c.StorageKey},
+		Seal: seal,
 		Identity: infra.WorkloadIdentity{
 			BackupServiceAccount: a.Namespace + "/" + infra.BackupServiceAccountName,
 			Annotations:          pulumi.StringMap{"iam.gke.io/gcp-service-account": backups.account.Email}.ToStringMapOutput(),

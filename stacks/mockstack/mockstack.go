@@ -6,6 +6,7 @@ package mockstack
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -54,6 +55,9 @@ func RunFile(path string, opts stacks.Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if opts.StacksDir == "" {
+		opts.StacksDir = filepath.Dir(path)
+	}
 	return Run(name, raw, opts)
 }
 
@@ -64,7 +68,7 @@ func RunDir(dir, stack string, opts stacks.Options) (Result, error) {
 
 // Run runs stack with the given raw config (as spec.Load takes it).
 func Run(stack string, raw map[string]string, opts stacks.Options) (Result, error) {
-	s, err := spec.Load(stack, raw)
+	s, err := spec.LoadIn(opts.StacksDir, stack, raw)
 	if err != nil {
 		return Result{}, err
 	}

@@ -43,6 +43,7 @@ const (
 var topKeys = []string{
 	"cloud", "environment", "region", "zones", "namespace", "replicaCount",
 	"resources", "persistence", "cluster", "network", "local", "gcp",
+	"services", "gateway", "mesh", "security",
 }
 
 // TopKeys returns the top-level config keys (without namespace) a program
@@ -63,10 +64,16 @@ var (
 // scalar values as text and structured values as JSON text, exactly what a
 // Pulumi program receives. Every problem is reported in one *Error.
 func Load(stack string, raw map[string]string) (Spec, error) {
-	return load("stack "+stack, stack, raw)
+	return load("stack "+stack, stack, raw, "")
 }
 
-func load(source, stack string, raw map[string]string) (Spec, error) {
+// LoadIn is Load with files the config names (gateway.documentFile)
+// resolved against dir, the stacks' directory.
+func LoadIn(dir, stack string, raw map[string]string) (Spec, error) {
+	return load("stack "+stack, stack, raw, dir)
+}
+
+func load(source, stack string, raw map[string]string, dir string) (Spec, error) {
 	ps := &problems{}
 	cfg := map[string]string{}
 	for k, v := range raw {
@@ -103,6 +110,10 @@ func load(source, stack string, raw map[string]string) (Spec, error) {
 	s.Network = network(ps, cfg)
 	s.Local = local(ps, cfg, s.Cloud)
 	s.GCP = gcpSettings(ps, cfg, s.Cloud)
+	s.Services = services(ps, cfg)
+	s.Gateway = gateway(ps, cfg, s, dir)
+	s.Mesh = meshSettings(ps, cfg, s.Environment)
+	s.Security = security(ps, cfg)
 	if len(*ps) > 0 {
 		return Spec{}, &Error{Source: source, Problems: *ps}
 	}
@@ -479,7 +490,7 @@ func LoadFile(path string) (Spec, error) {
 	if err != nil {
 		return Spec{}, err
 	}
-	return load(path, stack, raw)
+	return load(path, stack, raw, filepath.Dir(path))
 }
 
 // StackName derives the stack name from a Pulumi.<stack>.yaml path.

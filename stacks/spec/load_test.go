@@ -72,8 +72,18 @@ func TestLoadReadsEveryKey(t *testing.T) {
 		"cloudscale:network":      `{"cidr":"10.8.0.0/14"}`,
 		"cloudscale:gcp":          `{"project":"acme-platform"}`,
 		"gcp:project":             "ignored-by-cloudscale",
+		"cloudscale:services":     `[{"name":"web","port":80,"canaryWeight":20,"callers":["api"]},{"name":"api","port":8080}]`,
+		"cloudscale:gateway": `{"document":{"apiVersion":"gateway.cloudscale.io/v1","kind":"Gateway","metadata":{"name":"edge"},` +
+			`"spec":{"listeners":[{"port":443,"protocol":"HTTPS","tls":{"mode":"TERMINATE","certificateRef":"production-cert"}}],` +
+			`"routes":[{"match":{"path":"/*"},"backend":{"service":"web","port":80}}]}},` +
+			`"hosts":["api.example.com"],"sourceRanges":["203.0.113.0/24"],"minReplicas":4,"maxReplicas":12,` +
+			`"oidc":{"issuer":"https://id.example.com","jwksUri":"https://id.example.com/jwks"}}`,
+		"cloudscale:mesh":     `{"tracingSampling":2.5,"istiodReplicas":3}`,
+		"cloudscale:security": `{"acme":{"email":"ops@example.com","dnsZone":"example.com"}}`,
 	})
 	require.NoError(t, err)
+	require.Contains(t, string(s.Gateway.Document), `"name":"edge"`)
+	s.Gateway.Document = nil
 	assert.Equal(t, Spec{
 		Stack: "prod-gcp", Cloud: GCP, Environment: Staging, Region: "europe-west4",
 		Zones: []string{"europe-west4-a", "europe-west4-b", "europe-west4-c"}, Namespace: "platform", ReplicaCount: 5,
@@ -81,9 +91,15 @@ func TestLoadReadsEveryKey(t *testing.T) {
 		Persistence: Persistence{Enabled: false, Size: "250Gi"},
 		Cluster: Cluster{KubernetesVersion: "1.31", NodeCount: 9, NodeSize: "n2-standard-8", NodeDiskGiB: 200,
 			APIAllowedCIDRs: []string{"198.51.100.0/24"}},
-		Network: Network{CIDR: "10.8.0.0/14"},
-		Local:   LocalTarget{Kubeconfig: DefaultLocalKubeconfig},
-		GCP:     GCPSettings{Project: "acme-platform"},
+		Network:  Network{CIDR: "10.8.0.0/14"},
+		Local:    LocalTarget{Kubeconfig: DefaultLocalKubeconfig},
+		GCP:      GCPSettings{Project: "acme-platform"},
+		Services: []Service{{Name: "web", Port: 80, CanaryWeight: 20, Callers: []string{"api"}}, {Name: "api", Port: 8080}},
+		Gateway: Gateway{DocumentSource: "cloudscale:gateway.document", Hosts: []string{"api.example.com"},
+			SourceRanges: []string{"203.0.113.0/24"}, MinReplicas: 4, MaxReplicas: 12,
+			OIDCIssuer: "https://id.example.com", OIDCJWKSURI: "https://id.example.com/jwks"},
+		Mesh:     Mesh{TracingSampling: 2.5, IstiodReplicas: 3},
+		Security: Security{ACMEEmail: "ops@example.com", ACMEServer: DefaultACMEServer, ACMEZone: "example.com"},
 	}, s)
 	assert.Equal(t, 3, s.NodesPerZone())
 }
@@ -137,7 +153,7 @@ func TestLoadRejectsBadConfig(t *testing.T) {
 		{"API open to the internet", with(prodAWS(), "cloudscale:cluster", `{"nodeCount":6,"apiAllowedCidrs":["0.0.0.0/0"]}`),
 			[]string{`cloudscale:cluster.apiAllowedCidrs[0]: "0.0.0.0/0" opens the API server to the whole internet; list your office or VPN ranges, or none for a private endpoint`}},
 		{"unknown top-level key", with(prodAWS(), "cloudscale:replicas", "3"),
-			[]string{`cloudscale:replicas: unknown key (did you mean "replicaCount"?); allowed: cloud, environment, region, zones, namespace, replicaCount, resources, persistence, cluster, network, local, gcp`}},
+			[]string{`cloudscale:replicas: unknown key (did you mean "replicaCount"?); allowed: cloud, environment, region, zones, namespace, replicaCount, resources, persistence, cluster, network, local, gcp, services, gateway, mesh, security`}},
 		{"unknown nested key", with(prodAWS(), "cloudscale:resources", `{"limit":{"cpu":"1"}}`),
 			[]string{`cloudscale:resources.limit: unknown key (did you mean "limits"?); allowed: limits, requests`}},
 		{"bad namespace", with(prodAWS(), "cloudscale:namespace", "Cloud_Scale"),
@@ -154,6 +170,34 @@ func TestLoadRejectsBadConfig(t *testing.T) {
 			[]string{`cloudscale:network.cidr: "10.0.0.0/24" is a /24; allowed: a prefix from /8 to /16, room for node and load-balancer subnets in every zone`}},
 		{"kubeconfig on a cloud stack", with(prodAWS(), "cloudscale:local", `{"kubeconfig":"/tmp/kc"}`),
 			[]string{`cloudscale:local.kubeconfig: is read only by cloud local, not aws; remove it`}},
+		{"gateway backend not a service", with(prodAWS(), "cloudscale:services", `[{"name":"web","port":80}]`),
+			[]string{`the guide's example (no cloudscale:gateway.document set): spec.routes[0].backend.service: "api-service" is not a service the platform defines; defined: web`}},
+		{"bad inline gateway document", with(prodAWS(), "cloudscale:gateway", `{"document":{"apiVersion":"gateway.cloudscale.io/v2","kind":"Gateway","metadata":{"name":"g"},"spec":{"listeners":[{"port":70000,"protocol":"HTTPS","tls":{"mode":"TERMINATE","certificateRef":"c"}}]}}}`),
+			[]string{
+				`cloudscale:gateway.document: apiVersion: "gateway.cloudscale.io/v2" is not supported; want gateway.cloudscale.io/v1`,
+				`cloudscale:gateway.document: spec.listeners[0].port: 70000 is out of range; allowed: 1 to 65535`,
+			}},
+		{"missing gateway file", with(prodAWS(), "cloudscale:gateway", `{"documentFile":"/nonexistent/gw.yaml"}`),
+			[]string{`cloudscale:gateway.documentFile: cannot read /nonexistent/gw.yaml: no such file or directory`}},
+		{"gateway too few replicas", with(prodAWS(), "cloudscale:gateway", `{"minReplicas":2,"sourceRanges":["10.0.0.0/33"]}`),
+			[]string{`cloudscale:gateway.sourceRanges[0]: "10.0.0.0/33" is not a CIDR; e.g. 203.0.113.0/24`, `cloudscale:gateway.minReplicas: 2 is too few for prod; allowed: 3 or more`}},
+		{"half an OIDC setting", with(prodAWS(), "cloudscale:gateway", `{"oidc":{"issuer":"http://id.example.com"}}`),
+			[]string{`cloudscale:gateway.oidc.issuer: "http://id.example.com" is not an https URL`, `cloudscale:gateway.oidc: give both issuer and jwksUri, or neither`}},
+		{"services", with(prodAWS(), "cloudscale:services", `[{"name":"api-service","port":8080,"canaryWeight":150,"callers":["ghost"]},{"name":"api-service","port":0}]`),
+			[]string{
+				`cloudscale:services[0].canaryWeight: 150 is not a percentage; allowed: 0 to 100`,
+				`cloudscale:services[1].name: "api-service" is listed twice`,
+				`cloudscale:services[1].port: 0 is out of range; allowed: 1 to 65535`,
+				`cloudscale:services[0].callers[0]: "ghost" is not a service in cloudscale:services`,
+			}},
+		{"mesh", with(prodAWS(), "cloudscale:mesh", `{"tracingSampling":120,"istiodReplicas":1,"sampling":5}`),
+			[]string{
+				`cloudscale:mesh.tracingSampling: 120 is not a percentage; allowed: 0 to 100`,
+				`cloudscale:mesh.istiodReplicas: 1 leaves the mesh's control plane a single point of failure; allowed: 2 or more`,
+				`cloudscale:mesh.sampling: unknown key; allowed: tracingSampling, istiodReplicas`,
+			}},
+		{"acme without zone", with(prodAWS(), "cloudscale:security", `{"acme":{"email":"ops"}}`),
+			[]string{`cloudscale:security.acme.email: "ops" is not an email address`, `cloudscale:security.acme: needs email and dnsZone (certificates are proven with DNS-01 records in that zone)`}},
 		{"several errors together", with(prodAWS(), "cloudscale:cloud", "openstack", "cloudscale:replicaCount", "0", "cloudscale:persistence", `{"size":"-5Gi"}`),
 			[]string{
 				`cloudscale:cloud: "openstack" is not supported; allowed: aws, azure, gcp, local`,

@@ -54,6 +54,10 @@ type Spec struct {
 	Network      Network
 	Local        LocalTarget
 	GCP          GCPSettings
+	Services     []Service
+	Gateway      Gateway
+	Mesh         Mesh
+	Security     Security
 }
 
 // Resources are the default requests and limits of every platform pod.

@@ -1,8 +1,8 @@
-// Package gateway turns the guide's Gateway document
-// (apiVersion gateway.cloudscale.io/v1, kind Gateway) into the platform's
-// ingress. This file reads and checks the document; a bad one fails with
-// the field named, before anything is built.
-package gateway
+// Package gatewaydoc reads and checks the guide's Gateway document
+// (apiVersion gateway.cloudscale.io/v1, kind Gateway); a bad one fails with
+// the field named, before anything is built. It needs no Pulumi SDK, so
+// the stack's config validation uses it too.
+package gatewaydoc
 
 import (
 	"bytes"
@@ -20,6 +20,27 @@ const (
 	APIVersion = "gateway.cloudscale.io/v1"
 	Kind       = "Gateway"
 )
+
+// GuideExample is the Configuration example of the guide's API Gateway
+// section, verbatim.
+const GuideExample = `apiVersion: gateway.cloudscale.io/v1
+kind: Gateway
+metadata:
+  name: main-gateway
+spec:
+  listeners:
+    - port: 443
+      protocol: HTTPS
+      tls:
+        mode: TERMINATE
+        certificateRef: production-cert
+  routes:
+    - match:
+        path: /api/v1/*
+      backend:
+        service: api-service
+        port: 8080
+`
 
 // Document is the guide's Gateway configuration.
 type Document struct {
@@ -80,10 +101,14 @@ type Backend struct {
 	Port    int    `json:"port"`
 }
 
-// RateLimit is requests per second per gateway replica, with a burst.
+// RateLimit throttles a route: RequestsPerSecond (with Burst) is enforced
+// by each gateway replica on its own (Envoy local rate limit);
+// GlobalRequestsPerMinute is per client address over all replicas, counted
+// in Redis by the Envoy rate-limit service.
 type RateLimit struct {
-	RequestsPerSecond int `json:"requestsPerSecond"`
-	Burst             int `json:"burst,omitempty"`
+	RequestsPerSecond       int `json:"requestsPerSecond"`
+	Burst                   int `json:"burst,omitempty"`
+	GlobalRequestsPerMinute int `json:"globalRequestsPerMinute,omitempty"`
 }
 
 // Auth requires a valid token (OIDC JWT) or, for service-to-service
@@ -189,8 +214,11 @@ func (d *Document) Validate(services map[string]bool) error {
 		if r.Backend.Port < 1 || r.Backend.Port > 65535 {
 			add(f+".backend.port", "%d is out of range; allowed: 1 to 65535", r.Backend.Port)
 		}
-		if rl := r.RateLimit; rl != nil && (rl.RequestsPerSecond < 1 || rl.Burst < 0) {
-			add(f+".rateLimit", "requestsPerSecond must be at least 1 and burst not negative")
+		if rl := r.RateLimit; rl != nil && (rl.RequestsPerSecond < 1 || rl.Burst < 0 || rl.GlobalRequestsPerMinute < 0) {
+			add(f+".rateLimit", "requestsPerSecond must be at least 1, burst and globalRequestsPerMinute not negative")
+		}
+		if a := r.Auth; a != nil && a.Required && a.APIKeys {
+			add(f+".auth", "required (a user token) and apiKeys (a service's key) exclude each other; pick one")
 		}
 		if rw := r.Rewrite; rw != nil && !strings.HasPrefix(rw.Prefix, "/") {
 			add(f+".rewrite.prefix", "%q must start with /", rw.Prefix)

@@ -1,4 +1,4 @@
-package gateway
+package gatewaydoc
 
 import (
 	"strings"
@@ -7,27 +7,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// guideExample is the Configuration example of the guide's API Gateway
-// section, verbatim.
-const guideExample = `apiVersion: gateway.cloudscale.io/v1
-kind: Gateway
-metadata:
-  name: main-gateway
-spec:
-  listeners:
-    - port: 443
-      protocol: HTTPS
-      tls:
-        mode: TERMINATE
-        certificateRef: production-cert
-  routes:
-    - match:
-        path: /api/v1/*
-      backend:
-        service: api-service
-        port: 8080
-`
 
 // canaryRoute adds a second route on the example's path, told apart by a
 // header.
@@ -41,7 +20,7 @@ const canaryRoute = `    - match:
 `
 
 func TestGuideExampleVerbatim(t *testing.T) {
-	d, err := Parse([]byte(guideExample))
+	d, err := Parse([]byte(GuideExample))
 	require.NoError(t, err)
 	require.NoError(t, d.Validate(map[string]bool{"api-service": true}))
 	assert.Equal(t, "main-gateway", d.Metadata.Name)
@@ -65,12 +44,14 @@ func TestBadDocuments(t *testing.T) {
 		{"backend not defined", "service: api-service", "service: billing", `spec.routes[0].backend.service: "billing" is not a service the platform defines; defined: api-service, web`},
 		{"backend port out of range", "port: 8080", "port: 0", "spec.routes[0].backend.port: 0 is out of range; allowed: 1 to 65535"},
 		{"duplicate route", "        port: 8080\n", "        port: 8080\n    - match:\n        path: /api/v1/*\n      backend:\n        service: web\n        port: 80\n", "spec.routes[1].match: duplicates spec.routes[0] (same path and headers)"},
+		{"negative global limit", "        port: 8080\n", "        port: 8080\n      rateLimit:\n        requestsPerSecond: 10\n        globalRequestsPerMinute: -1\n", "spec.routes[0].rateLimit: requestsPerSecond must be at least 1, burst and globalRequestsPerMinute not negative"},
+		{"token and api key", "        port: 8080\n", "        port: 8080\n      auth:\n        required: true\n        apiKeys: true\n", "spec.routes[0].auth: required (a user token) and apiKeys (a service's key) exclude each other; pick one"},
 		{"unknown field", "  routes:", "  rutes: []\n  routes:", `unknown field "rutes"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			src := strings.Replace(guideExample, tc.from, tc.to, 1)
-			require.NotEqual(t, guideExample, src, "the case changes the document")
+			src := strings.Replace(GuideExample, tc.from, tc.to, 1)
+			require.NotEqual(t, GuideExample, src, "the case changes the document")
 			d, err := Parse([]byte(src))
 			if err == nil {
 				err = d.Validate(services)
@@ -82,7 +63,7 @@ func TestBadDocuments(t *testing.T) {
 }
 
 func TestHeaderMatchesMakeRoutesDistinct(t *testing.T) {
-	src := guideExample + canaryRoute
+	src := GuideExample + canaryRoute
 	d, err := Parse([]byte(src))
 	require.NoError(t, err)
 	assert.NoError(t, d.Validate(map[string]bool{"api-service": true}), "same path, different headers")

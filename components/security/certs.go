@@ -1,0 +1,164 @@
+package security
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/cloudscale/platform/components/upstream"
+)
+
+// CertManagerNamespace is where cert-manager runs.
+const CertManagerNamespace = "cert-manager"
+
+// CertificateDuration and RenewBefore rotate certificates and their private
+// keys every 90 days, the guide's key rotation period.
+const (
+	CertificateDuration = "2160h"
+	RenewBefore         = "360h"
+)
+
+// ACME asks a public CA (Let's Encrypt) for certificates, proving control of
+// the domain with DNS records (the gateway serves no plain HTTP, so HTTP-01
+// cannot be used). The solver uses the cluster's workload identity.
+type ACME struct {
+	Email, Server string
+	// DNS01 is the cert-manager dns01 solver block for the stack's cloud
+	// (route53, azureDNS or cloudDNS).
+	DNS01 map[string]any
+}
+
+// Certificate is a certificate the platform serves.
+type Certificate struct {
+	// Name is the Secret and Certificate name (the gateway's certificateRef).
+	Name, Namespace string
+	DNSNames        []string
+	// Public certificates come from the ACME issuer when there is one;
+	// the rest (in-cluster TLS, e.g. Vault's) from the platform's CA.
+	Public bool
+}
+
+// CertsArgs configure cert-manager, the platform's ClusterIssuer and its
+// certificates.
+type CertsArgs struct {
+	Mode upstream.Mode
+	// ACME, when set, issues the public certificates; otherwise they come
+	// from the platform's private CA too (local and dev: no public DNS).
+	ACME         *ACME
+	Certificates []Certificate
+	DependsOn    []pulumi.Resource
+}
+
+// Certs is the component.
+type Certs struct {
+	pulumi.ResourceState
+
+	// Issuer is the ClusterIssuer of public certificates.
+	Issuer pulumi.StringOutput
+}
+
+// IssuerName is the platform's private CA; PublicIssuerName the ACME one.
+const (
+	IssuerName       = "cloudscale"
+	PublicIssuerName = "cloudscale-public"
+)
+
+// NewCerts installs cert-manager and issues the platform's certificates.
+func NewCerts(ctx *pulumi.Context, name string, args *CertsArgs, opts ...pulumi.ResourceOption) (*Certs, error) {
+	if args == nil || len(args.Certificates) == 0 {
+		return nil, fmt.Errorf("certs %s: at least one certificate is required", name)
+	}
+	var errs []error
+	for i, c := range args.Certificates {
+		if c.Name == "" || c.Namespace == "" || len(c.DNSNames) == 0 {
+			errs = append(errs, fmt.Errorf("certificate %d: a name, a namespace and at least one DNS name are required", i))
+		}
+	}
+	if a := args.ACME; a != nil && (a.Email == "" || a.Server == "" || len(a.DNS01) == 0) {
+		errs = append(errs, errors.New("acme: an email, a server and a dns01 solver are required"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("certs %s: %w", name, err)
+	}
+	c := &Certs{}
+	if err := ctx.RegisterComponentResource("cloudscale:security:Certs", name, c, opts...); err != nil {
+		return nil, err
+	}
+	ready, err := upstream.Install(ctx, "cert-manager", upstream.CertManager, args.Mode, CertManagerNamespace, pulumi.Map{
+		"crds":                      pulumi.Map{"enabled": pulumi.Bool(true), "keep": pulumi.Bool(true)},
+		"replicaCount":              pulumi.Int(2),
+		"podDisruptionBudget":       pulumi.Map{"enabled": pulumi.Bool(true), "minAvailable": pulumi.Int(1)},
+		"webhook":                   pulumi.Map{"replicaCount": pulumi.Int(3), "podDisruptionBudget": pulumi.Map{"enabled": pulumi.Bool(true), "minAvailable": pulumi.Int(1)}},
+		"cainjector":                pulumi.Map{"replicaCount": pulumi.Int(2), "podDisruptionBudget": pulumi.Map{"enabled": pulumi.Bool(true), "minAvailable": pulumi.Int(1)}},
+		"enableCertificateOwnerRef": pulumi.Bool(true),
+		"prometheus":                pulumi.Map{"enabled": pulumi.Bool(true)},
+	}, pulumi.Parent(c), pulumi.DependsOn(args.DependsOn))
+	if err != nil {
+		return nil, err
+	}
+	cr := func(res, kind, ns, objName string, spec map[string]any) error {
+		meta := &metav1.ObjectMetaArgs{Name: pulumi.String(objName)}
+		if ns != "" {
+			meta.Namespace = pulumi.String(ns)
+		}
+		_, err := apiextensions.NewCustomResource(ctx, res, &apiextensions.CustomResourceArgs{
+			ApiVersion: pulumi.String("cert-manager.io/v1"), Kind: pulumi.String(kind), Metadata: meta,
+			OtherFields: kubernetes.UntypedArgs{"spec": spec},
+		}, pulumi.Parent(c), pulumi.DependsOn(ready), pulumi.DependsOn(args.DependsOn))
+		return err
+	}
+	key := map[string]any{"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"}
+	public := IssuerName
+	if a := args.ACME; a != nil {
+		public = PublicIssuerName
+		if err := cr(name+"-public-issuer", "ClusterIssuer", "", PublicIssuerName, map[string]any{"acme": map[string]any{
+			"email": a.Email, "server": a.Server,
+			"privateKeySecretRef": map[string]any{"name": PublicIssuerName + "-acme-account"},
+			"solvers":             []any{map[string]any{"dns01": a.DNS01}},
+		}}); err != nil {
+			return nil, err
+		}
+	}
+	{
+		// A self-signed root signs a CA certificate; the CA issues the rest.
+		if err := cr(name+"-selfsigned", "ClusterIssuer", "", IssuerName+"-selfsigned", map[string]any{"selfSigned": map[string]any{}}); err != nil {
+			return nil, err
+		}
+		if err := cr(name+"-ca", "Certificate", CertManagerNamespace, IssuerName+"-ca", map[string]any{
+			"isCA": true, "commonName": "CloudScale platform CA", "secretName": IssuerName + "-ca",
+			"duration": "8760h", "renewBefore": "720h", "privateKey": key,
+			"issuerRef": map[string]any{"name": IssuerName + "-selfsigned", "kind": "ClusterIssuer", "group": "cert-manager.io"},
+		}); err != nil {
+			return nil, err
+		}
+		if err := cr(name+"-issuer", "ClusterIssuer", "", IssuerName, map[string]any{"ca": map[string]any{"secretName": IssuerName + "-ca"}}); err != nil {
+			return nil, err
+		}
+	}
+	for _, cert := range args.Certificates {
+		issuer := IssuerName
+		if cert.Public {
+			issuer = public
+		}
+		var dns []any
+		for _, d := range cert.DNSNames {
+			dns = append(dns, d)
+		}
+		if err := cr(name+"-"+cert.Namespace+"-"+cert.Name, "Certificate", cert.Namespace, cert.Name, map[string]any{
+			"secretName": cert.Name, "dnsNames": dns,
+			"duration": CertificateDuration, "renewBefore": RenewBefore, "privateKey": key,
+			"issuerRef": map[string]any{"name": issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"},
+		}); err != nil {
+			return nil, err
+		}
+	}
+	c.Issuer = pulumi.String(public).ToStringOutput()
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"issuer": c.Issuer}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

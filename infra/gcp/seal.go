@@ -1,0 +1,47 @@
+package gcp
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-gcp/sdk/v8/go/gcp/kms"
+	"github.com/pulumi/pulumi-gcp/sdk/v8/go/gcp/serviceaccount"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/cloudscale/platform/infra"
+)
+
+// seal gives Vault a Google service account, usable only by Vault's
+// Kubernetes service account (workload identity), that may encrypt and
+// decrypt with the secrets key: Vault auto-unseals with it.
+func (b *builder) seal(k *gcpKeys, gke *gcpGKE) (*infra.VaultSeal, error) {
+	ctx, a := b.ctx, b.a
+	account, err := serviceaccount.NewAccount(ctx, b.name+"-vault", &serviceaccount.AccountArgs{
+		AccountId:   pulumi.String(b.cloudName("vault", 30)),
+		DisplayName: pulumi.String("CloudScale " + a.Stack + " Vault auto-unseal"),
+	}, b.opts()...)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := kms.NewCryptoKeyIAMMember(ctx, b.name+"-vault-unseal", &kms.CryptoKeyIAMMemberArgs{
+		CryptoKeyId: k.secrets.ID(),
+		Role:        pulumi.String("roles/cloudkms.cryptoKeyEncrypterDecrypter"),
+		Member:      pulumi.Sprintf("serviceAccount:%s", account.Email),
+	}, b.opts()...); err != nil {
+		return nil, err
+	}
+	if _, err := serviceaccount.NewIAMMember(ctx, b.name+"-vault-workload-identity", &serviceaccount.IAMMemberArgs{
+		ServiceAccountId: account.Name,
+		Role:             pulumi.String("roles/iam.workloadIdentityUser"),
+		Member: pulumi.String("serviceAccount:" + a.Project + ".svc.id.goog[" + infra.VaultServiceAccountNamespace + "/" +
+			infra.VaultServiceAccountName + "]"),
+	}, b.opts(pulumi.DependsOn([]pulumi.Resource{gke.cluster}))...); err != nil {
+		return nil, err
+	}
+	return &infra.VaultSeal{
+		Stanza: pulumi.All(k.ring.Name, k.secrets.Name).ApplyT(func(v []any) string {
+			return fmt.Sprintf("seal \"gcpckms\" {\n  project    = %q\n  region     = %q\n  key_ring   = %q\n  crypto_key = %q\n}\n",
+				a.Project, a.Region, v[0].(string), v[1].(string))
+		}).(pulumi.StringOutput),
+		Annotations: pulumi.StringMap{"iam.gke.io/gcp-service-account": account.Email}.ToStringMapOutput(),
+	}, nil
+}

@@ -1,0 +1,336 @@
+package spec
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/cloudscale/platform/components/gateway/gatewaydoc"
+)
+
+// Defaults of the Kubernetes tiers.
+const (
+	DefaultGatewayMaxReplicas = 10
+	DefaultIstiodReplicas     = 2
+	DefaultACMEServer         = "https://acme-v02.api.letsencrypt.org/directory"
+)
+
+// DefaultTracingSampling is the percentage of requests traced: all in dev
+// (and local), a sample where traffic is real.
+var DefaultTracingSampling = map[Environment]float64{Dev: 100, Staging: 10, Prod: 1}
+
+// Service is a service the platform runs: the gateway may route to it and
+// the mesh gives it traffic and access policy.
+type Service struct {
+	Name string
+	Port int
+	// CanaryWeight is the percentage of its traffic sent to the canary.
+	CanaryWeight int
+	// Callers are the services ("name", same namespace) that may call it,
+	// besides the gateway when a route points at it.
+	Callers []string
+}
+
+// Gateway is the ingress: the guide's Gateway document and how it is
+// exposed.
+type Gateway struct {
+	// Document is the Gateway document as YAML, read from
+	// gateway.document or the file gateway.documentFile names.
+	Document []byte
+	// DocumentSource names where Document came from, for messages.
+	DocumentSource string
+	Hosts          []string
+	// SourceRanges are the addresses the load balancer admits.
+	SourceRanges             []string
+	MinReplicas, MaxReplicas int
+	OIDCIssuer, OIDCJWKSURI  string
+}
+
+// Mesh is the service mesh's settings.
+type Mesh struct {
+	TracingSampling float64
+	IstiodReplicas  int
+}
+
+// Security holds the certificate authority settings.
+type Security struct {
+	// ACMEEmail, when set, makes certificates come from a public ACME CA
+	// (DNS-01 in the stack's cloud zone ACMEZone); otherwise from the
+	// platform's private CA.
+	ACMEEmail, ACMEServer, ACMEZone string
+}
+
+func services(ps *problems, cfg map[string]string) []Service {
+	raw, ok := cfg["services"]
+	if !ok {
+		// The service the guide's Gateway example routes to.
+		return []Service{{Name: "api-service", Port: 8080}}
+	}
+	key := Key("services")
+	var list []any
+	if err := decodeJSON(raw, &list); err != nil {
+		ps.add(key, "is not a list; write it as a YAML list of {name, port}")
+		return nil
+	}
+	var out []Service
+	seen := map[string]bool{}
+	for i, item := range list {
+		ik := fmt.Sprintf("%s[%d]", key, i)
+		m, ok := item.(map[string]any)
+		if !ok {
+			ps.add(ik, "%s is not an object with name and port", describe(item))
+			continue
+		}
+		o := &object{key: ik, m: m, seen: map[string]bool{}, ps: ps}
+		var s Service
+		if v, k, ok := o.field("name"); !ok {
+			ps.add(k, "required")
+		} else if n, ok := asString(ps, k, v); ok {
+			if !dnsLabel.MatchString(n) || len(n) > 52 {
+				ps.add(k, "%q is not a service name; use at most 52 lowercase letters, digits and '-'", n)
+			} else if seen[n] {
+				ps.add(k, "%q is listed twice", n)
+			}
+			seen[n], s.Name = true, n
+		}
+		if v, k, ok := o.field("port"); !ok {
+			ps.add(k, "required")
+		} else if n, ok := asInt(ps, k, v); ok {
+			if n < 1 || n > 65535 {
+				ps.add(k, "%d is out of range; allowed: 1 to 65535", n)
+			}
+			s.Port = n
+		}
+		if v, k, ok := o.field("canaryWeight"); ok {
+			if n, ok := asInt(ps, k, v); ok {
+				if n < 0 || n > 100 {
+					ps.add(k, "%d is not a percentage; allowed: 0 to 100", n)
+				}
+				s.CanaryWeight = n
+			}
+		}
+		if v, k, ok := o.field("callers"); ok {
+			if c, ok := asStrings(ps, k, v); ok {
+				s.Callers = c
+			}
+		}
+		o.unknown("name", "port", "canaryWeight", "callers")
+		out = append(out, s)
+	}
+	for i, s := range out {
+		for j, c := range s.Callers {
+			if !seen[c] {
+				ps.add(fmt.Sprintf("%s[%d].callers[%d]", key, i, j), "%q is not a service in %s", c, key)
+			}
+		}
+	}
+	return out
+}
+
+func gateway(ps *problems, cfg map[string]string, s Spec, dir string) Gateway {
+	o := objectAt(ps, Key("gateway"), cfg["gateway"])
+	g := Gateway{MinReplicas: s.ReplicaCount, MaxReplicas: DefaultGatewayMaxReplicas, SourceRanges: []string{"0.0.0.0/0"}}
+	docV, docKey, hasDoc := o.field("document")
+	fileV, fileKey, hasFile := o.field("documentFile")
+	switch {
+	case hasDoc && hasFile:
+		ps.add(fileKey, "give the Gateway document either inline (document) or as a file (documentFile), not both")
+	case hasDoc:
+		if _, isMap := docV.(map[string]any); !isMap {
+			ps.add(docKey, "%s is not a Gateway document; write it as a YAML mapping", describe(docV))
+		} else if b, err := jsonBytes(docV); err == nil {
+			g.Document, g.DocumentSource = b, docKey
+		}
+	case hasFile:
+		if p, ok := asString(ps, fileKey, fileV); ok {
+			if !filepath.IsAbs(p) && dir != "" {
+				p = filepath.Join(dir, p)
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				ps.add(fileKey, "cannot read %s: %v", p, errorText(err))
+			} else {
+				g.Document, g.DocumentSource = b, fmt.Sprintf("%s (%s)", fileKey, p)
+			}
+		}
+	default:
+		g.Document, g.DocumentSource = []byte(gatewaydoc.GuideExample), "the guide's example (no "+docKey+" set)"
+	}
+	if g.Document != nil {
+		defined := map[string]bool{}
+		for _, svc := range s.Services {
+			defined[svc.Name] = true
+		}
+		d, err := gatewaydoc.Parse(g.Document)
+		if err == nil {
+			err = d.Validate(defined)
+		}
+		if err != nil {
+			for _, line := range strings.Split(err.Error(), "\n") {
+				ps.add(g.DocumentSource, "%s", line)
+			}
+		}
+	}
+	if v, key, ok := o.field("hosts"); ok {
+		if hosts, ok := asStrings(ps, key, v); ok {
+			for i, h := range hosts {
+				if !hostname(h) {
+					ps.add(fmt.Sprintf("%s[%d]", key, i), "%q is not a DNS name", h)
+				}
+			}
+			g.Hosts = hosts
+		}
+	}
+	if len(g.Hosts) == 0 {
+		g.Hosts = []string{fmt.Sprintf("api.%s.cloudscale.internal", s.Stack)}
+	}
+	if v, key, ok := o.field("sourceRanges"); ok {
+		if cidrs, ok := asStrings(ps, key, v); ok {
+			if len(cidrs) == 0 {
+				ps.add(key, "empty; list the addresses that may reach the gateway (0.0.0.0/0 for the internet)")
+			}
+			for i, c := range cidrs {
+				if _, _, err := net.ParseCIDR(c); err != nil {
+					ps.add(fmt.Sprintf("%s[%d]", key, i), "%q is not a CIDR; e.g. 203.0.113.0/24", c)
+				}
+			}
+			g.SourceRanges = cidrs
+		}
+	}
+	if v, key, ok := o.field("minReplicas"); ok {
+		if n, ok := asInt(ps, key, v); ok {
+			if lo := map[bool]int{true: MinProdReplicas, false: 1}[s.Environment.Production()]; n < lo {
+				ps.add(key, "%d is too few for %s; allowed: %d or more", n, s.Environment, lo)
+			}
+			g.MinReplicas = n
+		}
+	}
+	if v, key, ok := o.field("maxReplicas"); ok {
+		if n, ok := asInt(ps, key, v); ok {
+			g.MaxReplicas = n
+		}
+	}
+	if g.MaxReplicas < g.MinReplicas {
+		ps.add(Key("gateway.maxReplicas"), "%d is below minReplicas %d", g.MaxReplicas, g.MinReplicas)
+	}
+	oidc := o.child("oidc")
+	for _, f := range []struct {
+		name string
+		to   *string
+	}{{"issuer", &g.OIDCIssuer}, {"jwksUri", &g.OIDCJWKSURI}} {
+		if v, key, ok := oidc.field(f.name); ok {
+			if u, ok := asString(ps, key, v); ok {
+				if p, err := url.Parse(u); err != nil || p.Scheme != "https" || p.Host == "" {
+					ps.add(key, "%q is not an https URL", u)
+				}
+				*f.to = u
+			}
+		}
+	}
+	if (g.OIDCIssuer == "") != (g.OIDCJWKSURI == "") {
+		ps.add(oidc.key, "give both issuer and jwksUri, or neither")
+	}
+	oidc.unknown("issuer", "jwksUri")
+	o.unknown("document", "documentFile", "hosts", "sourceRanges", "minReplicas", "maxReplicas", "oidc")
+	return g
+}
+
+func meshSettings(ps *problems, cfg map[string]string, env Environment) Mesh {
+	o := objectAt(ps, Key("mesh"), cfg["mesh"])
+	m := Mesh{TracingSampling: DefaultTracingSampling[env], IstiodReplicas: DefaultIstiodReplicas}
+	if env == "" {
+		m.TracingSampling = 100
+	}
+	if v, key, ok := o.field("tracingSampling"); ok {
+		f, err := strconv.ParseFloat(strings.TrimSpace(fmt.Sprint(v)), 64)
+		switch {
+		case err != nil:
+			ps.add(key, "%s is not a number; give a percentage from 0 to 100", describe(v))
+		case f < 0 || f > 100:
+			ps.add(key, "%g is not a percentage; allowed: 0 to 100", f)
+		default:
+			m.TracingSampling = f
+		}
+	}
+	if v, key, ok := o.field("istiodReplicas"); ok {
+		if n, ok := asInt(ps, key, v); ok {
+			if n < DefaultIstiodReplicas {
+				ps.add(key, "%d leaves the mesh's control plane a single point of failure; allowed: %d or more", n, DefaultIstiodReplicas)
+			}
+			m.IstiodReplicas = n
+		}
+	}
+	o.unknown("tracingSampling", "istiodReplicas")
+	return m
+}
+
+func security(ps *problems, cfg map[string]string) Security {
+	o := objectAt(ps, Key("security"), cfg["security"])
+	var sec Security
+	acme := o.child("acme")
+	if v, key, ok := acme.field("email"); ok {
+		if e, ok := asString(ps, key, v); ok {
+			if !strings.Contains(e, "@") {
+				ps.add(key, "%q is not an email address", e)
+			}
+			sec.ACMEEmail = e
+		}
+	}
+	if v, key, ok := acme.field("server"); ok {
+		if u, ok := asString(ps, key, v); ok {
+			if p, err := url.Parse(u); err != nil || p.Scheme != "https" {
+				ps.add(key, "%q is not an https URL", u)
+			}
+			sec.ACMEServer = u
+		}
+	}
+	if v, key, ok := acme.field("dnsZone"); ok {
+		if z, ok := asString(ps, key, v); ok {
+			if !hostname(z) {
+				ps.add(key, "%q is not a DNS zone", z)
+			}
+			sec.ACMEZone = z
+		}
+	}
+	if sec.ACMEEmail != "" && sec.ACMEServer == "" {
+		sec.ACMEServer = DefaultACMEServer
+	}
+	if len(acme.m) > 0 && (sec.ACMEEmail == "" || sec.ACMEZone == "") {
+		ps.add(acme.key, "needs email and dnsZone (certificates are proven with DNS-01 records in that zone)")
+	}
+	acme.unknown("email", "server", "dnsZone")
+	o.unknown("acme")
+	return sec
+}
+
+func hostname(h string) bool {
+	if len(h) == 0 || len(h) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(strings.TrimPrefix(h, "*."), ".") {
+		if !dnsLabel.MatchString(l) {
+			return false
+		}
+	}
+	return true
+}
+
+func errorText(err error) string {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+func decodeJSON(raw string, v any) error {
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.UseNumber()
+	return dec.Decode(v)
+}
+
+func jsonBytes(v any) ([]byte, error) { return json.Marshal(v) }

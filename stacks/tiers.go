@@ -1,0 +1,198 @@
+package stacks
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/cloudscale/platform/components/gateway"
+	"github.com/cloudscale/platform/components/gateway/gatewaydoc"
+	"github.com/cloudscale/platform/components/mesh"
+	"github.com/cloudscale/platform/components/security"
+	"github.com/cloudscale/platform/components/upstream"
+	"github.com/cloudscale/platform/components/workload"
+	"github.com/cloudscale/platform/infra"
+	"github.com/cloudscale/platform/stacks/spec"
+)
+
+// Namespaces of the Kubernetes tiers besides the platform's own.
+const (
+	IngressNamespace = "istio-ingress"
+	// APIKeysSecret holds the gateway's service API keys (from Vault).
+	APIKeysSecret = "gateway-api-keys"
+	// APIKeysVaultPath is where the keys live in Vault's KV store.
+	APIKeysVaultPath = "gateway/api-keys"
+	// TracingService is the tracing backend's OpenTelemetry collector
+	// (the monitoring tier's Jaeger).
+	TracingService = "jaeger-collector.monitoring.svc.cluster.local"
+	TracingPort    = 4317
+)
+
+// redisCounters is the data tier's Redis (Sentinel), where the gateway's
+// rate-limit service counts global limits.
+func redisCounters(ns string) *gateway.Counters {
+	return &gateway.Counters{
+		Type:      "SENTINEL",
+		URL:       fmt.Sprintf("cloudscale-redis,redis-sentinel.%s.svc.cluster.local:26379", ns),
+		PodLabels: map[string]string{"app.kubernetes.io/name": "redis"}, NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": ns},
+		Ports: []int{6379, 26379},
+	}
+}
+
+// operatorNamespaces are the charts' namespaces and the ports their pods
+// serve and call (the API server is 443 on managed clusters, 6443 on
+// others; cloud KMS, DNS and ACME are 443).
+var operatorNamespaces = []security.SystemNamespace{
+	{Name: mesh.RootNamespace, IngressPorts: []int{15010, 15012, 15014, 15017}, EgressPorts: []int{443, 6443}},
+	{Name: security.CertManagerNamespace, IngressPorts: []int{10250, 9402}, EgressPorts: []int{443, 6443}},
+	{Name: security.VaultNamespace, IngressPorts: []int{8200, 8201}, EgressPorts: []int{443, 6443}},
+	{Name: security.ExternalSecretsNamespace, IngressPorts: []int{10250, 8080}, EgressPorts: []int{443, 6443, 8200}},
+}
+
+// kubernetesTiers composes the security baseline, the mesh, certificates,
+// Vault, External Secrets and the gateway, in that order.
+func kubernetesTiers(ctx *pulumi.Context, p *Platform, s spec.Spec, cluster infra.Cluster, opts ...pulumi.ResourceOption) error {
+	mode := upstream.Charts
+	if s.Cloud == spec.Local {
+		mode = upstream.StandIns // no chart can be fetched offline; the kinds are defined so the objects apply
+	}
+	doc, err := gatewaydoc.Parse(s.Gateway.Document)
+	if err != nil {
+		return fmt.Errorf("stack %s: %s: %w", s.Stack, s.Gateway.DocumentSource, err)
+	}
+	baseline, err := security.NewBaseline(ctx, "baseline", &security.BaselineArgs{
+		Namespaces: []string{s.Namespace, IngressNamespace}, Mesh: true, System: operatorNamespaces,
+	}, opts...)
+	if err != nil {
+		return err
+	}
+	p.Baseline = baseline
+	var namespaces []pulumi.Resource
+	for _, n := range baseline.Namespaces {
+		namespaces = append(namespaces, n)
+	}
+	res := workload.Resources{
+		RequestCPU: s.Resources.Requests.CPU, RequestMemory: s.Resources.Requests.Memory,
+		LimitCPU: s.Resources.Limits.CPU, LimitMemory: s.Resources.Limits.Memory,
+	}
+
+	// Backends the gateway routes to admit the ingress pods; each service's
+	// circuit breaker comes from its first route that sets one.
+	gwSA := gateway.ServiceAccountOf(IngressNamespace)
+	breakers := map[string]*mesh.CircuitBreaker{}
+	routed := map[string]bool{}
+	for _, r := range doc.Spec.Routes {
+		routed[r.Backend.Service] = true
+		if cb := r.CircuitBreaker; cb != nil && breakers[r.Backend.Service] == nil {
+			breakers[r.Backend.Service] = &mesh.CircuitBreaker{MaxConnections: cb.MaxConnections, ConsecutiveErrors: cb.ConsecutiveErrors, EjectionSeconds: cb.EjectionSeconds}
+		}
+	}
+	var services []mesh.Service
+	canaries := map[string]int{}
+	defined := map[string]bool{}
+	for _, svc := range s.Services {
+		var callers []string
+		if routed[svc.Name] {
+			callers = append(callers, gwSA)
+		}
+		for _, c := range svc.Callers {
+			callers = append(callers, s.Namespace+"/"+c)
+		}
+		services = append(services, mesh.Service{
+			Name: svc.Name, Namespace: s.Namespace, Port: svc.Port, Callers: callers,
+			CanaryWeight: svc.CanaryWeight, CircuitBreaker: breakers[svc.Name],
+		})
+		defined[svc.Name] = true
+		if svc.CanaryWeight > 0 {
+			canaries[svc.Name] = svc.CanaryWeight
+		}
+	}
+	m, err := mesh.New(ctx, "mesh", &mesh.Args{
+		Mode: mode, IstiodReplicas: s.Mesh.IstiodReplicas, TracingSampling: s.Mesh.TracingSampling,
+		TracingService: TracingService, TracingPort: TracingPort,
+		AppNamespaces: []string{s.Namespace, IngressNamespace}, Services: services,
+		RequestCPU: res.RequestCPU, RequestMemory: res.RequestMemory, LimitCPU: res.LimitCPU, LimitMemory: res.LimitMemory,
+		DependsOn: namespaces,
+	}, opts...)
+	if err != nil {
+		return err
+	}
+
+	var certRefs []security.Certificate
+	for _, l := range doc.Spec.Listeners {
+		if l.TLS != nil && l.TLS.CertificateRef != "" {
+			certRefs = append(certRefs, security.Certificate{Name: l.TLS.CertificateRef, Namespace: IngressNamespace, DNSNames: s.Gateway.Hosts, Public: true})
+		}
+	}
+	vaultDNS := []string{"vault", "vault.vault", "vault.vault.svc", "vault.vault.svc.cluster.local", "*.vault-internal", "*.vault-internal.vault.svc.cluster.local"}
+	certRefs = append(certRefs, security.Certificate{Name: security.VaultTLSSecret, Namespace: security.VaultNamespace, DNSNames: vaultDNS})
+	var acme *security.ACME
+	if s.Security.ACMEEmail != "" {
+		acme = &security.ACME{Email: s.Security.ACMEEmail, Server: s.Security.ACMEServer, DNS01: dns01(s)}
+	}
+	if _, err := security.NewCerts(ctx, "certs", &security.CertsArgs{
+		Mode: mode, ACME: acme, Certificates: certRefs, DependsOn: namespaces,
+	}, opts...); err != nil {
+		return err
+	}
+
+	vargs := &security.VaultArgs{
+		Mode: mode, Replicas: max(3, s.ReplicaCount), StorageClass: cluster.StorageClass, VolumeSize: "10Gi",
+		RequestCPU: res.RequestCPU, RequestMemory: res.RequestMemory, LimitCPU: res.LimitCPU, LimitMemory: res.LimitMemory,
+		DependsOn: namespaces,
+	}
+	if cluster.Seal != nil {
+		vargs.Seal, vargs.ServiceAccountAnnotations, vargs.PodLabels = cluster.Seal.Stanza, cluster.Seal.Annotations, cluster.Seal.Labels
+	}
+	if _, err := security.NewVault(ctx, "vault", vargs, opts...); err != nil {
+		return err
+	}
+
+	var secrets []security.AppSecret
+	keyed := false
+	for _, r := range doc.Spec.Routes {
+		keyed = keyed || (r.Auth != nil && r.Auth.APIKeys)
+	}
+	if keyed {
+		secrets = append(secrets, security.AppSecret{Name: APIKeysSecret, Namespace: IngressNamespace,
+			VaultPath: APIKeysVaultPath, Keys: map[string]string{gateway.APIKeysProperty: gateway.APIKeysProperty}})
+	}
+	if _, err := security.NewSecrets(ctx, "secrets", &security.SecretsArgs{Mode: mode, Secrets: secrets, DependsOn: namespaces}, opts...); err != nil {
+		return err
+	}
+
+	gargs := &gateway.Args{
+		Document: doc, Services: defined, Namespace: IngressNamespace, BackendNamespace: s.Namespace,
+		Issuer: s.Gateway.OIDCIssuer, JWKSURI: s.Gateway.OIDCJWKSURI, Canaries: canaries,
+		Production: s.Environment.Production(), MinReplicas: s.Gateway.MinReplicas, MaxReplicas: s.Gateway.MaxReplicas,
+		Resources: res, ServiceType: "LoadBalancer", SourceRanges: s.Gateway.SourceRanges,
+		Counters: redisCounters(s.Namespace), Ready: append(append([]pulumi.Resource(nil), namespaces...), m.Ready...),
+	}
+	if keyed {
+		gargs.APIKeysSecret = APIKeysSecret
+	}
+	if s.Cloud == spec.Local {
+		// The simulated cluster has no load balancer controller.
+		gargs.ServiceType, gargs.SourceRanges = "ClusterIP", nil
+	}
+	g, err := gateway.New(ctx, "gateway", gargs, opts...)
+	if err != nil {
+		return err
+	}
+	p.Gateway = g
+	return nil
+}
+
+// dns01 is cert-manager's DNS-01 solver for the stack's cloud, using the
+// cluster's workload identity (ambient credentials).
+func dns01(s spec.Spec) map[string]any {
+	switch s.Cloud {
+	case spec.AWS:
+		return map[string]any{"route53": map[string]any{"region": s.Region}}
+	case spec.Azure:
+		return map[string]any{"azureDNS": map[string]any{"hostedZoneName": s.Security.ACMEZone, "managedIdentity": map[string]any{}}}
+	case spec.GCP:
+		return map[string]any{"cloudDNS": map[string]any{"project": s.GCP.Project}}
+	}
+	return nil
+}
