@@ -16,7 +16,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/cloudscale/platform/cmd/cloudscale/engine"
 	"github.com/cloudscale/platform/infra/local/controlplane"
@@ -72,7 +76,7 @@ func TestLocalStackEndToEnd(t *testing.T) {
 	op := func(o engine.Op) engine.Summary {
 		t.Helper()
 		sum, err := engine.Run(ctx, engine.Request{Op: o, Stack: "local", ProjectDir: project, Out: &out,
-			Program: stacks.Program(stacks.Options{Kubeconfig: cp.Kubeconfig()})})
+			Program: stacks.Program(stacks.Options{Kubeconfig: cp.Kubeconfig(), StacksDir: project + "/stacks"})})
 		require.NoError(t, err, out.String())
 		return sum
 	}
@@ -88,6 +92,11 @@ func TestLocalStackEndToEnd(t *testing.T) {
 	sc, err := client.StorageV1().StorageClasses().Get(ctx, "cloudscale-encrypted", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "true", sc.Annotations["storageclass.kubernetes.io/is-default-class"])
+
+	// The tiers' objects are stored by the real API server: the gateway's
+	// pods run on the simulated nodes, its Istio, cert-manager and External
+	// Secrets objects are accepted under their (stand-in) kinds.
+	tiersDeployed(t, ctx, client, cp.Kubeconfig())
 
 	// The simulated nodes run pods, and the real scheduler spreads replicas
 	// over the zones, as every platform workload will ask it to.
@@ -110,6 +119,54 @@ func TestLocalStackEndToEnd(t *testing.T) {
 		_, err := client.CoreV1().Namespaces().Get(ctx, "cloudscale", metav1.GetOptions{})
 		return err != nil
 	}, 60*time.Second, time.Second, "the namespace is gone after destroy")
+}
+
+func tiersDeployed(t *testing.T, ctx context.Context, client *kubernetes.Clientset, kubeconfig string) {
+	t.Helper()
+	for _, name := range []string{"ingress-gateway", "ratelimit"} {
+		d, err := client.AppsV1().Deployments("istio-ingress").Get(ctx, name, metav1.GetOptions{})
+		require.NoError(t, err, name)
+		assert.Equal(t, int32(3), d.Status.ReadyReplicas, "%s ready replicas", name)
+	}
+	pods, err := client.CoreV1().Pods("istio-ingress").List(ctx, metav1.ListOptions{LabelSelector: "istio=ingressgateway"})
+	require.NoError(t, err)
+	nodes := map[string]bool{}
+	for _, p := range pods.Items {
+		assert.Equal(t, corev1.PodRunning, p.Status.Phase, p.Name)
+		assert.Equal(t, "gateway", p.Annotations["inject.istio.io/templates"])
+		nodes[p.Spec.NodeName] = true
+	}
+	assert.Len(t, nodes, 3, "three gateway replicas on three hosts")
+	svc, err := client.CoreV1().Services("istio-ingress").Get(ctx, "ingress-gateway", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "gateway", svc.Labels["cloudscale.io/role"])
+
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	require.NoError(t, err)
+	dyn, err := dynamic.NewForConfig(cfg)
+	require.NoError(t, err)
+	get := func(group, version, resource, ns, name string) *unstructured.Unstructured {
+		t.Helper()
+		obj, err := dyn.Resource(schema.GroupVersionResource{Group: group, Version: version, Resource: resource}).
+			Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		require.NoError(t, err, "%s/%s %s/%s", group, resource, ns, name)
+		return obj
+	}
+	gw := get("networking.istio.io", "v1", "gateways", "istio-ingress", "main-gateway")
+	servers, _, _ := unstructured.NestedSlice(gw.Object, "spec", "servers")
+	require.Len(t, servers, 1)
+	tls := servers[0].(map[string]any)["tls"].(map[string]any)
+	assert.Equal(t, "TLSV1_3", tls["minProtocolVersion"])
+	assert.Equal(t, "production-cert", tls["credentialName"])
+	pa := get("security.istio.io", "v1", "peerauthentications", "istio-system", "default")
+	mode, _, _ := unstructured.NestedString(pa.Object, "spec", "mtls", "mode")
+	assert.Equal(t, "STRICT", mode)
+	get("networking.istio.io", "v1alpha3", "envoyfilters", "istio-ingress", "main-gateway-global-ratelimit")
+	get("cert-manager.io", "v1", "certificates", "istio-ingress", "production-cert")
+	get("external-secrets.io", "v1", "externalsecrets", "istio-ingress", "gateway-api-keys")
+	mesh, err := client.CoreV1().ConfigMaps("istio-system").Get(ctx, "istio", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Contains(t, mesh.Data["mesh"], "REGISTRY_ONLY")
 }
 
 func probeSpread(t *testing.T, ctx context.Context, client *kubernetes.Clientset) {

@@ -43,7 +43,7 @@ func TestRealEngineRendersTheLocalStack(t *testing.T) {
 		t.Helper()
 		sum, err := engine.Run(ctx, engine.Request{
 			Op: op, Stack: "local", ProjectDir: project, Out: &out,
-			Program: stacks.Program(stacks.Options{RenderDir: render}),
+			Program: stacks.Program(stacks.Options{RenderDir: render, StacksDir: project + "/stacks"}),
 		})
 		require.NoError(t, err, out.String())
 		assert.Equal(t, "succeeded", sum.Result)
@@ -88,7 +88,7 @@ func TestRealEngineRendersTheLocalStack(t *testing.T) {
 	// an emptied directory that a kept state would call unchanged.
 	require.NoError(t, os.RemoveAll(render))
 	sum, err := engine.Run(ctx, engine.Request{Op: engine.Up, Stack: "local", ProjectDir: project, Out: &out, Ephemeral: true,
-		Program: stacks.Program(stacks.Options{RenderDir: render})})
+		Program: stacks.Program(stacks.Options{RenderDir: render, StacksDir: project + "/stacks"})})
 	require.NoError(t, err, out.String())
 	assert.Equal(t, first.Changes["create"], sum.Changes["create"])
 	again, err := filepath.Glob(filepath.Join(render, "1-manifest", "*.yaml"))

@@ -56,7 +56,7 @@ func newEngineCmd(g *globals, o struct {
 			if err != nil {
 				return usageErr("%v", err)
 			}
-			opts := stacks.Options{}
+			opts := stacks.Options{StacksDir: stackDir}
 			if render != "" {
 				if o.op != engine.Up && o.op != engine.Preview {
 					return usageErr("--render works with up and preview only")

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
@@ -102,6 +103,11 @@ func (a *Args) validate() error {
 		}
 		if s.Port < 1 || s.Port > 65535 {
 			errs = append(errs, fmt.Errorf("service %s: port %d out of range", s.Name, s.Port))
+		}
+		for _, c := range s.Callers {
+			if ns, sa, ok := strings.Cut(c, "/"); !ok || ns == "" || sa == "" {
+				errs = append(errs, fmt.Errorf("service %s: caller %q is not namespace/serviceaccount", s.Name, c))
+			}
 		}
 	}
 	return errors.Join(errs...)
@@ -258,13 +264,10 @@ func service(s Service, name string, cr func(res, apiVersion, kind, ns, objName 
 	return cr(res+"-allow", "security.istio.io/v1", "AuthorizationPolicy", s.Namespace, s.Name+"-allow", allow)
 }
 
+// nsSA turns "namespace/serviceaccount" into the principal's path.
 func nsSA(caller string) string {
-	for i := 0; i < len(caller); i++ {
-		if caller[i] == '/' {
-			return caller[:i] + "/sa/" + caller[i+1:]
-		}
-	}
-	return caller
+	ns, sa, _ := strings.Cut(caller, "/")
+	return ns + "/sa/" + sa
 }
 
 // Subsets are the two versions a canary splits traffic between.

@@ -122,6 +122,7 @@ func TestBadArgs(t *testing.T) {
 		{"no tracing backend", func(a *Args) { a.TracingService = "" }, "a tracing service and port are required"},
 		{"canary weight", func(a *Args) { a.Services[0].CanaryWeight = -1 }, "service api-service: canary weight -1 is not a percentage"},
 		{"duplicate", func(a *Args) { a.Services[1] = a.Services[0] }, "service cloudscale/api-service is listed twice"},
+		{"caller", func(a *Args) { a.Services[1].Callers = []string{"web"} }, `service billing: caller "web" is not namespace/serviceaccount`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -116,6 +116,11 @@ func TestBadArgs(t *testing.T) {
 		{"no limits", func(a *Args) { a.Resources.LimitMemory = "" }, "requests and limits for cpu and memory are required"},
 		{"hpa floor", func(a *Args) { a.Autoscaling.Min = 1 }, "autoscaling 1-10: min at least 1 (3 in production)"},
 		{"stateful without volume", func(a *Args) { a.Stateful = true }, "a stateful workload needs a volume size"},
+		{"load balancer without firewall", func(a *Args) { a.ServiceType = "LoadBalancer" }, "a LoadBalancer service needs source ranges (its firewall)"},
+		{"source ranges on ClusterIP", func(a *Args) { a.SourceRanges = []string{"10.0.0.0/8"} }, "source ranges apply only to a LoadBalancer service"},
+		{"NodePort", func(a *Args) { a.ServiceType = "NodePort" }, `service type "NodePort": allowed ClusterIP, LoadBalancer`},
+		{"volume with two sources", func(a *Args) { a.Volumes = []Volume{{Name: "v", MountPath: "/v", ConfigMap: "c", Secret: "s"}} },
+			`volume "v": a name, an absolute mount path and exactly one of configMap or secret`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -127,4 +132,43 @@ func TestBadArgs(t *testing.T) {
 			assert.Empty(t, g.Resources, "nothing registered")
 		})
 	}
+}
+
+func TestExposedWorkload(t *testing.T) {
+	a := api()
+	a.Container = "istio-proxy"
+	a.Ports = []Port{{Name: "status", Port: 15021}, {Name: "https", Port: 8443, ServicePort: 443}}
+	a.PodLabels = map[string]string{"istio": "ingressgateway"}
+	a.PodAnnotations = map[string]string{"inject.istio.io/templates": "gateway"}
+	a.ServiceType, a.SourceRanges = "LoadBalancer", []string{"203.0.113.0/24"}
+	a.ServiceLabels = map[string]string{"cloudscale.io/role": "gateway"}
+	a.Volumes = []Volume{{Name: "keys", Secret: "api-keys", MountPath: "/etc/keys"}, {Name: "config", ConfigMap: "cfg", MountPath: "/etc/cfg"}}
+	a.Ingress = []Peer{{CIDRs: []string{"203.0.113.0/24"}, Ports: []int{8443}}}
+	g, err := run(t, "edge", a)
+	require.NoError(t, err)
+
+	svc, _ := g.Named("kubernetes:core/v1:Service", "edge")
+	ss := svc.Inputs["spec"].(map[string]any)
+	assert.Equal(t, "LoadBalancer", ss["type"])
+	assert.Equal(t, "Local", ss["externalTrafficPolicy"])
+	assert.Equal(t, []any{"203.0.113.0/24"}, ss["loadBalancerSourceRanges"])
+	assert.Equal(t, map[string]any{"name": "https", "port": 443.0, "targetPort": 8443.0}, ss["ports"].([]any)[1])
+	assert.Equal(t, "gateway", svc.Inputs["metadata"].(map[string]any)["labels"].(map[string]any)["cloudscale.io/role"])
+
+	dep, _ := g.Named("kubernetes:apps/v1:Deployment", "edge")
+	tpl := dep.Inputs["spec"].(map[string]any)["template"].(map[string]any)
+	meta := tpl["metadata"].(map[string]any)
+	assert.Equal(t, "ingressgateway", meta["labels"].(map[string]any)["istio"])
+	assert.Equal(t, "edge", meta["labels"].(map[string]any)["app.kubernetes.io/name"], "the selector's label stays")
+	assert.Equal(t, "gateway", meta["annotations"].(map[string]any)["inject.istio.io/templates"])
+	pod := tpl["spec"].(map[string]any)
+	c := pod["containers"].([]any)[0].(map[string]any)
+	assert.Equal(t, "istio-proxy", c["name"])
+	assert.Contains(t, c["volumeMounts"], map[string]any{"name": "keys", "mountPath": "/etc/keys", "readOnly": true})
+	assert.Contains(t, pod["volumes"], map[string]any{"name": "config", "configMap": map[string]any{"name": "cfg"}})
+	assert.Equal(t, 15021.0, c["readinessProbe"].(map[string]any)["httpGet"].(map[string]any)["port"], "probes use the first port")
+
+	np, _ := g.Named("kubernetes:networking.k8s.io/v1:NetworkPolicy", "edge")
+	from := np.Inputs["spec"].(map[string]any)["ingress"].([]any)[0].(map[string]any)["from"]
+	assert.Equal(t, []any{map[string]any{"ipBlock": map[string]any{"cidr": "203.0.113.0/24"}}}, from)
 }

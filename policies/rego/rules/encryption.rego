@@ -287,3 +287,22 @@ cs_enc_010 contains f if {
 	startswith(trim_space(line), "host ")
 	f := {"urn": r.urn, "msg": sprintf("Cluster %s allows non-TLS connections: pg_hba %q", [lib.name(r), line])}
 }
+
+# METADATA
+# title: The mesh enforces TLS 1.3
+# description: Sidecar-to-sidecar mTLS and the mesh's TLS origination use TLS 1.3 as the minimum.
+# custom:
+#   id: CS-ENC-013
+#   severity: high
+#   category: encryption
+#   enforcement: {dev: mandatory, staging: mandatory, prod: mandatory}
+#   fix: Set meshMTLS.minProtocolVersion and tlsDefaults.minProtocolVersion to TLSV1_3 in the istio ConfigMap's mesh config.
+cs_enc_013 contains f if {
+	some r in input.kinds["core/ConfigMap"]
+	lib.name(r) == "istio"
+	mesh := yaml.unmarshal(r.inputs.data.mesh)
+	some key in ["meshMTLS", "tlsDefaults"]
+	v := object.get(mesh, [key, "minProtocolVersion"], "unset")
+	v != "TLSV1_3"
+	f := {"urn": r.urn, "msg": sprintf("mesh config %s/istio sets %s.minProtocolVersion %v", [lib.namespace(r), key, v])}
+}

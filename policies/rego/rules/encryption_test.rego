@@ -158,3 +158,16 @@ test_cs_enc_010_fail if {
 		{"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"name": "pg"}, "spec": {"postgresql": {"pg_hba": ["host all all 10.0.0.0/8 md5"]}}},
 	])
 }
+
+mesh_config(mesh) := {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "istio", "namespace": "istio-system"}, "data": {"mesh": mesh}}
+
+test_cs_enc_013_pass if {
+	count(enc.cs_enc_013) == 0 with input as fx.kube([mesh_config("meshMTLS:\n  minProtocolVersion: TLSV1_3\ntlsDefaults:\n  minProtocolVersion: TLSV1_3\n")])
+}
+
+test_cs_enc_013_fail if {
+	enc.cs_enc_013 == {
+		{"urn": "urn:istio", "msg": "mesh config istio-system/istio sets meshMTLS.minProtocolVersion TLSV1_2"},
+		{"urn": "urn:istio", "msg": "mesh config istio-system/istio sets tlsDefaults.minProtocolVersion unset"},
+	} with input as fx.kube([mesh_config("meshMTLS:\n  minProtocolVersion: TLSV1_2\n")])
+}

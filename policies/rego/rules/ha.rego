@@ -200,3 +200,21 @@ cs_ha_009 contains f if {
 	not r.inputs.spec.backup.barmanObjectStore
 	f := {"urn": r.urn, "msg": sprintf("Cluster %s/%s archives no WAL, so it has no point-in-time recovery", [lib.namespace(r), lib.name(r)])}
 }
+
+# METADATA
+# title: The mesh control plane is replicated
+# description: istiod runs at least 2 replicas (and its autoscaler keeps 2), so certificate signing and config push survive a pod or node loss.
+# custom:
+#   id: CS-HA-010
+#   severity: high
+#   category: ha
+#   enforcement: {dev: advisory, staging: mandatory, prod: mandatory}
+#   fix: Set the istiod chart's pilot.replicaCount and pilot.autoscaleMin to 2 or more.
+cs_ha_010 contains f if {
+	some r in input.by_type["kubernetes:helm.sh/v3:Release"]
+	r.inputs.chart == "istiod"
+	some key in ["replicaCount", "autoscaleMin"]
+	n := object.get(r.inputs, ["values", "pilot", key], 1)
+	n < 2
+	f := {"urn": r.urn, "msg": sprintf("istiod release %s sets pilot.%s %v", [r.name, key, n])}
+}

@@ -99,3 +99,16 @@ test_cs_ha_009_fail if {
 		{"urn": "urn:pg", "msg": "Cluster data/pg archives no WAL, so it has no point-in-time recovery"},
 	} with input as fx.kube([pg({"instances": 1})])
 }
+
+istiod(pilot) := fx.res("kubernetes:helm.sh/v3:Release", "istiod", {"chart": "istiod", "version": "1.27.3", "values": {"pilot": pilot}})
+
+test_cs_ha_010_pass if {
+	count(ha.cs_ha_010) == 0 with input as fx.cloud([istiod({"replicaCount": 2, "autoscaleMin": 2})])
+}
+
+test_cs_ha_010_fail if {
+	ha.cs_ha_010 == {
+		{"urn": "urn:istiod", "msg": "istiod release istiod sets pilot.replicaCount 1"},
+		{"urn": "urn:istiod", "msg": "istiod release istiod sets pilot.autoscaleMin 1"},
+	} with input as fx.cloud([istiod({"replicaCount": 1})])
+}

@@ -194,3 +194,25 @@ cs_sec_009 contains f if {
 	object.get(e, "value", "") != ""
 	f := {"urn": r.urn, "msg": sprintf("%s %s/%s container %s sets %s as a literal value", [r.inputs.kind, lib.namespace(r), lib.name(r), c.name, e.name])}
 }
+
+# METADATA
+# title: Helm charts are pinned
+# description: Every chart installs an exact version from an HTTPS repository, so what runs is what was reviewed.
+# custom:
+#   id: CS-SEC-010
+#   severity: high
+#   category: security
+#   enforcement: {dev: mandatory, staging: mandatory, prod: mandatory}
+#   fix: Set version to an exact x.y.z and repositoryOpts.repo to an https URL (components/upstream pins every chart).
+cs_sec_010 contains f if {
+	some r in input.by_type["kubernetes:helm.sh/v3:Release"]
+	not regex.match(`^v?[0-9]+\.[0-9]+\.[0-9]+$`, object.get(r.inputs, "version", ""))
+	f := {"urn": r.urn, "msg": sprintf("Helm release %s installs chart %v at version %v, not an exact version", [r.name, object.get(r.inputs, "chart", "?"), object.get(r.inputs, "version", "unset")])}
+}
+
+cs_sec_010 contains f if {
+	some r in input.by_type["kubernetes:helm.sh/v3:Release"]
+	repo := object.get(r.inputs, ["repositoryOpts", "repo"], "")
+	not startswith(repo, "https://")
+	f := {"urn": r.urn, "msg": sprintf("Helm release %s fetches chart %v from %q, not an https repository", [r.name, object.get(r.inputs, "chart", "?"), repo])}
+}

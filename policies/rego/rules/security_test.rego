@@ -101,3 +101,16 @@ test_cs_sec_009_fail if {
 		{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "app", "namespace": "shop"}, "data": {"api_key": "abc123"}},
 	])
 }
+
+release(extra) := fx.res("kubernetes:helm.sh/v3:Release", "istiod", object.union({"chart": "istiod", "version": "1.27.3", "repositoryOpts": {"repo": "https://istio-release.storage.googleapis.com/charts"}}, extra))
+
+test_cs_sec_010_pass if {
+	count(sec.cs_sec_010) == 0 with input as fx.cloud([release({})])
+}
+
+test_cs_sec_010_fail if {
+	sec.cs_sec_010 == {
+		{"urn": "urn:istiod", "msg": "Helm release istiod installs chart istiod at version 1.27.x, not an exact version"},
+		{"urn": "urn:istiod", "msg": "Helm release istiod fetches chart istiod from \"http://charts.example\", not an https repository"},
+	} with input as fx.cloud([release({"version": "1.27.x", "repositoryOpts": {"repo": "http://charts.example"}})])
+}
