@@ -2,6 +2,8 @@ package stacks
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -68,8 +70,8 @@ func kubernetesTiers(ctx *pulumi.Context, p *Platform, s spec.Spec, cluster infr
 	}
 	p.Baseline = baseline
 	var namespaces []pulumi.Resource
-	for _, n := range baseline.Namespaces {
-		namespaces = append(namespaces, n)
+	for _, name := range slices.Sorted(maps.Keys(baseline.Namespaces)) {
+		namespaces = append(namespaces, baseline.Namespaces[name])
 	}
 	res := workload.Resources{
 		RequestCPU: s.Resources.Requests.CPU, RequestMemory: s.Resources.Requests.Memory,
