@@ -5,6 +5,7 @@ package componenttest
 
 import (
 	"sync"
+	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -38,4 +39,19 @@ func Run(program pulumi.RunFunc) (graph.Graph, error) {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	return graph.Graph{Source: "componenttest", Resources: append([]graph.Resource(nil), rec.res...)}, err
+}
+
+// Spec returns the spec input of the resource of type typ named name,
+// failing the test when there is none.
+func Spec(t testing.TB, g graph.Graph, typ, name string) map[string]any {
+	t.Helper()
+	r, ok := g.Named(typ, name)
+	if !ok {
+		t.Fatalf("no %s %s registered", typ, name)
+	}
+	spec, ok := r.Inputs["spec"].(map[string]any)
+	if !ok {
+		t.Fatalf("%s %s has no spec", typ, name)
+	}
+	return spec
 }

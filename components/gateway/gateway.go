@@ -12,8 +12,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -215,11 +213,8 @@ func planRoutes(a *Args) []route {
 }
 
 func (b *builder) cr(suffix, apiVersion, kind string, spec map[string]any) error {
-	_, err := apiextensions.NewCustomResource(b.ctx, b.name+suffix, &apiextensions.CustomResourceArgs{
-		ApiVersion:  pulumi.String(apiVersion),
-		Kind:        pulumi.String(kind),
-		Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(b.a.Document.Metadata.Name + suffix), Namespace: pulumi.String(b.a.Namespace)},
-		OtherFields: kubernetes.UntypedArgs{"spec": spec},
+	_, err := upstream.NewObject(b.ctx, b.name+suffix, upstream.Object{
+		APIVersion: apiVersion, Kind: kind, Namespace: b.a.Namespace, Name: b.a.Document.Metadata.Name + suffix, Spec: spec,
 	}, pulumi.Parent(b.g), pulumi.DependsOn(b.a.Ready))
 	return err
 }

@@ -27,13 +27,6 @@ func build(t *testing.T, src string, args Args) (graph.Graph, error) {
 	})
 }
 
-func spec(t *testing.T, g graph.Graph, typ, name string) map[string]any {
-	t.Helper()
-	r, ok := g.Named(typ, name)
-	require.True(t, ok, "%s %s", typ, name)
-	return r.Inputs["spec"].(map[string]any)
-}
-
 func base() Args {
 	return Args{
 		Namespace: "istio-ingress", BackendNamespace: "cloudscale", Services: map[string]bool{"api-service": true},
@@ -51,12 +44,12 @@ const (
 func TestGuideExampleBecomesIstioObjects(t *testing.T) {
 	g, err := build(t, gatewaydoc.GuideExample, base())
 	require.NoError(t, err)
-	gw := spec(t, g, "kubernetes:networking.istio.io/v1:Gateway", "main")
+	gw := componenttest.Spec(t, g, "kubernetes:networking.istio.io/v1:Gateway", "main")
 	server := gw["servers"].([]any)[0].(map[string]any)
 	assert.Equal(t, map[string]any{"number": 443.0, "name": "https-443", "protocol": "HTTPS"}, server["port"])
 	assert.Equal(t, map[string]any{"mode": "SIMPLE", "credentialName": "production-cert", "minProtocolVersion": "TLSV1_3"}, server["tls"])
 
-	vs := spec(t, g, "kubernetes:networking.istio.io/v1:VirtualService", "main-routes")
+	vs := componenttest.Spec(t, g, "kubernetes:networking.istio.io/v1:VirtualService", "main-routes")
 	route := vs["http"].([]any)[0].(map[string]any)
 	assert.Equal(t, "route-0", route["name"])
 	assert.Equal(t, []any{map[string]any{"uri": map[string]any{"prefix": "/api/v1/"}}}, route["match"])
@@ -80,10 +73,10 @@ func TestGuideExampleBecomesIstioObjects(t *testing.T) {
 	assert.Equal(t, "ingressgateway", tpl["metadata"].(map[string]any)["labels"].(map[string]any)["istio"])
 	assert.Equal(t, "gateway", tpl["metadata"].(map[string]any)["annotations"].(map[string]any)["inject.istio.io/templates"])
 	assert.Equal(t, 3.0, dep.Inputs["spec"].(map[string]any)["replicas"])
-	hpa := spec(t, g, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", IngressName)
+	hpa := componenttest.Spec(t, g, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", IngressName)
 	assert.Equal(t, 3.0, hpa["minReplicas"])
 	assert.Equal(t, 10.0, hpa["maxReplicas"])
-	assert.Equal(t, 1.0, spec(t, g, "kubernetes:policy/v1:PodDisruptionBudget", IngressName)["maxUnavailable"])
+	assert.Equal(t, 1.0, componenttest.Spec(t, g, "kubernetes:policy/v1:PodDisruptionBudget", IngressName)["maxUnavailable"])
 	svc, _ := g.Named("kubernetes:core/v1:Service", IngressName)
 	ss := svc.Inputs["spec"].(map[string]any)
 	assert.Equal(t, "LoadBalancer", ss["type"])
@@ -137,7 +130,7 @@ func TestHeaderRoutesRewritesAndTokens(t *testing.T) {
 	args.Issuer, args.JWKSURI = "https://id.example.com", "https://id.example.com/jwks"
 	g, err := build(t, src, args)
 	require.NoError(t, err)
-	vs := spec(t, g, "kubernetes:networking.istio.io/v1:VirtualService", "main-routes")
+	vs := componenttest.Spec(t, g, "kubernetes:networking.istio.io/v1:VirtualService", "main-routes")
 	canary := vs["http"].([]any)[1].(map[string]any)
 	assert.Equal(t, []any{map[string]any{"uri": map[string]any{"prefix": "/api/v1/"}, "headers": map[string]any{"x-canary": map[string]any{"exact": "true"}}}}, canary["match"])
 	assert.Equal(t, map[string]any{"uri": "/v1/"}, canary["rewrite"])
@@ -145,9 +138,9 @@ func TestHeaderRoutesRewritesAndTokens(t *testing.T) {
 	assert.Equal(t, map[string]any{"x-cloudscale-route": "canary"}, canary["headers"].(map[string]any)["request"].(map[string]any)["set"])
 	assert.Equal(t, []any{"server"}, canary["headers"].(map[string]any)["response"].(map[string]any)["remove"])
 
-	ra := spec(t, g, "kubernetes:security.istio.io/v1:RequestAuthentication", "main-jwt")
+	ra := componenttest.Spec(t, g, "kubernetes:security.istio.io/v1:RequestAuthentication", "main-jwt")
 	assert.Equal(t, "https://id.example.com", ra["jwtRules"].([]any)[0].(map[string]any)["issuer"])
-	ap := spec(t, g, "kubernetes:security.istio.io/v1:AuthorizationPolicy", "main-require-token")
+	ap := componenttest.Spec(t, g, "kubernetes:security.istio.io/v1:AuthorizationPolicy", "main-require-token")
 	assert.Equal(t, "DENY", ap["action"])
 	assert.Equal(t, []any{"/api/v1/*"}, ap["rules"].([]any)[0].(map[string]any)["to"].([]any)[0].(map[string]any)["operation"].(map[string]any)["paths"])
 }
@@ -157,7 +150,7 @@ func TestCanaryWeightsSplitTheRoute(t *testing.T) {
 	args.Canaries = map[string]int{"api-service": 10}
 	g, err := build(t, gatewaydoc.GuideExample, args)
 	require.NoError(t, err)
-	vs := spec(t, g, "kubernetes:networking.istio.io/v1:VirtualService", "main-routes")
+	vs := componenttest.Spec(t, g, "kubernetes:networking.istio.io/v1:VirtualService", "main-routes")
 	dests := vs["http"].([]any)[0].(map[string]any)["route"].([]any)
 	require.Len(t, dests, 2)
 	assert.Equal(t, "stable", dests[0].(map[string]any)["destination"].(map[string]any)["subset"])
@@ -199,7 +192,7 @@ func TestRateLimitsAndAPIKeys(t *testing.T) {
 	require.NoError(t, err)
 
 	// Local: a token bucket on route-1 only.
-	local := spec(t, g, envoyFilter, "main-local-ratelimit")
+	local := componenttest.Spec(t, g, envoyFilter, "main-local-ratelimit")
 	patches := local["configPatches"].([]any)
 	require.Len(t, patches, 2)
 	assert.Equal(t, "HTTP_FILTER", patches[0].(map[string]any)["applyTo"])
@@ -221,12 +214,12 @@ func TestRateLimitsAndAPIKeys(t *testing.T) {
 	require.True(t, ok)
 	env := rl.Inputs["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["env"].([]any)
 	assert.Contains(t, env, map[string]any{"name": "REDIS_URL", "value": "mymaster,redis-sentinel.cloudscale:26379"})
-	global := spec(t, g, envoyFilter, "main-global-ratelimit")
+	global := componenttest.Spec(t, g, envoyFilter, "main-global-ratelimit")
 	filter := global["configPatches"].([]any)[0].(map[string]any)["patch"].(map[string]any)["value"].(map[string]any)["typed_config"].(map[string]any)
 	assert.Equal(t, false, filter["failure_mode_deny"], "the gateway fails open; local limits still hold")
 
 	// API keys: checked from the mounted file, switched off on the other routes.
-	keys := spec(t, g, envoyFilter, "main-api-keys")
+	keys := componenttest.Spec(t, g, envoyFilter, "main-api-keys")
 	kp := keys["configPatches"].([]any)
 	assert.Equal(t, map[string]any{"filename": APIKeysFile}, kp[0].(map[string]any)["patch"].(map[string]any)["value"].(map[string]any)["typed_config"].(map[string]any)["users"])
 	require.Len(t, kp, 3, "the filter plus route-0 and route-1 switched off")

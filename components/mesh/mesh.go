@@ -11,8 +11,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -168,15 +166,10 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 	m.Ready = ready
 	cr := func(res, apiVersion, kind, ns, objName string, spec map[string]any) error {
-		_, err := apiextensions.NewCustomResource(ctx, res, &apiextensions.CustomResourceArgs{
-			ApiVersion:  pulumi.String(apiVersion),
-			Kind:        pulumi.String(kind),
-			Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(objName), Namespace: pulumi.String(ns)},
-			OtherFields: kubernetes.UntypedArgs{"spec": spec},
-		}, pulumi.Parent(m), pulumi.DependsOn(ready))
+		_, err := upstream.NewObject(ctx, res, upstream.Object{APIVersion: apiVersion, Kind: kind, Namespace: ns, Name: objName, Spec: spec},
+			pulumi.Parent(m), pulumi.DependsOn(ready))
 		return err
 	}
-
 	if err := cr(name+"-mtls", "security.istio.io/v1", "PeerAuthentication", RootNamespace, "default",
 		map[string]any{"mtls": map[string]any{"mode": "STRICT"}}); err != nil {
 		return nil, err

@@ -34,13 +34,6 @@ func run(t *testing.T, a Args) (graph.Graph, error) {
 	})
 }
 
-func spec(t *testing.T, g graph.Graph, typ, name string) map[string]any {
-	t.Helper()
-	r, ok := g.Named(typ, name)
-	require.True(t, ok, "%s %s", typ, name)
-	return r.Inputs["spec"].(map[string]any)
-}
-
 func TestChartsAndMeshConfig(t *testing.T) {
 	g, err := run(t, args(upstream.Charts))
 	require.NoError(t, err)
@@ -70,9 +63,9 @@ func TestChartsAndMeshConfig(t *testing.T) {
 	assert.Equal(t, map[string]any{"service": "jaeger-collector.monitoring.svc.cluster.local", "port": 4317.0},
 		mc["extensionProviders"].([]any)[0].(map[string]any)["opentelemetry"])
 
-	tel := spec(t, g, "kubernetes:telemetry.istio.io/v1:Telemetry", "mesh-telemetry")
+	tel := componenttest.Spec(t, g, "kubernetes:telemetry.istio.io/v1:Telemetry", "mesh-telemetry")
 	assert.Equal(t, 1.0, tel["tracing"].([]any)[0].(map[string]any)["randomSamplingPercentage"])
-	assert.Equal(t, map[string]any{"mtls": map[string]any{"mode": "STRICT"}}, spec(t, g, "kubernetes:security.istio.io/v1:PeerAuthentication", "mesh-mtls"))
+	assert.Equal(t, map[string]any{"mtls": map[string]any{"mode": "STRICT"}}, componenttest.Spec(t, g, "kubernetes:security.istio.io/v1:PeerAuthentication", "mesh-mtls"))
 }
 
 func TestDenyByDefaultAndCanaries(t *testing.T) {
@@ -88,26 +81,26 @@ func TestDenyByDefaultAndCanaries(t *testing.T) {
 		require.True(t, ok, ns)
 		assert.Equal(t, map[string]any{}, r.Inputs["spec"], "an ALLOW policy without rules denies everything")
 	}
-	allow := spec(t, g, "kubernetes:security.istio.io/v1:AuthorizationPolicy", "mesh-cloudscale-api-service-allow")
+	allow := componenttest.Spec(t, g, "kubernetes:security.istio.io/v1:AuthorizationPolicy", "mesh-cloudscale-api-service-allow")
 	rule := allow["rules"].([]any)[0].(map[string]any)
 	assert.Equal(t, []any{"cluster.local/ns/istio-ingress/sa/ingress-gateway"}, rule["from"].([]any)[0].(map[string]any)["source"].(map[string]any)["principals"])
 	assert.Equal(t, []any{"8080"}, rule["to"].([]any)[0].(map[string]any)["operation"].(map[string]any)["ports"])
 	// A service nobody may call gets an allow policy with no rules: denied.
-	assert.NotContains(t, spec(t, g, "kubernetes:security.istio.io/v1:AuthorizationPolicy", "mesh-cloudscale-billing-allow"), "rules")
+	assert.NotContains(t, componenttest.Spec(t, g, "kubernetes:security.istio.io/v1:AuthorizationPolicy", "mesh-cloudscale-billing-allow"), "rules")
 
-	dr := spec(t, g, "kubernetes:networking.istio.io/v1:DestinationRule", "mesh-cloudscale-api-service")
+	dr := componenttest.Spec(t, g, "kubernetes:networking.istio.io/v1:DestinationRule", "mesh-cloudscale-api-service")
 	assert.Equal(t, Subsets(), dr["subsets"])
 	tp := dr["trafficPolicy"].(map[string]any)
 	assert.Equal(t, "ISTIO_MUTUAL", tp["tls"].(map[string]any)["mode"])
 	assert.Equal(t, 100.0, tp["connectionPool"].(map[string]any)["tcp"].(map[string]any)["maxConnections"])
 	assert.Equal(t, "60s", tp["outlierDetection"].(map[string]any)["baseEjectionTime"])
-	vs := spec(t, g, "kubernetes:networking.istio.io/v1:VirtualService", "mesh-cloudscale-api-service")
+	vs := componenttest.Spec(t, g, "kubernetes:networking.istio.io/v1:VirtualService", "mesh-cloudscale-api-service")
 	weights := vs["http"].([]any)[0].(map[string]any)["route"].([]any)
 	assert.Equal(t, 90.0, weights[0].(map[string]any)["weight"])
 	assert.Equal(t, 10.0, weights[1].(map[string]any)["weight"])
 	_, hasVS := g.Named("kubernetes:networking.istio.io/v1:VirtualService", "mesh-cloudscale-billing")
 	assert.False(t, hasVS, "no canary, no mesh route")
-	billing := spec(t, g, "kubernetes:networking.istio.io/v1:DestinationRule", "mesh-cloudscale-billing")
+	billing := componenttest.Spec(t, g, "kubernetes:networking.istio.io/v1:DestinationRule", "mesh-cloudscale-billing")
 	assert.Equal(t, 5.0, billing["trafficPolicy"].(map[string]any)["outlierDetection"].(map[string]any)["consecutive5xxErrors"])
 }
 

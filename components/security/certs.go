@@ -4,9 +4,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
-	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cloudscale/platform/components/upstream"
@@ -101,14 +98,8 @@ func NewCerts(ctx *pulumi.Context, name string, args *CertsArgs, opts ...pulumi.
 		return nil, err
 	}
 	cr := func(res, kind, ns, objName string, spec map[string]any) error {
-		meta := &metav1.ObjectMetaArgs{Name: pulumi.String(objName)}
-		if ns != "" {
-			meta.Namespace = pulumi.String(ns)
-		}
-		_, err := apiextensions.NewCustomResource(ctx, res, &apiextensions.CustomResourceArgs{
-			ApiVersion: pulumi.String("cert-manager.io/v1"), Kind: pulumi.String(kind), Metadata: meta,
-			OtherFields: kubernetes.UntypedArgs{"spec": spec},
-		}, pulumi.Parent(c), pulumi.DependsOn(ready), pulumi.DependsOn(args.DependsOn))
+		_, err := upstream.NewObject(ctx, res, upstream.Object{APIVersion: "cert-manager.io/v1", Kind: kind, Namespace: ns, Name: objName, Spec: spec},
+			pulumi.Parent(c), pulumi.DependsOn(ready), pulumi.DependsOn(args.DependsOn))
 		return err
 	}
 	key := map[string]any{"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"}

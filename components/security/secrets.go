@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
-	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cloudscale/platform/components/upstream"
@@ -86,14 +83,8 @@ func NewSecrets(ctx *pulumi.Context, name string, args *SecretsArgs, opts ...pul
 		return nil, err
 	}
 	cr := func(res, kind, ns, objName string, spec map[string]any) error {
-		meta := &metav1.ObjectMetaArgs{Name: pulumi.String(objName)}
-		if ns != "" {
-			meta.Namespace = pulumi.String(ns)
-		}
-		_, err := apiextensions.NewCustomResource(ctx, res, &apiextensions.CustomResourceArgs{
-			ApiVersion: pulumi.String("external-secrets.io/v1"), Kind: pulumi.String(kind), Metadata: meta,
-			OtherFields: kubernetes.UntypedArgs{"spec": spec},
-		}, pulumi.Parent(s), pulumi.DependsOn(ready), pulumi.DependsOn(args.DependsOn))
+		_, err := upstream.NewObject(ctx, res, upstream.Object{APIVersion: "external-secrets.io/v1", Kind: kind, Namespace: ns, Name: objName, Spec: spec},
+			pulumi.Parent(s), pulumi.DependsOn(ready), pulumi.DependsOn(args.DependsOn))
 		return err
 	}
 	if err := cr(name+"-store", "ClusterSecretStore", "", StoreName, map[string]any{"provider": map[string]any{"vault": map[string]any{

@@ -10,15 +10,7 @@ import (
 
 	"github.com/cloudscale/platform/components/componenttest"
 	"github.com/cloudscale/platform/components/upstream"
-	"github.com/cloudscale/platform/graph"
 )
-
-func spec(t *testing.T, g graph.Graph, typ, name string) map[string]any {
-	t.Helper()
-	r, ok := g.Named(typ, name)
-	require.True(t, ok, "%s %s", typ, name)
-	return r.Inputs["spec"].(map[string]any)
-}
 
 const (
 	certificate   = "kubernetes:cert-manager.io/v1:Certificate"
@@ -43,16 +35,16 @@ func TestCertsPublicAndPrivate(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, upstream.CertManager.Version, r.Inputs["version"])
 
-	acme := spec(t, g, clusterIssuer, "certs-public-issuer")["acme"].(map[string]any)
+	acme := componenttest.Spec(t, g, clusterIssuer, "certs-public-issuer")["acme"].(map[string]any)
 	assert.Equal(t, []any{map[string]any{"dns01": map[string]any{"route53": map[string]any{"region": "us-east-1"}}}}, acme["solvers"])
-	assert.Equal(t, map[string]any{"secretName": IssuerName + "-ca"}, spec(t, g, clusterIssuer, "certs-issuer")["ca"])
+	assert.Equal(t, map[string]any{"secretName": IssuerName + "-ca"}, componenttest.Spec(t, g, clusterIssuer, "certs-issuer")["ca"])
 
-	gw := spec(t, g, certificate, "certs-istio-ingress-production-cert")
+	gw := componenttest.Spec(t, g, certificate, "certs-istio-ingress-production-cert")
 	assert.Equal(t, "production-cert", gw["secretName"])
 	assert.Equal(t, PublicIssuerName, gw["issuerRef"].(map[string]any)["name"])
 	assert.Equal(t, "2160h", gw["duration"], "certificates and keys rotate every 90 days")
 	assert.Equal(t, "Always", gw["privateKey"].(map[string]any)["rotationPolicy"])
-	vault := spec(t, g, certificate, "certs-vault-vault-tls")
+	vault := componenttest.Spec(t, g, certificate, "certs-vault-vault-tls")
 	assert.Equal(t, IssuerName, vault["issuerRef"].(map[string]any)["name"], "in-cluster TLS comes from the private CA")
 }
 
@@ -66,7 +58,7 @@ func TestCertsWithoutACMEUseThePrivateCA(t *testing.T) {
 	assert.Empty(t, g.OfType(release))
 	_, ok := g.Named("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition", "certificates.cert-manager.io")
 	assert.True(t, ok)
-	assert.Equal(t, IssuerName, spec(t, g, certificate, "certs-istio-ingress-production-cert")["issuerRef"].(map[string]any)["name"])
+	assert.Equal(t, IssuerName, componenttest.Spec(t, g, certificate, "certs-istio-ingress-production-cert")["issuerRef"].(map[string]any)["name"])
 	_, public := g.Named(clusterIssuer, "certs-public-issuer")
 	assert.False(t, public)
 }
@@ -123,11 +115,11 @@ func TestExternalSecretsFromVault(t *testing.T) {
 	require.NoError(t, err)
 	_, ok := g.Named(release, "external-secrets")
 	assert.True(t, ok)
-	store := spec(t, g, "kubernetes:external-secrets.io/v1:ClusterSecretStore", "secrets-store")
+	store := componenttest.Spec(t, g, "kubernetes:external-secrets.io/v1:ClusterSecretStore", "secrets-store")
 	v := store["provider"].(map[string]any)["vault"].(map[string]any)
 	assert.Equal(t, VaultAddress, v["server"])
 	assert.Equal(t, "external-secrets", v["auth"].(map[string]any)["kubernetes"].(map[string]any)["role"])
-	es := spec(t, g, "kubernetes:external-secrets.io/v1:ExternalSecret", "secrets-istio-ingress-gateway-api-keys")
+	es := componenttest.Spec(t, g, "kubernetes:external-secrets.io/v1:ExternalSecret", "secrets-istio-ingress-gateway-api-keys")
 	assert.Equal(t, []any{map[string]any{"secretKey": "htpasswd", "remoteRef": map[string]any{"key": "gateway/api-keys", "property": "htpasswd"}}}, es["data"])
 	assert.Equal(t, RefreshInterval, es["refreshInterval"])
 	assert.Empty(t, g.OfType("kubernetes:core/v1:Secret"), "no secret value passes through the program")
@@ -156,7 +148,7 @@ func TestSystemNamespacesGetOperatorAccessNotSidecars(t *testing.T) {
 	assert.Equal(t, "restricted", labels["pod-security.kubernetes.io/enforce"])
 	_, deny := g.Named("kubernetes:networking.k8s.io/v1:NetworkPolicy", "vault-default-deny")
 	assert.True(t, deny)
-	access := spec(t, g, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "vault-operator-access")
+	access := componenttest.Spec(t, g, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "vault-operator-access")
 	assert.Equal(t, []any{map[string]any{"protocol": "TCP", "port": 8200.0}, map[string]any{"protocol": "TCP", "port": 8201.0}},
 		access["ingress"].([]any)[0].(map[string]any)["ports"])
 }

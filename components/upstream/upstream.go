@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	apiextensionsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions/v1"
 	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
@@ -173,4 +175,28 @@ func StandInKinds(ctx *pulumi.Context, kinds []Kind, opts ...pulumi.ResourceOpti
 		out = append(out, crd)
 	}
 	return out, nil
+}
+
+// Object is an object of one of the upstream kinds (Istio, cert-manager,
+// External Secrets): what the platform writes for those controllers.
+type Object struct {
+	APIVersion, Kind string
+	// Namespace is empty for cluster-scoped kinds.
+	Namespace, Name string
+	Spec            map[string]any
+}
+
+// NewObject registers o as resource name; opts carry its parent and what
+// defines its kind (the chart or the stand-ins).
+func NewObject(ctx *pulumi.Context, name string, o Object, opts ...pulumi.ResourceOption) (*apiextensions.CustomResource, error) {
+	meta := &metav1.ObjectMetaArgs{Name: pulumi.String(o.Name)}
+	if o.Namespace != "" {
+		meta.Namespace = pulumi.String(o.Namespace)
+	}
+	return apiextensions.NewCustomResource(ctx, name, &apiextensions.CustomResourceArgs{
+		ApiVersion:  pulumi.String(o.APIVersion),
+		Kind:        pulumi.String(o.Kind),
+		Metadata:    meta,
+		OtherFields: kubernetes.UntypedArgs{"spec": o.Spec},
+	}, opts...)
 }
