@@ -107,6 +107,10 @@ func TestAzureProd(t *testing.T) {
 	raft := get(vault, "values.server.ha.raft.config").(string)
 	assert.Contains(t, raft, `seal "azurekeyvault"`)
 	assert.Contains(t, raft, `key_name   = "cloudscale-prod-azure-secrets"`)
+	issuer := named(t, g, "kubernetes:cert-manager.io/v1:ClusterIssuer", "certs-public-issuer")
+	azureDNS := get(issuer, "spec.acme.solvers").([]any)[0].(map[string]any)["dns01"].(map[string]any)["azureDNS"].(map[string]any)
+	assert.Equal(t, "cloudscale-dns", azureDNS["resourceGroupName"])
+	assert.Equal(t, "00000000-0000-0000-0000-000000000000", azureDNS["subscriptionID"])
 
 	sc := one(t, g, "kubernetes:storage.k8s.io/v1:StorageClass")
 	assert.Equal(t, desID, get(sc, "parameters.diskEncryptionSetID"))

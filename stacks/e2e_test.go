@@ -123,7 +123,7 @@ func TestLocalStackEndToEnd(t *testing.T) {
 
 func tiersDeployed(t *testing.T, ctx context.Context, client *kubernetes.Clientset, kubeconfig string) {
 	t.Helper()
-	for _, name := range []string{"ingress-gateway", "ratelimit"} {
+	for _, name := range []string{"ingress-gateway"} {
 		d, err := client.AppsV1().Deployments("istio-ingress").Get(ctx, name, metav1.GetOptions{})
 		require.NoError(t, err, name)
 		assert.Equal(t, int32(3), d.Status.ReadyReplicas, "%s ready replicas", name)
@@ -161,7 +161,7 @@ func tiersDeployed(t *testing.T, ctx context.Context, client *kubernetes.Clients
 	pa := get("security.istio.io", "v1", "peerauthentications", "istio-system", "default")
 	mode, _, _ := unstructured.NestedString(pa.Object, "spec", "mtls", "mode")
 	assert.Equal(t, "STRICT", mode)
-	get("networking.istio.io", "v1alpha3", "envoyfilters", "istio-ingress", "main-gateway-global-ratelimit")
+	get("networking.istio.io", "v1alpha3", "envoyfilters", "istio-ingress", "main-gateway-local-ratelimit")
 	get("cert-manager.io", "v1", "certificates", "istio-ingress", "production-cert")
 	get("external-secrets.io", "v1", "externalsecrets", "istio-ingress", "gateway-api-keys")
 	mesh, err := client.CoreV1().ConfigMaps("istio-system").Get(ctx, "istio", metav1.GetOptions{})

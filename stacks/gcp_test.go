@@ -73,6 +73,8 @@ func TestGCPProd(t *testing.T) {
 	raft := get(named(t, g, "kubernetes:helm.sh/v3:Release", "vault"), "values.server.ha.raft.config").(string)
 	assert.Contains(t, raft, `seal "gcpckms"`)
 	assert.Contains(t, raft, `project    = "cloudscale-prod"`)
+	named(t, g, "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", "gcp-vault-key-viewer")
+	assert.Equal(t, "gke", get(named(t, g, "kubernetes:helm.sh/v3:Release", "istio-cni"), "values.global.platform"), "the CNI finds GKE's binaries")
 	wi := named(t, g, "gcp:serviceaccount/iAMMember:IAMMember", "gcp-backup-workload-identity")
 	assert.Equal(t, "serviceAccount:cloudscale-prod.svc.id.goog[cloudscale/cloudscale-backup]", wi.Inputs["member"])
 	agents := map[string]bool{}

@@ -30,22 +30,37 @@ const (
 	TracingPort    = 4317
 )
 
-// redisCounters is the data tier's Redis (Sentinel), where the gateway's
-// rate-limit service counts global limits.
-func redisCounters(ns string) *gateway.Counters {
-	return &gateway.Counters{
-		Type:      "SENTINEL",
-		URL:       fmt.Sprintf("cloudscale-redis,redis-sentinel.%s.svc.cluster.local:26379", ns),
-		PodLabels: map[string]string{"app.kubernetes.io/name": "redis"}, NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": ns},
-		Ports: []int{6379, 26379},
+// counters is the Redis the stack names for global rate limits (nil when
+// it names none, and then no route may have one).
+func counters(r *spec.RedisTarget) *gateway.Counters {
+	if r == nil {
+		return nil
 	}
+	return &gateway.Counters{
+		Type: r.Type, URL: r.URL,
+		PodLabels:       map[string]string{"app.kubernetes.io/name": "redis"},
+		NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": r.Namespace},
+		Ports:           []int{6379, 26379},
+	}
+}
+
+// loadBalancer chooses the cloud's load balancer for the gateway: on AWS a
+// Network Load Balancer, which keeps the client's address (with
+// externalTrafficPolicy Local) and honours loadBalancerSourceRanges.
+func loadBalancer(c spec.Cloud) map[string]string {
+	if c == spec.AWS {
+		return map[string]string{"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"}
+	}
+	return nil
 }
 
 // operatorNamespaces are the charts' namespaces and the ports their pods
 // serve and call (the API server is 443 on managed clusters, 6443 on
 // others; cloud KMS, DNS and ACME are 443).
 var operatorNamespaces = []security.SystemNamespace{
-	{Name: mesh.RootNamespace, IngressPorts: []int{15010, 15012, 15014, 15017}, EgressPorts: []int{443, 6443}},
+	// 15012 (xDS and certificates over TLS), 15014 (metrics), 15017
+	// (webhooks); not 15010, istiod's plain-text xDS.
+	{Name: mesh.RootNamespace, IngressPorts: []int{15012, 15014, 15017}, EgressPorts: []int{443, 6443}},
 	{Name: security.CertManagerNamespace, IngressPorts: []int{10250, 9402}, EgressPorts: []int{443, 6443}},
 	{Name: security.VaultNamespace, IngressPorts: []int{8200, 8201}, EgressPorts: []int{443, 6443}},
 	{Name: security.ExternalSecretsNamespace, IngressPorts: []int{10250, 8080}, EgressPorts: []int{443, 6443, 8200}},
@@ -112,7 +127,7 @@ func kubernetesTiers(ctx *pulumi.Context, p *Platform, s spec.Spec, cluster infr
 	m, err := mesh.New(ctx, "mesh", &mesh.Args{
 		Mode: mode, IstiodReplicas: s.Mesh.IstiodReplicas, TracingSampling: s.Mesh.TracingSampling,
 		TracingService: TracingService, TracingPort: TracingPort,
-		AppNamespaces: []string{s.Namespace, IngressNamespace}, Services: services,
+		AppNamespaces: []string{s.Namespace, IngressNamespace}, Services: services, Platform: cniPlatform(s.Cloud),
 		RequestCPU: res.RequestCPU, RequestMemory: res.RequestMemory, LimitCPU: res.LimitCPU, LimitMemory: res.LimitMemory,
 		DependsOn: namespaces,
 	}, opts...)
@@ -127,7 +142,10 @@ func kubernetesTiers(ctx *pulumi.Context, p *Platform, s spec.Spec, cluster infr
 		}
 	}
 	vaultDNS := []string{"vault", "vault.vault", "vault.vault.svc", "vault.vault.svc.cluster.local", "*.vault-internal", "*.vault-internal.vault.svc.cluster.local"}
-	certRefs = append(certRefs, security.Certificate{Name: security.VaultTLSSecret, Namespace: security.VaultNamespace, DNSNames: vaultDNS})
+	// 127.0.0.1: the Vault CLI inside a server pod (operator init, raft
+	// commands) talks to its own listener.
+	certRefs = append(certRefs, security.Certificate{Name: security.VaultTLSSecret, Namespace: security.VaultNamespace, DNSNames: vaultDNS,
+		IPAddresses: []string{"127.0.0.1"}})
 	var acme *security.ACME
 	if s.Security.ACMEEmail != "" {
 		acme = &security.ACME{Email: s.Security.ACMEEmail, Server: s.Security.ACMEServer, DNS01: dns01(s)}
@@ -168,7 +186,8 @@ func kubernetesTiers(ctx *pulumi.Context, p *Platform, s spec.Spec, cluster infr
 		Issuer: s.Gateway.OIDCIssuer, JWKSURI: s.Gateway.OIDCJWKSURI, Canaries: canaries,
 		Production: s.Environment.Production(), MinReplicas: s.Gateway.MinReplicas, MaxReplicas: s.Gateway.MaxReplicas,
 		Resources: res, ServiceType: "LoadBalancer", SourceRanges: s.Gateway.SourceRanges,
-		Counters: redisCounters(s.Namespace), Ready: append(append([]pulumi.Resource(nil), namespaces...), m.Ready...),
+		ServiceAnnotations: loadBalancer(s.Cloud),
+		Counters:           counters(s.Gateway.RateLimitRedis), Ready: append(append([]pulumi.Resource(nil), namespaces...), m.Ready...),
 	}
 	if keyed {
 		gargs.APIKeysSecret = APIKeysSecret
@@ -192,9 +211,20 @@ func dns01(s spec.Spec) map[string]any {
 	case spec.AWS:
 		return map[string]any{"route53": map[string]any{"region": s.Region}}
 	case spec.Azure:
-		return map[string]any{"azureDNS": map[string]any{"hostedZoneName": s.Security.ACMEZone, "managedIdentity": map[string]any{}}}
+		return map[string]any{"azureDNS": map[string]any{
+			"hostedZoneName": s.Security.ACMEZone, "subscriptionID": s.Security.ACMEZoneSubscription,
+			"resourceGroupName": s.Security.ACMEZoneResourceGroup, "environment": "AzurePublicCloud",
+		}}
 	case spec.GCP:
 		return map[string]any{"cloudDNS": map[string]any{"project": s.GCP.Project}}
 	}
 	return nil
+}
+
+// cniPlatform is the Istio CNI's platform setting for the stack's cloud.
+func cniPlatform(c spec.Cloud) string {
+	if c == spec.GCP {
+		return "gke"
+	}
+	return ""
 }

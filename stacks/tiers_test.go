@@ -21,7 +21,7 @@ func TestKubernetesTiersInStaging(t *testing.T) {
 	require.Len(t, routes, 4)
 	first := routes[0].(map[string]any)["route"].([]any)
 	assert.Equal(t, 95.0, first[0].(map[string]any)["weight"], "5% canary from cloudscale:services")
-	header := routes[1].(map[string]any)["match"].([]any)[0].(map[string]any)["headers"]
+	header := routes[0].(map[string]any)["match"].([]any)[0].(map[string]any)["headers"]
 	assert.Equal(t, map[string]any{"x-canary": map[string]any{"exact": "always"}}, header)
 
 	// Mesh: deny by default, the gateway admitted to api-service, canary subsets.
@@ -38,9 +38,15 @@ func TestKubernetesTiersInStaging(t *testing.T) {
 	assert.Equal(t, "LoadBalancer", get(svc, "spec.type"))
 	assert.Equal(t, []any{"0.0.0.0/0"}, get(svc, "spec.loadBalancerSourceRanges"))
 	assert.Equal(t, 3.0, get(named(t, g, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "ingress-gateway"), "spec.minReplicas"))
-	for _, f := range []string{"gateway-local-ratelimit", "gateway-global-ratelimit", "gateway-api-keys"} {
+	for _, f := range []string{"gateway-local-ratelimit", "gateway-api-keys"} {
 		named(t, g, "kubernetes:networking.istio.io/v1alpha3:EnvoyFilter", f)
 	}
+	// No Redis is named for global limits, so no route has one and no
+	// rate-limit service runs.
+	deployments := g.OfType("kubernetes:apps/v1:Deployment")
+	require.Len(t, deployments, 1)
+	assert.Equal(t, "ingress-gateway", deployments[0].Name)
+	assert.Equal(t, "nlb", get(named(t, g, "kubernetes:core/v1:Service", "ingress-gateway"), "metadata.annotations").(map[string]any)["service.beta.kubernetes.io/aws-load-balancer-type"])
 	ra := named(t, g, "kubernetes:security.istio.io/v1:RequestAuthentication", "gateway-jwt")
 	assert.Equal(t, "https://id.cloudscale.example.com", get(ra, "spec.jwtRules").([]any)[0].(map[string]any)["issuer"])
 	es := named(t, g, "kubernetes:external-secrets.io/v1:ExternalSecret", "secrets-istio-ingress-gateway-api-keys")
@@ -57,6 +63,8 @@ func TestKubernetesTiersInStaging(t *testing.T) {
 	raft := get(vault, "values.server.ha.raft.config").(string)
 	assert.Contains(t, raft, `seal "awskms"`)
 	assert.Contains(t, raft, `kms_key_id = "arn:aws:kms:`)
+	vaultCert := named(t, g, "kubernetes:cert-manager.io/v1:Certificate", "certs-vault-vault-tls")
+	assert.Equal(t, []any{"127.0.0.1"}, get(vaultCert, "spec.ipAddresses"))
 	role := named(t, g, "aws:iam/role:Role", "aws-vault")
 	assert.Contains(t, role.String("assumeRolePolicy"), "system:serviceaccount:vault:vault")
 

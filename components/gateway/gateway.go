@@ -14,6 +14,7 @@ import (
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	rbacv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/rbac/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"sigs.k8s.io/yaml"
 
@@ -22,6 +23,11 @@ import (
 	"github.com/cloudscale/platform/components/upstream"
 	"github.com/cloudscale/platform/components/workload"
 )
+
+// istiodPeer is the mesh control plane, which every proxy must reach for
+// its configuration and certificates.
+var istiodPeer = workload.Peer{NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": mesh.RootNamespace},
+	PodLabels: map[string]string{"app": "istiod"}, Ports: []int{15012}}
 
 // IngressSelector selects the ingress gateway pods the Gateway configures.
 var IngressSelector = map[string]any{"istio": "ingressgateway"}
@@ -39,6 +45,8 @@ const (
 	APIKeysFile = "/etc/cloudscale/api-keys/htpasswd"
 	// APIKeysProperty is the key of the API-key Secret holding that file.
 	APIKeysProperty = "htpasswd"
+	// APIClientHeader carries the name of a caller whose API key was checked.
+	APIClientHeader = "x-cloudscale-client"
 )
 
 // Counters is the Redis the rate-limit service counts global limits in.
@@ -73,6 +81,9 @@ type Args struct {
 	// firewall) and ClusterIP where no load balancer exists (local).
 	ServiceType  string
 	SourceRanges []string
+	// ServiceAnnotations choose the cloud's load balancer (e.g. an AWS NLB,
+	// which keeps the client's address).
+	ServiceAnnotations map[string]string
 	// Counters is required when a route has a global limit.
 	Counters *Counters
 	// APIKeysSecret is the Secret (key "htpasswd") with the service API
@@ -162,6 +173,9 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, err
 	}
+	if err := b.readCertificates(); err != nil {
+		return nil, err
+	}
 	if err := b.istioObjects(routes); err != nil {
 		return nil, err
 	}
@@ -239,12 +253,13 @@ func (b *builder) ingress(routes []route) (*workload.Workload, error) {
 	}
 	egress := []workload.Peer{
 		{NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": a.BackendNamespace}, PodLabels: map[string]string{}, Ports: ports},
-		{NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": mesh.RootNamespace}, PodLabels: map[string]string{"app": "istiod"}, Ports: []int{15012}},
+		istiodPeer,
 		{PodLabels: map[string]string{"app.kubernetes.io/name": RateLimitName}, Ports: []int{RateLimitPort}},
 	}
 	var volumes []workload.Volume
 	if a.APIKeysSecret != "" {
-		volumes = append(volumes, workload.Volume{Name: "api-keys", Secret: a.APIKeysSecret, MountPath: APIKeysFile[:strings.LastIndex(APIKeysFile, "/")]})
+		// Optional: the pods start before the ExternalSecret first syncs.
+		volumes = append(volumes, workload.Volume{Name: "api-keys", Secret: a.APIKeysSecret, MountPath: APIKeysFile[:strings.LastIndex(APIKeysFile, "/")], Optional: true})
 	}
 	return workload.New(b.ctx, IngressName, &workload.Args{
 		Namespace: a.Namespace, Image: upstream.ProxyImage, Container: "istio-proxy",
@@ -260,10 +275,35 @@ func (b *builder) ingress(routes []route) (*workload.Workload, error) {
 		PodAnnotations: map[string]string{"inject.istio.io/templates": "gateway"},
 		Volumes:        volumes,
 		ServiceType:    a.ServiceType, SourceRanges: a.SourceRanges,
-		ServiceLabels: map[string]string{"cloudscale.io/role": "gateway"},
-		Ingress:       []workload.Peer{{CIDRs: clients, Ports: []int{HTTPSPort}}},
-		Egress:        egress,
+		ServiceLabels:      map[string]string{"cloudscale.io/role": "gateway"},
+		ServiceAnnotations: a.ServiceAnnotations,
+		Ingress:            []workload.Peer{{CIDRs: clients, Ports: []int{HTTPSPort}}},
+		Egress:             egress,
 	}, pulumi.Parent(b.g), pulumi.DependsOn(a.Ready))
+}
+
+// readCertificates lets the ingress pods' identity read the Secrets in
+// its namespace: istiod serves a Gateway's credentialName only to a proxy
+// that may read it.
+func (b *builder) readCertificates() error {
+	a := b.a
+	meta := &metav1.ObjectMetaArgs{Name: pulumi.String(IngressName + "-certificates"), Namespace: pulumi.String(a.Namespace)}
+	role, err := rbacv1.NewRole(b.ctx, b.name+"-certificates", &rbacv1.RoleArgs{
+		Metadata: meta,
+		Rules: rbacv1.PolicyRuleArray{&rbacv1.PolicyRuleArgs{
+			ApiGroups: pulumi.StringArray{pulumi.String("")}, Resources: pulumi.StringArray{pulumi.String("secrets")},
+			Verbs: pulumi.ToStringArray([]string{"get", "watch", "list"}),
+		}},
+	}, pulumi.Parent(b.g), pulumi.DependsOn(a.Ready))
+	if err != nil {
+		return err
+	}
+	_, err = rbacv1.NewRoleBinding(b.ctx, b.name+"-certificates", &rbacv1.RoleBindingArgs{
+		Metadata: meta,
+		RoleRef:  &rbacv1.RoleRefArgs{ApiGroup: pulumi.String("rbac.authorization.k8s.io"), Kind: pulumi.String("Role"), Name: role.Metadata.Name().Elem()},
+		Subjects: rbacv1.SubjectArray{&rbacv1.SubjectArgs{Kind: pulumi.String("ServiceAccount"), Name: pulumi.String(IngressName), Namespace: pulumi.String(a.Namespace)}},
+	}, pulumi.Parent(b.g))
+	return err
 }
 
 // istioObjects are the Gateway, the routes, token validation and the
@@ -282,6 +322,10 @@ func (b *builder) istioObjects(routes []route) error {
 	}
 	if err := b.cr("", "networking.istio.io/v1", "Gateway", map[string]any{"selector": IngressSelector, "servers": servers}); err != nil {
 		return err
+	}
+	keyed := false
+	for _, r := range routes {
+		keyed = keyed || (r.Auth != nil && r.Auth.APIKeys)
 	}
 	var http []any
 	var protected []any
@@ -309,13 +353,7 @@ func (b *builder) istioObjects(routes []route) error {
 		if r.Timeout != "" {
 			hr["timeout"] = r.Timeout
 		}
-		if r.Headers != nil {
-			h := map[string]any{}
-			for side, ops := range map[string]*gatewaydoc.HeaderOps{"request": r.Headers.Request, "response": r.Headers.Response} {
-				if ops != nil {
-					h[side] = map[string]any{"set": ops.Set, "remove": ops.Remove}
-				}
-			}
+		if h := headerOps(r, keyed); h != nil {
 			hr["headers"] = h
 		}
 		http = append(http, hr)
@@ -353,6 +391,45 @@ func (b *builder) istioObjects(routes []route) error {
 			"to":   []any{map[string]any{"operation": map[string]any{"paths": protected}}},
 		}},
 	})
+}
+
+// headerOps are the route's header changes. Where API keys are checked,
+// the caller's key is not passed on, and on the other routes a client
+// cannot pose as a keyed caller by sending the client header itself.
+func headerOps(r route, keyed bool) map[string]any {
+	var req, resp *gatewaydoc.HeaderOps
+	if r.Headers != nil {
+		req, resp = r.Headers.Request, r.Headers.Response
+	}
+	var strip []string
+	switch {
+	case r.Auth != nil && r.Auth.APIKeys:
+		strip = []string{"authorization"}
+	case keyed:
+		strip = []string{APIClientHeader}
+	}
+	if req == nil && resp == nil && strip == nil {
+		return nil
+	}
+	h := map[string]any{}
+	if req != nil || strip != nil {
+		ops := map[string]any{}
+		var remove []string
+		if req != nil {
+			if len(req.Set) > 0 {
+				ops["set"] = req.Set
+			}
+			remove = append(remove, req.Remove...)
+		}
+		if remove = append(remove, strip...); len(remove) > 0 {
+			ops["remove"] = remove
+		}
+		h["request"] = ops
+	}
+	if resp != nil {
+		h["response"] = map[string]any{"set": resp.Set, "remove": resp.Remove}
+	}
+	return h
 }
 
 func gatewayFilter(patches []any) map[string]any {
@@ -469,7 +546,8 @@ func (b *builder) globalLimits(routes []route) error {
 		Ports: []workload.Port{{Name: "http", Port: 8080}, {Name: "grpc", Port: RateLimitPort}},
 		Env: map[string]string{
 			"USE_STATSD": "false", "LOG_FORMAT": "json",
-			"REDIS_SOCKET_TYPE": "tcp", "REDIS_TYPE": c.Type, "REDIS_URL": c.URL, "REDIS_TLS": "true",
+			// The mesh's mutual TLS encrypts the connection to Redis.
+			"REDIS_SOCKET_TYPE": "tcp", "REDIS_TYPE": c.Type, "REDIS_URL": c.URL,
 			"RUNTIME_ROOT": "/data", "RUNTIME_SUBDIRECTORY": "ratelimit", "RUNTIME_WATCH_ROOT": "false",
 			"RUNTIME_IGNOREDOTFILES": "true",
 		},
@@ -477,8 +555,19 @@ func (b *builder) globalLimits(routes []route) error {
 		Replicas:   a.MinReplicas, Production: a.Production, Resources: a.Resources,
 		Volumes: []workload.Volume{{Name: "config", ConfigMap: RateLimitName + "-config", MountPath: "/data/ratelimit/config"}},
 		Ingress: []workload.Peer{{PodLabels: map[string]string{"app.kubernetes.io/name": IngressName}, Ports: []int{RateLimitPort}}},
-		Egress:  []workload.Peer{{PodLabels: c.PodLabels, NamespaceLabels: c.NamespaceLabels, Ports: c.Ports}},
+		Egress:  []workload.Peer{{PodLabels: c.PodLabels, NamespaceLabels: c.NamespaceLabels, Ports: c.Ports}, istiodPeer},
 	}, pulumi.Parent(b.g), pulumi.DependsOn([]pulumi.Resource{cm})); err != nil {
+		return err
+	}
+	// The namespace denies by default: the ingress pods may ask.
+	if err := b.cr("-ratelimit-callers", "security.istio.io/v1", "AuthorizationPolicy", map[string]any{
+		"selector": map[string]any{"matchLabels": map[string]any{"app.kubernetes.io/name": RateLimitName}},
+		"action":   "ALLOW",
+		"rules": []any{map[string]any{
+			"from": []any{map[string]any{"source": map[string]any{"principals": []any{"cluster.local/ns/" + a.Namespace + "/sa/" + IngressName}}}},
+			"to":   []any{map[string]any{"operation": map[string]any{"ports": []any{fmt.Sprint(RateLimitPort)}}}},
+		}},
+	}); err != nil {
 		return err
 	}
 	cluster := fmt.Sprintf("outbound|%d||%s.%s.svc.cluster.local", RateLimitPort, RateLimitName, a.Namespace)
@@ -522,7 +611,7 @@ func (b *builder) apiKeys(routes []route) error {
 	patches := []any{hcmFilter("envoy.filters.http.basic_auth", map[string]any{
 		"@type":                   "type.googleapis.com/envoy.extensions.filters.http.basic_auth.v3.BasicAuth",
 		"users":                   map[string]any{"filename": APIKeysFile},
-		"forward_username_header": "x-cloudscale-client",
+		"forward_username_header": APIClientHeader,
 	})}
 	for _, r := range routes {
 		if r.Auth != nil && r.Auth.APIKeys {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -84,6 +85,14 @@ func TestGuideExampleBecomesIstioObjects(t *testing.T) {
 	assert.Equal(t, map[string]any{"name": "https", "port": 443.0, "targetPort": 8443.0}, ss["ports"].([]any)[1])
 	assert.Equal(t, "gateway", svc.Inputs["metadata"].(map[string]any)["labels"].(map[string]any)["cloudscale.io/role"])
 
+	// istiod hands the certificate only to a proxy that may read it.
+	role, ok := g.Named("kubernetes:rbac.authorization.k8s.io/v1:Role", "main-certificates")
+	require.True(t, ok)
+	assert.Equal(t, []any{"secrets"}, role.Inputs["rules"].([]any)[0].(map[string]any)["resources"])
+	binding, ok := g.Named("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "main-certificates")
+	require.True(t, ok)
+	assert.Equal(t, IngressName, binding.Inputs["subjects"].([]any)[0].(map[string]any)["name"])
+
 	// Everything the gateway writes passes the gate in prod.
 	e, err := policies.New()
 	require.NoError(t, err)
@@ -99,8 +108,8 @@ func TestGuideExampleBecomesIstioObjects(t *testing.T) {
 	}
 }
 
-// canaryRoute adds a second route on the example's path, told apart by a
-// header.
+// canaryRoute is a route on the example's path told apart by a header;
+// it goes before the example's route (see first).
 const canaryRoute = `    - match:
         path: /api/v1/*
         headers:
@@ -111,7 +120,7 @@ const canaryRoute = `    - match:
 `
 
 func TestHeaderRoutesRewritesAndTokens(t *testing.T) {
-	src := gatewaydoc.GuideExample + canaryRoute + `      rewrite:
+	src := first(canaryRoute + `      rewrite:
         prefix: /v1/
       timeout: 5s
       auth:
@@ -121,7 +130,7 @@ func TestHeaderRoutesRewritesAndTokens(t *testing.T) {
           set: {x-cloudscale-route: canary}
         response:
           remove: [server]
-`
+`)
 	_, err := build(t, src, base())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "an issuer and JWKS URI are required")
@@ -131,7 +140,7 @@ func TestHeaderRoutesRewritesAndTokens(t *testing.T) {
 	g, err := build(t, src, args)
 	require.NoError(t, err)
 	vs := componenttest.Spec(t, g, "kubernetes:networking.istio.io/v1:VirtualService", "main-routes")
-	canary := vs["http"].([]any)[1].(map[string]any)
+	canary := vs["http"].([]any)[0].(map[string]any)
 	assert.Equal(t, []any{map[string]any{"uri": map[string]any{"prefix": "/api/v1/"}, "headers": map[string]any{"x-canary": map[string]any{"exact": "true"}}}}, canary["match"])
 	assert.Equal(t, map[string]any{"uri": "/v1/"}, canary["rewrite"])
 	assert.Equal(t, "5s", canary["timeout"])
@@ -177,8 +186,13 @@ const limitedRoute = `    - match:
         apiKeys: true
 `
 
+// first puts routes before the guide example's catch-all /api/v1/* route.
+func first(routes string) string {
+	return strings.Replace(gatewaydoc.GuideExample, "  routes:\n", "  routes:\n"+routes, 1)
+}
+
 func TestRateLimitsAndAPIKeys(t *testing.T) {
-	src := gatewaydoc.GuideExample + limitedRoute
+	src := first(limitedRoute)
 	_, err := build(t, src, base())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "a Redis for the counters is required")
@@ -191,24 +205,24 @@ func TestRateLimitsAndAPIKeys(t *testing.T) {
 	g, err := build(t, src, args)
 	require.NoError(t, err)
 
-	// Local: a token bucket on route-1 only.
+	// Local: a token bucket on route-0 only.
 	local := componenttest.Spec(t, g, envoyFilter, "main-local-ratelimit")
 	patches := local["configPatches"].([]any)
 	require.Len(t, patches, 2)
 	assert.Equal(t, "HTTP_FILTER", patches[0].(map[string]any)["applyTo"])
 	rp := patches[1].(map[string]any)
-	assert.Equal(t, "route-1", rp["match"].(map[string]any)["routeConfiguration"].(map[string]any)["vhost"].(map[string]any)["route"].(map[string]any)["name"])
+	assert.Equal(t, "route-0", rp["match"].(map[string]any)["routeConfiguration"].(map[string]any)["vhost"].(map[string]any)["route"].(map[string]any)["name"])
 	bucket := rp["patch"].(map[string]any)["value"].(map[string]any)["typed_per_filter_config"].(map[string]any)["envoy.filters.http.local_ratelimit"].(map[string]any)["value"].(map[string]any)["token_bucket"]
 	assert.Equal(t, map[string]any{"max_tokens": 100.0, "tokens_per_fill": 50.0, "fill_interval": "1s"}, bucket)
 
-	// Global: the service's config counts route-1 per client per minute.
+	// Global: the service's config counts route-0 per client per minute.
 	cm, ok := g.Named("kubernetes:core/v1:ConfigMap", "main-ratelimit")
 	require.True(t, ok)
 	var cfg map[string]any
 	require.NoError(t, yaml.Unmarshal([]byte(cm.Inputs["data"].(map[string]any)["config.yaml"].(string)), &cfg))
 	assert.Equal(t, RateLimitScope, cfg["domain"])
 	d := cfg["descriptors"].([]any)[0].(map[string]any)
-	assert.Equal(t, "route-1", d["value"])
+	assert.Equal(t, "route-0", d["value"])
 	assert.Equal(t, map[string]any{"unit": "minute", "requests_per_unit": 600.0}, d["descriptors"].([]any)[0].(map[string]any)["rate_limit"])
 	rl, ok := g.Named(deployment, RateLimitName)
 	require.True(t, ok)
@@ -222,10 +236,20 @@ func TestRateLimitsAndAPIKeys(t *testing.T) {
 	keys := componenttest.Spec(t, g, envoyFilter, "main-api-keys")
 	kp := keys["configPatches"].([]any)
 	assert.Equal(t, map[string]any{"filename": APIKeysFile}, kp[0].(map[string]any)["patch"].(map[string]any)["value"].(map[string]any)["typed_config"].(map[string]any)["users"])
-	require.Len(t, kp, 3, "the filter plus route-0 and route-1 switched off")
+	require.Len(t, kp, 3, "the filter plus route-0 and route-2 switched off")
 	ing, _ := g.Named(deployment, IngressName)
 	vols := ing.Inputs["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["volumes"].([]any)
-	assert.Contains(t, vols, map[string]any{"name": "api-keys", "secret": map[string]any{"secretName": "gateway-api-keys"}})
+	assert.Contains(t, vols, map[string]any{"name": "api-keys", "secret": map[string]any{"secretName": "gateway-api-keys", "optional": true}})
+	// The keyed route does not pass the key on; the others drop a client
+	// header a caller might send to pose as a keyed service.
+	http := componenttest.Spec(t, g, "kubernetes:networking.istio.io/v1:VirtualService", "main-routes")["http"].([]any)
+	assert.Equal(t, []any{APIClientHeader}, http[0].(map[string]any)["headers"].(map[string]any)["request"].(map[string]any)["remove"])
+	assert.Equal(t, []any{"authorization"}, http[1].(map[string]any)["headers"].(map[string]any)["request"].(map[string]any)["remove"])
+	assert.Equal(t, []any{APIClientHeader}, http[2].(map[string]any)["headers"].(map[string]any)["request"].(map[string]any)["remove"])
+	// Only the ingress pods may ask the rate-limit service.
+	callers := componenttest.Spec(t, g, "kubernetes:security.istio.io/v1:AuthorizationPolicy", "main-ratelimit-callers")
+	assert.Equal(t, []any{"cluster.local/ns/istio-ingress/sa/ingress-gateway"},
+		callers["rules"].([]any)[0].(map[string]any)["from"].([]any)[0].(map[string]any)["source"].(map[string]any)["principals"])
 }
 
 func TestBadArgs(t *testing.T) {

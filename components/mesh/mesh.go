@@ -65,6 +65,9 @@ type Args struct {
 	Services      []Service
 	// Resources of istiod: requests and limits.
 	RequestCPU, RequestMemory, LimitCPU, LimitMemory string
+	// Platform is the CNI's platform setting: "gke" on GKE (its CNI
+	// binaries live elsewhere), empty on other clusters.
+	Platform string
 	// DependsOn are resources (the namespaces) that must exist first.
 	DependsOn []pulumi.Resource
 }
@@ -152,7 +155,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		// pods need no privileged init container and namespaces can stay
 		// "restricted".
 		cni, err := upstream.Install(ctx, "istio-cni", upstream.IstioCNI, args.Mode, "kube-system", pulumi.Map{
-			"global": pulumi.Map{"platform": pulumi.String("")},
+			"global": pulumi.Map{"platform": pulumi.String(args.Platform)},
 		}, append(child, pulumi.DependsOn(base))...)
 		if err != nil {
 			return nil, err
@@ -311,24 +314,30 @@ func ConfigMapData(a *Args) (string, error) {
 }
 
 // IstiodValues are the istiod chart's values: replicas with a floor the
-// autoscaler keeps, a disruption budget, the CNI, and no chart-written mesh
-// config (the component writes it).
+// autoscaler keeps, a disruption budget, the CNI, the seccomp profile the
+// namespace's "restricted" level requires, and no chart-written mesh config
+// (the component writes it). Since Istio 1.24 the chart reads these at the
+// top level and still accepts them under pilot; both are set.
 func IstiodValues(a *Args) pulumi.Map {
-	return pulumi.Map{
-		"configMap": pulumi.Bool(false),
-		"pilot": pulumi.Map{
-			"replicaCount": pulumi.Int(a.IstiodReplicas),
-			"autoscaleMin": pulumi.Int(a.IstiodReplicas),
-			"autoscaleMax": pulumi.Int(a.IstiodReplicas * 3),
-			"cni":          pulumi.Map{"enabled": pulumi.Bool(true)},
+	pilot := func() pulumi.Map {
+		return pulumi.Map{
+			"replicaCount":   pulumi.Int(a.IstiodReplicas),
+			"autoscaleMin":   pulumi.Int(a.IstiodReplicas),
+			"autoscaleMax":   pulumi.Int(a.IstiodReplicas * 3),
+			"cni":            pulumi.Map{"enabled": pulumi.Bool(true)},
+			"seccompProfile": pulumi.Map{"type": pulumi.String("RuntimeDefault")},
 			"resources": pulumi.Map{
 				"requests": pulumi.Map{"cpu": pulumi.String(a.RequestCPU), "memory": pulumi.String(a.RequestMemory)},
 				"limits":   pulumi.Map{"cpu": pulumi.String(a.LimitCPU), "memory": pulumi.String(a.LimitMemory)},
 			},
-		},
-		"global": pulumi.Map{
-			"defaultPodDisruptionBudget": pulumi.Map{"enabled": pulumi.Bool(true)},
-			"logAsJson":                  pulumi.Bool(true),
-		},
+		}
 	}
+	v := pilot()
+	v["configMap"] = pulumi.Bool(false)
+	v["pilot"] = pilot()
+	v["global"] = pulumi.Map{
+		"defaultPodDisruptionBudget": pulumi.Map{"enabled": pulumi.Bool(true)},
+		"logAsJson":                  pulumi.Bool(true),
+	}
+	return v
 }

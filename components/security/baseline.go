@@ -147,19 +147,23 @@ func operatorAccess(ctx *pulumi.Context, b *Baseline, n *corev1.Namespace, sn Sy
 		return out
 	}
 	sameNS := networkingv1.NetworkPolicyPeerArray{&networkingv1.NetworkPolicyPeerArgs{PodSelector: &metav1.LabelSelectorArgs{}}}
+	// A rule with neither peers nor ports admits everything: an empty
+	// port list adds no rule.
+	ingress := networkingv1.NetworkPolicyIngressRuleArray{&networkingv1.NetworkPolicyIngressRuleArgs{From: sameNS}}
+	if len(sn.IngressPorts) > 0 {
+		ingress = append(ingress, &networkingv1.NetworkPolicyIngressRuleArgs{Ports: ports(sn.IngressPorts)})
+	}
+	egress := networkingv1.NetworkPolicyEgressRuleArray{&networkingv1.NetworkPolicyEgressRuleArgs{To: sameNS}}
+	if len(sn.EgressPorts) > 0 {
+		egress = append(egress, &networkingv1.NetworkPolicyEgressRuleArgs{Ports: ports(sn.EgressPorts)})
+	}
 	_, err := networkingv1.NewNetworkPolicy(ctx, sn.Name+"-operator-access", &networkingv1.NetworkPolicyArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("operator-access"), Namespace: pulumi.String(sn.Name)},
 		Spec: &networkingv1.NetworkPolicySpecArgs{
 			PodSelector: &metav1.LabelSelectorArgs{},
 			PolicyTypes: pulumi.StringArray{pulumi.String("Ingress"), pulumi.String("Egress")},
-			Ingress: networkingv1.NetworkPolicyIngressRuleArray{
-				&networkingv1.NetworkPolicyIngressRuleArgs{Ports: ports(sn.IngressPorts)},
-				&networkingv1.NetworkPolicyIngressRuleArgs{From: sameNS},
-			},
-			Egress: networkingv1.NetworkPolicyEgressRuleArray{
-				&networkingv1.NetworkPolicyEgressRuleArgs{Ports: ports(sn.EgressPorts)},
-				&networkingv1.NetworkPolicyEgressRuleArgs{To: sameNS},
-			},
+			Ingress:     ingress,
+			Egress:      egress,
 		},
 	}, pulumi.Parent(b), pulumi.DependsOn([]pulumi.Resource{n}))
 	return err

@@ -34,6 +34,8 @@ type Certificate struct {
 	// Name is the Secret and Certificate name (the gateway's certificateRef).
 	Name, Namespace string
 	DNSNames        []string
+	// IPAddresses are IP SANs (127.0.0.1 for clients inside the pod).
+	IPAddresses []string
 	// Public certificates come from the ACME issuer when there is one;
 	// the rest (in-cluster TLS, e.g. Vault's) from the platform's CA.
 	Public bool
@@ -70,10 +72,15 @@ func NewCerts(ctx *pulumi.Context, name string, args *CertsArgs, opts ...pulumi.
 		return nil, fmt.Errorf("certs %s: at least one certificate is required", name)
 	}
 	var errs []error
+	seen := map[string]bool{}
 	for i, c := range args.Certificates {
 		if c.Name == "" || c.Namespace == "" || len(c.DNSNames) == 0 {
 			errs = append(errs, fmt.Errorf("certificate %d: a name, a namespace and at least one DNS name are required", i))
 		}
+		if seen[c.Namespace+"/"+c.Name] {
+			errs = append(errs, fmt.Errorf("certificate %s/%s is listed twice", c.Namespace, c.Name))
+		}
+		seen[c.Namespace+"/"+c.Name] = true
 	}
 	if a := args.ACME; a != nil && (a.Email == "" || a.Server == "" || len(a.DNS01) == 0) {
 		errs = append(errs, errors.New("acme: an email, a server and a dns01 solver are required"))
@@ -92,7 +99,10 @@ func NewCerts(ctx *pulumi.Context, name string, args *CertsArgs, opts ...pulumi.
 		"webhook":                   pulumi.Map{"replicaCount": pulumi.Int(3), "podDisruptionBudget": pulumi.Map{"enabled": pulumi.Bool(true), "minAvailable": pulumi.Int(1)}},
 		"cainjector":                pulumi.Map{"replicaCount": pulumi.Int(2), "podDisruptionBudget": pulumi.Map{"enabled": pulumi.Bool(true), "minAvailable": pulumi.Int(1)}},
 		"enableCertificateOwnerRef": pulumi.Bool(true),
-		"prometheus":                pulumi.Map{"enabled": pulumi.Bool(true)},
+		// DNS-01 self-checks go to public resolvers over HTTPS: the
+		// namespace's egress admits 443, not port 53 to the internet.
+		"extraArgs":  pulumi.ToStringArray([]string{"--dns01-recursive-nameservers-only", "--dns01-recursive-nameservers=https://1.1.1.1/dns-query"}),
+		"prometheus": pulumi.Map{"enabled": pulumi.Bool(true)},
 	}, pulumi.Parent(c), pulumi.DependsOn(args.DependsOn))
 	if err != nil {
 		return nil, err
@@ -135,15 +145,15 @@ func NewCerts(ctx *pulumi.Context, name string, args *CertsArgs, opts ...pulumi.
 		if cert.Public {
 			issuer = public
 		}
-		var dns []any
-		for _, d := range cert.DNSNames {
-			dns = append(dns, d)
-		}
-		if err := cr(name+"-"+cert.Namespace+"-"+cert.Name, "Certificate", cert.Namespace, cert.Name, map[string]any{
-			"secretName": cert.Name, "dnsNames": dns,
+		spec := map[string]any{
+			"secretName": cert.Name, "dnsNames": anys(cert.DNSNames),
 			"duration": CertificateDuration, "renewBefore": RenewBefore, "privateKey": key,
 			"issuerRef": map[string]any{"name": issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"},
-		}); err != nil {
+		}
+		if len(cert.IPAddresses) > 0 {
+			spec["ipAddresses"] = anys(cert.IPAddresses)
+		}
+		if err := cr(name+"-"+cert.Namespace+"-"+cert.Name, "Certificate", cert.Namespace, cert.Name, spec); err != nil {
 			return nil, err
 		}
 	}
@@ -152,4 +162,12 @@ func NewCerts(ctx *pulumi.Context, name string, args *CertsArgs, opts ...pulumi.
 		return nil, err
 	}
 	return c, nil
+}
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }

@@ -135,7 +135,7 @@ func TestExternalSecretsFromVault(t *testing.T) {
 func TestSystemNamespacesGetOperatorAccessNotSidecars(t *testing.T) {
 	g, err := componenttest.Run(func(ctx *pulumi.Context) error {
 		_, err := NewBaseline(ctx, "baseline", &BaselineArgs{Namespaces: []string{"cloudscale"}, Mesh: true,
-			System: []SystemNamespace{{Name: "vault", IngressPorts: []int{8200, 8201}, EgressPorts: []int{443}}}})
+			System: []SystemNamespace{{Name: "vault", IngressPorts: []int{8200, 8201}, EgressPorts: []int{443}}, {Name: "quiet"}}})
 		return err
 	})
 	require.NoError(t, err)
@@ -146,9 +146,16 @@ func TestSystemNamespacesGetOperatorAccessNotSidecars(t *testing.T) {
 	labels := sys.Inputs["metadata"].(map[string]any)["labels"].(map[string]any)
 	assert.NotContains(t, labels, "istio-injection")
 	assert.Equal(t, "restricted", labels["pod-security.kubernetes.io/enforce"])
+	quiet := componenttest.Spec(t, g, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "quiet-operator-access")
+	assert.Len(t, quiet["ingress"], 1, "no ports: only the namespace's own pods")
+	assert.Len(t, quiet["egress"], 1)
 	_, deny := g.Named("kubernetes:networking.k8s.io/v1:NetworkPolicy", "vault-default-deny")
 	assert.True(t, deny)
 	access := componenttest.Spec(t, g, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "vault-operator-access")
 	assert.Equal(t, []any{map[string]any{"protocol": "TCP", "port": 8200.0}, map[string]any{"protocol": "TCP", "port": 8201.0}},
-		access["ingress"].([]any)[0].(map[string]any)["ports"])
+		access["ingress"].([]any)[1].(map[string]any)["ports"])
+	for _, rule := range access["ingress"].([]any) {
+		r := rule.(map[string]any)
+		assert.True(t, r["ports"] != nil || r["from"] != nil, "no rule admits everything: %v", r)
+	}
 }

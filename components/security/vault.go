@@ -125,10 +125,21 @@ func VaultValues(a *VaultArgs, config pulumi.StringOutput, saAnnotations pulumi.
 				"disruptionBudget": pulumi.Map{"enabled": pulumi.Bool(true), "maxUnavailable": pulumi.Int(1)},
 			},
 			"extraEnvironmentVars": pulumi.Map{"VAULT_CACERT": pulumi.String("/vault/userconfig/" + VaultTLSSecret + "/ca.crt")},
-			"volumes": pulumi.Array{pulumi.Map{"name": pulumi.String(VaultTLSSecret),
-				"secret": pulumi.Map{"secretName": pulumi.String(VaultTLSSecret), "defaultMode": pulumi.Int(0o440)}}},
-			"volumeMounts": pulumi.Array{pulumi.Map{"name": pulumi.String(VaultTLSSecret),
-				"mountPath": pulumi.String("/vault/userconfig/" + VaultTLSSecret), "readOnly": pulumi.Bool(true)}},
+			// The chart's start command writes the rendered config to /tmp;
+			// the root filesystem is read-only.
+			"volumes": pulumi.Array{
+				pulumi.Map{"name": pulumi.String(VaultTLSSecret), "secret": pulumi.Map{"secretName": pulumi.String(VaultTLSSecret), "defaultMode": pulumi.Int(0o440)}},
+				pulumi.Map{"name": pulumi.String("tmp"), "emptyDir": pulumi.Map{}},
+			},
+			"volumeMounts": pulumi.Array{
+				pulumi.Map{"name": pulumi.String(VaultTLSSecret), "mountPath": pulumi.String("/vault/userconfig/" + VaultTLSSecret), "readOnly": pulumi.Bool(true)},
+				pulumi.Map{"name": pulumi.String("tmp"), "mountPath": pulumi.String("/tmp")},
+			},
+			// Ready means serving: a sealed or uninitialised server answers
+			// 204 so the release completes before Vault is initialised, and
+			// standbys count as ready.
+			"readinessProbe": pulumi.Map{"enabled": pulumi.Bool(true),
+				"path": pulumi.String("/v1/sys/health?standbyok=true&sealedcode=204&uninitcode=204")},
 			"dataStorage":    pulumi.Map{"enabled": pulumi.Bool(true), "size": pulumi.String(a.VolumeSize), "storageClass": pulumi.String(a.StorageClass)},
 			"auditStorage":   pulumi.Map{"enabled": pulumi.Bool(true), "size": pulumi.String(a.VolumeSize), "storageClass": pulumi.String(a.StorageClass)},
 			"serviceAccount": pulumi.Map{"create": pulumi.Bool(true), "annotations": saAnnotations},

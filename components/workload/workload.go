@@ -36,6 +36,8 @@ type Port struct {
 type Volume struct {
 	Name, MountPath   string
 	ConfigMap, Secret string
+	// Optional lets the pod start before the ConfigMap or Secret exists.
+	Optional bool
 }
 
 // Peer is who may reach the workload (ingress) or whom it may reach
@@ -95,6 +97,8 @@ type Args struct {
 	ServiceType   string
 	SourceRanges  []string
 	ServiceLabels map[string]string
+	// ServiceAnnotations configure the cloud's load balancer.
+	ServiceAnnotations map[string]string
 }
 
 // Workload is the component.
@@ -158,6 +162,11 @@ func (a *Args) validate(name string) error {
 	default:
 		errs = append(errs, fmt.Errorf("service type %q: allowed ClusterIP, LoadBalancer", a.ServiceType))
 	}
+	for k := range a.PodLabels {
+		if k == "app.kubernetes.io/name" {
+			errs = append(errs, errors.New("pod label app.kubernetes.io/name is the selector's; it cannot be overridden"))
+		}
+	}
 	for _, v := range a.Volumes {
 		if v.Name == "" || !strings.HasPrefix(v.MountPath, "/") || (v.ConfigMap == "") == (v.Secret == "") {
 			errs = append(errs, fmt.Errorf("volume %q: a name, an absolute mount path and exactly one of configMap or secret", v.Name))
@@ -214,6 +223,9 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		// Local keeps the client's address, so the NetworkPolicy's source
 		// ranges and per-client rate limits see it.
 		svcSpec.ExternalTrafficPolicy = pulumi.String("Local")
+	}
+	if len(args.ServiceAnnotations) > 0 {
+		svcMeta.Annotations = pulumi.ToStringMap(args.ServiceAnnotations)
 	}
 	if len(args.ServiceLabels) > 0 {
 		l := pulumi.StringMap{}
@@ -327,8 +339,14 @@ func podTemplate(name string, a *Args, labels pulumi.StringMap, sa *corev1.Servi
 		vol := &corev1.VolumeArgs{Name: pulumi.String(v.Name)}
 		if v.ConfigMap != "" {
 			vol.ConfigMap = &corev1.ConfigMapVolumeSourceArgs{Name: pulumi.String(v.ConfigMap)}
+			if v.Optional {
+				vol.ConfigMap.(*corev1.ConfigMapVolumeSourceArgs).Optional = pulumi.Bool(true)
+			}
 		} else {
 			vol.Secret = &corev1.SecretVolumeSourceArgs{SecretName: pulumi.String(v.Secret)}
+			if v.Optional {
+				vol.Secret.(*corev1.SecretVolumeSourceArgs).Optional = pulumi.Bool(true)
+			}
 		}
 		volumes = append(volumes, vol)
 		mounts = append(mounts, &corev1.VolumeMountArgs{Name: pulumi.String(v.Name), MountPath: pulumi.String(v.MountPath), ReadOnly: pulumi.Bool(true)})

@@ -118,6 +118,8 @@ func TestBadArgs(t *testing.T) {
 		{"stateful without volume", func(a *Args) { a.Stateful = true }, "a stateful workload needs a volume size"},
 		{"load balancer without firewall", func(a *Args) { a.ServiceType = "LoadBalancer" }, "a LoadBalancer service needs source ranges (its firewall)"},
 		{"source ranges on ClusterIP", func(a *Args) { a.SourceRanges = []string{"10.0.0.0/8"} }, "source ranges apply only to a LoadBalancer service"},
+		{"selector label", func(a *Args) { a.PodLabels = map[string]string{"app.kubernetes.io/name": "other"} },
+			"pod label app.kubernetes.io/name is the selector's; it cannot be overridden"},
 		{"NodePort", func(a *Args) { a.ServiceType = "NodePort" }, `service type "NodePort": allowed ClusterIP, LoadBalancer`},
 		{"volume with two sources", func(a *Args) { a.Volumes = []Volume{{Name: "v", MountPath: "/v", ConfigMap: "c", Secret: "s"}} },
 			`volume "v": a name, an absolute mount path and exactly one of configMap or secret`},

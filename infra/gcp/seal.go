@@ -29,6 +29,14 @@ func (b *builder) seal(k *gcpKeys, gke *gcpGKE) (*infra.VaultSeal, error) {
 	}, b.opts()...); err != nil {
 		return nil, err
 	}
+	// The seal reads the key's metadata when Vault starts.
+	if _, err := kms.NewCryptoKeyIAMMember(ctx, b.name+"-vault-key-viewer", &kms.CryptoKeyIAMMemberArgs{
+		CryptoKeyId: k.secrets.ID(),
+		Role:        pulumi.String("roles/cloudkms.viewer"),
+		Member:      pulumi.Sprintf("serviceAccount:%s", account.Email),
+	}, b.opts()...); err != nil {
+		return nil, err
+	}
 	if _, err := serviceaccount.NewIAMMember(ctx, b.name+"-vault-workload-identity", &serviceaccount.IAMMemberArgs{
 		ServiceAccountId: account.Name,
 		Role:             pulumi.String("roles/iam.workloadIdentityUser"),

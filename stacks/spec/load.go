@@ -39,6 +39,10 @@ const (
 	MaxReplicas        = 100
 )
 
+// ReservedNamespaces are the namespaces of the mesh, the gateway and the
+// operators; the platform's own namespace must be another.
+var ReservedNamespaces = []string{"istio-system", "istio-ingress", "cert-manager", "vault", "external-secrets", "kube-system", "kube-public", "default"}
+
 // topKeys are the keys of the cloudscale namespace, in the order they are read.
 var topKeys = []string{
 	"cloud", "environment", "region", "zones", "namespace", "replicaCount",
@@ -113,7 +117,7 @@ func load(source, stack string, raw map[string]string, dir string) (Spec, error)
 	s.Services = services(ps, cfg)
 	s.Gateway = gateway(ps, cfg, s, dir)
 	s.Mesh = meshSettings(ps, cfg, s.Environment)
-	s.Security = security(ps, cfg)
+	s.Security = security(ps, cfg, s.Cloud)
 	if len(*ps) > 0 {
 		return Spec{}, &Error{Source: source, Problems: *ps}
 	}
@@ -255,6 +259,9 @@ func namespace(ps *problems, cfg map[string]string) string {
 	}
 	if len(v) > 63 || !dnsLabel.MatchString(v) {
 		ps.add(Key("namespace"), "%q is not a Kubernetes namespace name; use at most 63 lowercase letters, digits and '-'", v)
+	}
+	if contains(ReservedNamespaces, v) {
+		ps.add(Key("namespace"), "%q is a namespace the platform's own tiers use; allowed: any other name (reserved: %s)", v, strings.Join(ReservedNamespaces, ", "))
 	}
 	return v
 }

@@ -77,7 +77,8 @@ func TestLoadReadsEveryKey(t *testing.T) {
 			`"spec":{"listeners":[{"port":443,"protocol":"HTTPS","tls":{"mode":"TERMINATE","certificateRef":"production-cert"}}],` +
 			`"routes":[{"match":{"path":"/*"},"backend":{"service":"web","port":80}}]}},` +
 			`"hosts":["api.example.com"],"sourceRanges":["203.0.113.0/24"],"minReplicas":4,"maxReplicas":12,` +
-			`"oidc":{"issuer":"https://id.example.com","jwksUri":"https://id.example.com/jwks"}}`,
+			`"oidc":{"issuer":"https://id.example.com","jwksUri":"https://id.example.com/jwks"},` +
+			`"rateLimitRedis":{"type":"SENTINEL","url":"mymaster,redis-sentinel.data:26379","namespace":"data"}}`,
 		"cloudscale:mesh":     `{"tracingSampling":2.5,"istiodReplicas":3}`,
 		"cloudscale:security": `{"acme":{"email":"ops@example.com","dnsZone":"example.com"}}`,
 	})
@@ -97,7 +98,8 @@ func TestLoadReadsEveryKey(t *testing.T) {
 		Services: []Service{{Name: "web", Port: 80, CanaryWeight: 20, Callers: []string{"api"}}, {Name: "api", Port: 8080}},
 		Gateway: Gateway{DocumentSource: "cloudscale:gateway.document", Hosts: []string{"api.example.com"},
 			SourceRanges: []string{"203.0.113.0/24"}, MinReplicas: 4, MaxReplicas: 12,
-			OIDCIssuer: "https://id.example.com", OIDCJWKSURI: "https://id.example.com/jwks"},
+			OIDCIssuer: "https://id.example.com", OIDCJWKSURI: "https://id.example.com/jwks",
+			RateLimitRedis: &RedisTarget{Type: "SENTINEL", URL: "mymaster,redis-sentinel.data:26379", Namespace: "data"}},
 		Mesh:     Mesh{TracingSampling: 2.5, IstiodReplicas: 3},
 		Security: Security{ACMEEmail: "ops@example.com", ACMEServer: DefaultACMEServer, ACMEZone: "example.com"},
 	}, s)
@@ -196,6 +198,20 @@ func TestLoadRejectsBadConfig(t *testing.T) {
 				`cloudscale:mesh.istiodReplicas: 1 leaves the mesh's control plane a single point of failure; allowed: 2 or more`,
 				`cloudscale:mesh.sampling: unknown key; allowed: tracingSampling, istiodReplicas`,
 			}},
+		{"reserved namespace", with(prodAWS(), "cloudscale:namespace", "vault"),
+			[]string{`cloudscale:namespace: "vault" is a namespace the platform's own tiers use; allowed: any other name (reserved: istio-system, istio-ingress, cert-manager, vault, external-secrets, kube-system, kube-public, default)`}},
+		{"token route without OIDC", with(prodAWS(), "cloudscale:gateway", `{"document":{"apiVersion":"gateway.cloudscale.io/v1","kind":"Gateway","metadata":{"name":"g"},"spec":{"listeners":[{"port":443,"protocol":"HTTPS","tls":{"mode":"TERMINATE","certificateRef":"c"}}],"routes":[{"match":{"path":"/me"},"backend":{"service":"api-service","port":8080},"auth":{"required":true}}]}}}`),
+			[]string{`cloudscale:gateway.oidc: required: cloudscale:gateway.document: spec.routes[0] asks for a user token (auth.required); give the identity provider's issuer and jwksUri`}},
+		{"global limit without Redis", with(prodAWS(), "cloudscale:gateway", `{"document":{"apiVersion":"gateway.cloudscale.io/v1","kind":"Gateway","metadata":{"name":"g"},"spec":{"listeners":[{"port":443,"protocol":"HTTPS","tls":{"mode":"TERMINATE","certificateRef":"c"}}],"routes":[{"match":{"path":"/*"},"backend":{"service":"api-service","port":8080},"rateLimit":{"requestsPerSecond":5,"globalRequestsPerMinute":60}}]}}}`),
+			[]string{`cloudscale:gateway.rateLimitRedis: required: cloudscale:gateway.document: spec.routes[0] sets globalRequestsPerMinute; name the Redis that counts it (type, url, namespace)`}},
+		{"bad rate-limit Redis", with(prodAWS(), "cloudscale:gateway", `{"rateLimitRedis":{"type":"MEMCACHE","url":"r:6379"}}`),
+			[]string{`cloudscale:gateway.rateLimitRedis.namespace: required`, `cloudscale:gateway.rateLimitRedis.type: "MEMCACHE" is not supported; allowed: SINGLE, SENTINEL, CLUSTER`}},
+		{"acme on local", map[string]string{"cloudscale:cloud": "local", "cloudscale:environment": "dev", "cloudscale:security": `{"acme":{"email":"ops@example.com","dnsZone":"example.com"}}`},
+			[]string{`cloudscale:security.acme: is not used by cloud local (no public DNS); remove it`}},
+		{"acme on azure without the zone's group", map[string]string{"cloudscale:cloud": "azure", "cloudscale:environment": "dev", "cloudscale:region": "eastus2", "cloudscale:security": `{"acme":{"email":"ops@example.com","dnsZone":"example.com"}}`},
+			[]string{`cloudscale:security.acme: on azure also needs azureSubscriptionId and azureResourceGroup of the DNS zone`}},
+		{"azure zone fields on aws", with(prodAWS(), "cloudscale:security", `{"acme":{"email":"ops@example.com","dnsZone":"example.com","azureResourceGroup":"dns"}}`),
+			[]string{`cloudscale:security.acme.azureResourceGroup: is read only by cloud azure, not aws; remove it`}},
 		{"acme without zone", with(prodAWS(), "cloudscale:security", `{"acme":{"email":"ops"}}`),
 			[]string{`cloudscale:security.acme.email: "ops" is not an email address`, `cloudscale:security.acme: needs email and dnsZone (certificates are proven with DNS-01 records in that zone)`}},
 		{"several errors together", with(prodAWS(), "cloudscale:cloud", "openstack", "cloudscale:replicaCount", "0", "cloudscale:persistence", `{"size":"-5Gi"}`),

@@ -49,6 +49,19 @@ type Gateway struct {
 	SourceRanges             []string
 	MinReplicas, MaxReplicas int
 	OIDCIssuer, OIDCJWKSURI  string
+	// RateLimitRedis counts global rate limits; required when a route has
+	// globalRequestsPerMinute.
+	RateLimitRedis *RedisTarget
+}
+
+// RedisTarget is a Redis the rate-limit service reaches.
+type RedisTarget struct {
+	// Type is SINGLE, SENTINEL or CLUSTER.
+	Type string
+	// URL is host:port, or for SENTINEL "master,host:port[,host:port...]".
+	URL string
+	// Namespace is where its pods run (egress is opened to them).
+	Namespace string
 }
 
 // Mesh is the service mesh's settings.
@@ -63,6 +76,9 @@ type Security struct {
 	// (DNS-01 in the stack's cloud zone ACMEZone); otherwise from the
 	// platform's private CA.
 	ACMEEmail, ACMEServer, ACMEZone string
+	// ACMEZoneSubscription and ACMEZoneResourceGroup locate an Azure DNS
+	// zone (Azure stacks only).
+	ACMEZoneSubscription, ACMEZoneResourceGroup string
 }
 
 func services(ps *problems, cfg map[string]string) []Service {
@@ -236,7 +252,47 @@ func gateway(ps *problems, cfg map[string]string, s Spec, dir string) Gateway {
 		ps.add(oidc.key, "give both issuer and jwksUri, or neither")
 	}
 	oidc.unknown("issuer", "jwksUri")
-	o.unknown("document", "documentFile", "hosts", "sourceRanges", "minReplicas", "maxReplicas", "oidc")
+	redis := o.child("rateLimitRedis")
+	if len(redis.m) > 0 {
+		r := &RedisTarget{}
+		for _, f := range []struct {
+			name string
+			to   *string
+		}{{"type", &r.Type}, {"url", &r.URL}, {"namespace", &r.Namespace}} {
+			v, key, ok := redis.field(f.name)
+			if !ok {
+				ps.add(key, "required")
+				continue
+			}
+			if str, ok := asString(ps, key, v); ok {
+				*f.to = str
+			}
+		}
+		if r.Type != "" && !contains([]string{"SINGLE", "SENTINEL", "CLUSTER"}, r.Type) {
+			ps.add(redis.key+".type", "%q is not supported; allowed: SINGLE, SENTINEL, CLUSTER", r.Type)
+		}
+		if r.Namespace != "" && !dnsLabel.MatchString(r.Namespace) {
+			ps.add(redis.key+".namespace", "%q is not a namespace name", r.Namespace)
+		}
+		g.RateLimitRedis = r
+	}
+	redis.unknown("type", "url", "namespace")
+	o.unknown("document", "documentFile", "hosts", "sourceRanges", "minReplicas", "maxReplicas", "oidc", "rateLimitRedis")
+	if d, err := gatewaydoc.Parse(g.Document); err == nil {
+		for i, r := range d.Spec.Routes {
+			f := fmt.Sprintf("%s: spec.routes[%d]", g.DocumentSource, i)
+			if r.Auth != nil && r.Auth.Required && g.OIDCIssuer == "" {
+				ps.add(oidc.key, "required: %s asks for a user token (auth.required); give the identity provider's issuer and jwksUri", f)
+				break
+			}
+		}
+		for i, r := range d.Spec.Routes {
+			if r.RateLimit != nil && r.RateLimit.GlobalRequestsPerMinute > 0 && g.RateLimitRedis == nil {
+				ps.add(redis.key, "required: %s: spec.routes[%d] sets globalRequestsPerMinute; name the Redis that counts it (type, url, namespace)", g.DocumentSource, i)
+				break
+			}
+		}
+	}
 	return g
 }
 
@@ -269,7 +325,7 @@ func meshSettings(ps *problems, cfg map[string]string, env Environment) Mesh {
 	return m
 }
 
-func security(ps *problems, cfg map[string]string) Security {
+func security(ps *problems, cfg map[string]string, c Cloud) Security {
 	o := objectAt(ps, Key("security"), cfg["security"])
 	var sec Security
 	acme := o.child("acme")
@@ -303,7 +359,26 @@ func security(ps *problems, cfg map[string]string) Security {
 	if len(acme.m) > 0 && (sec.ACMEEmail == "" || sec.ACMEZone == "") {
 		ps.add(acme.key, "needs email and dnsZone (certificates are proven with DNS-01 records in that zone)")
 	}
-	acme.unknown("email", "server", "dnsZone")
+	for _, f := range []struct {
+		name string
+		to   *string
+	}{{"azureSubscriptionId", &sec.ACMEZoneSubscription}, {"azureResourceGroup", &sec.ACMEZoneResourceGroup}} {
+		if v, key, ok := acme.field(f.name); ok {
+			if str, ok := asString(ps, key, v); ok {
+				if c != Azure {
+					ps.add(key, "is read only by cloud azure, not %s; remove it", c)
+				}
+				*f.to = str
+			}
+		}
+	}
+	switch {
+	case len(acme.m) > 0 && c == Local:
+		ps.add(acme.key, "is not used by cloud local (no public DNS); remove it")
+	case sec.ACMEEmail != "" && c == Azure && (sec.ACMEZoneSubscription == "" || sec.ACMEZoneResourceGroup == ""):
+		ps.add(acme.key, "on azure also needs azureSubscriptionId and azureResourceGroup of the DNS zone")
+	}
+	acme.unknown("email", "server", "dnsZone", "azureSubscriptionId", "azureResourceGroup")
 	o.unknown("acme")
 	return sec
 }

@@ -15,6 +15,9 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
+// ServedPort is the one port the gateway serves (HTTPS).
+const ServedPort = 443
+
 // APIVersion and Kind identify the document.
 const (
 	APIVersion = "gateway.cloudscale.io/v1"
@@ -176,11 +179,18 @@ func (d *Document) Validate(services map[string]bool) error {
 	if len(d.Spec.Listeners) == 0 {
 		add("spec.listeners", "at least one listener is required")
 	}
+	ports := map[int]int{}
 	for i, l := range d.Spec.Listeners {
 		f := fmt.Sprintf("spec.listeners[%d]", i)
 		if l.Port < 1 || l.Port > 65535 {
 			add(f+".port", "%d is out of range; allowed: 1 to 65535", l.Port)
+		} else if l.Port != ServedPort {
+			add(f+".port", "%d is not served; the platform's load balancer and firewall admit HTTPS on %d only", l.Port, ServedPort)
 		}
+		if j, dup := ports[l.Port]; dup {
+			add(f+".port", "%d is already spec.listeners[%d]'s", l.Port, j)
+		}
+		ports[l.Port] = i
 		switch l.Protocol {
 		case "HTTPS":
 			if l.TLS == nil || l.TLS.CertificateRef == "" {
@@ -204,6 +214,13 @@ func (d *Document) Validate(services map[string]bool) error {
 		key := r.Match.Path + "\x00" + headerKey(r.Match.Headers)
 		if j, dup := seen[key]; dup {
 			add(f+".match", "duplicates spec.routes[%d] (same path and headers)", j)
+		} else {
+			for j := 0; j < i; j++ {
+				if covers(d.Spec.Routes[j].Match, r.Match) {
+					add(f+".match", "is never reached: spec.routes[%d] matches every request it does and comes first; put the more specific route first", j)
+					break
+				}
+			}
 		}
 		seen[key] = i
 		if r.Backend.Service == "" {
@@ -234,6 +251,34 @@ func (m Match) PathPrefix() (prefix string, exact bool) {
 		return p, false
 	}
 	return m.Path, true
+}
+
+// covers reports whether every request b matches is matched by a: a's
+// path pattern includes b's and a asks for no header b does not.
+func covers(a, b Match) bool {
+	ap, aExact := a.PathPrefix()
+	bp, bExact := b.PathPrefix()
+	switch {
+	case aExact && (!bExact || ap != bp):
+		return false
+	case !aExact && !strings.HasPrefix(bp, ap):
+		return false
+	}
+	for k, v := range a.Headers {
+		if bv, ok := lookupHeader(b.Headers, k); !ok || bv != v {
+			return false
+		}
+	}
+	return true
+}
+
+func lookupHeader(h map[string]string, name string) (string, bool) {
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 func headerKey(h map[string]string) string {

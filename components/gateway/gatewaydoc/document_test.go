@@ -8,8 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// canaryRoute adds a second route on the example's path, told apart by a
-// header.
+// canaryRoute is a route on the example's path, told apart by a header.
 const canaryRoute = `    - match:
         path: /api/v1/*
         headers:
@@ -39,6 +38,9 @@ func TestBadDocuments(t *testing.T) {
 		{"unknown apiVersion", "gateway.cloudscale.io/v1", "gateway.cloudscale.io/v2", `apiVersion: "gateway.cloudscale.io/v2" is not supported; want gateway.cloudscale.io/v1`},
 		{"unknown kind", "kind: Gateway", "kind: Ingress", `kind: "Ingress" is not supported; want Gateway`},
 		{"port out of range", "- port: 443", "- port: 70000", "spec.listeners[0].port: 70000 is out of range; allowed: 1 to 65535"},
+		{"port not served", "- port: 443", "- port: 8443", "spec.listeners[0].port: 8443 is not served; the platform's load balancer and firewall admit HTTPS on 443 only"},
+		{"shadowed route", "        port: 8080\n", "        port: 8080\n    - match:\n        path: /api/v1/orders\n        headers:\n          x-tenant: a\n      backend:\n        service: web\n        port: 80\n",
+			"spec.routes[1].match: is never reached: spec.routes[0] matches every request it does and comes first; put the more specific route first"},
 		{"HTTPS without certificateRef", "        certificateRef: production-cert\n", "", "spec.listeners[0].tls.certificateRef: required for protocol HTTPS"},
 		{"plain HTTP", "protocol: HTTPS", "protocol: HTTP", "spec.listeners[0].protocol: plain HTTP is not served; use HTTPS with a certificateRef"},
 		{"backend not defined", "service: api-service", "service: billing", `spec.routes[0].backend.service: "billing" is not a service the platform defines; defined: api-service, web`},
@@ -63,8 +65,14 @@ func TestBadDocuments(t *testing.T) {
 }
 
 func TestHeaderMatchesMakeRoutesDistinct(t *testing.T) {
-	src := GuideExample + canaryRoute
+	// The header route first: both are reachable.
+	src := strings.Replace(GuideExample, "  routes:\n", "  routes:\n"+canaryRoute, 1)
 	d, err := Parse([]byte(src))
 	require.NoError(t, err)
 	assert.NoError(t, d.Validate(map[string]bool{"api-service": true}), "same path, different headers")
+	// After the route without headers it would never be reached.
+	d, err = Parse([]byte(GuideExample + canaryRoute))
+	require.NoError(t, err)
+	assert.EqualError(t, d.Validate(map[string]bool{"api-service": true}),
+		"spec.routes[1].match: is never reached: spec.routes[0] matches every request it does and comes first; put the more specific route first")
 }

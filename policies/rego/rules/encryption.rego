@@ -300,9 +300,16 @@ cs_enc_010 contains f if {
 cs_enc_013 contains f if {
 	some r in input.kinds["core/ConfigMap"]
 	lib.name(r) == "istio"
-	mesh := yaml.unmarshal(r.inputs.data.mesh)
+	mesh := mesh_config(r)
 	some key in ["meshMTLS", "tlsDefaults"]
 	v := object.get(mesh, [key, "minProtocolVersion"], "unset")
 	v != "TLSV1_3"
 	f := {"urn": r.urn, "msg": sprintf("mesh config %s/istio sets %s.minProtocolVersion %v", [lib.namespace(r), key, v])}
 }
+
+# mesh_config is the mesh config a ConfigMap holds; none (no mesh key)
+# reads as empty, so every setting counts as unset.
+mesh_config(r) := m if {
+	m := yaml.unmarshal(r.inputs.data.mesh)
+	is_object(m)
+} else := {}

@@ -171,3 +171,7 @@ test_cs_enc_013_fail if {
 		{"urn": "urn:istio", "msg": "mesh config istio-system/istio sets tlsDefaults.minProtocolVersion unset"},
 	} with input as fx.kube([mesh_config("meshMTLS:\n  minProtocolVersion: TLSV1_2\n")])
 }
+
+test_cs_enc_013_fail_without_mesh_key if {
+	count(enc.cs_enc_013) == 2 with input as fx.kube([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "istio", "namespace": "istio-system"}, "data": {}}])
+}

@@ -209,12 +209,28 @@ cs_ha_009 contains f if {
 #   severity: high
 #   category: ha
 #   enforcement: {dev: advisory, staging: mandatory, prod: mandatory}
-#   fix: Set the istiod chart's pilot.replicaCount and pilot.autoscaleMin to 2 or more.
+#   fix: Set the istiod chart's replicaCount and autoscaleMin (pilot.replicaCount and pilot.autoscaleMin before Istio 1.24) to 2 or more.
 cs_ha_010 contains f if {
 	some r in input.by_type["kubernetes:helm.sh/v3:Release"]
 	r.inputs.chart == "istiod"
 	some key in ["replicaCount", "autoscaleMin"]
-	n := object.get(r.inputs, ["values", "pilot", key], 1)
+	some path, n in istiod_setting(object.get(r.inputs, "values", {}), key)
 	n < 2
-	f := {"urn": r.urn, "msg": sprintf("istiod release %s sets pilot.%s %v", [r.name, key, n])}
+	f := {"urn": r.urn, "msg": sprintf("istiod release %s sets %s %v", [r.name, path, n])}
+}
+
+# The istiod chart reads these at the top level of its values since Istio
+# 1.24 and under pilot before; whichever is set must be 2 or more, and
+# neither set means the chart's default of 1.
+istiod_setting(values, key) := {path: n |
+	some path, n in {key: object.get(values, key, null), concat(".", ["pilot", key]): object.get(values, ["pilot", key], null)}
+	n != null
+} if {
+	some x in [object.get(values, key, null), object.get(values, ["pilot", key], null)]
+	x != null
+}
+
+istiod_setting(values, key) := {concat("", [key, " (unset, chart default)"]): 1} if {
+	object.get(values, key, null) == null
+	object.get(values, ["pilot", key], null) == null
 }

@@ -100,15 +100,19 @@ test_cs_ha_009_fail if {
 	} with input as fx.kube([pg({"instances": 1})])
 }
 
-istiod(pilot) := fx.res("kubernetes:helm.sh/v3:Release", "istiod", {"chart": "istiod", "version": "1.27.3", "values": {"pilot": pilot}})
+istiod(values) := fx.res("kubernetes:helm.sh/v3:Release", "istiod", {"chart": "istiod", "version": "1.27.3", "values": values})
 
 test_cs_ha_010_pass if {
-	count(ha.cs_ha_010) == 0 with input as fx.cloud([istiod({"replicaCount": 2, "autoscaleMin": 2})])
+	count(ha.cs_ha_010) == 0 with input as fx.cloud([
+		istiod({"pilot": {"replicaCount": 2, "autoscaleMin": 2}}),
+		istiod({"replicaCount": 3, "autoscaleMin": 3}),
+	])
 }
 
 test_cs_ha_010_fail if {
 	ha.cs_ha_010 == {
 		{"urn": "urn:istiod", "msg": "istiod release istiod sets pilot.replicaCount 1"},
-		{"urn": "urn:istiod", "msg": "istiod release istiod sets pilot.autoscaleMin 1"},
-	} with input as fx.cloud([istiod({"replicaCount": 1})])
+		{"urn": "urn:istiod", "msg": "istiod release istiod sets autoscaleMin (unset, chart default) 1"},
+		{"urn": "urn:istiod", "msg": "istiod release istiod sets autoscaleMin 1"},
+	} with input as fx.cloud([istiod({"pilot": {"replicaCount": 1}}), istiod({"replicaCount": 2, "autoscaleMin": 1})])
 }
