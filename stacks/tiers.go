@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -66,27 +67,25 @@ var operatorNamespaces = []security.SystemNamespace{
 	{Name: security.ExternalSecretsNamespace, IngressPorts: []int{10250, 8080}, EgressPorts: []int{443, 6443, 8200}},
 }
 
-// kubernetesTiers composes the security baseline, the mesh, certificates,
-// Vault, External Secrets and the gateway, in that order.
-func kubernetesTiers(ctx *pulumi.Context, p *Platform, s spec.Spec, cluster infra.Cluster, opts ...pulumi.ResourceOption) error {
+// tierArgs are the arguments of every Kubernetes tier of one stack.
+type tierArgs struct {
+	baseline *security.BaselineArgs
+	mesh     *mesh.Args
+	certs    *security.CertsArgs
+	vault    *security.VaultArgs
+	secrets  *security.SecretsArgs
+	gateway  *gateway.Args
+}
+
+// planTiers derives every tier's arguments from the spec and the cluster.
+func planTiers(s spec.Spec, cluster infra.Cluster) (*tierArgs, error) {
 	mode := upstream.Charts
 	if s.Cloud == spec.Local {
 		mode = upstream.StandIns // no chart can be fetched offline; the kinds are defined so the objects apply
 	}
 	doc, err := gatewaydoc.Parse(s.Gateway.Document)
 	if err != nil {
-		return fmt.Errorf("stack %s: %s: %w", s.Stack, s.Gateway.DocumentSource, err)
-	}
-	baseline, err := security.NewBaseline(ctx, "baseline", &security.BaselineArgs{
-		Namespaces: []string{s.Namespace, IngressNamespace}, Mesh: true, System: operatorNamespaces,
-	}, opts...)
-	if err != nil {
-		return err
-	}
-	p.Baseline = baseline
-	var namespaces []pulumi.Resource
-	for _, name := range slices.Sorted(maps.Keys(baseline.Namespaces)) {
-		namespaces = append(namespaces, baseline.Namespaces[name])
+		return nil, fmt.Errorf("%s: %w", s.Gateway.DocumentSource, err)
 	}
 	res := workload.Resources{
 		RequestCPU: s.Resources.Requests.CPU, RequestMemory: s.Resources.Requests.Memory,
@@ -98,11 +97,13 @@ func kubernetesTiers(ctx *pulumi.Context, p *Platform, s spec.Spec, cluster infr
 	gwSA := gateway.ServiceAccountOf(IngressNamespace)
 	breakers := map[string]*mesh.CircuitBreaker{}
 	routed := map[string]bool{}
+	keyed := false
 	for _, r := range doc.Spec.Routes {
 		routed[r.Backend.Service] = true
 		if cb := r.CircuitBreaker; cb != nil && breakers[r.Backend.Service] == nil {
 			breakers[r.Backend.Service] = &mesh.CircuitBreaker{MaxConnections: cb.MaxConnections, ConsecutiveErrors: cb.ConsecutiveErrors, EjectionSeconds: cb.EjectionSeconds}
 		}
+		keyed = keyed || (r.Auth != nil && r.Auth.APIKeys)
 	}
 	var services []mesh.Service
 	canaries := map[string]int{}
@@ -124,16 +125,6 @@ func kubernetesTiers(ctx *pulumi.Context, p *Platform, s spec.Spec, cluster infr
 			canaries[svc.Name] = svc.CanaryWeight
 		}
 	}
-	m, err := mesh.New(ctx, "mesh", &mesh.Args{
-		Mode: mode, IstiodReplicas: s.Mesh.IstiodReplicas, TracingSampling: s.Mesh.TracingSampling,
-		TracingService: TracingService, TracingPort: TracingPort,
-		AppNamespaces: []string{s.Namespace, IngressNamespace}, Services: services, Platform: cniPlatform(s.Cloud),
-		RequestCPU: res.RequestCPU, RequestMemory: res.RequestMemory, LimitCPU: res.LimitCPU, LimitMemory: res.LimitMemory,
-		DependsOn: namespaces,
-	}, opts...)
-	if err != nil {
-		return err
-	}
 
 	var certRefs []security.Certificate
 	for _, l := range doc.Spec.Listeners {
@@ -150,58 +141,103 @@ func kubernetesTiers(ctx *pulumi.Context, p *Platform, s spec.Spec, cluster infr
 	if s.Security.ACMEEmail != "" {
 		acme = &security.ACME{Email: s.Security.ACMEEmail, Server: s.Security.ACMEServer, DNS01: dns01(s)}
 	}
-	if _, err := security.NewCerts(ctx, "certs", &security.CertsArgs{
-		Mode: mode, ACME: acme, Certificates: certRefs, DependsOn: namespaces,
-	}, opts...); err != nil {
-		return err
-	}
 
-	vargs := &security.VaultArgs{
+	vault := &security.VaultArgs{
 		Mode: mode, Replicas: max(3, s.ReplicaCount), StorageClass: cluster.StorageClass, VolumeSize: "10Gi",
 		RequestCPU: res.RequestCPU, RequestMemory: res.RequestMemory, LimitCPU: res.LimitCPU, LimitMemory: res.LimitMemory,
-		DependsOn: namespaces,
 	}
 	if cluster.Seal != nil {
-		vargs.Seal, vargs.ServiceAccountAnnotations, vargs.PodLabels = cluster.Seal.Stanza, cluster.Seal.Annotations, cluster.Seal.Labels
+		vault.Seal, vault.ServiceAccountAnnotations, vault.PodLabels = cluster.Seal.Stanza, cluster.Seal.Annotations, cluster.Seal.Labels
 	}
-	if _, err := security.NewVault(ctx, "vault", vargs, opts...); err != nil {
-		return err
-	}
-
 	var secrets []security.AppSecret
-	keyed := false
-	for _, r := range doc.Spec.Routes {
-		keyed = keyed || (r.Auth != nil && r.Auth.APIKeys)
-	}
 	if keyed {
 		secrets = append(secrets, security.AppSecret{Name: APIKeysSecret, Namespace: IngressNamespace,
 			VaultPath: APIKeysVaultPath, Keys: map[string]string{gateway.APIKeysProperty: gateway.APIKeysProperty}})
 	}
-	if _, err := security.NewSecrets(ctx, "secrets", &security.SecretsArgs{Mode: mode, Secrets: secrets, DependsOn: namespaces}, opts...); err != nil {
-		return err
-	}
-
-	gargs := &gateway.Args{
+	gw := &gateway.Args{
 		Document: doc, Services: defined, Namespace: IngressNamespace, BackendNamespace: s.Namespace,
 		Issuer: s.Gateway.OIDCIssuer, JWKSURI: s.Gateway.OIDCJWKSURI, Canaries: canaries,
 		Production: s.Environment.Production(), MinReplicas: s.Gateway.MinReplicas, MaxReplicas: s.Gateway.MaxReplicas,
 		Resources: res, ServiceType: "LoadBalancer", SourceRanges: s.Gateway.SourceRanges,
-		ServiceAnnotations: loadBalancer(s.Cloud),
-		Counters:           counters(s.Gateway.RateLimitRedis), Ready: append(append([]pulumi.Resource(nil), namespaces...), m.Ready...),
+		ServiceAnnotations: loadBalancer(s.Cloud), Counters: counters(s.Gateway.RateLimitRedis),
 	}
 	if keyed {
-		gargs.APIKeysSecret = APIKeysSecret
+		gw.APIKeysSecret = APIKeysSecret
 	}
 	if s.Cloud == spec.Local {
 		// The simulated cluster has no load balancer controller.
-		gargs.ServiceType, gargs.SourceRanges = "ClusterIP", nil
+		gw.ServiceType, gw.SourceRanges = "ClusterIP", nil
 	}
-	g, err := gateway.New(ctx, "gateway", gargs, opts...)
+	return &tierArgs{
+		baseline: &security.BaselineArgs{Namespaces: []string{s.Namespace, IngressNamespace}, Mesh: true, System: operatorNamespaces},
+		mesh: &mesh.Args{
+			Mode: mode, IstiodReplicas: s.Mesh.IstiodReplicas, TracingSampling: s.Mesh.TracingSampling,
+			TracingService: TracingService, TracingPort: TracingPort,
+			AppNamespaces: []string{s.Namespace, IngressNamespace}, Services: services, Platform: cniPlatform(s.Cloud),
+			RequestCPU: res.RequestCPU, RequestMemory: res.RequestMemory, LimitCPU: res.LimitCPU, LimitMemory: res.LimitMemory,
+		},
+		certs:   &security.CertsArgs{Mode: mode, ACME: acme, Certificates: certRefs},
+		vault:   vault,
+		secrets: &security.SecretsArgs{Mode: mode, Secrets: secrets},
+		gateway: gw,
+	}, nil
+}
+
+// validate checks every tier's arguments, so that a stack that cannot be
+// built registers nothing rather than half of its tiers.
+func (t *tierArgs) validate() error {
+	var errs []error
+	for _, c := range []struct {
+		tier string
+		err  error
+	}{
+		{"baseline", t.baseline.Validate()}, {"mesh", t.mesh.Validate()}, {"certs", t.certs.Validate()},
+		{"vault", t.vault.Validate()}, {"secrets", t.secrets.Validate()}, {"gateway", t.gateway.Validate()},
+	} {
+		if c.err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", c.tier, c.err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// kubernetesTiers composes the security baseline, the mesh, certificates,
+// Vault, External Secrets and the gateway, in that order, once every
+// tier's arguments are known to be good.
+func kubernetesTiers(ctx *pulumi.Context, p *Platform, s spec.Spec, cluster infra.Cluster, opts ...pulumi.ResourceOption) error {
+	t, err := planTiers(s, cluster)
+	if err == nil {
+		err = t.validate()
+	}
+	if err != nil {
+		return fmt.Errorf("stack %s: %w", s.Stack, err)
+	}
+	baseline, err := security.NewBaseline(ctx, "baseline", t.baseline, opts...)
 	if err != nil {
 		return err
 	}
-	p.Gateway = g
-	return nil
+	p.Baseline = baseline
+	var namespaces []pulumi.Resource
+	for _, name := range slices.Sorted(maps.Keys(baseline.Namespaces)) {
+		namespaces = append(namespaces, baseline.Namespaces[name])
+	}
+	t.mesh.DependsOn, t.certs.DependsOn, t.vault.DependsOn, t.secrets.DependsOn = namespaces, namespaces, namespaces, namespaces
+	m, err := mesh.New(ctx, "mesh", t.mesh, opts...)
+	if err != nil {
+		return err
+	}
+	if _, err := security.NewCerts(ctx, "certs", t.certs, opts...); err != nil {
+		return err
+	}
+	if _, err := security.NewVault(ctx, "vault", t.vault, opts...); err != nil {
+		return err
+	}
+	if _, err := security.NewSecrets(ctx, "secrets", t.secrets, opts...); err != nil {
+		return err
+	}
+	t.gateway.Ready = append(append([]pulumi.Resource(nil), namespaces...), m.Ready...)
+	p.Gateway, err = gateway.New(ctx, "gateway", t.gateway, opts...)
+	return err
 }
 
 // dns01 is cert-manager's DNS-01 solver for the stack's cloud, using the

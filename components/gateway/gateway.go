@@ -107,12 +107,13 @@ type Gateway struct {
 // ServiceAccountOf is the identity ("namespace/name") of the ingress pods in ns.
 func ServiceAccountOf(ns string) string { return ns + "/" + IngressName }
 
-func (a *Args) validate(name string) error {
-	if a.Document == nil {
-		return fmt.Errorf("gateway %s: a Gateway document is required", name)
+// Validate checks the arguments; New registers nothing unless they pass.
+func (a *Args) Validate() error {
+	if a == nil || a.Document == nil {
+		return errors.New("a Gateway document is required")
 	}
 	if err := a.Document.Validate(a.Services); err != nil {
-		return fmt.Errorf("gateway %s: %w", name, err)
+		return err
 	}
 	var errs []error
 	if a.Namespace == "" || a.BackendNamespace == "" {
@@ -147,19 +148,13 @@ func (a *Args) validate(name string) error {
 			errs = append(errs, fmt.Errorf("canary weight of %s: %d is not a percentage", svc, w))
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("gateway %s: %w", name, err)
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // New validates the document and builds the ingress.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Gateway, error) {
-	if args == nil {
-		return nil, fmt.Errorf("gateway %s: args are required", name)
-	}
-	if err := args.validate(name); err != nil {
-		return nil, err
+	if err := args.Validate(); err != nil {
+		return nil, fmt.Errorf("gateway %s: %w", name, err)
 	}
 	g := &Gateway{ServiceAccount: ServiceAccountOf(args.Namespace)}
 	if err := ctx.RegisterComponentResource("cloudscale:gateway:Gateway", name, g, opts...); err != nil {

@@ -82,7 +82,11 @@ type Mesh struct {
 	RootNamespace pulumi.StringOutput
 }
 
-func (a *Args) validate() error {
+// Validate checks the arguments; New registers nothing unless they pass.
+func (a *Args) Validate() error {
+	if a == nil {
+		return errors.New("args are required")
+	}
 	var errs []error
 	if a.IstiodReplicas < 2 {
 		errs = append(errs, fmt.Errorf("istiod replicas %d: at least 2", a.IstiodReplicas))
@@ -116,10 +120,7 @@ func (a *Args) validate() error {
 
 // New installs and configures the mesh.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Mesh, error) {
-	if args == nil {
-		return nil, fmt.Errorf("mesh %s: args are required", name)
-	}
-	if err := args.validate(); err != nil {
+	if err := args.Validate(); err != nil {
 		return nil, fmt.Errorf("mesh %s: %w", name, err)
 	}
 	m := &Mesh{}

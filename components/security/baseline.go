@@ -5,6 +5,7 @@ package security
 
 import (
 	"errors"
+	"fmt"
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
@@ -43,10 +44,31 @@ type Baseline struct {
 	NamespaceNames pulumi.StringArrayOutput
 }
 
+// Validate checks the arguments; New registers nothing unless they pass.
+func (a *BaselineArgs) Validate() error {
+	if a == nil || len(a.Namespaces) == 0 {
+		return errors.New("at least one namespace is required")
+	}
+	seen := map[string]bool{}
+	for _, ns := range a.Namespaces {
+		if seen[ns] {
+			return fmt.Errorf("namespace %s is listed twice", ns)
+		}
+		seen[ns] = true
+	}
+	for _, sn := range a.System {
+		if seen[sn.Name] {
+			return fmt.Errorf("namespace %s is listed twice", sn.Name)
+		}
+		seen[sn.Name] = true
+	}
+	return nil
+}
+
 // NewBaseline registers the namespaces and their default-deny policies.
 func NewBaseline(ctx *pulumi.Context, name string, args *BaselineArgs, opts ...pulumi.ResourceOption) (*Baseline, error) {
-	if args == nil || len(args.Namespaces) == 0 {
-		return nil, errors.New("security baseline: at least one namespace is required")
+	if err := args.Validate(); err != nil {
+		return nil, fmt.Errorf("security baseline %s: %w", name, err)
 	}
 	b := &Baseline{Namespaces: map[string]*corev1.Namespace{}}
 	if err := ctx.RegisterComponentResource("cloudscale:security:Baseline", name, b, opts...); err != nil {

@@ -66,14 +66,14 @@ const (
 	PublicIssuerName = "cloudscale-public"
 )
 
-// NewCerts installs cert-manager and issues the platform's certificates.
-func NewCerts(ctx *pulumi.Context, name string, args *CertsArgs, opts ...pulumi.ResourceOption) (*Certs, error) {
-	if args == nil || len(args.Certificates) == 0 {
-		return nil, fmt.Errorf("certs %s: at least one certificate is required", name)
+// Validate checks the arguments; New registers nothing unless they pass.
+func (a *CertsArgs) Validate() error {
+	if a == nil || len(a.Certificates) == 0 {
+		return errors.New("at least one certificate is required")
 	}
 	var errs []error
 	seen := map[string]bool{}
-	for i, c := range args.Certificates {
+	for i, c := range a.Certificates {
 		if c.Name == "" || c.Namespace == "" || len(c.DNSNames) == 0 {
 			errs = append(errs, fmt.Errorf("certificate %d: a name, a namespace and at least one DNS name are required", i))
 		}
@@ -82,10 +82,15 @@ func NewCerts(ctx *pulumi.Context, name string, args *CertsArgs, opts ...pulumi.
 		}
 		seen[c.Namespace+"/"+c.Name] = true
 	}
-	if a := args.ACME; a != nil && (a.Email == "" || a.Server == "" || len(a.DNS01) == 0) {
+	if acme := a.ACME; acme != nil && (acme.Email == "" || acme.Server == "" || len(acme.DNS01) == 0) {
 		errs = append(errs, errors.New("acme: an email, a server and a dns01 solver are required"))
 	}
-	if err := errors.Join(errs...); err != nil {
+	return errors.Join(errs...)
+}
+
+// NewCerts installs cert-manager and issues the platform's certificates.
+func NewCerts(ctx *pulumi.Context, name string, args *CertsArgs, opts ...pulumi.ResourceOption) (*Certs, error) {
+	if err := args.Validate(); err != nil {
 		return nil, fmt.Errorf("certs %s: %w", name, err)
 	}
 	c := &Certs{}

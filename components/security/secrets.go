@@ -45,16 +45,14 @@ type Secrets struct {
 // so a rotated value arrives without a deploy.
 const RefreshInterval = "1h"
 
-// NewSecrets installs the External Secrets Operator, a ClusterSecretStore
-// for Vault (Kubernetes auth, TLS verified with Vault's CA) and one
-// ExternalSecret per application secret.
-func NewSecrets(ctx *pulumi.Context, name string, args *SecretsArgs, opts ...pulumi.ResourceOption) (*Secrets, error) {
-	if args == nil {
-		return nil, fmt.Errorf("secrets %s: args are required", name)
+// Validate checks the arguments; New registers nothing unless they pass.
+func (a *SecretsArgs) Validate() error {
+	if a == nil {
+		return errors.New("args are required")
 	}
 	var errs []error
 	seen := map[string]bool{}
-	for i, s := range args.Secrets {
+	for i, s := range a.Secrets {
 		if s.Name == "" || s.Namespace == "" || s.VaultPath == "" || len(s.Keys) == 0 {
 			errs = append(errs, fmt.Errorf("secret %d: a name, a namespace, a Vault path and at least one key are required", i))
 		}
@@ -63,7 +61,14 @@ func NewSecrets(ctx *pulumi.Context, name string, args *SecretsArgs, opts ...pul
 		}
 		seen[s.Namespace+"/"+s.Name] = true
 	}
-	if err := errors.Join(errs...); err != nil {
+	return errors.Join(errs...)
+}
+
+// NewSecrets installs the External Secrets Operator, a ClusterSecretStore
+// for Vault (Kubernetes auth, TLS verified with Vault's CA) and one
+// ExternalSecret per application secret.
+func NewSecrets(ctx *pulumi.Context, name string, args *SecretsArgs, opts ...pulumi.ResourceOption) (*Secrets, error) {
+	if err := args.Validate(); err != nil {
 		return nil, fmt.Errorf("secrets %s: %w", name, err)
 	}
 	s := &Secrets{}

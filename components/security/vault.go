@@ -40,23 +40,28 @@ type Vault struct {
 	Address pulumi.StringOutput
 }
 
+// Validate checks the arguments; New registers nothing unless they pass.
+func (a *VaultArgs) Validate() error {
+	if a == nil {
+		return errors.New("args are required")
+	}
+	var errs []error
+	if a.Replicas < 3 {
+		errs = append(errs, fmt.Errorf("replicas %d: raft needs at least 3 to survive a failure", a.Replicas))
+	}
+	if a.Mode == upstream.Charts && a.Seal == nil {
+		errs = append(errs, errors.New("a KMS seal stanza is required (auto-unseal)"))
+	}
+	if a.StorageClass == "" || a.VolumeSize == "" {
+		errs = append(errs, errors.New("a storage class and volume size are required"))
+	}
+	return errors.Join(errs...)
+}
+
 // NewVault installs Vault: Replicas servers with integrated raft storage,
 // TLS 1.3 only, auto-unsealed by the cloud KMS key, spread over zones.
 func NewVault(ctx *pulumi.Context, name string, args *VaultArgs, opts ...pulumi.ResourceOption) (*Vault, error) {
-	if args == nil {
-		return nil, fmt.Errorf("vault %s: args are required", name)
-	}
-	var errs []error
-	if args.Replicas < 3 {
-		errs = append(errs, fmt.Errorf("replicas %d: raft needs at least 3 to survive a failure", args.Replicas))
-	}
-	if args.Mode == upstream.Charts && args.Seal == nil {
-		errs = append(errs, errors.New("a KMS seal stanza is required (auto-unseal)"))
-	}
-	if args.StorageClass == "" || args.VolumeSize == "" {
-		errs = append(errs, errors.New("a storage class and volume size are required"))
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := args.Validate(); err != nil {
 		return nil, fmt.Errorf("vault %s: %w", name, err)
 	}
 	v := &Vault{}
