@@ -91,6 +91,11 @@ type Platform struct {
 
 // NewPlatform composes the tiers of one stack.
 func NewPlatform(ctx *pulumi.Context, s spec.Spec, opts Options) (*Platform, error) {
+	// Every tier's arguments are checked before anything is registered.
+	tiers, err := checkTiers(s)
+	if err != nil {
+		return nil, err
+	}
 	p := &Platform{Spec: s}
 	if err := ctx.RegisterComponentResource("cloudscale:stack:Platform", s.Stack, p); err != nil {
 		return nil, err
@@ -102,7 +107,7 @@ func NewPlatform(ctx *pulumi.Context, s spec.Spec, opts Options) (*Platform, err
 	p.Cluster = cluster
 
 	k8s := []pulumi.ResourceOption{pulumi.Parent(p), pulumi.Providers(cluster.Provider)}
-	if err := kubernetesTiers(ctx, p, s, cluster, k8s...); err != nil {
+	if err := kubernetesTiers(ctx, p, tiers, cluster, k8s...); err != nil {
 		return nil, err
 	}
 

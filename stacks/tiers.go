@@ -15,6 +15,7 @@ import (
 	"github.com/cloudscale/platform/components/upstream"
 	"github.com/cloudscale/platform/components/workload"
 	"github.com/cloudscale/platform/infra"
+	"github.com/cloudscale/platform/naming"
 	"github.com/cloudscale/platform/stacks/spec"
 )
 
@@ -77,8 +78,10 @@ type tierArgs struct {
 	gateway  *gateway.Args
 }
 
-// planTiers derives every tier's arguments from the spec and the cluster.
-func planTiers(s spec.Spec, cluster infra.Cluster) (*tierArgs, error) {
+// planTiers derives every tier's arguments from the spec, before the
+// cluster exists; what the cloud tier provides (the seal) is added by
+// kubernetesTiers.
+func planTiers(s spec.Spec) (*tierArgs, error) {
 	mode := upstream.Charts
 	if s.Cloud == spec.Local {
 		mode = upstream.StandIns // no chart can be fetched offline; the kinds are defined so the objects apply
@@ -143,16 +146,14 @@ func planTiers(s spec.Spec, cluster infra.Cluster) (*tierArgs, error) {
 	}
 
 	vault := &security.VaultArgs{
-		Mode: mode, Replicas: max(3, s.ReplicaCount), StorageClass: cluster.StorageClass, VolumeSize: "10Gi",
+		Mode: mode, Replicas: max(3, s.ReplicaCount), StorageClass: naming.StorageClass, VolumeSize: "10Gi",
 		RequestCPU: res.RequestCPU, RequestMemory: res.RequestMemory, LimitCPU: res.LimitCPU, LimitMemory: res.LimitMemory,
-	}
-	if cluster.Seal != nil {
-		vault.Seal, vault.ServiceAccountAnnotations, vault.PodLabels = cluster.Seal.Stanza, cluster.Seal.Annotations, cluster.Seal.Labels
 	}
 	var secrets []security.AppSecret
 	if keyed {
 		secrets = append(secrets, security.AppSecret{Name: APIKeysSecret, Namespace: IngressNamespace,
-			VaultPath: APIKeysVaultPath, Keys: map[string]string{gateway.APIKeysProperty: gateway.APIKeysProperty}})
+			VaultPath: APIKeysVaultPath, Keys: map[string]string{gateway.APIKeysProperty: gateway.APIKeysProperty},
+			Merge: true}) // into the gateway's placeholder
 	}
 	gw := &gateway.Args{
 		Document: doc, Services: defined, Namespace: IngressNamespace, BackendNamespace: s.Namespace,
@@ -201,16 +202,25 @@ func (t *tierArgs) validate() error {
 	return errors.Join(errs...)
 }
 
-// kubernetesTiers composes the security baseline, the mesh, certificates,
-// Vault, External Secrets and the gateway, in that order, once every
-// tier's arguments are known to be good.
-func kubernetesTiers(ctx *pulumi.Context, p *Platform, s spec.Spec, cluster infra.Cluster, opts ...pulumi.ResourceOption) error {
-	t, err := planTiers(s, cluster)
+// checkTiers plans and checks every Kubernetes tier; the stack calls it
+// before it registers anything, the cloud tier included.
+func checkTiers(s spec.Spec) (*tierArgs, error) {
+	t, err := planTiers(s)
 	if err == nil {
 		err = t.validate()
 	}
 	if err != nil {
-		return fmt.Errorf("stack %s: %w", s.Stack, err)
+		return nil, fmt.Errorf("stack %s: %w", s.Stack, err)
+	}
+	return t, nil
+}
+
+// kubernetesTiers composes the security baseline, the mesh, certificates,
+// Vault, External Secrets and the gateway, in that order, on the cluster.
+func kubernetesTiers(ctx *pulumi.Context, p *Platform, t *tierArgs, cluster infra.Cluster, opts ...pulumi.ResourceOption) error {
+	t.vault.StorageClass = cluster.StorageClass
+	if seal := cluster.Seal; seal != nil {
+		t.vault.Seal, t.vault.ServiceAccountAnnotations, t.vault.PodLabels = seal.Stanza, seal.Annotations, seal.Labels
 	}
 	baseline, err := security.NewBaseline(ctx, "baseline", t.baseline, opts...)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cloudscale/platform/components/componenttest"
-	"github.com/cloudscale/platform/infra"
 	"github.com/cloudscale/platform/stacks/spec"
 )
 
@@ -19,12 +18,12 @@ func TestTiersRegisterNothingWhenOneIsWrong(t *testing.T) {
 	require.NoError(t, err)
 	s.Gateway.MinReplicas = 2 // below the production floor (the spec refuses it too)
 	s.Mesh.IstiodReplicas = 1 // a single istiod
-	cluster := infra.Cluster{StorageClass: "cloudscale-encrypted", Seal: &infra.VaultSeal{}}
 	g, err := componenttest.Run(func(ctx *pulumi.Context) error {
-		return kubernetesTiers(ctx, &Platform{}, s, cluster)
+		_, err := NewPlatform(ctx, s, Options{})
+		return err
 	})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "stack staging: mesh: istiod replicas 1: at least 2")
 	assert.Contains(t, err.Error(), "gateway: replicas 2-10: at least 1 (3 in production)")
-	assert.Empty(t, g.Resources, "no tier was registered")
+	assert.Empty(t, g.Resources, "nothing was registered, not even the cloud tier")
 }

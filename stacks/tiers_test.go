@@ -51,6 +51,7 @@ func TestKubernetesTiersInStaging(t *testing.T) {
 	assert.Equal(t, "https://id.cloudscale.example.com", get(ra, "spec.jwtRules").([]any)[0].(map[string]any)["issuer"])
 	es := named(t, g, "kubernetes:external-secrets.io/v1:ExternalSecret", "secrets-istio-ingress-gateway-api-keys")
 	assert.Equal(t, "vault", get(es, "spec.secretStoreRef.name"))
+	assert.Equal(t, "Merge", get(es, "spec.target.creationPolicy"), "into the gateway's placeholder Secret")
 
 	// The public certificate comes from ACME (DNS-01 in the stack's cloud).
 	issuer := named(t, g, "kubernetes:cert-manager.io/v1:ClusterIssuer", "certs-public-issuer")

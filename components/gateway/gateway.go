@@ -47,6 +47,9 @@ const (
 	APIKeysProperty = "htpasswd"
 	// APIClientHeader carries the name of a caller whose API key was checked.
 	APIClientHeader = "x-cloudscale-client"
+	// NoAPIKeys is the key file before Vault's keys arrive: one entry no key
+	// matches (the SHA-1 of 32 random bytes nobody kept).
+	NoAPIKeys = "nobody:{SHA}hugm4EIv33duPE3alWsXKUr+Bwg=\n"
 )
 
 // Counters is the Redis the rate-limit service counts global limits in.
@@ -143,6 +146,14 @@ func (a *Args) Validate() error {
 			break
 		}
 	}
+	if err := ingressArgs(a, planRoutes(a)).Validate(IngressName); err != nil {
+		errs = append(errs, err)
+	}
+	if limited, _ := hasGlobalLimits(a.Document); limited && a.Counters != nil {
+		if err := rateLimitArgs(a).Validate(RateLimitName); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for svc, w := range a.Canaries {
 		if w < 0 || w > 100 {
 			errs = append(errs, fmt.Errorf("canary weight of %s: %d is not a percentage", svc, w))
@@ -232,7 +243,19 @@ func (b *builder) cr(suffix, apiVersion, kind string, spec map[string]any) error
 // them into Envoy proxies; the helper gives them replicas, autoscaling,
 // a disruption budget, spread, and the NetworkPolicy.
 func (b *builder) ingress(routes []route) (*workload.Workload, error) {
-	a := b.a
+	var deps []pulumi.Resource
+	if b.a.APIKeysSecret != "" {
+		placeholder, err := b.apiKeysPlaceholder()
+		if err != nil {
+			return nil, err
+		}
+		deps = append(deps, placeholder)
+	}
+	return workload.New(b.ctx, IngressName, ingressArgs(b.a, routes), pulumi.Parent(b.g), pulumi.DependsOn(b.a.Ready), pulumi.DependsOn(deps))
+}
+
+// ingressArgs describe the ingress pods to the workload helper.
+func ingressArgs(a *Args, routes []route) *workload.Args {
 	backendPorts := map[int]bool{}
 	for _, r := range routes {
 		backendPorts[r.Backend.Port] = true
@@ -253,10 +276,9 @@ func (b *builder) ingress(routes []route) (*workload.Workload, error) {
 	}
 	var volumes []workload.Volume
 	if a.APIKeysSecret != "" {
-		// Optional: the pods start before the ExternalSecret first syncs.
-		volumes = append(volumes, workload.Volume{Name: "api-keys", Secret: a.APIKeysSecret, MountPath: APIKeysFile[:strings.LastIndex(APIKeysFile, "/")], Optional: true})
+		volumes = append(volumes, workload.Volume{Name: "api-keys", Secret: a.APIKeysSecret, MountPath: APIKeysFile[:strings.LastIndex(APIKeysFile, "/")]})
 	}
-	return workload.New(b.ctx, IngressName, &workload.Args{
+	return &workload.Args{
 		Namespace: a.Namespace, Image: upstream.ProxyImage, Container: "istio-proxy",
 		Ports: []workload.Port{
 			{Name: "status-port", Port: StatusPort},
@@ -274,7 +296,22 @@ func (b *builder) ingress(routes []route) (*workload.Workload, error) {
 		ServiceAnnotations: a.ServiceAnnotations,
 		Ingress:            []workload.Peer{{CIDRs: clients, Ports: []int{HTTPSPort}}},
 		Egress:             egress,
-	}, pulumi.Parent(b.g), pulumi.DependsOn(a.Ready))
+	}
+}
+
+// apiKeysPlaceholder is the API-key Secret until the ExternalSecret
+// merges the real keys from Vault into it: Envoy refuses the whole listener
+// when the key file is missing, so it always exists. Its one entry is a
+// digest of random bytes that were thrown away: nobody can present a
+// matching key, so keyed routes answer 401 and the others are served.
+// The program never changes its data after creating it.
+func (b *builder) apiKeysPlaceholder() (*corev1.Secret, error) {
+	a := b.a
+	return corev1.NewSecret(b.ctx, b.name+"-api-keys", &corev1.SecretArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(a.APIKeysSecret), Namespace: pulumi.String(a.Namespace),
+			Labels: pulumi.StringMap{"app.kubernetes.io/part-of": pulumi.String("cloudscale")}},
+		StringData: pulumi.StringMap{APIKeysProperty: pulumi.String(NoAPIKeys)},
+	}, pulumi.Parent(b.g), pulumi.DependsOn(a.Ready), pulumi.IgnoreChanges([]string{"data", "stringData"}))
 }
 
 // readCertificates lets the ingress pods' identity read the Secrets in
@@ -318,10 +355,6 @@ func (b *builder) istioObjects(routes []route) error {
 	if err := b.cr("", "networking.istio.io/v1", "Gateway", map[string]any{"selector": IngressSelector, "servers": servers}); err != nil {
 		return err
 	}
-	keyed := false
-	for _, r := range routes {
-		keyed = keyed || (r.Auth != nil && r.Auth.APIKeys)
-	}
 	var http []any
 	var protected []any
 	for _, r := range routes {
@@ -348,7 +381,7 @@ func (b *builder) istioObjects(routes []route) error {
 		if r.Timeout != "" {
 			hr["timeout"] = r.Timeout
 		}
-		if h := headerOps(r, keyed); h != nil {
+		if h := headerOps(r); h != nil {
 			hr["headers"] = h
 		}
 		http = append(http, hr)
@@ -391,17 +424,15 @@ func (b *builder) istioObjects(routes []route) error {
 // headerOps are the route's header changes. Where API keys are checked,
 // the caller's key is not passed on, and on the other routes a client
 // cannot pose as a keyed caller by sending the client header itself.
-func headerOps(r route, keyed bool) map[string]any {
+func headerOps(r route) map[string]any {
 	var req, resp *gatewaydoc.HeaderOps
 	if r.Headers != nil {
 		req, resp = r.Headers.Request, r.Headers.Response
 	}
-	var strip []string
-	switch {
-	case r.Auth != nil && r.Auth.APIKeys:
+	// Backends may trust the client header on every stack, keyed routes or not.
+	strip := []string{APIClientHeader}
+	if r.Auth != nil && r.Auth.APIKeys {
 		strip = []string{"authorization"}
-	case keyed:
-		strip = []string{APIClientHeader}
 	}
 	if req == nil && resp == nil && strip == nil {
 		return nil
@@ -493,6 +524,37 @@ func (b *builder) localLimits(routes []route) error {
 	return b.cr("-local-ratelimit", "networking.istio.io/v1alpha3", "EnvoyFilter", gatewayFilter(patches))
 }
 
+// rateLimitArgs describe the rate-limit service to the workload helper.
+func rateLimitArgs(a *Args) *workload.Args {
+	c := a.Counters
+	return &workload.Args{
+		Namespace: a.Namespace, Image: upstream.RateLimitImage,
+		Args:  []string{"/bin/ratelimit"},
+		Ports: []workload.Port{{Name: "http", Port: 8080}, {Name: "grpc", Port: RateLimitPort}},
+		Env: map[string]string{
+			"USE_STATSD": "false", "LOG_FORMAT": "json",
+			// The mesh's mutual TLS encrypts the connection to Redis.
+			"REDIS_SOCKET_TYPE": "tcp", "REDIS_TYPE": c.Type, "REDIS_URL": c.URL,
+			"RUNTIME_ROOT": "/data", "RUNTIME_SUBDIRECTORY": "ratelimit", "RUNTIME_WATCH_ROOT": "false",
+			"RUNTIME_IGNOREDOTFILES": "true",
+		},
+		HealthPath: "/healthcheck",
+		Replicas:   a.MinReplicas, Production: a.Production, Resources: a.Resources,
+		Volumes: []workload.Volume{{Name: "config", ConfigMap: RateLimitName + "-config", MountPath: "/data/ratelimit/config"}},
+		Ingress: []workload.Peer{{PodLabels: map[string]string{"app.kubernetes.io/name": IngressName}, Ports: []int{RateLimitPort}}},
+		Egress:  []workload.Peer{{PodLabels: c.PodLabels, NamespaceLabels: c.NamespaceLabels, Ports: c.Ports}, istiodPeer},
+	}
+}
+
+func hasGlobalLimits(d *gatewaydoc.Document) (bool, int) {
+	for i, r := range d.Spec.Routes {
+		if r.RateLimit != nil && r.RateLimit.GlobalRequestsPerMinute > 0 {
+			return true, i
+		}
+	}
+	return false, -1
+}
+
 // RateLimitConfig is the rate-limit service's configuration: per route,
 // per client address, GlobalRequestsPerMinute.
 func RateLimitConfig(routes []gatewaydoc.Route) (string, bool, error) {
@@ -534,24 +596,7 @@ func (b *builder) globalLimits(routes []route) error {
 	if err != nil {
 		return err
 	}
-	c := a.Counters
-	if _, err := workload.New(b.ctx, RateLimitName, &workload.Args{
-		Namespace: a.Namespace, Image: upstream.RateLimitImage,
-		Args:  []string{"/bin/ratelimit"},
-		Ports: []workload.Port{{Name: "http", Port: 8080}, {Name: "grpc", Port: RateLimitPort}},
-		Env: map[string]string{
-			"USE_STATSD": "false", "LOG_FORMAT": "json",
-			// The mesh's mutual TLS encrypts the connection to Redis.
-			"REDIS_SOCKET_TYPE": "tcp", "REDIS_TYPE": c.Type, "REDIS_URL": c.URL,
-			"RUNTIME_ROOT": "/data", "RUNTIME_SUBDIRECTORY": "ratelimit", "RUNTIME_WATCH_ROOT": "false",
-			"RUNTIME_IGNOREDOTFILES": "true",
-		},
-		HealthPath: "/healthcheck",
-		Replicas:   a.MinReplicas, Production: a.Production, Resources: a.Resources,
-		Volumes: []workload.Volume{{Name: "config", ConfigMap: RateLimitName + "-config", MountPath: "/data/ratelimit/config"}},
-		Ingress: []workload.Peer{{PodLabels: map[string]string{"app.kubernetes.io/name": IngressName}, Ports: []int{RateLimitPort}}},
-		Egress:  []workload.Peer{{PodLabels: c.PodLabels, NamespaceLabels: c.NamespaceLabels, Ports: c.Ports}, istiodPeer},
-	}, pulumi.Parent(b.g), pulumi.DependsOn([]pulumi.Resource{cm})); err != nil {
+	if _, err := workload.New(b.ctx, RateLimitName, rateLimitArgs(a), pulumi.Parent(b.g), pulumi.DependsOn([]pulumi.Resource{cm})); err != nil {
 		return err
 	}
 	// The namespace denies by default: the ingress pods may ask.

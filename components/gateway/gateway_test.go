@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -56,6 +57,8 @@ func TestGuideExampleBecomesIstioObjects(t *testing.T) {
 	assert.Equal(t, []any{map[string]any{"uri": map[string]any{"prefix": "/api/v1/"}}}, route["match"])
 	assert.Equal(t, "api-service.cloudscale.svc.cluster.local", route["route"].([]any)[0].(map[string]any)["destination"].(map[string]any)["host"])
 	assert.Equal(t, []any{"istio-ingress/main-gateway"}, vs["gateways"])
+	assert.Equal(t, map[string]any{"remove": []any{APIClientHeader}}, route["headers"].(map[string]any)["request"],
+		"a client cannot pose as a keyed caller, even where no route is keyed")
 
 	for _, absent := range [][2]string{
 		{"kubernetes:security.istio.io/v1:RequestAuthentication", "main-jwt"},
@@ -239,7 +242,14 @@ func TestRateLimitsAndAPIKeys(t *testing.T) {
 	require.Len(t, kp, 3, "the filter plus route-0 and route-2 switched off")
 	ing, _ := g.Named(deployment, IngressName)
 	vols := ing.Inputs["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["volumes"].([]any)
-	assert.Contains(t, vols, map[string]any{"name": "api-keys", "secret": map[string]any{"secretName": "gateway-api-keys", "optional": true}})
+	assert.Contains(t, vols, map[string]any{"name": "api-keys", "secret": map[string]any{"secretName": "gateway-api-keys"}})
+	// Until Vault's keys arrive the file exists with an entry no key matches
+	// (Envoy refuses a listener whose key file is missing).
+	placeholder, ok := g.Named("kubernetes:core/v1:Secret", "main-api-keys")
+	require.True(t, ok)
+	data, isSecret := placeholder.Inputs["stringData"].(*resource.Secret)
+	require.True(t, isSecret, "Secret data is a Pulumi secret")
+	assert.Equal(t, NoAPIKeys, data.Element.ObjectValue()[APIKeysProperty].StringValue())
 	// The keyed route does not pass the key on; the others drop a client
 	// header a caller might send to pose as a keyed service.
 	http := componenttest.Spec(t, g, "kubernetes:networking.istio.io/v1:VirtualService", "main-routes")["http"].([]any)

@@ -49,20 +49,19 @@ func (a *BaselineArgs) Validate() error {
 	if a == nil || len(a.Namespaces) == 0 {
 		return errors.New("at least one namespace is required")
 	}
+	var errs []error
 	seen := map[string]bool{}
-	for _, ns := range a.Namespaces {
+	names := append([]string(nil), a.Namespaces...)
+	for _, sn := range a.System {
+		names = append(names, sn.Name)
+	}
+	for _, ns := range names {
 		if seen[ns] {
-			return fmt.Errorf("namespace %s is listed twice", ns)
+			errs = append(errs, fmt.Errorf("namespace %s is listed twice", ns))
 		}
 		seen[ns] = true
 	}
-	for _, sn := range a.System {
-		if seen[sn.Name] {
-			return fmt.Errorf("namespace %s is listed twice", sn.Name)
-		}
-		seen[sn.Name] = true
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // NewBaseline registers the namespaces and their default-deny policies.

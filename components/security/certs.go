@@ -3,6 +3,7 @@ package security
 import (
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -81,6 +82,11 @@ func (a *CertsArgs) Validate() error {
 			errs = append(errs, fmt.Errorf("certificate %s/%s is listed twice", c.Namespace, c.Name))
 		}
 		seen[c.Namespace+"/"+c.Name] = true
+		for _, ip := range c.IPAddresses {
+			if net.ParseIP(ip) == nil {
+				errs = append(errs, fmt.Errorf("certificate %s/%s: %q is not an IP address", c.Namespace, c.Name, ip))
+			}
+		}
 	}
 	if acme := a.ACME; acme != nil && (acme.Email == "" || acme.Server == "" || len(acme.DNS01) == 0) {
 		errs = append(errs, errors.New("acme: an email, a server and a dns01 solver are required"))

@@ -25,6 +25,9 @@ type AppSecret struct {
 	VaultPath string
 	// Keys maps a key of the Kubernetes Secret to a property at VaultPath.
 	Keys map[string]string
+	// Merge writes the keys into a Secret that already exists (one the
+	// consumer creates with a safe placeholder) instead of creating it.
+	Merge bool
 }
 
 // SecretsArgs configure External Secrets and the application secrets.
@@ -112,10 +115,14 @@ func NewSecrets(ctx *pulumi.Context, name string, args *SecretsArgs, opts ...pul
 		for _, k := range keys {
 			data = append(data, map[string]any{"secretKey": k, "remoteRef": map[string]any{"key": sec.VaultPath, "property": sec.Keys[k]}})
 		}
+		target := map[string]any{"name": sec.Name, "creationPolicy": "Owner", "deletionPolicy": "Retain"}
+		if sec.Merge {
+			target["creationPolicy"] = "Merge"
+		}
 		if err := cr(name+"-"+sec.Namespace+"-"+sec.Name, "ExternalSecret", sec.Namespace, sec.Name, map[string]any{
 			"refreshInterval": RefreshInterval,
 			"secretStoreRef":  map[string]any{"name": StoreName, "kind": "ClusterSecretStore"},
-			"target":          map[string]any{"name": sec.Name, "creationPolicy": "Owner", "deletionPolicy": "Retain"},
+			"target":          target,
 			"data":            data,
 		}); err != nil {
 			return nil, err

@@ -101,8 +101,15 @@ func TestVaultRefusesWhatIsNotHA(t *testing.T) {
 	})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "replicas 1: raft needs at least 3")
-	assert.Contains(t, err.Error(), "a KMS seal stanza is required (auto-unseal)")
 	assert.Contains(t, err.Error(), "a storage class and volume size are required")
+
+	g, err := componenttest.Run(func(ctx *pulumi.Context) error {
+		_, err := NewVault(ctx, "vault", &VaultArgs{Mode: upstream.Charts, Replicas: 3, StorageClass: "sc", VolumeSize: "10Gi"})
+		return err
+	})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "vault vault: a KMS seal stanza is required (auto-unseal)")
+	assert.Empty(t, g.Resources)
 }
 
 func TestExternalSecretsFromVault(t *testing.T) {
@@ -122,6 +129,7 @@ func TestExternalSecretsFromVault(t *testing.T) {
 	es := componenttest.Spec(t, g, "kubernetes:external-secrets.io/v1:ExternalSecret", "secrets-istio-ingress-gateway-api-keys")
 	assert.Equal(t, []any{map[string]any{"secretKey": "htpasswd", "remoteRef": map[string]any{"key": "gateway/api-keys", "property": "htpasswd"}}}, es["data"])
 	assert.Equal(t, RefreshInterval, es["refreshInterval"])
+	assert.Equal(t, "Owner", es["target"].(map[string]any)["creationPolicy"])
 	assert.Empty(t, g.OfType("kubernetes:core/v1:Secret"), "no secret value passes through the program")
 
 	_, err = componenttest.Run(func(ctx *pulumi.Context) error {

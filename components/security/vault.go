@@ -49,9 +49,6 @@ func (a *VaultArgs) Validate() error {
 	if a.Replicas < 3 {
 		errs = append(errs, fmt.Errorf("replicas %d: raft needs at least 3 to survive a failure", a.Replicas))
 	}
-	if a.Mode == upstream.Charts && a.Seal == nil {
-		errs = append(errs, errors.New("a KMS seal stanza is required (auto-unseal)"))
-	}
 	if a.StorageClass == "" || a.VolumeSize == "" {
 		errs = append(errs, errors.New("a storage class and volume size are required"))
 	}
@@ -63,6 +60,11 @@ func (a *VaultArgs) Validate() error {
 func NewVault(ctx *pulumi.Context, name string, args *VaultArgs, opts ...pulumi.ResourceOption) (*Vault, error) {
 	if err := args.Validate(); err != nil {
 		return nil, fmt.Errorf("vault %s: %w", name, err)
+	}
+	// The cloud tier provides the seal with the cluster, so it is checked
+	// here rather than with the stack's configuration.
+	if args.Mode == upstream.Charts && args.Seal == nil {
+		return nil, fmt.Errorf("vault %s: a KMS seal stanza is required (auto-unseal)", name)
 	}
 	v := &Vault{}
 	if err := ctx.RegisterComponentResource("cloudscale:security:Vault", name, v, opts...); err != nil {

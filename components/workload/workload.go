@@ -36,8 +36,6 @@ type Port struct {
 type Volume struct {
 	Name, MountPath   string
 	ConfigMap, Secret string
-	// Optional lets the pod start before the ConfigMap or Secret exists.
-	Optional bool
 }
 
 // Peer is who may reach the workload (ingress) or whom it may reach
@@ -115,7 +113,8 @@ var (
 	dnsRe  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 )
 
-func (a *Args) validate(name string) error {
+// Validate checks the arguments; New registers nothing unless they pass.
+func (a *Args) Validate(name string) error {
 	var errs []error
 	if !dnsRe.MatchString(name) || len(name) > 52 {
 		errs = append(errs, fmt.Errorf("name %q must be a DNS label of at most 52 characters", name))
@@ -184,7 +183,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if args == nil {
 		return nil, fmt.Errorf("workload %s: args are required", name)
 	}
-	if err := args.validate(name); err != nil {
+	if err := args.Validate(name); err != nil {
 		return nil, err
 	}
 	w := &Workload{}
@@ -339,14 +338,8 @@ func podTemplate(name string, a *Args, labels pulumi.StringMap, sa *corev1.Servi
 		vol := &corev1.VolumeArgs{Name: pulumi.String(v.Name)}
 		if v.ConfigMap != "" {
 			vol.ConfigMap = &corev1.ConfigMapVolumeSourceArgs{Name: pulumi.String(v.ConfigMap)}
-			if v.Optional {
-				vol.ConfigMap.(*corev1.ConfigMapVolumeSourceArgs).Optional = pulumi.Bool(true)
-			}
 		} else {
 			vol.Secret = &corev1.SecretVolumeSourceArgs{SecretName: pulumi.String(v.Secret)}
-			if v.Optional {
-				vol.Secret.(*corev1.SecretVolumeSourceArgs).Optional = pulumi.Bool(true)
-			}
 		}
 		volumes = append(volumes, vol)
 		mounts = append(mounts, &corev1.VolumeMountArgs{Name: pulumi.String(v.Name), MountPath: pulumi.String(v.MountPath), ReadOnly: pulumi.Bool(true)})

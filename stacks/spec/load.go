@@ -41,7 +41,7 @@ const (
 
 // ReservedNamespaces are the namespaces of the mesh, the gateway and the
 // operators; the platform's own namespace must be another.
-var ReservedNamespaces = []string{"istio-system", "istio-ingress", "cert-manager", "vault", "external-secrets", "kube-system", "kube-public", "default"}
+var ReservedNamespaces = []string{"istio-system", "istio-ingress", "cert-manager", "vault", "external-secrets", "default", "kube-*"}
 
 // topKeys are the keys of the cloudscale namespace, in the order they are read.
 var topKeys = []string{
@@ -260,7 +260,7 @@ func namespace(ps *problems, cfg map[string]string) string {
 	if len(v) > 63 || !dnsLabel.MatchString(v) {
 		ps.add(Key("namespace"), "%q is not a Kubernetes namespace name; use at most 63 lowercase letters, digits and '-'", v)
 	}
-	if contains(ReservedNamespaces, v) {
+	if contains(ReservedNamespaces, v) || strings.HasPrefix(v, "kube-") {
 		ps.add(Key("namespace"), "%q is a namespace the platform's own tiers use; allowed: any other name (reserved: %s)", v, strings.Join(ReservedNamespaces, ", "))
 	}
 	return v

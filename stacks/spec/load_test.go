@@ -78,7 +78,7 @@ func TestLoadReadsEveryKey(t *testing.T) {
 			`"routes":[{"match":{"path":"/*"},"backend":{"service":"web","port":80}}]}},` +
 			`"hosts":["api.example.com"],"sourceRanges":["203.0.113.0/24"],"minReplicas":4,"maxReplicas":12,` +
 			`"oidc":{"issuer":"https://id.example.com","jwksUri":"https://id.example.com/jwks"},` +
-			`"rateLimitRedis":{"type":"SENTINEL","url":"mymaster,redis-sentinel.data:26379","namespace":"data"}}`,
+			`"rateLimitRedis":{"type":"SENTINEL","url":"mymaster,redis-sentinel.platform:26379","namespace":"platform"}}`,
 		"cloudscale:mesh":     `{"tracingSampling":2.5,"istiodReplicas":3}`,
 		"cloudscale:security": `{"acme":{"email":"ops@example.com","dnsZone":"example.com"}}`,
 	})
@@ -99,7 +99,7 @@ func TestLoadReadsEveryKey(t *testing.T) {
 		Gateway: Gateway{DocumentSource: "cloudscale:gateway.document", Hosts: []string{"api.example.com"},
 			SourceRanges: []string{"203.0.113.0/24"}, MinReplicas: 4, MaxReplicas: 12,
 			OIDCIssuer: "https://id.example.com", OIDCJWKSURI: "https://id.example.com/jwks",
-			RateLimitRedis: &RedisTarget{Type: "SENTINEL", URL: "mymaster,redis-sentinel.data:26379", Namespace: "data"}},
+			RateLimitRedis: &RedisTarget{Type: "SENTINEL", URL: "mymaster,redis-sentinel.platform:26379", Namespace: "platform"}},
 		Mesh:     Mesh{TracingSampling: 2.5, IstiodReplicas: 3},
 		Security: Security{ACMEEmail: "ops@example.com", ACMEServer: DefaultACMEServer, ACMEZone: "example.com"},
 	}, s)
@@ -199,13 +199,20 @@ func TestLoadRejectsBadConfig(t *testing.T) {
 				`cloudscale:mesh.sampling: unknown key; allowed: tracingSampling, istiodReplicas`,
 			}},
 		{"reserved namespace", with(prodAWS(), "cloudscale:namespace", "vault"),
-			[]string{`cloudscale:namespace: "vault" is a namespace the platform's own tiers use; allowed: any other name (reserved: istio-system, istio-ingress, cert-manager, vault, external-secrets, kube-system, kube-public, default)`}},
+			[]string{`cloudscale:namespace: "vault" is a namespace the platform's own tiers use; allowed: any other name (reserved: istio-system, istio-ingress, cert-manager, vault, external-secrets, default, kube-*)`}},
+		{"kube- namespace", with(prodAWS(), "cloudscale:namespace", "kube-node-lease"),
+			[]string{`cloudscale:namespace: "kube-node-lease" is a namespace the platform's own tiers use; allowed: any other name (reserved: istio-system, istio-ingress, cert-manager, vault, external-secrets, default, kube-*)`}},
 		{"token route without OIDC", with(prodAWS(), "cloudscale:gateway", `{"document":{"apiVersion":"gateway.cloudscale.io/v1","kind":"Gateway","metadata":{"name":"g"},"spec":{"listeners":[{"port":443,"protocol":"HTTPS","tls":{"mode":"TERMINATE","certificateRef":"c"}}],"routes":[{"match":{"path":"/me"},"backend":{"service":"api-service","port":8080},"auth":{"required":true}}]}}}`),
 			[]string{`cloudscale:gateway.oidc: required: cloudscale:gateway.document: spec.routes[0] asks for a user token (auth.required); give the identity provider's issuer and jwksUri`}},
 		{"global limit without Redis", with(prodAWS(), "cloudscale:gateway", `{"document":{"apiVersion":"gateway.cloudscale.io/v1","kind":"Gateway","metadata":{"name":"g"},"spec":{"listeners":[{"port":443,"protocol":"HTTPS","tls":{"mode":"TERMINATE","certificateRef":"c"}}],"routes":[{"match":{"path":"/*"},"backend":{"service":"api-service","port":8080},"rateLimit":{"requestsPerSecond":5,"globalRequestsPerMinute":60}}]}}}`),
 			[]string{`cloudscale:gateway.rateLimitRedis: required: cloudscale:gateway.document: spec.routes[0] sets globalRequestsPerMinute; name the Redis that counts it (type, url, namespace)`}},
 		{"bad rate-limit Redis", with(prodAWS(), "cloudscale:gateway", `{"rateLimitRedis":{"type":"MEMCACHE","url":"r:6379"}}`),
 			[]string{`cloudscale:gateway.rateLimitRedis.namespace: required`, `cloudscale:gateway.rateLimitRedis.type: "MEMCACHE" is not supported; allowed: SINGLE, SENTINEL, CLUSTER`}},
+		{"rate-limit Redis outside the mesh", with(prodAWS(), "cloudscale:gateway", `{"rateLimitRedis":{"type":"SENTINEL","url":"redis:26379","namespace":"data"}}`),
+			[]string{`cloudscale:gateway.rateLimitRedis.url: "redis:26379" is not host:port (for SENTINEL: master,host:port[,host:port...])`,
+				`cloudscale:gateway.rateLimitRedis.namespace: "data" has no sidecars, so the connection would be plain text; allowed: cloudscale, istio-ingress`}},
+		{"empty rate-limit Redis url", with(prodAWS(), "cloudscale:gateway", `{"rateLimitRedis":{"type":"SINGLE","url":"","namespace":"cloudscale"}}`),
+			[]string{`cloudscale:gateway.rateLimitRedis.url: empty`}},
 		{"acme on local", map[string]string{"cloudscale:cloud": "local", "cloudscale:environment": "dev", "cloudscale:security": `{"acme":{"email":"ops@example.com","dnsZone":"example.com"}}`},
 			[]string{`cloudscale:security.acme: is not used by cloud local (no public DNS); remove it`}},
 		{"acme on azure without the zone's group", map[string]string{"cloudscale:cloud": "azure", "cloudscale:environment": "dev", "cloudscale:region": "eastus2", "cloudscale:security": `{"acme":{"email":"ops@example.com","dnsZone":"example.com"}}`},

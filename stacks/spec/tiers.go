@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -19,6 +20,8 @@ const (
 	DefaultIstiodReplicas     = 2
 	DefaultACMEServer         = "https://acme-v02.api.letsencrypt.org/directory"
 )
+
+var guid = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // DefaultTracingSampling is the percentage of requests traced: all in dev
 // (and local), a sample where traffic is real.
@@ -265,14 +268,22 @@ func gateway(ps *problems, cfg map[string]string, s Spec, dir string) Gateway {
 				continue
 			}
 			if str, ok := asString(ps, key, v); ok {
+				if strings.TrimSpace(str) == "" {
+					ps.add(key, "empty")
+				}
 				*f.to = str
 			}
 		}
 		if r.Type != "" && !contains([]string{"SINGLE", "SENTINEL", "CLUSTER"}, r.Type) {
 			ps.add(redis.key+".type", "%q is not supported; allowed: SINGLE, SENTINEL, CLUSTER", r.Type)
 		}
-		if r.Namespace != "" && !dnsLabel.MatchString(r.Namespace) {
-			ps.add(redis.key+".namespace", "%q is not a namespace name", r.Namespace)
+		if r.URL != "" && !redisURL(r.Type, r.URL) {
+			ps.add(redis.key+".url", "%q is not host:port (for SENTINEL: master,host:port[,host:port...])", r.URL)
+		}
+		// The connection is encrypted by the mesh's mutual TLS, so Redis
+		// must run in a namespace with sidecars.
+		if r.Namespace != "" && r.Namespace != s.Namespace && r.Namespace != "istio-ingress" {
+			ps.add(redis.key+".namespace", "%q has no sidecars, so the connection would be plain text; allowed: %s, istio-ingress", r.Namespace, s.Namespace)
 		}
 		g.RateLimitRedis = r
 	}
@@ -367,6 +378,8 @@ func security(ps *problems, cfg map[string]string, c Cloud) Security {
 			if str, ok := asString(ps, key, v); ok {
 				if c != Azure {
 					ps.add(key, "is read only by cloud azure, not %s; remove it", c)
+				} else if f.name == "azureSubscriptionId" && !guid.MatchString(str) {
+					ps.add(key, "%q is not a subscription id (a GUID)", str)
 				}
 				*f.to = str
 			}
@@ -381,6 +394,27 @@ func security(ps *problems, cfg map[string]string, c Cloud) Security {
 	acme.unknown("email", "server", "dnsZone", "azureSubscriptionId", "azureResourceGroup")
 	o.unknown("acme")
 	return sec
+}
+
+// redisURL checks the rate-limit service's REDIS_URL form.
+func redisURL(typ, url string) bool {
+	addrs := strings.Split(url, ",")
+	if typ == "SENTINEL" {
+		if len(addrs) < 2 || !dnsLabel.MatchString(addrs[0]) {
+			return false
+		}
+		addrs = addrs[1:]
+	}
+	for _, a := range addrs {
+		host, port, err := net.SplitHostPort(a)
+		if err != nil || host == "" {
+			return false
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return false
+		}
+	}
+	return true
 }
 
 func hostname(h string) bool {

@@ -214,23 +214,18 @@ cs_ha_010 contains f if {
 	some r in input.by_type["kubernetes:helm.sh/v3:Release"]
 	r.inputs.chart == "istiod"
 	some key in ["replicaCount", "autoscaleMin"]
-	some path, n in istiod_setting(object.get(r.inputs, "values", {}), key)
+	[path, n] := istiod_setting(object.get(r.inputs, "values", {}), key)
 	n < 2
-	f := {"urn": r.urn, "msg": sprintf("istiod release %s sets %s %v", [r.name, path, n])}
+	f := {"urn": r.urn, "msg": sprintf("istiod release %s: %s is %v", [r.name, path, n])}
 }
 
-# The istiod chart reads these at the top level of its values since Istio
-# 1.24 and under pilot before; whichever is set must be 2 or more, and
-# neither set means the chart's default of 1.
-istiod_setting(values, key) := {path: n |
-	some path, n in {key: object.get(values, key, null), concat(".", ["pilot", key]): object.get(values, ["pilot", key], null)}
+# istiod_setting is the value the chart uses: pilot.<key> when set (the
+# chart copies pilot values over the top level), else <key> (Istio 1.24
+# and later), else the chart's default of 1.
+istiod_setting(values, key) := [concat(".", ["pilot", key]), n] if {
+	n := object.get(values, ["pilot", key], null)
 	n != null
-} if {
-	some x in [object.get(values, key, null), object.get(values, ["pilot", key], null)]
-	x != null
-}
-
-istiod_setting(values, key) := {concat("", [key, " (unset, chart default)"]): 1} if {
-	object.get(values, key, null) == null
-	object.get(values, ["pilot", key], null) == null
-}
+} else := [key, n] if {
+	n := object.get(values, key, null)
+	n != null
+} else := [concat("", [key, " (unset, the chart's default)"]), 1]

@@ -111,8 +111,12 @@ test_cs_ha_010_pass if {
 
 test_cs_ha_010_fail if {
 	ha.cs_ha_010 == {
-		{"urn": "urn:istiod", "msg": "istiod release istiod sets pilot.replicaCount 1"},
-		{"urn": "urn:istiod", "msg": "istiod release istiod sets autoscaleMin (unset, chart default) 1"},
-		{"urn": "urn:istiod", "msg": "istiod release istiod sets autoscaleMin 1"},
+		{"urn": "urn:istiod", "msg": "istiod release istiod: pilot.replicaCount is 1"},
+		{"urn": "urn:istiod", "msg": "istiod release istiod: autoscaleMin (unset, the chart's default) is 1"},
+		{"urn": "urn:istiod", "msg": "istiod release istiod: autoscaleMin is 1"},
 	} with input as fx.cloud([istiod({"pilot": {"replicaCount": 1}}), istiod({"replicaCount": 2, "autoscaleMin": 1})])
+}
+
+test_cs_ha_010_pilot_wins if {
+	count(ha.cs_ha_010) == 0 with input as fx.cloud([istiod({"replicaCount": 1, "autoscaleMin": 1, "pilot": {"replicaCount": 2, "autoscaleMin": 2}})])
 }
