@@ -26,11 +26,24 @@ const (
 	APIKeysSecret = "gateway-api-keys"
 	// APIKeysVaultPath is where the keys live in Vault's KV store.
 	APIKeysVaultPath = "gateway/api-keys"
-	// TracingService is the tracing backend's OpenTelemetry collector
-	// (the monitoring tier's Jaeger).
-	TracingService = "jaeger-collector.monitoring.svc.cluster.local"
-	TracingPort    = 4317
+	// MonitoringNamespace is where the monitoring tier runs Jaeger (whose
+	// collector takes the proxies' spans over OpenTelemetry) and Prometheus.
+	MonitoringNamespace = "monitoring"
+	TracingService      = "jaeger-collector." + MonitoringNamespace + ".svc.cluster.local"
+	TracingPort         = 4317
 )
+
+// sidecar is what every mesh proxy must reach and be reached by: istiod
+// (xDS and certificates on 15012), the Jaeger collector, and Prometheus
+// scraping the proxy's merged metrics (15020) and Envoy's own (15090).
+var sidecar = workload.Sidecar{
+	ControlPlane: workload.Peer{NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": mesh.RootNamespace},
+		PodLabels: map[string]string{"app": "istiod"}, Ports: []int{15012}},
+	Tracing: workload.Peer{NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": MonitoringNamespace},
+		PodLabels: map[string]string{"app.kubernetes.io/name": "jaeger"}, Ports: []int{TracingPort}},
+	Metrics: workload.Peer{NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": MonitoringNamespace},
+		PodLabels: map[string]string{"app.kubernetes.io/name": "prometheus"}, Ports: []int{15020, 15090}},
+}
 
 // counters is the Redis the stack names for global rate limits (nil when
 // it names none, and then no route may have one).
@@ -160,7 +173,7 @@ func planTiers(s spec.Spec) (*tierArgs, error) {
 		Issuer: s.Gateway.OIDCIssuer, JWKSURI: s.Gateway.OIDCJWKSURI, Canaries: canaries,
 		Production: s.Environment.Production(), MinReplicas: s.Gateway.MinReplicas, MaxReplicas: s.Gateway.MaxReplicas,
 		Resources: res, ServiceType: "LoadBalancer", SourceRanges: s.Gateway.SourceRanges,
-		ServiceAnnotations: loadBalancer(s.Cloud), Counters: counters(s.Gateway.RateLimitRedis),
+		ServiceAnnotations: loadBalancer(s.Cloud), Counters: counters(s.Gateway.RateLimitRedis), Sidecar: sidecar,
 	}
 	if keyed {
 		gw.APIKeysSecret = APIKeysSecret

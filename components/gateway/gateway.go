@@ -24,11 +24,6 @@ import (
 	"github.com/cloudscale/platform/components/workload"
 )
 
-// istiodPeer is the mesh control plane, which every proxy must reach for
-// its configuration and certificates.
-var istiodPeer = workload.Peer{NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": mesh.RootNamespace},
-	PodLabels: map[string]string{"app": "istiod"}, Ports: []int{15012}}
-
 // IngressSelector selects the ingress gateway pods the Gateway configures.
 var IngressSelector = map[string]any{"istio": "ingressgateway"}
 
@@ -92,6 +87,9 @@ type Args struct {
 	// APIKeysSecret is the Secret (key "htpasswd") with the service API
 	// keys; required when a route accepts API keys.
 	APIKeysSecret string
+	// Sidecar is what the gateway's proxies (and the rate-limit service's
+	// sidecars) must reach: istiod, the tracing collector, the scraper.
+	Sidecar workload.Sidecar
 	// Ready are resources (mesh, namespaces) that must exist first.
 	Ready []pulumi.Resource
 }
@@ -124,6 +122,9 @@ func (a *Args) Validate() error {
 	}
 	if a.MinReplicas < 1 || a.MaxReplicas < a.MinReplicas || (a.Production && a.MinReplicas < 3) {
 		errs = append(errs, fmt.Errorf("replicas %d-%d: at least 1 (3 in production), max at least min", a.MinReplicas, a.MaxReplicas))
+	}
+	if len(a.Sidecar.ControlPlane.Ports) == 0 {
+		errs = append(errs, errors.New("the mesh's control plane (Sidecar.ControlPlane) is required: the proxies get their configuration from it"))
 	}
 	if a.ServiceType == "LoadBalancer" && len(a.SourceRanges) == 0 {
 		errs = append(errs, errors.New("a LoadBalancer service needs source ranges (its firewall)"))
@@ -271,7 +272,6 @@ func ingressArgs(a *Args, routes []route) *workload.Args {
 	}
 	egress := []workload.Peer{
 		{NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": a.BackendNamespace}, PodLabels: map[string]string{}, Ports: ports},
-		istiodPeer,
 		{PodLabels: map[string]string{"app.kubernetes.io/name": RateLimitName}, Ports: []int{RateLimitPort}},
 	}
 	var volumes []workload.Volume
@@ -296,6 +296,7 @@ func ingressArgs(a *Args, routes []route) *workload.Args {
 		ServiceAnnotations: a.ServiceAnnotations,
 		Ingress:            []workload.Peer{{CIDRs: clients, Ports: []int{HTTPSPort}}},
 		Egress:             egress,
+		Sidecar:            &a.Sidecar,
 	}
 }
 
@@ -542,7 +543,8 @@ func rateLimitArgs(a *Args) *workload.Args {
 		Replicas:   a.MinReplicas, Production: a.Production, Resources: a.Resources,
 		Volumes: []workload.Volume{{Name: "config", ConfigMap: RateLimitName + "-config", MountPath: "/data/ratelimit/config"}},
 		Ingress: []workload.Peer{{PodLabels: map[string]string{"app.kubernetes.io/name": IngressName}, Ports: []int{RateLimitPort}}},
-		Egress:  []workload.Peer{{PodLabels: c.PodLabels, NamespaceLabels: c.NamespaceLabels, Ports: c.Ports}, istiodPeer},
+		Egress:  []workload.Peer{{PodLabels: c.PodLabels, NamespaceLabels: c.NamespaceLabels, Ports: c.Ports}},
+		Sidecar: &a.Sidecar,
 	}
 }
 

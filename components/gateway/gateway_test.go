@@ -35,6 +35,11 @@ func base() Args {
 		Production: true, MinReplicas: 3, MaxReplicas: 10,
 		Resources:   workload.Resources{RequestCPU: "500m", RequestMemory: "512Mi", LimitCPU: "2", LimitMemory: "1Gi"},
 		ServiceType: "LoadBalancer", SourceRanges: []string{"0.0.0.0/0"},
+		Sidecar: workload.Sidecar{
+			ControlPlane: workload.Peer{NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": "istio-system"}, PodLabels: map[string]string{"app": "istiod"}, Ports: []int{15012}},
+			Tracing:      workload.Peer{NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": "monitoring"}, PodLabels: map[string]string{"app.kubernetes.io/name": "jaeger"}, Ports: []int{4317}},
+			Metrics:      workload.Peer{NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": "monitoring"}, PodLabels: map[string]string{"app.kubernetes.io/name": "prometheus"}, Ports: []int{15020, 15090}},
+		},
 	}
 }
 
@@ -272,6 +277,7 @@ func TestBadArgs(t *testing.T) {
 			`spec.routes[0].backend.service: "api-service" is not a service the platform defines; defined: web`},
 		{"too few replicas in prod", func(a *Args) { a.MinReplicas = 2 }, "replicas 2-10: at least 1 (3 in production)"},
 		{"load balancer without firewall", func(a *Args) { a.SourceRanges = nil }, "a LoadBalancer service needs source ranges"},
+		{"no control plane", func(a *Args) { a.Sidecar = workload.Sidecar{} }, "the mesh's control plane (Sidecar.ControlPlane) is required"},
 		{"canary weight", func(a *Args) { a.Canaries = map[string]int{"api-service": 101} }, "canary weight of api-service: 101 is not a percentage"},
 	}
 	for _, tc := range cases {

@@ -50,6 +50,14 @@ type Peer struct {
 	Ports []int
 }
 
+// Sidecar is what a workload in the service mesh reaches and is reached
+// by besides its own peers: the mesh's control plane (configuration and
+// certificates), the collector its proxy sends spans to, and the scraper
+// that reads its proxy's metrics.
+type Sidecar struct {
+	ControlPlane, Tracing, Metrics Peer
+}
+
 // Resources are one container's requests and limits (Kubernetes quantities).
 type Resources struct {
 	RequestCPU, RequestMemory, LimitCPU, LimitMemory string
@@ -97,6 +105,8 @@ type Args struct {
 	ServiceLabels map[string]string
 	// ServiceAnnotations configure the cloud's load balancer.
 	ServiceAnnotations map[string]string
+	// Sidecar, when set, opens what the workload's mesh proxy needs.
+	Sidecar *Sidecar
 }
 
 // Workload is the component.
@@ -426,12 +436,17 @@ func policySpec(a *Args, selector *metav1.LabelSelectorArgs) *networkingv1.Netwo
 		PodSelector: selector,
 		PolicyTypes: pulumi.StringArray{pulumi.String("Ingress"), pulumi.String("Egress")},
 	}
+	ingress, egress := a.Ingress, a.Egress
+	if sc := a.Sidecar; sc != nil {
+		egress = append(append([]Peer(nil), egress...), sc.ControlPlane, sc.Tracing)
+		ingress = append(append([]Peer(nil), ingress...), sc.Metrics)
+	}
 	var in networkingv1.NetworkPolicyIngressRuleArray
-	for _, p := range a.Ingress {
+	for _, p := range ingress {
 		in = append(in, &networkingv1.NetworkPolicyIngressRuleArgs{From: peers(p), Ports: ports(p.Ports)})
 	}
 	var out networkingv1.NetworkPolicyEgressRuleArray
-	for _, p := range a.Egress {
+	for _, p := range egress {
 		out = append(out, &networkingv1.NetworkPolicyEgressRuleArgs{To: peers(p), Ports: ports(p.Ports)})
 	}
 	spec.Ingress, spec.Egress = in, out

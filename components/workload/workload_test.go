@@ -146,6 +146,12 @@ func TestExposedWorkload(t *testing.T) {
 	a.ServiceLabels = map[string]string{"cloudscale.io/role": "gateway"}
 	a.Volumes = []Volume{{Name: "keys", Secret: "api-keys", MountPath: "/etc/keys"}, {Name: "config", ConfigMap: "cfg", MountPath: "/etc/cfg"}}
 	a.Ingress = []Peer{{CIDRs: []string{"203.0.113.0/24"}, Ports: []int{8443}}}
+	a.Egress = nil
+	a.Sidecar = &Sidecar{
+		ControlPlane: Peer{NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": "istio-system"}, PodLabels: map[string]string{"app": "istiod"}, Ports: []int{15012}},
+		Tracing:      Peer{NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": "monitoring"}, PodLabels: map[string]string{"app.kubernetes.io/name": "jaeger"}, Ports: []int{4317}},
+		Metrics:      Peer{NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": "monitoring"}, PodLabels: map[string]string{"app.kubernetes.io/name": "prometheus"}, Ports: []int{15020}},
+	}
 	g, err := run(t, "edge", a)
 	require.NoError(t, err)
 
@@ -173,4 +179,15 @@ func TestExposedWorkload(t *testing.T) {
 	np, _ := g.Named("kubernetes:networking.k8s.io/v1:NetworkPolicy", "edge")
 	from := np.Inputs["spec"].(map[string]any)["ingress"].([]any)[0].(map[string]any)["from"]
 	assert.Equal(t, []any{map[string]any{"ipBlock": map[string]any{"cidr": "203.0.113.0/24"}}}, from)
+	// The proxy reaches istiod and the tracing collector and is scraped.
+	spec := np.Inputs["spec"].(map[string]any)
+	var egressPorts, ingressPorts []float64
+	for _, r := range spec["egress"].([]any) {
+		egressPorts = append(egressPorts, r.(map[string]any)["ports"].([]any)[0].(map[string]any)["port"].(float64))
+	}
+	for _, r := range spec["ingress"].([]any) {
+		ingressPorts = append(ingressPorts, r.(map[string]any)["ports"].([]any)[0].(map[string]any)["port"].(float64))
+	}
+	assert.Equal(t, []float64{15012, 4317}, egressPorts)
+	assert.Equal(t, []float64{8443, 15020}, ingressPorts)
 }
