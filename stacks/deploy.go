@@ -92,6 +92,9 @@ type Platform struct {
 // NewPlatform composes the tiers of one stack.
 func NewPlatform(ctx *pulumi.Context, s spec.Spec, opts Options) (*Platform, error) {
 	// Every tier's arguments are checked before anything is registered.
+	if opts.RenderDir != "" && s.Cloud != spec.Local {
+		return nil, fmt.Errorf("stack %s: --render works only for cloud local; %s stacks deploy to their cloud", s.Stack, s.Cloud)
+	}
 	tiers, err := checkTiers(s)
 	if err != nil {
 		return nil, err

@@ -126,9 +126,6 @@ func (a *Args) Validate() error {
 	if len(a.Sidecar.ControlPlane.Ports) == 0 {
 		errs = append(errs, errors.New("the mesh's control plane (Sidecar.ControlPlane) is required: the proxies get their configuration from it"))
 	}
-	if a.ServiceType == "LoadBalancer" && len(a.SourceRanges) == 0 {
-		errs = append(errs, errors.New("a LoadBalancer service needs source ranges (its firewall)"))
-	}
 	for _, r := range a.Document.Spec.Routes {
 		if r.Auth != nil && r.Auth.Required && (a.Issuer == "" || a.JWKSURI == "") {
 			errs = append(errs, errors.New("routes require tokens, so an issuer and JWKS URI are required"))
@@ -639,9 +636,12 @@ func (b *builder) globalLimits(routes []route) error {
 
 // apiKeys check service-to-service calls on routes with auth.apiKeys:
 // the caller sends its name and key as HTTP Basic credentials, checked
-// against SHA digests in a file the ExternalSecret delivers from Vault (no
-// key is in this program, its state or the rendered objects). Other routes
-// switch the check off.
+// against SHA digests in a file mounted from the API-key Secret, whose
+// entries External Secrets merges in from Vault (the program holds
+// digests of no real key; the state records whatever the cluster's Secret
+// holds when it is refreshed, encrypted). Envoy reads the file when the
+// listener is built: after keys are stored or rotated, restart the ingress
+// pods. Other routes switch the check off.
 func (b *builder) apiKeys(routes []route) error {
 	var keyed bool
 	for _, r := range routes {

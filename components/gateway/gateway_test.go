@@ -278,6 +278,9 @@ func TestBadArgs(t *testing.T) {
 		{"too few replicas in prod", func(a *Args) { a.MinReplicas = 2 }, "replicas 2-10: at least 1 (3 in production)"},
 		{"load balancer without firewall", func(a *Args) { a.SourceRanges = nil }, "a LoadBalancer service needs source ranges"},
 		{"no control plane", func(a *Args) { a.Sidecar = workload.Sidecar{} }, "the mesh's control plane (Sidecar.ControlPlane) is required"},
+		// The workload helper's own checks of the pods run before anything is registered.
+		{"pods without limits", func(a *Args) { a.Resources = workload.Resources{} }, "workload ingress-gateway: requests and limits for cpu and memory are required"},
+		{"scraper without selector", func(a *Args) { a.Sidecar.Metrics = workload.Peer{Ports: []int{15020}} }, "workload ingress-gateway: sidecar metrics peer needs ports and a selector"},
 		{"canary weight", func(a *Args) { a.Canaries = map[string]int{"api-service": 101} }, "canary weight of api-service: 101 is not a percentage"},
 	}
 	for _, tc := range cases {
@@ -290,4 +293,24 @@ func TestBadArgs(t *testing.T) {
 			assert.Empty(t, g.Resources, "nothing is registered")
 		})
 	}
+}
+
+func TestRateLimitPodsAreCheckedFirst(t *testing.T) {
+	args := base()
+	args.Counters = &Counters{Type: "SINGLE", URL: "redis.cloudscale:6379",
+		PodLabels: map[string]string{"app.kubernetes.io/name": "redis"}, NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": "cloudscale"}, Ports: []int{6379}}
+	args.MinReplicas = 3
+	args.Resources.LimitMemory = "" // both workloads need limits; the rate-limit one is reported too
+	g, err := build(t, first(`    - match:
+        path: /api/v1/orders
+      backend:
+        service: api-service
+        port: 8080
+      rateLimit:
+        requestsPerSecond: 5
+        globalRequestsPerMinute: 60
+`), args)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "workload ratelimit: requests and limits for cpu and memory are required")
+	assert.Empty(t, g.Resources)
 }

@@ -176,6 +176,14 @@ func (a *Args) Validate(name string) error {
 			errs = append(errs, errors.New("pod label app.kubernetes.io/name is the selector's; it cannot be overridden"))
 		}
 	}
+	if sc := a.Sidecar; sc != nil {
+		for name, p := range map[string]Peer{"control plane": sc.ControlPlane, "tracing": sc.Tracing, "metrics": sc.Metrics} {
+			// A peer without ports or a selector would admit everything.
+			if len(p.Ports) == 0 || (len(p.PodLabels) == 0 && len(p.NamespaceLabels) == 0 && len(p.CIDRs) == 0) {
+				errs = append(errs, fmt.Errorf("sidecar %s peer needs ports and a selector", name))
+			}
+		}
+	}
 	for _, v := range a.Volumes {
 		if v.Name == "" || !strings.HasPrefix(v.MountPath, "/") || (v.ConfigMap == "") == (v.Secret == "") {
 			errs = append(errs, fmt.Errorf("volume %q: a name, an absolute mount path and exactly one of configMap or secret", v.Name))

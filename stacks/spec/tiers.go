@@ -21,6 +21,8 @@ const (
 	DefaultACMEServer         = "https://acme-v02.api.letsencrypt.org/directory"
 )
 
+var masterName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
 var guid = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // DefaultTracingSampling is the percentage of requests traced: all in dev
@@ -270,6 +272,7 @@ func gateway(ps *problems, cfg map[string]string, s Spec, dir string) Gateway {
 			if str, ok := asString(ps, key, v); ok {
 				if strings.TrimSpace(str) == "" {
 					ps.add(key, "empty")
+					continue
 				}
 				*f.to = str
 			}
@@ -399,11 +402,16 @@ func security(ps *problems, cfg map[string]string, c Cloud) Security {
 // redisURL checks the rate-limit service's REDIS_URL form.
 func redisURL(typ, url string) bool {
 	addrs := strings.Split(url, ",")
-	if typ == "SENTINEL" {
-		if len(addrs) < 2 || !dnsLabel.MatchString(addrs[0]) {
+	switch typ {
+	case "SENTINEL":
+		if len(addrs) < 2 || !masterName.MatchString(addrs[0]) {
 			return false
 		}
 		addrs = addrs[1:]
+	case "SINGLE":
+		if len(addrs) != 1 {
+			return false
+		}
 	}
 	for _, a := range addrs {
 		host, port, err := net.SplitHostPort(a)
