@@ -81,22 +81,8 @@ func (b *builder) backups(k *azureKeys, n *azureNetwork, aks *azureAKS) (*azureB
 		return nil, err
 	}
 
-	out.identity, err = managedidentity.NewUserAssignedIdentity(ctx, b.name+"-backup-id", &managedidentity.UserAssignedIdentityArgs{
-		ResourceName:      pulumi.String(b.cloudName("backup-id", 128)),
-		ResourceGroupName: b.rg.Name,
-		Location:          pulumi.String(a.Region),
-	}, b.opts()...)
+	out.identity, err = b.workloadIdentity("backup", aks, a.Namespace, infra.BackupServiceAccountName)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := managedidentity.NewFederatedIdentityCredential(ctx, b.name+"-backup-federation", &managedidentity.FederatedIdentityCredentialArgs{
-		FederatedIdentityCredentialResourceName: pulumi.String("cloudscale-backup"),
-		ResourceName:                            out.identity.Name,
-		ResourceGroupName:                       b.rg.Name,
-		Issuer:                                  aks.cluster.OidcIssuerProfile.IssuerURL().Elem(),
-		Subject:                                 pulumi.String("system:serviceaccount:" + a.Namespace + ":" + infra.BackupServiceAccountName),
-		Audiences:                               pulumi.StringArray{pulumi.String("api://AzureADTokenExchange")},
-	}, b.opts()...); err != nil {
 		return nil, err
 	}
 	if _, err := b.grant("backup-blob", out.identity.PrincipalId, roleStorageBlobDataContributor, out.account.ID()); err != nil {

@@ -9,27 +9,34 @@ import (
 	"github.com/cloudscale/platform/infra"
 )
 
-// seal gives Vault a managed identity, federated to Vault's Kubernetes
-// service account only, with Key Vault Crypto User on the key vault: Vault
-// auto-unseals with the secrets key.
-func (b *builder) seal(k *azureKeys, aks *azureAKS) (*infra.VaultSeal, error) {
-	ctx, a := b.ctx, b.a
-	id, err := managedidentity.NewUserAssignedIdentity(ctx, b.name+"-vault-id", &managedidentity.UserAssignedIdentityArgs{
-		ResourceName:      pulumi.String(b.cloudName("vault-id", 128)),
+// workloadIdentity is a managed identity only one Kubernetes service
+// account can use, federated through the cluster's OIDC issuer.
+func (b *builder) workloadIdentity(part string, aks *azureAKS, namespace, serviceAccount string) (*managedidentity.UserAssignedIdentity, error) {
+	id, err := managedidentity.NewUserAssignedIdentity(b.ctx, b.name+"-"+part+"-id", &managedidentity.UserAssignedIdentityArgs{
+		ResourceName:      pulumi.String(b.cloudName(part+"-id", 128)),
 		ResourceGroupName: b.rg.Name,
-		Location:          pulumi.String(a.Region),
+		Location:          pulumi.String(b.a.Region),
 	}, b.opts()...)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := managedidentity.NewFederatedIdentityCredential(ctx, b.name+"-vault-federation", &managedidentity.FederatedIdentityCredentialArgs{
-		FederatedIdentityCredentialResourceName: pulumi.String("cloudscale-vault"),
+	_, err = managedidentity.NewFederatedIdentityCredential(b.ctx, b.name+"-"+part+"-federation", &managedidentity.FederatedIdentityCredentialArgs{
+		FederatedIdentityCredentialResourceName: pulumi.String("cloudscale-" + part),
 		ResourceName:                            id.Name,
 		ResourceGroupName:                       b.rg.Name,
 		Issuer:                                  aks.cluster.OidcIssuerProfile.IssuerURL().Elem(),
-		Subject:                                 pulumi.String("system:serviceaccount:" + infra.VaultServiceAccountNamespace + ":" + infra.VaultServiceAccountName),
+		Subject:                                 pulumi.String("system:serviceaccount:" + namespace + ":" + serviceAccount),
 		Audiences:                               pulumi.StringArray{pulumi.String("api://AzureADTokenExchange")},
-	}, b.opts()...); err != nil {
+	}, b.opts()...)
+	return id, err
+}
+
+// seal gives Vault a managed identity, federated to Vault's Kubernetes
+// service account only, with Key Vault Crypto User on the key vault: Vault
+// auto-unseals with the secrets key.
+func (b *builder) seal(k *azureKeys, aks *azureAKS) (*infra.VaultSeal, error) {
+	id, err := b.workloadIdentity("vault", aks, infra.VaultServiceAccountNamespace, infra.VaultServiceAccountName)
+	if err != nil {
 		return nil, err
 	}
 	if _, err := b.grant("vault-unseal", id.PrincipalId, roleCryptoUser, k.vault.ID()); err != nil {

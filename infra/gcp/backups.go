@@ -37,10 +37,7 @@ func (b *builder) backups(k *gcpKeys, gke *gcpGKE) (*gcpBackups, error) {
 	if err != nil {
 		return nil, err
 	}
-	out.account, err = serviceaccount.NewAccount(ctx, b.name+"-backup", &serviceaccount.AccountArgs{
-		AccountId:   pulumi.String(b.cloudName("backup", 30)),
-		DisplayName: pulumi.String("CloudScale " + a.Stack + " database backups"),
-	}, b.opts()...)
+	out.account, err = b.workloadAccount("backup", "database backups", gke, a.Namespace, infra.BackupServiceAccountName)
 	if err != nil {
 		return nil, err
 	}
@@ -49,14 +46,6 @@ func (b *builder) backups(k *gcpKeys, gke *gcpGKE) (*gcpBackups, error) {
 		Role:   pulumi.String("roles/storage.objectAdmin"),
 		Member: pulumi.Sprintf("serviceAccount:%s", out.account.Email),
 	}, b.opts()...); err != nil {
-		return nil, err
-	}
-	if _, err := serviceaccount.NewIAMMember(ctx, b.name+"-backup-workload-identity", &serviceaccount.IAMMemberArgs{
-		ServiceAccountId: out.account.Name,
-		Role:             pulumi.String("roles/iam.workloadIdentityUser"),
-		Member: pulumi.String("serviceAccount:" + a.Project + ".svc.id.goog[" + a.Namespace + "/" +
-			infra.BackupServiceAccountName + "]"),
-	}, b.opts(pulumi.DependsOn([]pulumi.Resource{gke.cluster}))...); err != nil {
 		return nil, err
 	}
 	return out, nil

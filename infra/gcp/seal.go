@@ -10,15 +10,31 @@ import (
 	"github.com/cloudscale/platform/infra"
 )
 
+// workloadAccount is a Google service account only one Kubernetes service
+// account can act as, through workload identity.
+func (b *builder) workloadAccount(part, purpose string, gke *gcpGKE, namespace, serviceAccount string) (*serviceaccount.Account, error) {
+	a := b.a
+	account, err := serviceaccount.NewAccount(b.ctx, b.name+"-"+part, &serviceaccount.AccountArgs{
+		AccountId:   pulumi.String(b.cloudName(part, 30)),
+		DisplayName: pulumi.String("CloudScale " + a.Stack + " " + purpose),
+	}, b.opts()...)
+	if err != nil {
+		return nil, err
+	}
+	_, err = serviceaccount.NewIAMMember(b.ctx, b.name+"-"+part+"-workload-identity", &serviceaccount.IAMMemberArgs{
+		ServiceAccountId: account.Name,
+		Role:             pulumi.String("roles/iam.workloadIdentityUser"),
+		Member:           pulumi.String("serviceAccount:" + a.Project + ".svc.id.goog[" + namespace + "/" + serviceAccount + "]"),
+	}, b.opts(pulumi.DependsOn([]pulumi.Resource{gke.cluster}))...)
+	return account, err
+}
+
 // seal gives Vault a Google service account, usable only by Vault's
 // Kubernetes service account (workload identity), that may encrypt and
 // decrypt with the secrets key: Vault auto-unseals with it.
 func (b *builder) seal(k *gcpKeys, gke *gcpGKE) (*infra.VaultSeal, error) {
 	ctx, a := b.ctx, b.a
-	account, err := serviceaccount.NewAccount(ctx, b.name+"-vault", &serviceaccount.AccountArgs{
-		AccountId:   pulumi.String(b.cloudName("vault", 30)),
-		DisplayName: pulumi.String("CloudScale " + a.Stack + " Vault auto-unseal"),
-	}, b.opts()...)
+	account, err := b.workloadAccount("vault", "Vault auto-unseal", gke, infra.VaultServiceAccountNamespace, infra.VaultServiceAccountName)
 	if err != nil {
 		return nil, err
 	}
@@ -35,14 +51,6 @@ func (b *builder) seal(k *gcpKeys, gke *gcpGKE) (*infra.VaultSeal, error) {
 		Role:        pulumi.String("roles/cloudkms.viewer"),
 		Member:      pulumi.Sprintf("serviceAccount:%s", account.Email),
 	}, b.opts()...); err != nil {
-		return nil, err
-	}
-	if _, err := serviceaccount.NewIAMMember(ctx, b.name+"-vault-workload-identity", &serviceaccount.IAMMemberArgs{
-		ServiceAccountId: account.Name,
-		Role:             pulumi.String("roles/iam.workloadIdentityUser"),
-		Member: pulumi.String("serviceAccount:" + a.Project + ".svc.id.goog[" + infra.VaultServiceAccountNamespace + "/" +
-			infra.VaultServiceAccountName + "]"),
-	}, b.opts(pulumi.DependsOn([]pulumi.Resource{gke.cluster}))...); err != nil {
 		return nil, err
 	}
 	return &infra.VaultSeal{
