@@ -2,7 +2,7 @@
 GO ?= go
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: up render test tools vet unit build validate stacks policy bench-policy
+.PHONY: up render test tools vet unit lint crds build validate stacks policy bench-policy
 
 # The main job on the local default: the tools, then the local stack.
 up: tools
@@ -20,6 +20,16 @@ tools:
 
 vet:
 	$(GO) vet ./...
+
+# golangci-lint with .golangci.yml (the tool is pinned in scripts/tools.sh).
+lint:
+	bash scripts/tools.sh golangci-lint
+	.cloudscale/bin/golangci-lint run ./...
+
+# The local stack's CRDs, generated from the operators' Go API types.
+crds:
+	bash scripts/tools.sh controller-gen
+	bash scripts/crds.sh
 
 unit:
 	$(GO) test -count=1 ./...

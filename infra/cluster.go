@@ -15,9 +15,13 @@ import (
 type Cluster struct {
 	// Name is the cluster's name in its cloud.
 	Name string
+	// Distribution is the Kubernetes distribution the cluster runs.
+	Distribution Distribution
 	// Provider deploys into the cluster; every Kubernetes resource uses it.
 	Provider *kubernetes.Provider
-	// Kubeconfig reaches the cluster; always a Pulumi secret.
+	// Kubeconfig is the content of a kubeconfig that reaches the cluster,
+	// always a Pulumi secret; empty where there is no cluster to reach
+	// (rendering YAML, or a local cluster not started yet).
 	Kubeconfig pulumi.StringOutput
 	// Zones the nodes run in; workloads spread over them.
 	Zones []string
@@ -32,15 +36,39 @@ type Cluster struct {
 	Identity WorkloadIdentity
 	// Seal auto-unseals Vault with Keys.Secrets (clouds only).
 	Seal *VaultSeal
+	// LoadBalancerAnnotations choose the cloud's load balancer for a
+	// Service of type LoadBalancer (nil: the cloud's default).
+	LoadBalancerAnnotations map[string]string
 	// Rendering is true when the provider writes YAML instead of calling a
 	// cluster: nothing can be awaited or read back.
 	Rendering bool
 }
 
+// Distribution is a Kubernetes distribution the cloud tiers build.
+type Distribution string
+
+// The distributions.
+const (
+	EKS   Distribution = "eks"
+	AKS   Distribution = "aks"
+	GKE   Distribution = "gke"
+	Local Distribution = "local"
+)
+
+// BackupKind is the kind of object store backups go to.
+type BackupKind string
+
+// The backup store kinds; NoBackups where the target has none (local).
+const (
+	S3        BackupKind = "s3"
+	GCS       BackupKind = "gcs"
+	AzureBlob BackupKind = "azureblob"
+	NoBackups BackupKind = ""
+)
+
 // BackupStore is where the data tiers write their backups.
 type BackupStore struct {
-	// Kind is "s3", "gcs", "azureblob", or "" when the target has none.
-	Kind string
+	Kind BackupKind
 	// Bucket is the bucket or container name.
 	Bucket pulumi.StringOutput
 	// Endpoint is the URL a backup tool writes to (s3://..., gs://..., https://...).
@@ -59,9 +87,9 @@ type Keys struct {
 
 // WorkloadIdentity binds a Kubernetes service account to a cloud identity.
 type WorkloadIdentity struct {
-	// BackupServiceAccount is the Kubernetes service account (namespace/name)
-	// the cloud identity trusts for backups.
-	BackupServiceAccount string
+	// BackupServiceAccount is the Kubernetes service account the cloud
+	// identity trusts for backups.
+	BackupServiceAccount ServiceAccount
 	// Annotations go on that service account (IRSA role ARN, GCP service
 	// account email, Azure client id).
 	Annotations pulumi.StringMapOutput
@@ -69,9 +97,28 @@ type WorkloadIdentity struct {
 	Labels map[string]string
 }
 
+// ServiceAccount names a Kubernetes service account.
+type ServiceAccount struct {
+	Namespace, Name string
+}
+
+// String is "namespace/name".
+func (s ServiceAccount) String() string { return s.Namespace + "/" + s.Name }
+
+// Subject is the account's subject in its tokens, which cloud identities
+// trust: system:serviceaccount:<namespace>:<name>.
+func (s ServiceAccount) Subject() string {
+	return "system:serviceaccount:" + s.Namespace + ":" + s.Name
+}
+
 // BackupServiceAccountName is the Kubernetes service account the cloud
 // identity for backups trusts; the data tiers run their backup jobs as it.
 const BackupServiceAccountName = "cloudscale-backup"
+
+// BackupServiceAccount is that account in the platform's namespace ns.
+func BackupServiceAccount(ns string) ServiceAccount {
+	return ServiceAccount{Namespace: ns, Name: BackupServiceAccountName}
+}
 
 // ClusterSpec is what every cloud tier needs to build its cluster, as plain
 // values from the stack's validated spec.
@@ -100,13 +147,10 @@ func (s ClusterSpec) Validate(cloud string) error {
 	return nil
 }
 
-// VaultServiceAccountNamespace and VaultServiceAccountName are the
-// Kubernetes service account Vault runs as; the cloud identity allowed to
-// use the secrets key for auto-unseal trusts only it.
-const (
-	VaultServiceAccountNamespace = "vault"
-	VaultServiceAccountName      = "vault"
-)
+// VaultServiceAccount is the Kubernetes service account Vault runs as;
+// the cloud identity allowed to use the secrets key for auto-unseal
+// trusts only it.
+var VaultServiceAccount = ServiceAccount{Namespace: "vault", Name: "vault"}
 
 // VaultSeal lets Vault unseal itself with the cluster's secrets key.
 type VaultSeal struct {

@@ -5,8 +5,8 @@
 #
 #   scripts/tools.sh [TOOL...]     tools: pulumi, kubernetes-provider, kubernetes
 #                                  (kube-apiserver, kube-controller-manager,
-#                                  kube-scheduler, kubectl), kwok, etcd
-#                                  (default: all)
+#                                  kube-scheduler, kubectl), kwok, etcd,
+#                                  controller-gen, golangci-lint (default: all)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,6 +22,8 @@ K8S_PROVIDER_SDK=v4.24.0
 KUBERNETES_VERSION=v1.33.3
 KUBERNETES_STAGING=v0.33.3
 KWOK_VERSION=v0.7.0
+CONTROLLER_TOOLS_VERSION=v0.23.0
+GOLANGCI_LINT_VERSION=v2.15.0
 # The staging modules k8s.io/kubernetes replaces with ./staging; outside
 # its tree each must point at its published version.
 KUBERNETES_STAGING_MODULES="api apiextensions-apiserver apimachinery apiserver cli-runtime client-go
@@ -129,6 +131,20 @@ install_kwok() {
   log "kwok $KWOK_VERSION: built in $(( $(date +%s) - t ))s"
 }
 
+# go_install_tool NAME MODULE/PATH VERSION: go install a tool at a pinned
+# version, recorded beside it so a later run skips it.
+go_install_tool() {
+  local name=$1 pkg=$2 version=$3
+  if [ -x "$BIN/$name" ] && [ -f "$BIN/$name.version" ] && [ "$(cat "$BIN/$name.version")" = "$version" ]; then
+    log "$name $version: present in $BIN"; return
+  fi
+  log "$name $version: building from the Go module proxy"
+  local t=$(date +%s)
+  GOBIN="$BIN" go install "$pkg@$version"
+  echo "$version" > "$BIN/$name.version"
+  log "$name $version: built in $(( $(date +%s) - t ))s"
+}
+
 install_etcd() {
   if command -v etcd >/dev/null; then
     log "etcd: present ($(etcd --version 2>/dev/null | head -n1))"
@@ -151,7 +167,7 @@ need_jq() {
 }
 
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(pulumi kubernetes-provider kubernetes kwok etcd)
+[ ${#tools[@]} -gt 0 ] || tools=(pulumi kubernetes-provider kubernetes kwok etcd controller-gen golangci-lint)
 for t in "${tools[@]}"; do
   case "$t" in
     pulumi) install_pulumi ;;
@@ -159,7 +175,11 @@ for t in "${tools[@]}"; do
     kubernetes) install_kubernetes ;;
     kwok) install_kwok ;;
     etcd) install_etcd ;;
-    *) echo "tools.sh: unknown tool $t (known: pulumi, kubernetes-provider, kubernetes, kwok, etcd)" >&2; exit 2 ;;
+    # CRDs from the operators' Go API types (scripts/crds.sh).
+    controller-gen) go_install_tool controller-gen sigs.k8s.io/controller-tools/cmd/controller-gen "$CONTROLLER_TOOLS_VERSION" ;;
+    # `make lint` (.golangci.yml).
+    golangci-lint) go_install_tool golangci-lint github.com/golangci/golangci-lint/v2/cmd/golangci-lint "$GOLANGCI_LINT_VERSION" ;;
+    *) echo "tools.sh: unknown tool $t (known: pulumi, kubernetes-provider, kubernetes, kwok, etcd, controller-gen, golangci-lint)" >&2; exit 2 ;;
   esac
 done
 log "tools ready in $BIN ($(( $(date +%s) - total_start ))s)"

@@ -5,7 +5,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 
+	"github.com/cloudscale/platform/components/componenttest"
 	"github.com/cloudscale/platform/graph"
 	"github.com/cloudscale/platform/stacks/spec"
 )
@@ -42,8 +44,8 @@ func TestAllStacksCompose(t *testing.T) {
 				c := one(t, g, tier)
 				assert.Equal(t, root.URN, c.Parent, tier)
 			}
-			gw := named(t, g, "kubernetes:networking.istio.io/v1:Gateway", "gateway")
-			assert.Equal(t, "production-cert", get(gw, "spec.servers").([]any)[0].(map[string]any)["tls"].(map[string]any)["credentialName"])
+			gw := componenttest.Object[networkingv1.Gateway](t, g, "kubernetes:networking.istio.io/v1:Gateway", "gateway")
+			assert.Equal(t, "production-cert", gw.Spec.Servers[0].GetTls().GetCredentialName())
 			cert := named(t, g, "kubernetes:cert-manager.io/v1:Certificate", "certs-istio-ingress-production-cert")
 			assert.Equal(t, "istio-ingress", cert.String("metadata.namespace"))
 			charts := len(g.OfType("kubernetes:helm.sh/v3:Release"))

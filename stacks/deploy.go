@@ -146,7 +146,7 @@ func newCluster(ctx *pulumi.Context, s spec.Spec, opts Options, parent pulumi.Re
 			kc = filepath.Join(ctx.RootDirectory(), kc)
 		}
 		c, err := local.NewCluster(ctx, "local", &local.ClusterArgs{
-			Kubeconfig: kc, RenderDir: opts.RenderDir, Zones: s.Zones,
+			Kubeconfig: kc, RenderDir: opts.RenderDir, Zones: s.Zones, Namespace: s.Namespace,
 		}, pulumi.Parent(parent))
 		if err != nil {
 			return infra.Cluster{}, err

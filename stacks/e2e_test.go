@@ -163,7 +163,20 @@ func tiersDeployed(t *testing.T, ctx context.Context, client *kubernetes.Clients
 	assert.Equal(t, "STRICT", mode)
 	get("networking.istio.io", "v1alpha3", "envoyfilters", "istio-ingress", "main-gateway-local-ratelimit")
 	get("cert-manager.io", "v1", "certificates", "istio-ingress", "production-cert")
+	get("cert-manager.io", "v1", "clusterissuers", "", "cloudscale")
 	get("external-secrets.io", "v1", "externalsecrets", "istio-ingress", "gateway-api-keys")
+	get("external-secrets.io", "v1", "clustersecretstores", "", "vault")
+	// The API server checks the platform's objects against the operators'
+	// own schemas (CRDs generated from their Go API types): a Certificate
+	// without an issuer is refused.
+	certificates := dyn.Resource(schema.GroupVersionResource{Group: "cert-manager.io", Version: "v1", Resource: "certificates"}).Namespace("istio-ingress")
+	_, err = certificates.Create(ctx, &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+		"metadata": map[string]any{"name": "no-issuer", "namespace": "istio-ingress"},
+		"spec":     map[string]any{"secretName": "no-issuer"},
+	}}, metav1.CreateOptions{})
+	require.Error(t, err, "a Certificate without issuerRef")
+	assert.Contains(t, err.Error(), "spec.issuerRef: Required value")
 	mesh, err := client.CoreV1().ConfigMaps("istio-system").Get(ctx, "istio", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Contains(t, mesh.Data["mesh"], "REGISTRY_ONLY")

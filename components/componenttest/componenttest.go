@@ -4,6 +4,7 @@
 package componenttest
 
 import (
+	"encoding/json"
 	"sync"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cloudscale/platform/graph"
+	"github.com/cloudscale/platform/strict"
 )
 
 // recorder is a mock monitor that keeps every registration; resources
@@ -41,17 +43,31 @@ func Run(program pulumi.RunFunc) (graph.Graph, error) {
 	return graph.Graph{Source: "componenttest", Resources: append([]graph.Resource(nil), rec.res...)}, err
 }
 
-// Spec returns the spec input of the resource of type typ named name,
-// failing the test when there is none.
-func Spec(t testing.TB, g graph.Graph, typ, name string) map[string]any {
+// Object decodes the inputs of the resource of type typ named name into
+// T, the object's own Go type (an operator's API type, a k8s.io/api type,
+// or a chart's typed values), failing the test with a message when there
+// is none or when the inputs do not fit T: a changed shape is a test
+// failure, not a panic.
+func Object[T any](t testing.TB, g graph.Graph, typ, name string) *T {
 	t.Helper()
 	r, ok := g.Named(typ, name)
 	if !ok {
 		t.Fatalf("no %s %s registered", typ, name)
 	}
-	spec, ok := r.Inputs["spec"].(map[string]any)
-	if !ok {
-		t.Fatalf("%s %s has no spec", typ, name)
+	return Decode[T](t, r.Inputs, typ+" "+name)
+}
+
+// Decode decodes v (registered inputs, or a part of them) into T
+// strictly, failing the test with every key that does not fit.
+func Decode[T any](t testing.TB, v any, what string) *T {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
 	}
-	return spec
+	out := new(T)
+	if errs := strict.Decode(data, out, nil); len(errs) > 0 {
+		t.Fatalf("%s does not decode into %T: %v", what, out, errs.ToAggregate())
+	}
+	return out
 }

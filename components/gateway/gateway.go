@@ -3,7 +3,9 @@
 // they get the platform's HA and security defaults and the policy gate sees
 // them), the Istio Gateway with TLS 1.3, routes by path and header with
 // rewrites, header changes, timeouts and canary weights, local and global
-// rate limits, token validation and API keys.
+// rate limits, token validation and API keys. Istio objects are built from
+// Istio's API types, and Envoy's filter configuration from Envoy's
+// (go-control-plane).
 package gateway
 
 import (
@@ -16,16 +18,18 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	rbacv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/rbac/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	"sigs.k8s.io/yaml"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/cloudscale/platform/components/contract"
 	"github.com/cloudscale/platform/components/gateway/gatewaydoc"
 	"github.com/cloudscale/platform/components/mesh"
+	"github.com/cloudscale/platform/components/tier"
 	"github.com/cloudscale/platform/components/upstream"
 	"github.com/cloudscale/platform/components/workload"
 )
 
 // IngressSelector selects the ingress gateway pods the Gateway configures.
-var IngressSelector = map[string]any{"istio": "ingressgateway"}
+var IngressSelector = map[string]string{"istio": "ingressgateway"}
 
 // Names of what the gateway runs.
 const (
@@ -35,8 +39,12 @@ const (
 	HTTPSPort      = 8443 // behind the Service's 443: no privileged port needed
 	StatusPort     = 15021
 	RateLimitScope = "cloudscale-gateway"
+	// APIKeysSecret holds the service API keys, delivered from Vault's
+	// APIKeysVaultPath by the secrets tier.
+	APIKeysSecret    = "gateway-api-keys"
+	APIKeysVaultPath = "gateway/api-keys"
 	// APIKeysFile is where the ingress pods read the API keys (an htpasswd
-	// file of SHA digests, delivered from Vault by an ExternalSecret).
+	// file of SHA digests).
 	APIKeysFile = "/etc/cloudscale/api-keys/htpasswd"
 	// APIKeysProperty is the key of the API-key Secret holding that file.
 	APIKeysProperty = "htpasswd"
@@ -47,24 +55,16 @@ const (
 	NoAPIKeys = "nobody:{SHA}hugm4EIv33duPE3alWsXKUr+Bwg=\n"
 )
 
-// Counters is the Redis the rate-limit service counts global limits in.
-type Counters struct {
-	// Type is SINGLE, SENTINEL or CLUSTER (the rate-limit service's REDIS_TYPE).
-	Type string
-	// URL is host:port, or for SENTINEL "master,host:port,...".
-	URL string
-	// Selector and Namespace select the Redis pods egress is opened to.
-	PodLabels, NamespaceLabels map[string]string
-	Ports                      []int
-}
-
-// Args say how the document becomes the platform's ingress.
+// Args say how the document becomes the platform's ingress. The tiers it
+// must wait for (the namespaces, the mesh) are given as pulumi.DependsOn.
 type Args struct {
 	Document *gatewaydoc.Document
 	// Services the routes may name (the platform's own); nil skips the check.
 	Services map[string]bool
 	// Namespace of the ingress gateway; BackendNamespace of the services.
 	Namespace, BackendNamespace string
+	// Hosts are the DNS names of the gateway's certificate.
+	Hosts []string
 	// Issuer and JWKSURI validate tokens on routes with auth.required.
 	Issuer, JWKSURI string
 	// Canaries maps a backend service to the percentage sent to its canary
@@ -79,19 +79,16 @@ type Args struct {
 	// firewall) and ClusterIP where no load balancer exists (local).
 	ServiceType  string
 	SourceRanges []string
-	// ServiceAnnotations choose the cloud's load balancer (e.g. an AWS NLB,
-	// which keeps the client's address).
+	// ServiceAnnotations choose the cloud's load balancer (the cloud
+	// tier's, e.g. an AWS NLB, which keeps the client's address).
 	ServiceAnnotations map[string]string
-	// Counters is required when a route has a global limit.
-	Counters *Counters
-	// APIKeysSecret is the Secret (key "htpasswd") with the service API
-	// keys; required when a route accepts API keys.
-	APIKeysSecret string
+	// Counters is the Redis the rate-limit service counts global limits
+	// in; required when a route has one.
+	Counters *contract.Redis
 	// Sidecar is what the gateway's proxies (and the rate-limit service's
-	// sidecars) must reach: istiod, the tracing collector, the scraper.
-	Sidecar workload.Sidecar
-	// Ready are resources (mesh, namespaces) that must exist first.
-	Ready []pulumi.Resource
+	// sidecars) must reach: the mesh's control plane, the tracing
+	// collector, the scraper.
+	Sidecar contract.Sidecar
 }
 
 // Gateway is the ingress built from the document.
@@ -101,20 +98,69 @@ type Gateway struct {
 	Name pulumi.StringOutput
 	// Service is the ingress Service whose address clients use.
 	Service pulumi.StringOutput
-	// ServiceAccount is the ingress pods' identity, which backends admit.
+	// ServiceAccount is the ingress pods' identity ("namespace/name"),
+	// which backends admit.
 	ServiceAccount string
 }
 
 // ServiceAccountOf is the identity ("namespace/name") of the ingress pods in ns.
 func ServiceAccountOf(ns string) string { return ns + "/" + IngressName }
 
+// Backend is a service the gateway routes to, with the circuit breaker of
+// its first route that sets one (nil: the mesh's default).
+type Backend struct {
+	Service        string
+	CircuitBreaker *mesh.CircuitBreaker
+}
+
+// Backends are the services the document routes to, in route order.
+func (a *Args) Backends() []Backend {
+	var out []Backend
+	index := map[string]int{}
+	for _, r := range a.Document.Spec.Routes {
+		i, seen := index[r.Backend.Service]
+		if !seen {
+			i = len(out)
+			index[r.Backend.Service] = i
+			out = append(out, Backend{Service: r.Backend.Service})
+		}
+		if cb := r.CircuitBreaker; cb != nil && out[i].CircuitBreaker == nil {
+			out[i].CircuitBreaker = &mesh.CircuitBreaker{MaxConnections: cb.MaxConnections, ConsecutiveErrors: cb.ConsecutiveErrors, EjectionSeconds: cb.EjectionSeconds}
+		}
+	}
+	return out
+}
+
+// Certificates are what the gateway needs issued: one public certificate
+// for Hosts per listener certificateRef, in its namespace.
+func (a *Args) Certificates() []contract.Certificate {
+	var out []contract.Certificate
+	for _, l := range a.Document.Spec.Listeners {
+		if l.TLS != nil && l.TLS.CertificateRef != "" {
+			out = append(out, contract.Certificate{Name: l.TLS.CertificateRef, Namespace: a.Namespace, DNSNames: a.Hosts, Public: true})
+		}
+	}
+	return out
+}
+
+// VaultSecrets are what the gateway needs delivered from Vault: the API
+// keys, when a route accepts them, merged into the placeholder Secret the
+// gateway creates.
+func (a *Args) VaultSecrets() []contract.VaultSecret {
+	if a.Document.Needs().APIKeys < 0 {
+		return nil
+	}
+	return []contract.VaultSecret{{Name: APIKeysSecret, Namespace: a.Namespace, VaultPath: APIKeysVaultPath,
+		Keys: map[string]string{APIKeysProperty: APIKeysProperty}, Merge: true}}
+}
+
 // Validate checks the arguments; New registers nothing unless they pass.
 func (a *Args) Validate() error {
 	if a == nil || a.Document == nil {
 		return errors.New("a Gateway document is required")
 	}
-	if err := a.Document.Validate(a.Services); err != nil {
-		return err
+	if errs := a.Document.Validate(field.NewPath("document"), a.Services); len(errs) > 0 {
+		return errs.ToAggregate()
 	}
 	var errs []error
 	if a.Namespace == "" || a.BackendNamespace == "" {
@@ -126,28 +172,17 @@ func (a *Args) Validate() error {
 	if len(a.Sidecar.ControlPlane.Ports) == 0 {
 		errs = append(errs, errors.New("the mesh's control plane (Sidecar.ControlPlane) is required: the proxies get their configuration from it"))
 	}
-	for _, r := range a.Document.Spec.Routes {
-		if r.Auth != nil && r.Auth.Required && (a.Issuer == "" || a.JWKSURI == "") {
-			errs = append(errs, errors.New("routes require tokens, so an issuer and JWKS URI are required"))
-			break
-		}
+	needs := a.Document.Needs()
+	if needs.UserTokens >= 0 && (a.Issuer == "" || a.JWKSURI == "") {
+		errs = append(errs, errors.New("routes require tokens, so an issuer and JWKS URI are required"))
 	}
-	for _, r := range a.Document.Spec.Routes {
-		if r.RateLimit != nil && r.RateLimit.GlobalRequestsPerMinute > 0 && (a.Counters == nil || a.Counters.URL == "") {
-			errs = append(errs, errors.New("routes have global rate limits, so a Redis for the counters is required"))
-			break
-		}
-	}
-	for _, r := range a.Document.Spec.Routes {
-		if r.Auth != nil && r.Auth.APIKeys && a.APIKeysSecret == "" {
-			errs = append(errs, errors.New("routes accept API keys, so an API-key Secret is required"))
-			break
-		}
+	if needs.GlobalLimits >= 0 && (a.Counters == nil || a.Counters.URL == "") {
+		errs = append(errs, errors.New("routes have global rate limits, so a Redis for the counters is required"))
 	}
 	if err := ingressArgs(a, planRoutes(a)).Validate(IngressName); err != nil {
 		errs = append(errs, err)
 	}
-	if limited, _ := hasGlobalLimits(a.Document); limited && a.Counters != nil {
+	if needs.GlobalLimits >= 0 && a.Counters != nil {
 		if err := rateLimitArgs(a).Validate(RateLimitName); err != nil {
 			errs = append(errs, err)
 		}
@@ -165,14 +200,16 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err := args.Validate(); err != nil {
 		return nil, fmt.Errorf("gateway %s: %w", name, err)
 	}
+	routes := planRoutes(args)
+	objs, err := objects(name, args, routes)
+	if err != nil {
+		return nil, fmt.Errorf("gateway %s: %w", name, err)
+	}
 	g := &Gateway{ServiceAccount: ServiceAccountOf(args.Namespace)}
 	if err := ctx.RegisterComponentResource("cloudscale:gateway:Gateway", name, g, opts...); err != nil {
 		return nil, err
 	}
-	d := args.Document
-	b := &builder{ctx: ctx, g: g, name: name, a: args}
-	routes := planRoutes(args)
-
+	b := &builder{ctx: ctx, name: name, a: args, child: tier.Children(g, opts)}
 	ingress, err := b.ingress(routes)
 	if err != nil {
 		return nil, err
@@ -180,19 +217,13 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err := b.readCertificates(); err != nil {
 		return nil, err
 	}
-	if err := b.istioObjects(routes); err != nil {
+	if err := upstream.NewObjects(ctx, objs, b.child...); err != nil {
 		return nil, err
 	}
-	if err := b.localLimits(routes); err != nil {
+	if err := b.rateLimitService(); err != nil {
 		return nil, err
 	}
-	if err := b.globalLimits(routes); err != nil {
-		return nil, err
-	}
-	if err := b.apiKeys(routes); err != nil {
-		return nil, err
-	}
-	g.Name = pulumi.String(d.Metadata.Name).ToStringOutput()
+	g.Name = pulumi.String(args.Document.Metadata.Name).ToStringOutput()
 	g.Service = ingress.Service
 	if err := ctx.RegisterResourceOutputs(g, pulumi.Map{"name": g.Name, "service": g.Service}); err != nil {
 		return nil, err
@@ -200,11 +231,21 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	return g, nil
 }
 
+// objects are every Istio object of the gateway.
+func objects(name string, a *Args, routes []route) ([]upstream.NamedObject, error) {
+	objs := istioObjects(name, a, routes)
+	filters, err := envoyFilters(name, a, routes)
+	if err != nil {
+		return nil, err
+	}
+	return append(objs, filters...), nil
+}
+
 type builder struct {
-	ctx  *pulumi.Context
-	g    *Gateway
-	name string
-	a    *Args
+	ctx   *pulumi.Context
+	name  string
+	a     *Args
+	child []pulumi.ResourceOption
 }
 
 // route is one document route with what the builders need.
@@ -230,26 +271,19 @@ func planRoutes(a *Args) []route {
 	return out
 }
 
-func (b *builder) cr(suffix, apiVersion, kind string, spec map[string]any) error {
-	_, err := upstream.NewObject(b.ctx, b.name+suffix, upstream.Object{
-		APIVersion: apiVersion, Kind: kind, Namespace: b.a.Namespace, Name: b.a.Document.Metadata.Name + suffix, Spec: spec,
-	}, pulumi.Parent(b.g), pulumi.DependsOn(b.a.Ready))
-	return err
-}
-
 // ingress runs the Istio ingress gateway pods: gateway injection turns
 // them into Envoy proxies; the helper gives them replicas, autoscaling,
 // a disruption budget, spread, and the NetworkPolicy.
 func (b *builder) ingress(routes []route) (*workload.Workload, error) {
-	var deps []pulumi.Resource
-	if b.a.APIKeysSecret != "" {
+	opts := b.child
+	if b.a.Document.Needs().APIKeys >= 0 {
 		placeholder, err := b.apiKeysPlaceholder()
 		if err != nil {
 			return nil, err
 		}
-		deps = append(deps, placeholder)
+		opts = append(opts, pulumi.DependsOn([]pulumi.Resource{placeholder}))
 	}
-	return workload.New(b.ctx, IngressName, ingressArgs(b.a, routes), pulumi.Parent(b.g), pulumi.DependsOn(b.a.Ready), pulumi.DependsOn(deps))
+	return workload.New(b.ctx, IngressName, ingressArgs(b.a, routes), opts...)
 }
 
 // ingressArgs describe the ingress pods to the workload helper.
@@ -267,13 +301,13 @@ func ingressArgs(a *Args, routes []route) *workload.Args {
 	if len(clients) == 0 {
 		clients = []string{"0.0.0.0/0"} // ClusterIP: in-cluster clients only
 	}
-	egress := []workload.Peer{
-		{NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": a.BackendNamespace}, PodLabels: map[string]string{}, Ports: ports},
-		{PodLabels: map[string]string{"app.kubernetes.io/name": RateLimitName}, Ports: []int{RateLimitPort}},
+	egress := []contract.Peer{
+		{NamespaceLabels: contract.InNamespace(a.BackendNamespace), PodLabels: map[string]string{}, Ports: ports},
+		{PodLabels: map[string]string{contract.NameLabel: RateLimitName}, Ports: []int{RateLimitPort}},
 	}
 	var volumes []workload.Volume
-	if a.APIKeysSecret != "" {
-		volumes = append(volumes, workload.Volume{Name: "api-keys", Secret: a.APIKeysSecret, MountPath: APIKeysFile[:strings.LastIndex(APIKeysFile, "/")]})
+	if a.Document.Needs().APIKeys >= 0 {
+		volumes = append(volumes, workload.Volume{Name: "api-keys", Secret: APIKeysSecret, MountPath: APIKeysFile[:strings.LastIndex(APIKeysFile, "/")]})
 	}
 	return &workload.Args{
 		Namespace: a.Namespace, Image: upstream.ProxyImage, Container: "istio-proxy",
@@ -291,7 +325,7 @@ func ingressArgs(a *Args, routes []route) *workload.Args {
 		ServiceType:    a.ServiceType, SourceRanges: a.SourceRanges,
 		ServiceLabels:      map[string]string{"cloudscale.io/role": "gateway"},
 		ServiceAnnotations: a.ServiceAnnotations,
-		Ingress:            []workload.Peer{{CIDRs: clients, Ports: []int{HTTPSPort}}},
+		Ingress:            []contract.Peer{{CIDRs: clients, Ports: []int{HTTPSPort}}},
 		Egress:             egress,
 		Sidecar:            &a.Sidecar,
 	}
@@ -304,222 +338,34 @@ func ingressArgs(a *Args, routes []route) *workload.Args {
 // matching key, so keyed routes answer 401 and the others are served.
 // The program never changes its data after creating it.
 func (b *builder) apiKeysPlaceholder() (*corev1.Secret, error) {
-	a := b.a
 	return corev1.NewSecret(b.ctx, b.name+"-api-keys", &corev1.SecretArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(a.APIKeysSecret), Namespace: pulumi.String(a.Namespace),
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(APIKeysSecret), Namespace: pulumi.String(b.a.Namespace),
 			Labels: pulumi.StringMap{"app.kubernetes.io/part-of": pulumi.String("cloudscale")}},
 		StringData: pulumi.StringMap{APIKeysProperty: pulumi.String(NoAPIKeys)},
-	}, pulumi.Parent(b.g), pulumi.DependsOn(a.Ready), pulumi.IgnoreChanges([]string{"data", "stringData"}))
+	}, append(b.child, pulumi.IgnoreChanges([]string{"data", "stringData"}))...)
 }
 
 // readCertificates lets the ingress pods' identity read the Secrets in
 // its namespace: istiod serves a Gateway's credentialName only to a proxy
 // that may read it.
 func (b *builder) readCertificates() error {
-	a := b.a
-	meta := &metav1.ObjectMetaArgs{Name: pulumi.String(IngressName + "-certificates"), Namespace: pulumi.String(a.Namespace)}
+	meta := &metav1.ObjectMetaArgs{Name: pulumi.String(IngressName + "-certificates"), Namespace: pulumi.String(b.a.Namespace)}
 	role, err := rbacv1.NewRole(b.ctx, b.name+"-certificates", &rbacv1.RoleArgs{
 		Metadata: meta,
 		Rules: rbacv1.PolicyRuleArray{&rbacv1.PolicyRuleArgs{
 			ApiGroups: pulumi.StringArray{pulumi.String("")}, Resources: pulumi.StringArray{pulumi.String("secrets")},
 			Verbs: pulumi.ToStringArray([]string{"get", "watch", "list"}),
 		}},
-	}, pulumi.Parent(b.g), pulumi.DependsOn(a.Ready))
+	}, b.child...)
 	if err != nil {
 		return err
 	}
 	_, err = rbacv1.NewRoleBinding(b.ctx, b.name+"-certificates", &rbacv1.RoleBindingArgs{
 		Metadata: meta,
 		RoleRef:  &rbacv1.RoleRefArgs{ApiGroup: pulumi.String("rbac.authorization.k8s.io"), Kind: pulumi.String("Role"), Name: role.Metadata.Name().Elem()},
-		Subjects: rbacv1.SubjectArray{&rbacv1.SubjectArgs{Kind: pulumi.String("ServiceAccount"), Name: pulumi.String(IngressName), Namespace: pulumi.String(a.Namespace)}},
-	}, pulumi.Parent(b.g))
+		Subjects: rbacv1.SubjectArray{&rbacv1.SubjectArgs{Kind: pulumi.String("ServiceAccount"), Name: pulumi.String(IngressName), Namespace: pulumi.String(b.a.Namespace)}},
+	}, b.child...)
 	return err
-}
-
-// istioObjects are the Gateway, the routes, token validation and the
-// authorization that admits clients to the ingress pods.
-func (b *builder) istioObjects(routes []route) error {
-	a, d := b.a, b.a.Document
-	var servers []any
-	for _, l := range d.Spec.Listeners {
-		servers = append(servers, map[string]any{
-			"port":  map[string]any{"number": l.Port, "name": fmt.Sprintf("https-%d", l.Port), "protocol": "HTTPS"},
-			"hosts": []any{"*"},
-			"tls": map[string]any{
-				"mode": "SIMPLE", "credentialName": l.TLS.CertificateRef, "minProtocolVersion": "TLSV1_3",
-			},
-		})
-	}
-	if err := b.cr("", "networking.istio.io/v1", "Gateway", map[string]any{"selector": IngressSelector, "servers": servers}); err != nil {
-		return err
-	}
-	var http []any
-	var protected []any
-	for _, r := range routes {
-		uri := map[string]any{"prefix": r.Prefix}
-		if r.Exact {
-			uri = map[string]any{"exact": r.Prefix}
-		}
-		match := map[string]any{"uri": uri}
-		if len(r.Match.Headers) > 0 {
-			h := map[string]any{}
-			for k, v := range r.Match.Headers {
-				h[k] = map[string]any{"exact": v}
-			}
-			match["headers"] = h
-		}
-		dest := []any{map[string]any{"destination": map[string]any{"host": r.Host, "port": map[string]any{"number": r.Backend.Port}}}}
-		if w := a.Canaries[r.Backend.Service]; w > 0 {
-			dest = mesh.WeightedRoute(r.Host, r.Backend.Port, w)
-		}
-		hr := map[string]any{"name": r.Name, "match": []any{match}, "route": dest}
-		if r.Rewrite != nil {
-			hr["rewrite"] = map[string]any{"uri": r.Rewrite.Prefix}
-		}
-		if r.Timeout != "" {
-			hr["timeout"] = r.Timeout
-		}
-		if h := headerOps(r); h != nil {
-			hr["headers"] = h
-		}
-		http = append(http, hr)
-		if r.Auth != nil && r.Auth.Required {
-			protected = append(protected, r.Prefix+map[bool]string{true: "", false: "*"}[r.Exact])
-		}
-	}
-	if err := b.cr("-routes", "networking.istio.io/v1", "VirtualService", map[string]any{
-		"hosts": []any{"*"}, "gateways": []any{a.Namespace + "/" + d.Metadata.Name}, "http": http,
-	}); err != nil {
-		return err
-	}
-	// The mesh denies by default; the ingress pods admit clients on HTTPS.
-	if err := b.cr("-admit-clients", "security.istio.io/v1", "AuthorizationPolicy", map[string]any{
-		"selector": map[string]any{"matchLabels": IngressSelector},
-		"action":   "ALLOW",
-		"rules":    []any{map[string]any{"to": []any{map[string]any{"operation": map[string]any{"ports": []any{fmt.Sprint(HTTPSPort)}}}}}},
-	}); err != nil {
-		return err
-	}
-	if len(protected) == 0 {
-		return nil
-	}
-	if err := b.cr("-jwt", "security.istio.io/v1", "RequestAuthentication", map[string]any{
-		"selector": map[string]any{"matchLabels": IngressSelector},
-		"jwtRules": []any{map[string]any{"issuer": a.Issuer, "jwksUri": a.JWKSURI, "forwardOriginalToken": false}},
-	}); err != nil {
-		return err
-	}
-	return b.cr("-require-token", "security.istio.io/v1", "AuthorizationPolicy", map[string]any{
-		"selector": map[string]any{"matchLabels": IngressSelector},
-		"action":   "DENY",
-		"rules": []any{map[string]any{
-			"from": []any{map[string]any{"source": map[string]any{"notRequestPrincipals": []any{"*"}}}},
-			"to":   []any{map[string]any{"operation": map[string]any{"paths": protected}}},
-		}},
-	})
-}
-
-// headerOps are the route's header changes. Where API keys are checked,
-// the caller's key is not passed on, and on the other routes a client
-// cannot pose as a keyed caller by sending the client header itself.
-func headerOps(r route) map[string]any {
-	var req, resp *gatewaydoc.HeaderOps
-	if r.Headers != nil {
-		req, resp = r.Headers.Request, r.Headers.Response
-	}
-	// Backends may trust the client header on every stack, keyed routes or not.
-	strip := []string{APIClientHeader}
-	if r.Auth != nil && r.Auth.APIKeys {
-		strip = []string{"authorization"}
-	}
-	if req == nil && resp == nil && strip == nil {
-		return nil
-	}
-	h := map[string]any{}
-	if req != nil || strip != nil {
-		ops := map[string]any{}
-		var remove []string
-		if req != nil {
-			if len(req.Set) > 0 {
-				ops["set"] = req.Set
-			}
-			remove = append(remove, req.Remove...)
-		}
-		if remove = append(remove, strip...); len(remove) > 0 {
-			ops["remove"] = remove
-		}
-		h["request"] = ops
-	}
-	if resp != nil {
-		h["response"] = map[string]any{"set": resp.Set, "remove": resp.Remove}
-	}
-	return h
-}
-
-func gatewayFilter(patches []any) map[string]any {
-	return map[string]any{
-		"workloadSelector": map[string]any{"labels": IngressSelector},
-		"configPatches":    patches,
-	}
-}
-
-// hcmFilter inserts an HTTP filter before the router on the gateway.
-func hcmFilter(name string, typedConfig map[string]any) map[string]any {
-	return map[string]any{
-		"applyTo": "HTTP_FILTER",
-		"match": map[string]any{"context": "GATEWAY", "listener": map[string]any{"filterChain": map[string]any{"filter": map[string]any{
-			"name": "envoy.filters.network.http_connection_manager", "subFilter": map[string]any{"name": "envoy.filters.http.router"},
-		}}}},
-		"patch": map[string]any{"operation": "INSERT_BEFORE", "value": map[string]any{"name": name, "typed_config": typedConfig}},
-	}
-}
-
-// routePatch merges value into the named gateway route.
-func routePatch(routeName string, value map[string]any) map[string]any {
-	return map[string]any{
-		"applyTo": "HTTP_ROUTE",
-		"match":   map[string]any{"context": "GATEWAY", "routeConfiguration": map[string]any{"vhost": map[string]any{"route": map[string]any{"name": routeName}}}},
-		"patch":   map[string]any{"operation": "MERGE", "value": value},
-	}
-}
-
-// localLimits give each gateway replica a token bucket per limited route.
-// The filter is installed without a bucket (so it limits nothing) and each
-// route enables its own.
-func (b *builder) localLimits(routes []route) error {
-	var patches []any
-	for _, r := range routes {
-		rl := r.RateLimit
-		if rl == nil {
-			continue
-		}
-		if patches == nil {
-			patches = append(patches, hcmFilter("envoy.filters.http.local_ratelimit", map[string]any{
-				"@type":    "type.googleapis.com/udpa.type.v1.TypedStruct",
-				"type_url": "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
-				"value":    map[string]any{"stat_prefix": "http_local_rate_limiter"},
-			}))
-		}
-		burst := max(rl.Burst, rl.RequestsPerSecond)
-		patches = append(patches, routePatch(r.Name, map[string]any{"typed_per_filter_config": map[string]any{
-			"envoy.filters.http.local_ratelimit": map[string]any{
-				"@type":    "type.googleapis.com/udpa.type.v1.TypedStruct",
-				"type_url": "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
-				"value": map[string]any{
-					"stat_prefix":     "http_local_rate_limiter",
-					"token_bucket":    map[string]any{"max_tokens": burst, "tokens_per_fill": rl.RequestsPerSecond, "fill_interval": "1s"},
-					"filter_enabled":  map[string]any{"runtime_key": "local_rate_limit_enabled", "default_value": map[string]any{"numerator": 100, "denominator": "HUNDRED"}},
-					"filter_enforced": map[string]any{"runtime_key": "local_rate_limit_enforced", "default_value": map[string]any{"numerator": 100, "denominator": "HUNDRED"}},
-					"response_headers_to_add": []any{map[string]any{"append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
-						"header": map[string]any{"key": "x-cloudscale-rate-limited", "value": "local"}}},
-				},
-			},
-		}}))
-	}
-	if patches == nil {
-		return nil
-	}
-	return b.cr("-local-ratelimit", "networking.istio.io/v1alpha3", "EnvoyFilter", gatewayFilter(patches))
 }
 
 // rateLimitArgs describe the rate-limit service to the workload helper.
@@ -532,57 +378,23 @@ func rateLimitArgs(a *Args) *workload.Args {
 		Env: map[string]string{
 			"USE_STATSD": "false", "LOG_FORMAT": "json",
 			// The mesh's mutual TLS encrypts the connection to Redis.
-			"REDIS_SOCKET_TYPE": "tcp", "REDIS_TYPE": c.Type, "REDIS_URL": c.URL,
+			"REDIS_SOCKET_TYPE": "tcp", "REDIS_TYPE": string(c.Mode), "REDIS_URL": c.URL,
 			"RUNTIME_ROOT": "/data", "RUNTIME_SUBDIRECTORY": "ratelimit", "RUNTIME_WATCH_ROOT": "false",
 			"RUNTIME_IGNOREDOTFILES": "true",
 		},
 		HealthPath: "/healthcheck",
 		Replicas:   a.MinReplicas, Production: a.Production, Resources: a.Resources,
 		Volumes: []workload.Volume{{Name: "config", ConfigMap: RateLimitName + "-config", MountPath: "/data/ratelimit/config"}},
-		Ingress: []workload.Peer{{PodLabels: map[string]string{"app.kubernetes.io/name": IngressName}, Ports: []int{RateLimitPort}}},
-		Egress:  []workload.Peer{{PodLabels: c.PodLabels, NamespaceLabels: c.NamespaceLabels, Ports: c.Ports}},
+		Ingress: []contract.Peer{{PodLabels: map[string]string{contract.NameLabel: IngressName}, Ports: []int{RateLimitPort}}},
+		Egress:  []contract.Peer{c.Peer()},
 		Sidecar: &a.Sidecar,
 	}
 }
 
-func hasGlobalLimits(d *gatewaydoc.Document) (bool, int) {
-	for i, r := range d.Spec.Routes {
-		if r.RateLimit != nil && r.RateLimit.GlobalRequestsPerMinute > 0 {
-			return true, i
-		}
-	}
-	return false, -1
-}
-
-// RateLimitConfig is the rate-limit service's configuration: per route,
-// per client address, GlobalRequestsPerMinute.
-func RateLimitConfig(routes []gatewaydoc.Route) (string, bool, error) {
-	var descriptors []any
-	for i, r := range routes {
-		if r.RateLimit == nil || r.RateLimit.GlobalRequestsPerMinute == 0 {
-			continue
-		}
-		descriptors = append(descriptors, map[string]any{
-			"key": "generic_key", "value": fmt.Sprintf("route-%d", i),
-			"descriptors": []any{map[string]any{
-				"key":        "remote_address",
-				"rate_limit": map[string]any{"unit": "minute", "requests_per_unit": r.RateLimit.GlobalRequestsPerMinute},
-			}},
-		})
-	}
-	if descriptors == nil {
-		return "", false, nil
-	}
-	out, err := yaml.Marshal(map[string]any{"domain": RateLimitScope, "descriptors": descriptors})
-	return string(out), true, err
-}
-
-// globalLimits run the Envoy rate-limit service (counters in Redis) and
-// make the gateway ask it, per route and client address, before
-// forwarding. The gateway fails open if the service is down: the local
-// limits still hold, and the rate-limit service is no single point of
-// failure for traffic.
-func (b *builder) globalLimits(routes []route) error {
+// rateLimitService runs the Envoy rate-limit service (counters in Redis)
+// that the gateway asks, per route and client address, before forwarding
+// (see envoyFilters); only when a route has a global limit.
+func (b *builder) rateLimitService() error {
 	a := b.a
 	config, limited, err := RateLimitConfig(a.Document.Spec.Routes)
 	if err != nil || !limited {
@@ -591,77 +403,10 @@ func (b *builder) globalLimits(routes []route) error {
 	cm, err := corev1.NewConfigMap(b.ctx, b.name+"-ratelimit", &corev1.ConfigMapArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(RateLimitName + "-config"), Namespace: pulumi.String(a.Namespace)},
 		Data:     pulumi.StringMap{"config.yaml": pulumi.String(config)},
-	}, pulumi.Parent(b.g), pulumi.DependsOn(a.Ready))
+	}, b.child...)
 	if err != nil {
 		return err
 	}
-	if _, err := workload.New(b.ctx, RateLimitName, rateLimitArgs(a), pulumi.Parent(b.g), pulumi.DependsOn([]pulumi.Resource{cm})); err != nil {
-		return err
-	}
-	// The namespace denies by default: the ingress pods may ask.
-	if err := b.cr("-ratelimit-callers", "security.istio.io/v1", "AuthorizationPolicy", map[string]any{
-		"selector": map[string]any{"matchLabels": map[string]any{"app.kubernetes.io/name": RateLimitName}},
-		"action":   "ALLOW",
-		"rules": []any{map[string]any{
-			"from": []any{map[string]any{"source": map[string]any{"principals": []any{"cluster.local/ns/" + a.Namespace + "/sa/" + IngressName}}}},
-			"to":   []any{map[string]any{"operation": map[string]any{"ports": []any{fmt.Sprint(RateLimitPort)}}}},
-		}},
-	}); err != nil {
-		return err
-	}
-	cluster := fmt.Sprintf("outbound|%d||%s.%s.svc.cluster.local", RateLimitPort, RateLimitName, a.Namespace)
-	patches := []any{hcmFilter("envoy.filters.http.ratelimit", map[string]any{
-		"@type":             "type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit",
-		"domain":            RateLimitScope,
-		"failure_mode_deny": false,
-		"timeout":           "50ms",
-		"rate_limit_service": map[string]any{
-			"grpc_service":          map[string]any{"envoy_grpc": map[string]any{"cluster_name": cluster, "authority": cluster[strings.LastIndex(cluster, "|")+1:]}},
-			"transport_api_version": "V3",
-		},
-	})}
-	for _, r := range routes {
-		if r.RateLimit == nil || r.RateLimit.GlobalRequestsPerMinute == 0 {
-			continue
-		}
-		patches = append(patches, routePatch(r.Name, map[string]any{"route": map[string]any{"rate_limits": []any{map[string]any{
-			"actions": []any{
-				map[string]any{"generic_key": map[string]any{"descriptor_value": r.Name}},
-				map[string]any{"remote_address": map[string]any{}},
-			},
-		}}}}))
-	}
-	return b.cr("-global-ratelimit", "networking.istio.io/v1alpha3", "EnvoyFilter", gatewayFilter(patches))
-}
-
-// apiKeys check service-to-service calls on routes with auth.apiKeys:
-// the caller sends its name and key as HTTP Basic credentials, checked
-// against SHA digests in a file mounted from the API-key Secret, whose
-// entries External Secrets merges in from Vault (the program holds
-// digests of no real key; the state records whatever the cluster's Secret
-// holds when it is refreshed, encrypted). Envoy reads the file when the
-// listener is built: after keys are stored or rotated, restart the ingress
-// pods. Other routes switch the check off.
-func (b *builder) apiKeys(routes []route) error {
-	var keyed bool
-	for _, r := range routes {
-		keyed = keyed || (r.Auth != nil && r.Auth.APIKeys)
-	}
-	if !keyed {
-		return nil
-	}
-	patches := []any{hcmFilter("envoy.filters.http.basic_auth", map[string]any{
-		"@type":                   "type.googleapis.com/envoy.extensions.filters.http.basic_auth.v3.BasicAuth",
-		"users":                   map[string]any{"filename": APIKeysFile},
-		"forward_username_header": APIClientHeader,
-	})}
-	for _, r := range routes {
-		if r.Auth != nil && r.Auth.APIKeys {
-			continue
-		}
-		patches = append(patches, routePatch(r.Name, map[string]any{"typed_per_filter_config": map[string]any{
-			"envoy.filters.http.basic_auth": map[string]any{"@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "disabled": true},
-		}}))
-	}
-	return b.cr("-api-keys", "networking.istio.io/v1alpha3", "EnvoyFilter", gatewayFilter(patches))
+	_, err = workload.New(b.ctx, RateLimitName, rateLimitArgs(a), append(b.child, pulumi.DependsOn([]pulumi.Resource{cm}))...)
+	return err
 }

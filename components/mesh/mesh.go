@@ -2,10 +2,13 @@
 // istiod), the mesh config (TLS 1.3, access logs, tracing, registry-only
 // egress), mesh-wide STRICT mTLS, deny-by-default authorization with an
 // explicit allow per service, and per-service traffic policy with weighted
-// canary subsets from the stack's config.
+// canary subsets from the stack's config. Every Istio object is built from
+// Istio's own API types (istio.io/api, istio.io/client-go) at the version
+// of the charts.
 package mesh
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -14,9 +17,24 @@ import (
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+	meshv1alpha1 "istio.io/api/mesh/v1alpha1"
+	networkingapi "istio.io/api/networking/v1alpha3"
+	securityapi "istio.io/api/security/v1beta1"
+	telemetryapi "istio.io/api/telemetry/v1alpha1"
+	istiotype "istio.io/api/type/v1beta1"
+	networkingv1 "istio.io/client-go/pkg/apis/networking/v1"
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
+	telemetryv1 "istio.io/client-go/pkg/apis/telemetry/v1"
+	k8smeta "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/cloudscale/platform/components/contract"
+	"github.com/cloudscale/platform/components/tier"
 	"github.com/cloudscale/platform/components/upstream"
+	"github.com/cloudscale/platform/components/workload"
 )
 
 // RootNamespace is where istiod runs and mesh-wide policy lives.
@@ -24,6 +42,47 @@ const RootNamespace = "istio-system"
 
 // TracingProvider is the mesh's name for the tracing backend.
 const TracingProvider = "otel-tracing"
+
+// Ports of istiod and of every sidecar proxy (Istio's "Application
+// Requirements" and "Ports used by Istio").
+const (
+	// XDSPort serves configuration and certificates over TLS (15010, the
+	// plain-text xDS port, is never opened).
+	XDSPort = 15012
+	// MonitoringPort is istiod's metrics; WebhookPort its injection and
+	// validation webhooks.
+	MonitoringPort = 15014
+	WebhookPort    = 15017
+	// ProxyMergedMetricsPort and EnvoyMetricsPort are what a scraper reads
+	// on every proxy.
+	ProxyMergedMetricsPort = 15020
+	EnvoyMetricsPort       = 15090
+)
+
+// ControlPlane is istiod: the endpoint every proxy gets its configuration
+// and certificates from.
+func ControlPlane() contract.Endpoint {
+	return contract.Endpoint{
+		Host: "istiod." + RootNamespace + ".svc", Port: XDSPort,
+		Peer: contract.Peer{NamespaceLabels: contract.InNamespace(RootNamespace), PodLabels: map[string]string{"app": "istiod"}, Ports: []int{XDSPort}},
+	}
+}
+
+// OperatorNamespace is istiod's namespace and ports: it serves xDS,
+// metrics and webhooks and calls the API server (443 on managed clusters,
+// 6443 elsewhere).
+func OperatorNamespace() contract.OperatorNamespace {
+	return contract.OperatorNamespace{Name: RootNamespace, IngressPorts: []int{XDSPort, MonitoringPort, WebhookPort}, EgressPorts: []int{443, 6443}}
+}
+
+// Sidecar is what every proxy of the mesh reaches and is reached by: the
+// control plane, the tracing collector (the monitoring tier's), and the
+// scraper (the monitoring tier's) on the proxies' metrics ports.
+func Sidecar(tracing contract.Endpoint, scraper contract.Peer) contract.Sidecar {
+	metrics := scraper
+	metrics.Ports = []int{ProxyMergedMetricsPort, EnvoyMetricsPort}
+	return contract.Sidecar{ControlPlane: ControlPlane().Peer, Tracing: tracing.Peer, Metrics: metrics}
+}
 
 // CircuitBreaker limits connections to a service and ejects failing pods.
 type CircuitBreaker struct {
@@ -49,37 +108,35 @@ type Service struct {
 // Host is the service's in-cluster name.
 func (s Service) Host() string { return fmt.Sprintf("%s.%s.svc.cluster.local", s.Name, s.Namespace) }
 
-// Args configure the mesh.
+// Args configure the mesh. The tiers it must wait for (the namespaces)
+// are given as pulumi.DependsOn.
 type Args struct {
 	Mode upstream.Mode
 	// IstiodReplicas is at least 2 (a PDB keeps one up).
 	IstiodReplicas int
 	// TracingSampling is the percentage of requests traced (0-100).
 	TracingSampling float64
-	// TracingService and TracingPort are the OpenTelemetry collector of the
-	// tracing backend.
-	TracingService string
-	TracingPort    int
+	// Tracing is the OpenTelemetry collector of the tracing backend.
+	Tracing contract.Endpoint
 	// AppNamespaces get sidecars and deny-by-default authorization.
 	AppNamespaces []string
 	Services      []Service
-	// Resources of istiod: requests and limits.
-	RequestCPU, RequestMemory, LimitCPU, LimitMemory string
-	// Platform is the CNI's platform setting: "gke" on GKE (its CNI
-	// binaries live elsewhere), empty on other clusters.
-	Platform string
-	// DependsOn are resources (the namespaces) that must exist first.
-	DependsOn []pulumi.Resource
+	// Resources of istiod.
+	Resources workload.Resources
+	// Distribution is the cluster's Kubernetes distribution (the cloud
+	// tier's infra.Distribution): on "gke" the CNI's binaries live
+	// elsewhere, which the CNI chart's platform setting says.
+	Distribution string
 }
 
 // Mesh is the component.
 type Mesh struct {
 	pulumi.ResourceState
 
-	// Ready are the resources Istio custom objects must wait for.
-	Ready []pulumi.Resource
 	// RootNamespace is istio-system.
 	RootNamespace pulumi.StringOutput
+	// ControlPlane is istiod (see ControlPlane).
+	ControlPlane contract.Endpoint
 }
 
 // Validate checks the arguments; New registers nothing unless they pass.
@@ -94,7 +151,7 @@ func (a *Args) Validate() error {
 	if a.TracingSampling < 0 || a.TracingSampling > 100 {
 		errs = append(errs, fmt.Errorf("tracing sampling %g: a percentage from 0 to 100", a.TracingSampling))
 	}
-	if a.TracingService == "" || a.TracingPort < 1 {
+	if a.Tracing.Host == "" || a.Tracing.Port < 1 {
 		errs = append(errs, errors.New("a tracing service and port are required"))
 	}
 	seen := map[string]bool{}
@@ -123,16 +180,15 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err := args.Validate(); err != nil {
 		return nil, fmt.Errorf("mesh %s: %w", name, err)
 	}
-	m := &Mesh{}
+	meshConfig, err := ConfigMapData(args)
+	if err != nil {
+		return nil, fmt.Errorf("mesh %s: %w", name, err)
+	}
+	m := &Mesh{ControlPlane: ControlPlane()}
 	if err := ctx.RegisterComponentResource("cloudscale:mesh:Mesh", name, m, opts...); err != nil {
 		return nil, err
 	}
-	child := []pulumi.ResourceOption{pulumi.Parent(m), pulumi.DependsOn(args.DependsOn)}
-
-	meshConfig, err := ConfigMapData(args)
-	if err != nil {
-		return nil, err
-	}
+	child := tier.Children(m, opts)
 	// istiod reads the mesh config from this ConfigMap (its chart is told
 	// not to write one), so the policy gate checks what istiod enforces.
 	cm, err := corev1.NewConfigMap(ctx, name+"-config", &corev1.ConfigMapArgs{
@@ -143,63 +199,13 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, err
 	}
-
-	base, err := upstream.Install(ctx, "istio-base", upstream.IstioBase, args.Mode, RootNamespace, pulumi.Map{
-		"defaultRevision": pulumi.String("default"),
-	}, child...)
+	ready, err := m.install(ctx, args, cm, child)
 	if err != nil {
 		return nil, err
 	}
-	ready := base
-	if args.Mode == upstream.Charts {
-		// The CNI node agent sets up pod traffic redirection, so injected
-		// pods need no privileged init container and namespaces can stay
-		// "restricted".
-		cni, err := upstream.Install(ctx, "istio-cni", upstream.IstioCNI, args.Mode, "kube-system", pulumi.Map{
-			"global": pulumi.Map{"platform": pulumi.String(args.Platform)},
-		}, append(child, pulumi.DependsOn(base))...)
-		if err != nil {
-			return nil, err
-		}
-		istiod, err := upstream.Install(ctx, "istiod", upstream.Istiod, args.Mode, RootNamespace, IstiodValues(args),
-			append(child, pulumi.DependsOn(append(append([]pulumi.Resource{cm}, base...), cni...)))...)
-		if err != nil {
-			return nil, err
-		}
-		ready = append(append(ready, cni...), istiod...)
-	}
-	m.Ready = ready
-	cr := func(res, apiVersion, kind, ns, objName string, spec map[string]any) error {
-		_, err := upstream.NewObject(ctx, res, upstream.Object{APIVersion: apiVersion, Kind: kind, Namespace: ns, Name: objName, Spec: spec},
-			pulumi.Parent(m), pulumi.DependsOn(ready))
-		return err
-	}
-	if err := cr(name+"-mtls", "security.istio.io/v1", "PeerAuthentication", RootNamespace, "default",
-		map[string]any{"mtls": map[string]any{"mode": "STRICT"}}); err != nil {
+	if err := upstream.NewObjects(ctx, Objects(name, args), append(child, pulumi.DependsOn(ready))...); err != nil {
 		return nil, err
 	}
-	if err := cr(name+"-telemetry", "telemetry.istio.io/v1", "Telemetry", RootNamespace, "mesh-default", map[string]any{
-		"tracing": []any{map[string]any{
-			"providers":                []any{map[string]any{"name": TracingProvider}},
-			"randomSamplingPercentage": args.TracingSampling,
-		}},
-		"accessLogging": []any{map[string]any{"providers": []any{map[string]any{"name": "envoy"}}}},
-	}); err != nil {
-		return nil, err
-	}
-	for _, ns := range args.AppNamespaces {
-		// An ALLOW policy with no rules matches nothing: every request to
-		// the namespace is denied unless a service's own policy allows it.
-		if err := cr(name+"-deny-"+ns, "security.istio.io/v1", "AuthorizationPolicy", ns, "allow-nothing", map[string]any{}); err != nil {
-			return nil, err
-		}
-	}
-	for _, s := range args.Services {
-		if err := service(s, name, cr); err != nil {
-			return nil, err
-		}
-	}
-
 	m.RootNamespace = pulumi.String(RootNamespace).ToStringOutput()
 	if err := ctx.RegisterResourceOutputs(m, pulumi.Map{"rootNamespace": m.RootNamespace}); err != nil {
 		return nil, err
@@ -207,138 +213,223 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	return m, nil
 }
 
-// service writes one service's DestinationRule (mutual TLS, connection
-// pool, outlier ejection, stable/canary subsets), its mesh VirtualService
-// when it has a canary, and the AuthorizationPolicy admitting its callers.
-func service(s Service, name string, cr func(res, apiVersion, kind, ns, objName string, spec map[string]any) error) error {
+// install provides the charts (or, CRDsOnly, the kinds); it returns what
+// the mesh's objects wait for.
+func (m *Mesh) install(ctx *pulumi.Context, args *Args, cm pulumi.Resource, child []pulumi.ResourceOption) ([]pulumi.Resource, error) {
+	base, err := upstream.Install(ctx, "istio-base", upstream.IstioBase, args.Mode, RootNamespace, BaseValues{DefaultRevision: "default"}, nil, child...)
+	if err != nil || args.Mode != upstream.Charts {
+		return base, err
+	}
+	// The CNI node agent sets up pod traffic redirection, so injected pods
+	// need no privileged init container and namespaces can stay
+	// "restricted".
+	cni, err := upstream.Install(ctx, "istio-cni", upstream.IstioCNI, args.Mode, "kube-system",
+		CNIValues{Global: CNIGlobal{Platform: cniPlatform(args.Distribution)}}, nil, append(child, pulumi.DependsOn(base))...)
+	if err != nil {
+		return nil, err
+	}
+	values, err := NewIstiodValues(args)
+	if err != nil {
+		return nil, err
+	}
+	istiod, err := upstream.Install(ctx, "istiod", upstream.Istiod, args.Mode, RootNamespace, values, nil,
+		append(child, pulumi.DependsOn(append(append([]pulumi.Resource{cm}, base...), cni...)))...)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(base, cni...), istiod...), nil
+}
+
+// cniPlatform is the CNI chart's platform for a distribution.
+func cniPlatform(distribution string) string {
+	if distribution == "gke" {
+		return "gke"
+	}
+	return ""
+}
+
+// Objects are the mesh's Istio objects: mesh-wide STRICT mTLS, tracing
+// and access logs, deny-by-default authorization per application
+// namespace, and each service's traffic and access policy.
+func Objects(name string, a *Args) []upstream.NamedObject {
+	objs := []upstream.NamedObject{
+		{Name: name + "-mtls", Object: &securityv1.PeerAuthentication{
+			TypeMeta:   typeMeta(securityv1.SchemeGroupVersion.String(), "PeerAuthentication"),
+			ObjectMeta: objectMeta(RootNamespace, "default"),
+			Spec: securityapi.PeerAuthentication{Mtls: &securityapi.PeerAuthentication_MutualTLS{
+				Mode: securityapi.PeerAuthentication_MutualTLS_STRICT,
+			}},
+		}},
+		{Name: name + "-telemetry", Object: &telemetryv1.Telemetry{
+			TypeMeta:   typeMeta(telemetryv1.SchemeGroupVersion.String(), "Telemetry"),
+			ObjectMeta: objectMeta(RootNamespace, "mesh-default"),
+			Spec: telemetryapi.Telemetry{
+				Tracing: []*telemetryapi.Tracing{{
+					Providers:                []*telemetryapi.ProviderRef{{Name: TracingProvider}},
+					RandomSamplingPercentage: wrapperspb.Double(a.TracingSampling),
+				}},
+				AccessLogging: []*telemetryapi.AccessLogging{{Providers: []*telemetryapi.ProviderRef{{Name: "envoy"}}}},
+			},
+		}},
+	}
+	for _, ns := range a.AppNamespaces {
+		// An ALLOW policy with no rules matches nothing: every request to
+		// the namespace is denied unless a service's own policy allows it.
+		objs = append(objs, upstream.NamedObject{Name: name + "-deny-" + ns, Object: &securityv1.AuthorizationPolicy{
+			TypeMeta:   typeMeta(securityv1.SchemeGroupVersion.String(), "AuthorizationPolicy"),
+			ObjectMeta: objectMeta(ns, "allow-nothing"),
+		}})
+	}
+	for _, s := range a.Services {
+		objs = append(objs, serviceObjects(name, s)...)
+	}
+	return objs
+}
+
+// serviceObjects are one service's DestinationRule (mutual TLS,
+// connection pool, outlier ejection, stable/canary subsets), its mesh
+// VirtualService when it has a canary, and the AuthorizationPolicy
+// admitting its callers.
+func serviceObjects(name string, s Service) []upstream.NamedObject {
 	cb := DefaultCircuitBreaker
 	if s.CircuitBreaker != nil {
 		cb = *s.CircuitBreaker
 	}
-	dr := map[string]any{
-		"host": s.Host(),
-		"trafficPolicy": map[string]any{
-			"tls":            map[string]any{"mode": "ISTIO_MUTUAL"},
-			"connectionPool": map[string]any{"tcp": map[string]any{"maxConnections": cb.MaxConnections}},
-			"outlierDetection": map[string]any{
-				"consecutive5xxErrors": cb.ConsecutiveErrors, "interval": "10s",
-				"baseEjectionTime": fmt.Sprintf("%ds", cb.EjectionSeconds), "maxEjectionPercent": 50,
+	dr := &networkingv1.DestinationRule{
+		TypeMeta:   typeMeta(networkingv1.SchemeGroupVersion.String(), "DestinationRule"),
+		ObjectMeta: objectMeta(s.Namespace, s.Name),
+		Spec: networkingapi.DestinationRule{
+			Host: s.Host(),
+			TrafficPolicy: &networkingapi.TrafficPolicy{
+				Tls:            &networkingapi.ClientTLSSettings{Mode: networkingapi.ClientTLSSettings_ISTIO_MUTUAL},
+				ConnectionPool: &networkingapi.ConnectionPoolSettings{Tcp: &networkingapi.ConnectionPoolSettings_TCPSettings{MaxConnections: int32(cb.MaxConnections)}},
+				OutlierDetection: &networkingapi.OutlierDetection{
+					Consecutive_5XxErrors: wrapperspb.UInt32(uint32(cb.ConsecutiveErrors)),
+					Interval:              durationpb.New(10e9),
+					BaseEjectionTime:      &durationpb.Duration{Seconds: int64(cb.EjectionSeconds)},
+					MaxEjectionPercent:    50,
+				},
 			},
 		},
 	}
-	if s.CanaryWeight > 0 {
-		dr["subsets"] = Subsets()
-	}
 	res := name + "-" + s.Namespace + "-" + s.Name
-	if err := cr(res, "networking.istio.io/v1", "DestinationRule", s.Namespace, s.Name, dr); err != nil {
-		return err
-	}
+	objs := []upstream.NamedObject{{Name: res, Object: dr}}
 	if s.CanaryWeight > 0 {
-		if err := cr(res, "networking.istio.io/v1", "VirtualService", s.Namespace, s.Name, map[string]any{
-			"hosts":    []any{s.Host()},
-			"gateways": []any{"mesh"},
-			"http":     []any{map[string]any{"route": WeightedRoute(s.Host(), s.Port, s.CanaryWeight)}},
-		}); err != nil {
-			return err
-		}
+		dr.Spec.Subsets = Subsets()
+		objs = append(objs, upstream.NamedObject{Name: res, Object: &networkingv1.VirtualService{
+			TypeMeta:   typeMeta(networkingv1.SchemeGroupVersion.String(), "VirtualService"),
+			ObjectMeta: objectMeta(s.Namespace, s.Name),
+			Spec: networkingapi.VirtualService{
+				Hosts: []string{s.Host()}, Gateways: []string{"mesh"},
+				Http: []*networkingapi.HTTPRoute{{Route: WeightedRoute(s.Host(), s.Port, s.CanaryWeight)}},
+			},
+		}})
 	}
-	var principals []any
+	allow := &securityv1.AuthorizationPolicy{
+		TypeMeta:   typeMeta(securityv1.SchemeGroupVersion.String(), "AuthorizationPolicy"),
+		ObjectMeta: objectMeta(s.Namespace, s.Name+"-allow"),
+		Spec: securityapi.AuthorizationPolicy{
+			Selector: &istiotype.WorkloadSelector{MatchLabels: map[string]string{contract.NameLabel: s.Name}},
+			Action:   securityapi.AuthorizationPolicy_ALLOW,
+		},
+	}
 	callers := append([]string(nil), s.Callers...)
 	sort.Strings(callers)
-	for _, c := range callers {
-		principals = append(principals, "cluster.local/ns/"+nsSA(c))
-	}
-	allow := map[string]any{
-		"selector": map[string]any{"matchLabels": map[string]any{"app.kubernetes.io/name": s.Name}},
-		"action":   "ALLOW",
-	}
-	if len(principals) > 0 {
-		allow["rules"] = []any{map[string]any{
-			"from": []any{map[string]any{"source": map[string]any{"principals": principals}}},
-			"to":   []any{map[string]any{"operation": map[string]any{"ports": []any{fmt.Sprint(s.Port)}}}},
+	if len(callers) > 0 {
+		var principals []string
+		for _, c := range callers {
+			principals = append(principals, Principal(c))
+		}
+		allow.Spec.Rules = []*securityapi.Rule{{
+			From: []*securityapi.Rule_From{{Source: &securityapi.Source{Principals: principals}}},
+			To:   []*securityapi.Rule_To{{Operation: &securityapi.Operation{Ports: []string{fmt.Sprint(s.Port)}}}},
 		}}
 	}
-	return cr(res+"-allow", "security.istio.io/v1", "AuthorizationPolicy", s.Namespace, s.Name+"-allow", allow)
+	return append(objs, upstream.NamedObject{Name: res + "-allow", Object: allow})
 }
 
-// nsSA turns "namespace/serviceaccount" into the principal's path.
-func nsSA(caller string) string {
+// Principal is the mesh identity of a caller "namespace/serviceaccount".
+func Principal(caller string) string {
 	ns, sa, _ := strings.Cut(caller, "/")
-	return ns + "/sa/" + sa
+	return "cluster.local/ns/" + ns + "/sa/" + sa
 }
 
 // Subsets are the two versions a canary splits traffic between.
-func Subsets() []any {
-	return []any{
-		map[string]any{"name": "stable", "labels": map[string]any{"version": "stable"}},
-		map[string]any{"name": "canary", "labels": map[string]any{"version": "canary"}},
+func Subsets() []*networkingapi.Subset {
+	return []*networkingapi.Subset{
+		{Name: "stable", Labels: map[string]string{"version": "stable"}},
+		{Name: "canary", Labels: map[string]string{"version": "canary"}},
 	}
 }
 
 // WeightedRoute sends canary percent of requests to the canary subset.
-func WeightedRoute(host string, port, canary int) []any {
-	dest := func(subset string, weight int) map[string]any {
-		return map[string]any{
-			"destination": map[string]any{"host": host, "subset": subset, "port": map[string]any{"number": port}},
-			"weight":      weight,
+func WeightedRoute(host string, port, canary int) []*networkingapi.HTTPRouteDestination {
+	dest := func(subset string, weight int) *networkingapi.HTTPRouteDestination {
+		return &networkingapi.HTTPRouteDestination{
+			Destination: &networkingapi.Destination{Host: host, Subset: subset, Port: &networkingapi.PortSelector{Number: uint32(port)}},
+			Weight:      int32(weight),
 		}
 	}
-	return []any{dest("stable", 100-canary), dest("canary", canary)}
+	return []*networkingapi.HTTPRouteDestination{dest("stable", 100-canary), dest("canary", canary)}
 }
 
-// ConfigMapData is the mesh config istiod runs with.
-func ConfigMapData(a *Args) (string, error) {
-	mc := map[string]any{
-		"accessLogFile":     "/dev/stdout",
-		"accessLogEncoding": "JSON",
-		"enableTracing":     true,
-		"defaultConfig": map[string]any{
-			"holdApplicationUntilProxyStarts": true,
-			"tracing":                         map[string]any{},
+func typeMeta(apiVersion, kind string) k8smeta.TypeMeta {
+	return k8smeta.TypeMeta{APIVersion: apiVersion, Kind: kind}
+}
+
+func objectMeta(ns, name string) k8smeta.ObjectMeta {
+	return k8smeta.ObjectMeta{Namespace: ns, Name: name}
+}
+
+// MeshConfig is the mesh config istiod runs with.
+func MeshConfig(a *Args) *meshv1alpha1.MeshConfig {
+	tls13 := &meshv1alpha1.MeshConfig_TLSConfig{MinProtocolVersion: meshv1alpha1.MeshConfig_TLSConfig_TLSV1_3}
+	return &meshv1alpha1.MeshConfig{
+		AccessLogFile:     "/dev/stdout",
+		AccessLogEncoding: meshv1alpha1.MeshConfig_JSON,
+		EnableTracing:     true,
+		DefaultConfig: &meshv1alpha1.ProxyConfig{
+			HoldApplicationUntilProxyStarts: wrapperspb.Bool(true),
+			// An empty tracer: the extension provider below is used.
+			Tracing: &meshv1alpha1.Tracing{},
 		},
-		"defaultProviders":      map[string]any{"tracing": []any{TracingProvider}, "accessLogging": []any{"envoy"}},
-		"outboundTrafficPolicy": map[string]any{"mode": "REGISTRY_ONLY"},
-		"meshMTLS":              map[string]any{"minProtocolVersion": "TLSV1_3"},
-		"tlsDefaults":           map[string]any{"minProtocolVersion": "TLSV1_3"},
-		"extensionProviders": []any{map[string]any{
-			"name":          TracingProvider,
-			"opentelemetry": map[string]any{"service": a.TracingService, "port": a.TracingPort},
+		DefaultProviders:      &meshv1alpha1.MeshConfig_DefaultProviders{Tracing: []string{TracingProvider}, AccessLogging: []string{"envoy"}},
+		OutboundTrafficPolicy: &meshv1alpha1.MeshConfig_OutboundTrafficPolicy{Mode: meshv1alpha1.MeshConfig_OutboundTrafficPolicy_REGISTRY_ONLY},
+		MeshMTLS:              tls13,
+		TlsDefaults:           tls13,
+		ExtensionProviders: []*meshv1alpha1.MeshConfig_ExtensionProvider{{
+			Name: TracingProvider,
+			Provider: &meshv1alpha1.MeshConfig_ExtensionProvider_Opentelemetry{
+				Opentelemetry: &meshv1alpha1.MeshConfig_ExtensionProvider_OpenTelemetryTracingProvider{Service: a.Tracing.Host, Port: uint32(a.Tracing.Port)},
+			},
 		}},
-		"trustDomain":   "cluster.local",
-		"rootNamespace": RootNamespace,
+		TrustDomain:   "cluster.local",
+		RootNamespace: RootNamespace,
 	}
-	out, err := yaml.Marshal(mc)
+}
+
+// ConfigMapData is MeshConfig as the YAML istiod reads. Proto3 JSON
+// leaves out an enum's zero value, and REGISTRY_ONLY is the zero of the
+// outbound policy's mode while istiod's default is ALLOW_ANY: that
+// message is written with its default values, so the mode is stated.
+func ConfigMapData(a *Args) (string, error) {
+	mc := MeshConfig(a)
+	js, err := protojson.Marshal(mc)
 	if err != nil {
 		return "", err
 	}
-	return string(out), nil
-}
-
-// IstiodValues are the istiod chart's values: replicas with a floor the
-// autoscaler keeps, a disruption budget, the CNI, the seccomp profile the
-// namespace's "restricted" level requires, and no chart-written mesh config
-// (the component writes it). Since Istio 1.24 the chart reads these at the
-// top level and still accepts them under pilot; both are set.
-func IstiodValues(a *Args) pulumi.Map {
-	pilot := func() pulumi.Map {
-		return pulumi.Map{
-			"replicaCount":   pulumi.Int(a.IstiodReplicas),
-			"autoscaleMin":   pulumi.Int(a.IstiodReplicas),
-			"autoscaleMax":   pulumi.Int(a.IstiodReplicas * 3),
-			"cni":            pulumi.Map{"enabled": pulumi.Bool(true)},
-			"seccompProfile": pulumi.Map{"type": pulumi.String("RuntimeDefault")},
-			"resources": pulumi.Map{
-				"requests": pulumi.Map{"cpu": pulumi.String(a.RequestCPU), "memory": pulumi.String(a.RequestMemory)},
-				"limits":   pulumi.Map{"cpu": pulumi.String(a.LimitCPU), "memory": pulumi.String(a.LimitMemory)},
-			},
-		}
+	outbound, err := protojson.MarshalOptions{EmitDefaultValues: true}.Marshal(mc.GetOutboundTrafficPolicy())
+	if err != nil {
+		return "", err
 	}
-	v := pilot()
-	v["configMap"] = pulumi.Bool(false)
-	v["pilot"] = pilot()
-	v["global"] = pulumi.Map{
-		"defaultPodDisruptionBudget": pulumi.Map{"enabled": pulumi.Bool(true)},
-		"logAsJson":                  pulumi.Bool(true),
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(js, &doc); err != nil {
+		return "", err
 	}
-	return v
+	doc["outboundTrafficPolicy"] = outbound
+	if js, err = json.Marshal(doc); err != nil {
+		return "", err
+	}
+	out, err := yaml.JSONToYAML(js)
+	return string(out), err
 }

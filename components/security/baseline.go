@@ -11,6 +11,8 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/cloudscale/platform/components/contract"
 )
 
 // BaselineArgs name the namespaces to create.
@@ -20,17 +22,9 @@ type BaselineArgs struct {
 	// Mesh labels those namespaces for sidecar injection.
 	Mesh bool
 	// System are operator namespaces (mesh control plane, cert-manager,
-	// Vault, External Secrets): same PSA and default-deny, no sidecars,
-	// and the access their charts' pods need.
-	System []SystemNamespace
-}
-
-// SystemNamespace is an operator's namespace and the ports its pods serve
-// (webhooks and APIs, called by the API server and the cluster) and call
-// (the API server, cloud KMS and DNS APIs, peers).
-type SystemNamespace struct {
-	Name                      string
-	IngressPorts, EgressPorts []int
+	// Vault, External Secrets), each as its tier declares it: same PSA and
+	// default-deny, no sidecars, and the access their charts' pods need.
+	System []contract.OperatorNamespace
 }
 
 // Baseline is the security baseline of one stack.
@@ -74,7 +68,7 @@ func NewBaseline(ctx *pulumi.Context, name string, args *BaselineArgs, opts ...p
 		return nil, err
 	}
 	var names pulumi.StringArray
-	system := map[string]SystemNamespace{}
+	system := map[string]contract.OperatorNamespace{}
 	all := append([]string(nil), args.Namespaces...)
 	for _, sn := range args.System {
 		system[sn.Name] = sn
@@ -159,7 +153,7 @@ func denyAll(ctx *pulumi.Context, b *Baseline, n *corev1.Namespace, ns string) e
 // operatorAccess opens an operator namespace's served ports to any source
 // (the API server calls webhooks from outside the pod network) and its
 // calls to the listed ports, within the namespace on any port.
-func operatorAccess(ctx *pulumi.Context, b *Baseline, n *corev1.Namespace, sn SystemNamespace) error {
+func operatorAccess(ctx *pulumi.Context, b *Baseline, n *corev1.Namespace, sn contract.OperatorNamespace) error {
 	ports := func(ps []int) networkingv1.NetworkPolicyPortArray {
 		var out networkingv1.NetworkPolicyPortArray
 		for _, p := range ps {

@@ -4,9 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
+	acmev1 "github.com/cert-manager/cert-manager/pkg/apis/acme/v1"
+	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/cloudscale/platform/components/contract"
+	"github.com/cloudscale/platform/components/tier"
 	"github.com/cloudscale/platform/components/upstream"
 )
 
@@ -16,41 +23,36 @@ const CertManagerNamespace = "cert-manager"
 // CertificateDuration and RenewBefore rotate certificates and their private
 // keys every 90 days, the guide's key rotation period.
 const (
-	CertificateDuration = "2160h"
-	RenewBefore         = "360h"
+	CertificateDuration = 90 * 24 * time.Hour
+	RenewBefore         = 15 * 24 * time.Hour
 )
+
+// CertManagerOperatorNamespace is cert-manager's namespace and ports: the webhook
+// (10250) and metrics (9402); it calls the API server and, for DNS-01,
+// cloud DNS and ACME over HTTPS.
+func CertManagerOperatorNamespace() contract.OperatorNamespace {
+	return contract.OperatorNamespace{Name: CertManagerNamespace, IngressPorts: []int{10250, 9402}, EgressPorts: []int{443, 6443}}
+}
 
 // ACME asks a public CA (Let's Encrypt) for certificates, proving control of
 // the domain with DNS records (the gateway serves no plain HTTP, so HTTP-01
 // cannot be used). The solver uses the cluster's workload identity.
 type ACME struct {
 	Email, Server string
-	// DNS01 is the cert-manager dns01 solver block for the stack's cloud
+	// DNS01 is the cert-manager dns01 solver for the stack's cloud
 	// (route53, azureDNS or cloudDNS).
-	DNS01 map[string]any
-}
-
-// Certificate is a certificate the platform serves.
-type Certificate struct {
-	// Name is the Secret and Certificate name (the gateway's certificateRef).
-	Name, Namespace string
-	DNSNames        []string
-	// IPAddresses are IP SANs (127.0.0.1 for clients inside the pod).
-	IPAddresses []string
-	// Public certificates come from the ACME issuer when there is one;
-	// the rest (in-cluster TLS, e.g. Vault's) from the platform's CA.
-	Public bool
+	DNS01 *acmev1.ACMEChallengeSolverDNS01
 }
 
 // CertsArgs configure cert-manager, the platform's ClusterIssuer and its
-// certificates.
+// certificates. The tiers it must wait for are given as pulumi.DependsOn.
 type CertsArgs struct {
 	Mode upstream.Mode
 	// ACME, when set, issues the public certificates; otherwise they come
 	// from the platform's private CA too (local and dev: no public DNS).
-	ACME         *ACME
-	Certificates []Certificate
-	DependsOn    []pulumi.Resource
+	ACME *ACME
+	// Certificates are what the other tiers need issued.
+	Certificates []contract.Certificate
 }
 
 // Certs is the component.
@@ -88,10 +90,64 @@ func (a *CertsArgs) Validate() error {
 			}
 		}
 	}
-	if acme := a.ACME; acme != nil && (acme.Email == "" || acme.Server == "" || len(acme.DNS01) == 0) {
+	if acme := a.ACME; acme != nil && (acme.Email == "" || acme.Server == "" || acme.DNS01 == nil) {
 		errs = append(errs, errors.New("acme: an email, a server and a dns01 solver are required"))
 	}
 	return errors.Join(errs...)
+}
+
+// CertManagerValues are the values of cert-manager's chart the platform sets: replicated
+// controller, webhook and cainjector with disruption budgets, CRDs kept on
+// uninstall, DNS-01 self-checks over HTTPS, metrics.
+type CertManagerValues struct {
+	CRDs                      CRDValues        `json:"crds"`
+	ReplicaCount              int              `json:"replicaCount"`
+	PodDisruptionBudget       PDBValues        `json:"podDisruptionBudget"`
+	Webhook                   ReplicatedValues `json:"webhook"`
+	CAInjector                ReplicatedValues `json:"cainjector"`
+	EnableCertificateOwnerRef bool             `json:"enableCertificateOwnerRef"`
+	ExtraArgs                 []string         `json:"extraArgs"`
+	Prometheus                EnabledValues    `json:"prometheus"`
+}
+
+// CRDValues install the chart's CRDs and keep them on uninstall.
+type CRDValues struct {
+	Enabled bool `json:"enabled"`
+	Keep    bool `json:"keep"`
+}
+
+// ReplicatedValues are a chart component's replicas and disruption budget.
+type ReplicatedValues struct {
+	ReplicaCount        int       `json:"replicaCount"`
+	PodDisruptionBudget PDBValues `json:"podDisruptionBudget"`
+}
+
+// PDBValues are a chart's disruption budget switch.
+type PDBValues struct {
+	Enabled      bool `json:"enabled"`
+	MinAvailable int  `json:"minAvailable"`
+}
+
+// EnabledValues are a chart's {enabled: bool} switch.
+type EnabledValues struct {
+	Enabled bool `json:"enabled"`
+}
+
+// pdb keeps one pod of a component up through drains.
+var pdb = PDBValues{Enabled: true, MinAvailable: 1}
+
+// NewCertManagerValues are cert-manager's values.
+func NewCertManagerValues() CertManagerValues {
+	return CertManagerValues{
+		CRDs: CRDValues{Enabled: true, Keep: true}, ReplicaCount: 2, PodDisruptionBudget: pdb,
+		Webhook:                   ReplicatedValues{ReplicaCount: 3, PodDisruptionBudget: pdb},
+		CAInjector:                ReplicatedValues{ReplicaCount: 2, PodDisruptionBudget: pdb},
+		EnableCertificateOwnerRef: true,
+		// DNS-01 self-checks go to public resolvers over HTTPS: the
+		// namespace's egress admits 443, not port 53 to the internet.
+		ExtraArgs:  []string{"--dns01-recursive-nameservers-only", "--dns01-recursive-nameservers=https://1.1.1.1/dns-query"},
+		Prometheus: EnabledValues{Enabled: true},
+	}
 }
 
 // NewCerts installs cert-manager and issues the platform's certificates.
@@ -103,82 +159,86 @@ func NewCerts(ctx *pulumi.Context, name string, args *CertsArgs, opts ...pulumi.
 	if err := ctx.RegisterComponentResource("cloudscale:security:Certs", name, c, opts...); err != nil {
 		return nil, err
 	}
-	ready, err := upstream.Install(ctx, "cert-manager", upstream.CertManager, args.Mode, CertManagerNamespace, pulumi.Map{
-		"crds":                      pulumi.Map{"enabled": pulumi.Bool(true), "keep": pulumi.Bool(true)},
-		"replicaCount":              pulumi.Int(2),
-		"podDisruptionBudget":       pulumi.Map{"enabled": pulumi.Bool(true), "minAvailable": pulumi.Int(1)},
-		"webhook":                   pulumi.Map{"replicaCount": pulumi.Int(3), "podDisruptionBudget": pulumi.Map{"enabled": pulumi.Bool(true), "minAvailable": pulumi.Int(1)}},
-		"cainjector":                pulumi.Map{"replicaCount": pulumi.Int(2), "podDisruptionBudget": pulumi.Map{"enabled": pulumi.Bool(true), "minAvailable": pulumi.Int(1)}},
-		"enableCertificateOwnerRef": pulumi.Bool(true),
-		// DNS-01 self-checks go to public resolvers over HTTPS: the
-		// namespace's egress admits 443, not port 53 to the internet.
-		"extraArgs":  pulumi.ToStringArray([]string{"--dns01-recursive-nameservers-only", "--dns01-recursive-nameservers=https://1.1.1.1/dns-query"}),
-		"prometheus": pulumi.Map{"enabled": pulumi.Bool(true)},
-	}, pulumi.Parent(c), pulumi.DependsOn(args.DependsOn))
+	child := tier.Children(c, opts)
+	ready, err := upstream.Install(ctx, "cert-manager", upstream.CertManager, args.Mode, CertManagerNamespace, NewCertManagerValues(), nil, child...)
 	if err != nil {
 		return nil, err
 	}
-	cr := func(res, kind, ns, objName string, spec map[string]any) error {
-		_, err := upstream.NewObject(ctx, res, upstream.Object{APIVersion: "cert-manager.io/v1", Kind: kind, Namespace: ns, Name: objName, Spec: spec},
-			pulumi.Parent(c), pulumi.DependsOn(ready), pulumi.DependsOn(args.DependsOn))
-		return err
+	if err := upstream.NewObjects(ctx, CertObjects(name, args), append(child, pulumi.DependsOn(ready))...); err != nil {
+		return nil, err
 	}
-	key := map[string]any{"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"}
-	public := IssuerName
-	if a := args.ACME; a != nil {
-		public = PublicIssuerName
-		if err := cr(name+"-public-issuer", "ClusterIssuer", "", PublicIssuerName, map[string]any{"acme": map[string]any{
-			"email": a.Email, "server": a.Server,
-			"privateKeySecretRef": map[string]any{"name": PublicIssuerName + "-acme-account"},
-			"solvers":             []any{map[string]any{"dns01": a.DNS01}},
-		}}); err != nil {
-			return nil, err
-		}
-	}
-	{
-		// A self-signed root signs a CA certificate; the CA issues the rest.
-		if err := cr(name+"-selfsigned", "ClusterIssuer", "", IssuerName+"-selfsigned", map[string]any{"selfSigned": map[string]any{}}); err != nil {
-			return nil, err
-		}
-		if err := cr(name+"-ca", "Certificate", CertManagerNamespace, IssuerName+"-ca", map[string]any{
-			"isCA": true, "commonName": "CloudScale platform CA", "secretName": IssuerName + "-ca",
-			"duration": "8760h", "renewBefore": "720h", "privateKey": key,
-			"issuerRef": map[string]any{"name": IssuerName + "-selfsigned", "kind": "ClusterIssuer", "group": "cert-manager.io"},
-		}); err != nil {
-			return nil, err
-		}
-		if err := cr(name+"-issuer", "ClusterIssuer", "", IssuerName, map[string]any{"ca": map[string]any{"secretName": IssuerName + "-ca"}}); err != nil {
-			return nil, err
-		}
-	}
-	for _, cert := range args.Certificates {
-		issuer := IssuerName
-		if cert.Public {
-			issuer = public
-		}
-		spec := map[string]any{
-			"secretName": cert.Name, "dnsNames": anys(cert.DNSNames),
-			"duration": CertificateDuration, "renewBefore": RenewBefore, "privateKey": key,
-			"issuerRef": map[string]any{"name": issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"},
-		}
-		if len(cert.IPAddresses) > 0 {
-			spec["ipAddresses"] = anys(cert.IPAddresses)
-		}
-		if err := cr(name+"-"+cert.Namespace+"-"+cert.Name, "Certificate", cert.Namespace, cert.Name, spec); err != nil {
-			return nil, err
-		}
-	}
-	c.Issuer = pulumi.String(public).ToStringOutput()
+	c.Issuer = pulumi.String(publicIssuer(args)).ToStringOutput()
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"issuer": c.Issuer}); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-func anys(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
+func publicIssuer(a *CertsArgs) string {
+	if a.ACME != nil {
+		return PublicIssuerName
 	}
-	return out
+	return IssuerName
+}
+
+// CertObjects are the issuers and certificates: the ACME issuer when
+// there is one, a self-signed root that signs the platform's CA, the CA
+// issuer, and every certificate the tiers asked for.
+func CertObjects(name string, a *CertsArgs) []upstream.NamedObject {
+	var objs []upstream.NamedObject
+	if acme := a.ACME; acme != nil {
+		objs = append(objs, upstream.NamedObject{Name: name + "-public-issuer", Object: clusterIssuer(PublicIssuerName, certmanagerv1.IssuerConfig{
+			ACME: &acmev1.ACMEIssuer{
+				Email: acme.Email, Server: acme.Server,
+				PrivateKey: cmmeta.SecretKeySelector{LocalObjectReference: cmmeta.LocalObjectReference{Name: PublicIssuerName + "-acme-account"}},
+				Solvers:    []acmev1.ACMEChallengeSolver{{DNS01: acme.DNS01}},
+			},
+		})})
+	}
+	objs = append(objs,
+		upstream.NamedObject{Name: name + "-selfsigned", Object: clusterIssuer(IssuerName+"-selfsigned", certmanagerv1.IssuerConfig{SelfSigned: &certmanagerv1.SelfSignedIssuer{}})},
+		upstream.NamedObject{Name: name + "-ca", Object: certificate(CertManagerNamespace, IssuerName+"-ca", certmanagerv1.CertificateSpec{
+			IsCA: true, CommonName: "CloudScale platform CA", SecretName: IssuerName + "-ca",
+			Duration: &metav1.Duration{Duration: 365 * 24 * time.Hour}, RenewBefore: &metav1.Duration{Duration: 30 * 24 * time.Hour},
+			PrivateKey: privateKey(), IssuerRef: issuerRef(IssuerName + "-selfsigned"),
+		})},
+		upstream.NamedObject{Name: name + "-issuer", Object: clusterIssuer(IssuerName, certmanagerv1.IssuerConfig{CA: &certmanagerv1.CAIssuer{SecretName: IssuerName + "-ca"}})},
+	)
+	for _, cert := range a.Certificates {
+		issuer := IssuerName
+		if cert.Public {
+			issuer = publicIssuer(a)
+		}
+		objs = append(objs, upstream.NamedObject{Name: name + "-" + cert.Namespace + "-" + cert.Name, Object: certificate(cert.Namespace, cert.Name, certmanagerv1.CertificateSpec{
+			SecretName: cert.Name, DNSNames: cert.DNSNames, IPAddresses: cert.IPAddresses,
+			Duration: &metav1.Duration{Duration: CertificateDuration}, RenewBefore: &metav1.Duration{Duration: RenewBefore},
+			PrivateKey: privateKey(), IssuerRef: issuerRef(issuer),
+		})})
+	}
+	return objs
+}
+
+func clusterIssuer(name string, cfg certmanagerv1.IssuerConfig) *certmanagerv1.ClusterIssuer {
+	return &certmanagerv1.ClusterIssuer{
+		TypeMeta:   metav1.TypeMeta{APIVersion: certmanagerv1.SchemeGroupVersion.String(), Kind: certmanagerv1.ClusterIssuerKind},
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec:       certmanagerv1.IssuerSpec{IssuerConfig: cfg},
+	}
+}
+
+func certificate(ns, name string, spec certmanagerv1.CertificateSpec) *certmanagerv1.Certificate {
+	return &certmanagerv1.Certificate{
+		TypeMeta:   metav1.TypeMeta{APIVersion: certmanagerv1.SchemeGroupVersion.String(), Kind: certmanagerv1.CertificateKind},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec:       spec,
+	}
+}
+
+// privateKey is a new ECDSA P-256 key at every renewal.
+func privateKey() *certmanagerv1.CertificatePrivateKey {
+	return &certmanagerv1.CertificatePrivateKey{Algorithm: certmanagerv1.ECDSAKeyAlgorithm, Size: 256, RotationPolicy: certmanagerv1.RotationPolicyAlways}
+}
+
+func issuerRef(name string) cmmeta.ObjectReference {
+	return cmmeta.ObjectReference{Name: name, Kind: certmanagerv1.ClusterIssuerKind, Group: "cert-manager.io"}
 }

@@ -3,10 +3,16 @@ package security
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/cloudscale/platform/components/contract"
+	esv1 "github.com/cloudscale/platform/components/security/externalsecrets"
+	"github.com/cloudscale/platform/components/tier"
 	"github.com/cloudscale/platform/components/upstream"
 )
 
@@ -16,25 +22,20 @@ const ExternalSecretsNamespace = "external-secrets"
 // StoreName is the ClusterSecretStore that reads Vault.
 const StoreName = "vault"
 
-// AppSecret is an application secret kept in Vault and delivered into a
-// namespace as a Kubernetes Secret by an ExternalSecret: no secret value
-// passes through the program, its state or rendered files.
-type AppSecret struct {
-	Name, Namespace string
-	// VaultPath is the KV v2 path under secret/, e.g. "gateway/api-keys".
-	VaultPath string
-	// Keys maps a key of the Kubernetes Secret to a property at VaultPath.
-	Keys map[string]string
-	// Merge writes the keys into a Secret that already exists (one the
-	// consumer creates with a safe placeholder) instead of creating it.
-	Merge bool
+// ExternalSecretsOperatorNamespace is the operator's namespace and ports:
+// its webhook (10250) and metrics (8080); it calls the API server and
+// Vault.
+func ExternalSecretsOperatorNamespace() contract.OperatorNamespace {
+	return contract.OperatorNamespace{Name: ExternalSecretsNamespace, IngressPorts: []int{10250, 8080}, EgressPorts: []int{443, 6443, VaultPort}}
 }
 
-// SecretsArgs configure External Secrets and the application secrets.
+// SecretsArgs configure External Secrets and the application secrets the
+// tiers need. The tiers it must wait for are given as pulumi.DependsOn.
 type SecretsArgs struct {
-	Mode      upstream.Mode
-	Secrets   []AppSecret
-	DependsOn []pulumi.Resource
+	Mode    upstream.Mode
+	Secrets []contract.VaultSecret
+	// Vault is where the secrets are read (see VaultEndpoint).
+	Vault contract.Endpoint
 }
 
 // Secrets is the component.
@@ -46,7 +47,7 @@ type Secrets struct {
 
 // RefreshInterval is how often a delivered secret is re-read from Vault,
 // so a rotated value arrives without a deploy.
-const RefreshInterval = "1h"
+const RefreshInterval = time.Hour
 
 // Validate checks the arguments; New registers nothing unless they pass.
 func (a *SecretsArgs) Validate() error {
@@ -54,6 +55,9 @@ func (a *SecretsArgs) Validate() error {
 		return errors.New("args are required")
 	}
 	var errs []error
+	if a.Vault.Host == "" || a.Vault.Secret.Name == "" {
+		errs = append(errs, errors.New("Vault's endpoint and CA Secret are required"))
+	}
 	seen := map[string]bool{}
 	for i, s := range a.Secrets {
 		if s.Name == "" || s.Namespace == "" || s.VaultPath == "" || len(s.Keys) == 0 {
@@ -67,6 +71,18 @@ func (a *SecretsArgs) Validate() error {
 	return errors.Join(errs...)
 }
 
+// ExternalSecretsValues are the values of the external-secrets chart the
+// platform sets: CRDs, replicated controller, webhook and cert
+// controller with disruption budgets, leader election.
+type ExternalSecretsValues struct {
+	InstallCRDs         bool             `json:"installCRDs"`
+	ReplicaCount        int              `json:"replicaCount"`
+	LeaderElect         bool             `json:"leaderElect"`
+	PodDisruptionBudget PDBValues        `json:"podDisruptionBudget"`
+	Webhook             ReplicatedValues `json:"webhook"`
+	CertController      ReplicatedValues `json:"certController"`
+}
+
 // NewSecrets installs the External Secrets Operator, a ClusterSecretStore
 // for Vault (Kubernetes auth, TLS verified with Vault's CA) and one
 // ExternalSecret per application secret.
@@ -78,59 +94,61 @@ func NewSecrets(ctx *pulumi.Context, name string, args *SecretsArgs, opts ...pul
 	if err := ctx.RegisterComponentResource("cloudscale:security:Secrets", name, s, opts...); err != nil {
 		return nil, err
 	}
-	pdb := pulumi.Map{"enabled": pulumi.Bool(true), "minAvailable": pulumi.Int(1)}
-	ready, err := upstream.Install(ctx, "external-secrets", upstream.ExternalSecrets, args.Mode, ExternalSecretsNamespace, pulumi.Map{
-		"installCRDs":         pulumi.Bool(true),
-		"replicaCount":        pulumi.Int(2),
-		"leaderElect":         pulumi.Bool(true),
-		"podDisruptionBudget": pdb,
-		"webhook":             pulumi.Map{"replicaCount": pulumi.Int(2), "podDisruptionBudget": pdb},
-		"certController":      pulumi.Map{"replicaCount": pulumi.Int(2), "podDisruptionBudget": pdb},
-	}, pulumi.Parent(s), pulumi.DependsOn(args.DependsOn))
+	child := tier.Children(s, opts)
+	ready, err := upstream.Install(ctx, "external-secrets", upstream.ExternalSecrets, args.Mode, ExternalSecretsNamespace, ExternalSecretsValues{
+		InstallCRDs: true, ReplicaCount: 2, LeaderElect: true, PodDisruptionBudget: pdb,
+		Webhook:        ReplicatedValues{ReplicaCount: 2, PodDisruptionBudget: pdb},
+		CertController: ReplicatedValues{ReplicaCount: 2, PodDisruptionBudget: pdb},
+	}, nil, child...)
 	if err != nil {
 		return nil, err
 	}
-	cr := func(res, kind, ns, objName string, spec map[string]any) error {
-		_, err := upstream.NewObject(ctx, res, upstream.Object{APIVersion: "external-secrets.io/v1", Kind: kind, Namespace: ns, Name: objName, Spec: spec},
-			pulumi.Parent(s), pulumi.DependsOn(ready), pulumi.DependsOn(args.DependsOn))
-		return err
-	}
-	if err := cr(name+"-store", "ClusterSecretStore", "", StoreName, map[string]any{"provider": map[string]any{"vault": map[string]any{
-		"server": VaultAddress, "path": "secret", "version": "v2",
-		"caProvider": map[string]any{"type": "Secret", "name": VaultTLSSecret, "namespace": VaultNamespace, "key": "ca.crt"},
-		"auth": map[string]any{"kubernetes": map[string]any{
-			"mountPath": "kubernetes", "role": "external-secrets",
-			"serviceAccountRef": map[string]any{"name": "external-secrets", "namespace": ExternalSecretsNamespace},
-		}},
-	}}}); err != nil {
+	if err := upstream.NewObjects(ctx, SecretObjects(name, args), append(child, pulumi.DependsOn(ready))...); err != nil {
 		return nil, err
-	}
-	for _, sec := range args.Secrets {
-		var data []any
-		keys := make([]string, 0, len(sec.Keys))
-		for k := range sec.Keys {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			data = append(data, map[string]any{"secretKey": k, "remoteRef": map[string]any{"key": sec.VaultPath, "property": sec.Keys[k]}})
-		}
-		target := map[string]any{"name": sec.Name, "creationPolicy": "Owner", "deletionPolicy": "Retain"}
-		if sec.Merge {
-			target["creationPolicy"] = "Merge"
-		}
-		if err := cr(name+"-"+sec.Namespace+"-"+sec.Name, "ExternalSecret", sec.Namespace, sec.Name, map[string]any{
-			"refreshInterval": RefreshInterval,
-			"secretStoreRef":  map[string]any{"name": StoreName, "kind": "ClusterSecretStore"},
-			"target":          target,
-			"data":            data,
-		}); err != nil {
-			return nil, err
-		}
 	}
 	s.Store = pulumi.String(StoreName).ToStringOutput()
 	if err := ctx.RegisterResourceOutputs(s, pulumi.Map{"store": s.Store}); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// SecretObjects are the ClusterSecretStore and an ExternalSecret per
+// application secret.
+func SecretObjects(name string, a *SecretsArgs) []upstream.NamedObject {
+	path, ns, operatorNS := "secret", a.Vault.Secret.Namespace, ExternalSecretsNamespace
+	store := &esv1.ClusterSecretStore{
+		TypeMeta:   metav1.TypeMeta{APIVersion: esv1.GroupVersion, Kind: esv1.ClusterSecretStoreKind},
+		ObjectMeta: metav1.ObjectMeta{Name: StoreName},
+		Spec: esv1.SecretStoreSpec{Provider: &esv1.SecretStoreProvider{Vault: &esv1.VaultProvider{
+			Server: "https://" + a.Vault.Address(), Path: &path, Version: esv1.VaultKVStoreV2,
+			CAProvider: &esv1.CAProvider{Type: esv1.CAProviderTypeSecret, Name: a.Vault.Secret.Name, Namespace: &ns, Key: "ca.crt"},
+			Auth: &esv1.VaultAuth{Kubernetes: &esv1.VaultKubernetesAuth{
+				Path: "kubernetes", Role: "external-secrets",
+				ServiceAccountRef: &esv1.ServiceAccountSelector{Name: "external-secrets", Namespace: &operatorNS},
+			}},
+		}}},
+	}
+	objs := []upstream.NamedObject{{Name: name + "-store", Object: store}}
+	for _, sec := range a.Secrets {
+		var data []esv1.ExternalSecretData
+		for _, k := range slices.Sorted(maps.Keys(sec.Keys)) {
+			data = append(data, esv1.ExternalSecretData{SecretKey: k, RemoteRef: esv1.ExternalSecretDataRemoteRef{Key: sec.VaultPath, Property: sec.Keys[k]}})
+		}
+		target := esv1.ExternalSecretTarget{Name: sec.Name, CreationPolicy: esv1.CreatePolicyOwner, DeletionPolicy: esv1.DeletionPolicyRetain}
+		if sec.Merge {
+			target.CreationPolicy = esv1.CreatePolicyMerge
+		}
+		objs = append(objs, upstream.NamedObject{Name: name + "-" + sec.Namespace + "-" + sec.Name, Object: &esv1.ExternalSecret{
+			TypeMeta:   metav1.TypeMeta{APIVersion: esv1.GroupVersion, Kind: esv1.ExternalSecretKind},
+			ObjectMeta: metav1.ObjectMeta{Namespace: sec.Namespace, Name: sec.Name},
+			Spec: esv1.ExternalSecretSpec{
+				RefreshInterval: &metav1.Duration{Duration: RefreshInterval},
+				SecretStoreRef:  esv1.SecretStoreRef{Name: StoreName, Kind: esv1.ClusterSecretStoreKind},
+				Target:          target,
+				Data:            data,
+			},
+		}})
+	}
+	return objs
 }

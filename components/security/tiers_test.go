@@ -3,29 +3,43 @@ package security
 import (
 	"strings"
 	"testing"
+	"time"
 
+	acmev1 "github.com/cert-manager/cert-manager/pkg/apis/acme/v1"
+	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 
 	"github.com/cloudscale/platform/components/componenttest"
+	"github.com/cloudscale/platform/components/contract"
+	esv1 "github.com/cloudscale/platform/components/security/externalsecrets"
 	"github.com/cloudscale/platform/components/upstream"
+	"github.com/cloudscale/platform/components/workload"
 )
 
 const (
-	certificate   = "kubernetes:cert-manager.io/v1:Certificate"
-	clusterIssuer = "kubernetes:cert-manager.io/v1:ClusterIssuer"
-	release       = "kubernetes:helm.sh/v3:Release"
+	certificateType   = "kubernetes:cert-manager.io/v1:Certificate"
+	clusterIssuerType = "kubernetes:cert-manager.io/v1:ClusterIssuer"
+	release           = "kubernetes:helm.sh/v3:Release"
+	crdType           = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
+	networkPolicy     = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 )
 
+var resources = workload.Resources{RequestCPU: "500m", RequestMemory: "1Gi", LimitCPU: "2", LimitMemory: "4Gi"}
+
 func TestCertsPublicAndPrivate(t *testing.T) {
+	route53 := &acmev1.ACMEChallengeSolverDNS01{Route53: &acmev1.ACMEIssuerDNS01ProviderRoute53{Region: "us-east-1"}}
 	g, err := componenttest.Run(func(ctx *pulumi.Context) error {
 		_, err := NewCerts(ctx, "certs", &CertsArgs{
 			Mode: upstream.Charts,
-			ACME: &ACME{Email: "ops@example.com", Server: "https://acme.example/dir", DNS01: map[string]any{"route53": map[string]any{"region": "us-east-1"}}},
-			Certificates: []Certificate{
+			ACME: &ACME{Email: "ops@example.com", Server: "https://acme.example/dir", DNS01: route53},
+			Certificates: []contract.Certificate{
 				{Name: "production-cert", Namespace: "istio-ingress", DNSNames: []string{"api.example.com"}, Public: true},
-				{Name: VaultTLSSecret, Namespace: VaultNamespace, DNSNames: []string{"vault.vault.svc"}},
+				VaultCertificate(),
 			},
 		})
 		return err
@@ -34,32 +48,43 @@ func TestCertsPublicAndPrivate(t *testing.T) {
 	r, ok := g.Named(release, "cert-manager")
 	require.True(t, ok)
 	assert.Equal(t, upstream.CertManager.Version, r.Inputs["version"])
+	values := componenttest.Decode[CertManagerValues](t, r.Inputs["values"], "cert-manager values")
+	assert.Equal(t, 3, values.Webhook.ReplicaCount)
+	assert.True(t, values.CRDs.Keep)
 
-	acme := componenttest.Spec(t, g, clusterIssuer, "certs-public-issuer")["acme"].(map[string]any)
-	assert.Equal(t, []any{map[string]any{"dns01": map[string]any{"route53": map[string]any{"region": "us-east-1"}}}}, acme["solvers"])
-	assert.Equal(t, map[string]any{"secretName": IssuerName + "-ca"}, componenttest.Spec(t, g, clusterIssuer, "certs-issuer")["ca"])
+	acme := componenttest.Object[certmanagerv1.ClusterIssuer](t, g, clusterIssuerType, "certs-public-issuer").Spec.ACME
+	require.NotNil(t, acme)
+	assert.Equal(t, []acmev1.ACMEChallengeSolver{{DNS01: route53}}, acme.Solvers)
+	assert.Equal(t, "ops@example.com", acme.Email)
+	assert.Equal(t, &certmanagerv1.CAIssuer{SecretName: IssuerName + "-ca"}, componenttest.Object[certmanagerv1.ClusterIssuer](t, g, clusterIssuerType, "certs-issuer").Spec.CA)
 
-	gw := componenttest.Spec(t, g, certificate, "certs-istio-ingress-production-cert")
-	assert.Equal(t, "production-cert", gw["secretName"])
-	assert.Equal(t, PublicIssuerName, gw["issuerRef"].(map[string]any)["name"])
-	assert.Equal(t, "2160h", gw["duration"], "certificates and keys rotate every 90 days")
-	assert.Equal(t, "Always", gw["privateKey"].(map[string]any)["rotationPolicy"])
-	vault := componenttest.Spec(t, g, certificate, "certs-vault-vault-tls")
-	assert.Equal(t, IssuerName, vault["issuerRef"].(map[string]any)["name"], "in-cluster TLS comes from the private CA")
+	gw := componenttest.Object[certmanagerv1.Certificate](t, g, certificateType, "certs-istio-ingress-production-cert").Spec
+	assert.Equal(t, "production-cert", gw.SecretName)
+	assert.Equal(t, PublicIssuerName, gw.IssuerRef.Name)
+	assert.Equal(t, 90*24*time.Hour, gw.Duration.Duration, "certificates and keys rotate every 90 days")
+	assert.Equal(t, certmanagerv1.RotationPolicyAlways, gw.PrivateKey.RotationPolicy)
+	vault := componenttest.Object[certmanagerv1.Certificate](t, g, certificateType, "certs-vault-vault-tls").Spec
+	assert.Equal(t, IssuerName, vault.IssuerRef.Name, "in-cluster TLS comes from the private CA")
+	assert.Equal(t, []string{"127.0.0.1"}, vault.IPAddresses)
+	ca := componenttest.Object[certmanagerv1.Certificate](t, g, certificateType, "certs-ca").Spec
+	assert.True(t, ca.IsCA)
+	assert.Equal(t, 365*24*time.Hour, ca.Duration.Duration)
 }
 
 func TestCertsWithoutACMEUseThePrivateCA(t *testing.T) {
 	g, err := componenttest.Run(func(ctx *pulumi.Context) error {
-		_, err := NewCerts(ctx, "certs", &CertsArgs{Mode: upstream.StandIns,
-			Certificates: []Certificate{{Name: "production-cert", Namespace: "istio-ingress", DNSNames: []string{"api.local"}, Public: true}}})
+		_, err := NewCerts(ctx, "certs", &CertsArgs{Mode: upstream.CRDsOnly,
+			Certificates: []contract.Certificate{{Name: "production-cert", Namespace: "istio-ingress", DNSNames: []string{"api.local"}, Public: true}}})
 		return err
 	})
 	require.NoError(t, err)
 	assert.Empty(t, g.OfType(release))
-	_, ok := g.Named("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition", "certificates.cert-manager.io")
-	assert.True(t, ok)
-	assert.Equal(t, IssuerName, componenttest.Spec(t, g, certificate, "certs-istio-ingress-production-cert")["issuerRef"].(map[string]any)["name"])
-	_, public := g.Named(clusterIssuer, "certs-public-issuer")
+	crd := componenttest.Object[apiextensionsv1.CustomResourceDefinition](t, g, crdType, "certificates.cert-manager.io")
+	assert.NotContains(t, crd.Labels, upstream.OpenSchemaLabel, "generated from cert-manager's own types")
+	schema := crd.Spec.Versions[0].Schema.OpenAPIV3Schema
+	assert.Contains(t, schema.Properties["spec"].Required, "issuerRef", "the API server checks objects against cert-manager's schema")
+	assert.Equal(t, IssuerName, componenttest.Object[certmanagerv1.Certificate](t, g, certificateType, "certs-istio-ingress-production-cert").Spec.IssuerRef.Name)
+	_, public := g.Named(clusterIssuerType, "certs-public-issuer")
 	assert.False(t, public)
 }
 
@@ -69,8 +94,7 @@ func TestVaultHAWithAutoUnseal(t *testing.T) {
 		_, err := NewVault(ctx, "vault", &VaultArgs{
 			Mode: upstream.Charts, Replicas: 3, Seal: pulumi.String(seal),
 			ServiceAccountAnnotations: pulumi.StringMap{"eks.amazonaws.com/role-arn": pulumi.String("arn:aws:iam::1:role/vault")},
-			StorageClass:              "cloudscale-encrypted", VolumeSize: "10Gi",
-			RequestCPU: "500m", RequestMemory: "1Gi", LimitCPU: "2", LimitMemory: "4Gi",
+			StorageClass:              "cloudscale-encrypted", VolumeSize: "10Gi", Resources: resources,
 		})
 		return err
 	})
@@ -78,25 +102,30 @@ func TestVaultHAWithAutoUnseal(t *testing.T) {
 	r, ok := g.Named(release, "vault")
 	require.True(t, ok)
 	assert.Equal(t, upstream.Vault.Version, r.Inputs["version"])
-	server := r.Inputs["values"].(map[string]any)["server"].(map[string]any)
-	ha := server["ha"].(map[string]any)
-	assert.Equal(t, true, ha["enabled"])
-	assert.Equal(t, 3.0, ha["replicas"])
-	raft := ha["raft"].(map[string]any)
-	assert.Equal(t, true, raft["enabled"])
-	config := raft["config"].(string)
+	// The outputs folded into the typed values: the raft config and the
+	// service account's annotations.
+	config := r.String("values.server.ha.raft.config")
 	assert.Contains(t, config, seal)
 	assert.Contains(t, config, `tls_min_version = "tls13"`)
 	assert.Contains(t, config, `storage "raft"`)
 	assert.Equal(t, 3, strings.Count(config, "retry_join"))
-	assert.Equal(t, "arn:aws:iam::1:role/vault", server["serviceAccount"].(map[string]any)["annotations"].(map[string]any)["eks.amazonaws.com/role-arn"])
-	assert.Equal(t, "cloudscale-encrypted", server["dataStorage"].(map[string]any)["storageClass"])
-	assert.Equal(t, false, r.Inputs["values"].(map[string]any)["injector"].(map[string]any)["enabled"])
+	annotations, _ := r.Get("values.server.serviceAccount.annotations")
+	assert.Equal(t, map[string]any{"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/vault"}, annotations)
+
+	values := componenttest.Decode[VaultValues](t, r.Inputs["values"], "vault values")
+	assert.Equal(t, config, values.Server.HA.Raft.Config)
+	assert.True(t, values.Server.HA.Enabled)
+	assert.Equal(t, 3, values.Server.HA.Replicas)
+	assert.True(t, values.Server.HA.Raft.Enabled)
+	assert.Equal(t, "cloudscale-encrypted", values.Server.DataStorage.StorageClass)
+	assert.False(t, values.Injector.Enabled)
+	assert.Equal(t, corev1.DoNotSchedule, values.Server.TopologySpreadConstraints[0].WhenUnsatisfiable)
+	assert.Equal(t, VaultEndpoint().Peer.PodLabels, values.Server.TopologySpreadConstraints[0].LabelSelector.MatchLabels)
 }
 
 func TestVaultRefusesWhatIsNotHA(t *testing.T) {
 	_, err := componenttest.Run(func(ctx *pulumi.Context) error {
-		_, err := NewVault(ctx, "vault", &VaultArgs{Mode: upstream.Charts, Replicas: 1})
+		_, err := NewVault(ctx, "vault", &VaultArgs{Mode: upstream.Charts, Replicas: 1, Resources: resources})
 		return err
 	})
 	require.Error(t, err)
@@ -104,7 +133,7 @@ func TestVaultRefusesWhatIsNotHA(t *testing.T) {
 	assert.Contains(t, err.Error(), "a storage class and volume size are required")
 
 	g, err := componenttest.Run(func(ctx *pulumi.Context) error {
-		_, err := NewVault(ctx, "vault", &VaultArgs{Mode: upstream.Charts, Replicas: 3, StorageClass: "sc", VolumeSize: "10Gi"})
+		_, err := NewVault(ctx, "vault", &VaultArgs{Mode: upstream.Charts, Replicas: 3, StorageClass: "sc", VolumeSize: "10Gi", Resources: resources})
 		return err
 	})
 	require.Error(t, err)
@@ -114,7 +143,7 @@ func TestVaultRefusesWhatIsNotHA(t *testing.T) {
 
 func TestExternalSecretsFromVault(t *testing.T) {
 	g, err := componenttest.Run(func(ctx *pulumi.Context) error {
-		_, err := NewSecrets(ctx, "secrets", &SecretsArgs{Mode: upstream.Charts, Secrets: []AppSecret{
+		_, err := NewSecrets(ctx, "secrets", &SecretsArgs{Mode: upstream.Charts, Vault: VaultEndpoint(), Secrets: []contract.VaultSecret{
 			{Name: "gateway-api-keys", Namespace: "istio-ingress", VaultPath: "gateway/api-keys", Keys: map[string]string{"htpasswd": "htpasswd"}},
 		}})
 		return err
@@ -122,18 +151,19 @@ func TestExternalSecretsFromVault(t *testing.T) {
 	require.NoError(t, err)
 	_, ok := g.Named(release, "external-secrets")
 	assert.True(t, ok)
-	store := componenttest.Spec(t, g, "kubernetes:external-secrets.io/v1:ClusterSecretStore", "secrets-store")
-	v := store["provider"].(map[string]any)["vault"].(map[string]any)
-	assert.Equal(t, VaultAddress, v["server"])
-	assert.Equal(t, "external-secrets", v["auth"].(map[string]any)["kubernetes"].(map[string]any)["role"])
-	es := componenttest.Spec(t, g, "kubernetes:external-secrets.io/v1:ExternalSecret", "secrets-istio-ingress-gateway-api-keys")
-	assert.Equal(t, []any{map[string]any{"secretKey": "htpasswd", "remoteRef": map[string]any{"key": "gateway/api-keys", "property": "htpasswd"}}}, es["data"])
-	assert.Equal(t, RefreshInterval, es["refreshInterval"])
-	assert.Equal(t, "Owner", es["target"].(map[string]any)["creationPolicy"])
+	store := componenttest.Object[esv1.ClusterSecretStore](t, g, "kubernetes:external-secrets.io/v1:ClusterSecretStore", "secrets-store")
+	v := store.Spec.Provider.Vault
+	assert.Equal(t, "https://vault.vault.svc:8200", v.Server)
+	assert.Equal(t, "external-secrets", v.Auth.Kubernetes.Role)
+	assert.Equal(t, VaultTLSSecret, v.CAProvider.Name)
+	es := componenttest.Object[esv1.ExternalSecret](t, g, "kubernetes:external-secrets.io/v1:ExternalSecret", "secrets-istio-ingress-gateway-api-keys").Spec
+	assert.Equal(t, []esv1.ExternalSecretData{{SecretKey: "htpasswd", RemoteRef: esv1.ExternalSecretDataRemoteRef{Key: "gateway/api-keys", Property: "htpasswd"}}}, es.Data)
+	assert.Equal(t, RefreshInterval, es.RefreshInterval.Duration)
+	assert.Equal(t, esv1.CreatePolicyOwner, es.Target.CreationPolicy)
 	assert.Empty(t, g.OfType("kubernetes:core/v1:Secret"), "no secret value passes through the program")
 
 	_, err = componenttest.Run(func(ctx *pulumi.Context) error {
-		_, err := NewSecrets(ctx, "secrets", &SecretsArgs{Secrets: []AppSecret{{Name: "x", Namespace: "y"}}})
+		_, err := NewSecrets(ctx, "secrets", &SecretsArgs{Vault: VaultEndpoint(), Secrets: []contract.VaultSecret{{Name: "x", Namespace: "y"}}})
 		return err
 	})
 	require.Error(t, err)
@@ -143,27 +173,29 @@ func TestExternalSecretsFromVault(t *testing.T) {
 func TestSystemNamespacesGetOperatorAccessNotSidecars(t *testing.T) {
 	g, err := componenttest.Run(func(ctx *pulumi.Context) error {
 		_, err := NewBaseline(ctx, "baseline", &BaselineArgs{Namespaces: []string{"cloudscale"}, Mesh: true,
-			System: []SystemNamespace{{Name: "vault", IngressPorts: []int{8200, 8201}, EgressPorts: []int{443}}, {Name: "quiet"}}})
+			System: []contract.OperatorNamespace{VaultOperatorNamespace(), {Name: "quiet"}}})
 		return err
 	})
 	require.NoError(t, err)
-	app, _ := g.Named("kubernetes:core/v1:Namespace", "cloudscale")
-	assert.Equal(t, "enabled", app.Inputs["metadata"].(map[string]any)["labels"].(map[string]any)["istio-injection"])
-	sys, ok := g.Named("kubernetes:core/v1:Namespace", "vault")
-	require.True(t, ok)
-	labels := sys.Inputs["metadata"].(map[string]any)["labels"].(map[string]any)
-	assert.NotContains(t, labels, "istio-injection")
-	assert.Equal(t, "restricted", labels["pod-security.kubernetes.io/enforce"])
-	quiet := componenttest.Spec(t, g, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "quiet-operator-access")
-	assert.Len(t, quiet["ingress"], 1, "no ports: only the namespace's own pods")
-	assert.Len(t, quiet["egress"], 1)
-	_, deny := g.Named("kubernetes:networking.k8s.io/v1:NetworkPolicy", "vault-default-deny")
+	app := componenttest.Object[corev1.Namespace](t, g, "kubernetes:core/v1:Namespace", "cloudscale")
+	assert.Equal(t, "enabled", app.Labels["istio-injection"])
+	sys := componenttest.Object[corev1.Namespace](t, g, "kubernetes:core/v1:Namespace", "vault")
+	assert.NotContains(t, sys.Labels, "istio-injection")
+	assert.Equal(t, "restricted", sys.Labels["pod-security.kubernetes.io/enforce"])
+	quiet := componenttest.Object[networkingv1.NetworkPolicy](t, g, networkPolicy, "quiet-operator-access").Spec
+	assert.Len(t, quiet.Ingress, 1, "no ports: only the namespace's own pods")
+	assert.Len(t, quiet.Egress, 1)
+	_, deny := g.Named(networkPolicy, "vault-default-deny")
 	assert.True(t, deny)
-	access := componenttest.Spec(t, g, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "vault-operator-access")
-	assert.Equal(t, []any{map[string]any{"protocol": "TCP", "port": 8200.0}, map[string]any{"protocol": "TCP", "port": 8201.0}},
-		access["ingress"].([]any)[1].(map[string]any)["ports"])
-	for _, rule := range access["ingress"].([]any) {
-		r := rule.(map[string]any)
-		assert.True(t, r["ports"] != nil || r["from"] != nil, "no rule admits everything: %v", r)
+	access := componenttest.Object[networkingv1.NetworkPolicy](t, g, networkPolicy, "vault-operator-access").Spec
+	require.Len(t, access.Ingress, 2)
+	var ports []int32
+	for _, p := range access.Ingress[1].Ports {
+		ports = append(ports, p.Port.IntVal)
+		assert.Equal(t, corev1.ProtocolTCP, *p.Protocol)
+	}
+	assert.Equal(t, []int32{VaultPort, VaultClusterPort}, ports)
+	for _, rule := range access.Ingress {
+		assert.True(t, len(rule.Ports) > 0 || len(rule.From) > 0, "no rule admits everything: %v", rule)
 	}
 }

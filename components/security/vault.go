@@ -6,19 +6,60 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
+	"github.com/cloudscale/platform/components/contract"
+	"github.com/cloudscale/platform/components/tier"
 	"github.com/cloudscale/platform/components/upstream"
+	"github.com/cloudscale/platform/components/workload"
 )
 
-// VaultNamespace is where Vault runs; VaultAddress is how clients reach it.
+// VaultNamespace is where Vault runs.
 const (
 	VaultNamespace = "vault"
-	VaultAddress   = "https://vault.vault.svc:8200"
+	// VaultPort serves Vault's API; VaultClusterPort its raft and request
+	// forwarding between servers.
+	VaultPort        = 8200
+	VaultClusterPort = 8201
 	// VaultTLSSecret holds Vault's serving certificate (from cert-manager).
 	VaultTLSSecret = "vault-tls"
 )
 
-// VaultArgs configure Vault in HA.
+// VaultEndpoint is Vault's API: its Service in the vault namespace, the
+// server pods (labelled by the chart), and the Secret with the CA its
+// clients verify it with.
+func VaultEndpoint() contract.Endpoint {
+	return contract.Endpoint{
+		Host: "vault." + VaultNamespace + ".svc", Port: VaultPort,
+		Peer: contract.Peer{NamespaceLabels: contract.InNamespace(VaultNamespace),
+			PodLabels: map[string]string{contract.NameLabel: "vault", "component": "server"}, Ports: []int{VaultPort}},
+		Secret: contract.SecretRef{Namespace: VaultNamespace, Name: VaultTLSSecret},
+	}
+}
+
+// VaultCertificate is the serving certificate Vault needs: its Service
+// names, each server's name on the headless service (raft peers), and
+// 127.0.0.1 for the Vault CLI inside a server pod (operator init, raft
+// commands), which talks to its own listener.
+func VaultCertificate() contract.Certificate {
+	return contract.Certificate{
+		Name: VaultTLSSecret, Namespace: VaultNamespace,
+		DNSNames: []string{"vault", "vault.vault", "vault.vault.svc", "vault.vault.svc.cluster.local",
+			"*.vault-internal", "*.vault-internal.vault.svc.cluster.local"},
+		IPAddresses: []string{"127.0.0.1"},
+	}
+}
+
+// VaultOperatorNamespace is Vault's namespace and ports: its API and
+// cluster ports; it calls the API server (Kubernetes auth) and cloud KMS.
+func VaultOperatorNamespace() contract.OperatorNamespace {
+	return contract.OperatorNamespace{Name: VaultNamespace, IngressPorts: []int{VaultPort, VaultClusterPort}, EgressPorts: []int{443, 6443}}
+}
+
+// VaultArgs configure Vault in HA. The tiers it must wait for are given
+// as pulumi.DependsOn.
 type VaultArgs struct {
 	Mode     upstream.Mode
 	Replicas int
@@ -26,18 +67,20 @@ type VaultArgs struct {
 	Seal pulumi.StringInput
 	// ServiceAccountAnnotations and PodLabels give Vault the cloud identity
 	// allowed to use the key.
-	ServiceAccountAnnotations                        pulumi.StringMapInput
-	PodLabels                                        map[string]string
-	StorageClass, VolumeSize                         string
-	RequestCPU, RequestMemory, LimitCPU, LimitMemory string
-	DependsOn                                        []pulumi.Resource
+	ServiceAccountAnnotations pulumi.StringMapInput
+	PodLabels                 map[string]string
+	StorageClass, VolumeSize  string
+	Resources                 workload.Resources
 }
 
 // Vault is the component.
 type Vault struct {
 	pulumi.ResourceState
 
+	// Address is Vault's API URL.
 	Address pulumi.StringOutput
+	// Endpoint is VaultEndpoint.
+	Endpoint contract.Endpoint
 }
 
 // Validate checks the arguments; New registers nothing unless they pass.
@@ -66,23 +109,27 @@ func NewVault(ctx *pulumi.Context, name string, args *VaultArgs, opts ...pulumi.
 	if args.Mode == upstream.Charts && args.Seal == nil {
 		return nil, fmt.Errorf("vault %s: a KMS seal stanza is required (auto-unseal)", name)
 	}
-	v := &Vault{}
+	values, err := NewVaultValues(args)
+	if err != nil {
+		return nil, fmt.Errorf("vault %s: %w", name, err)
+	}
+	v := &Vault{Endpoint: VaultEndpoint()}
 	if err := ctx.RegisterComponentResource("cloudscale:security:Vault", name, v, opts...); err != nil {
 		return nil, err
 	}
 	if args.Mode == upstream.Charts {
-		seal := args.Seal.ToStringOutput()
-		config := seal.ApplyT(func(s string) string { return RaftConfig(args.Replicas, s) }).(pulumi.StringOutput)
-		var sa pulumi.StringMapInput = pulumi.StringMap{}
+		// The server configuration and the service account's identity come
+		// from the cloud tier.
+		config := args.Seal.ToStringOutput().ApplyT(func(s string) string { return RaftConfig(args.Replicas, s) }).(pulumi.StringOutput)
+		outputs := upstream.Outputs{"server.ha.raft.config": config}
 		if args.ServiceAccountAnnotations != nil {
-			sa = args.ServiceAccountAnnotations
+			outputs["server.serviceAccount.annotations"] = args.ServiceAccountAnnotations
 		}
-		if _, err := upstream.Install(ctx, "vault", upstream.Vault, args.Mode, VaultNamespace,
-			VaultValues(args, config, sa), pulumi.Parent(v), pulumi.DependsOn(args.DependsOn)); err != nil {
+		if _, err := upstream.Install(ctx, "vault", upstream.Vault, args.Mode, VaultNamespace, values, outputs, tier.Children(v, opts)...); err != nil {
 			return nil, err
 		}
 	}
-	v.Address = pulumi.String(VaultAddress).ToStringOutput()
+	v.Address = pulumi.String("https://" + v.Endpoint.Address()).ToStringOutput()
 	if err := ctx.RegisterResourceOutputs(v, pulumi.Map{"address": v.Address}); err != nil {
 		return nil, err
 	}
@@ -119,52 +166,139 @@ service_registration "kubernetes" {}
 `, VaultTLSSecret, joins.String(), seal)
 }
 
-// VaultValues are the vault chart's values.
-func VaultValues(a *VaultArgs, config pulumi.StringOutput, saAnnotations pulumi.StringMapInput) pulumi.Map {
-	return pulumi.Map{
-		"global":   pulumi.Map{"enabled": pulumi.Bool(true), "tlsDisable": pulumi.Bool(false)},
-		"injector": pulumi.Map{"enabled": pulumi.Bool(false)}, // External Secrets delivers secrets
-		"server": pulumi.Map{
-			"ha": pulumi.Map{
-				"enabled":          pulumi.Bool(true),
-				"replicas":         pulumi.Int(a.Replicas),
-				"raft":             pulumi.Map{"enabled": pulumi.Bool(true), "setNodeId": pulumi.Bool(true), "config": config},
-				"disruptionBudget": pulumi.Map{"enabled": pulumi.Bool(true), "maxUnavailable": pulumi.Int(1)},
-			},
-			"extraEnvironmentVars": pulumi.Map{"VAULT_CACERT": pulumi.String("/vault/userconfig/" + VaultTLSSecret + "/ca.crt")},
+// VaultValues are the values of HashiCorp's vault chart the platform
+// sets: HA raft servers with a disruption budget, TLS from cert-manager,
+// no injector (External Secrets delivers secrets), persistent data and
+// audit volumes, zone spread, and the restricted security context.
+type VaultValues struct {
+	Global   VaultGlobal   `json:"global"`
+	Injector EnabledValues `json:"injector"`
+	Server   VaultServer   `json:"server"`
+}
+
+// VaultGlobal enables the chart with TLS.
+type VaultGlobal struct {
+	Enabled    bool `json:"enabled"`
+	TLSDisable bool `json:"tlsDisable"`
+}
+
+// VaultServer is the chart's server block.
+type VaultServer struct {
+	HA                        VaultHA                           `json:"ha"`
+	ExtraEnvironmentVars      map[string]string                 `json:"extraEnvironmentVars"`
+	Volumes                   []corev1.Volume                   `json:"volumes"`
+	VolumeMounts              []corev1.VolumeMount              `json:"volumeMounts"`
+	ReadinessProbe            VaultProbe                        `json:"readinessProbe"`
+	DataStorage               VaultStorage                      `json:"dataStorage"`
+	AuditStorage              VaultStorage                      `json:"auditStorage"`
+	ServiceAccount            VaultServiceAccount               `json:"serviceAccount"`
+	ExtraLabels               map[string]string                 `json:"extraLabels,omitempty"`
+	Resources                 corev1.ResourceRequirements       `json:"resources"`
+	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints"`
+	StatefulSet               VaultStatefulSet                  `json:"statefulSet"`
+}
+
+// VaultHA runs Replicas servers with integrated raft storage; Raft.Config
+// is folded in from the cloud tier's seal.
+type VaultHA struct {
+	Enabled          bool      `json:"enabled"`
+	Replicas         int       `json:"replicas"`
+	Raft             VaultRaft `json:"raft"`
+	DisruptionBudget VaultPDB  `json:"disruptionBudget"`
+}
+
+// VaultRaft is the chart's raft block. Config, the server configuration
+// (RaftConfig with the cloud tier's seal), is an output folded in by
+// NewVault.
+type VaultRaft struct {
+	Enabled   bool   `json:"enabled"`
+	SetNodeID bool   `json:"setNodeId"`
+	Config    string `json:"config,omitempty"`
+}
+
+// VaultPDB is the chart's disruption budget.
+type VaultPDB struct {
+	Enabled        bool `json:"enabled"`
+	MaxUnavailable int  `json:"maxUnavailable"`
+}
+
+// VaultProbe is the chart's readiness probe.
+type VaultProbe struct {
+	Enabled bool   `json:"enabled"`
+	Path    string `json:"path"`
+}
+
+// VaultStorage is a persistent volume of the servers.
+type VaultStorage struct {
+	Enabled      bool   `json:"enabled"`
+	Size         string `json:"size"`
+	StorageClass string `json:"storageClass"`
+}
+
+// VaultServiceAccount is the servers' identity; Annotations (the cloud
+// identity) are an output of the cloud tier folded in by NewVault.
+type VaultServiceAccount struct {
+	Create      bool              `json:"create"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// VaultStatefulSet sets the pods' and containers' security contexts.
+type VaultStatefulSet struct {
+	SecurityContext VaultSecurityContext `json:"securityContext"`
+}
+
+// VaultSecurityContext is the chart's pod and container security context.
+type VaultSecurityContext struct {
+	Pod       corev1.PodSecurityContext `json:"pod"`
+	Container corev1.SecurityContext    `json:"container"`
+}
+
+// NewVaultValues are the vault chart's values for a (the raft config and
+// the service account's annotations are folded in by NewVault).
+func NewVaultValues(a *VaultArgs) (VaultValues, error) {
+	res, err := a.Resources.Requirements()
+	if err != nil {
+		return VaultValues{}, err
+	}
+	tlsDir := "/vault/userconfig/" + VaultTLSSecret
+	mode := int32(0o440)
+	uid, gid := int64(100), int64(1000)
+	return VaultValues{
+		Global:   VaultGlobal{Enabled: true},
+		Injector: EnabledValues{Enabled: false},
+		Server: VaultServer{
+			HA: VaultHA{Enabled: true, Replicas: a.Replicas, Raft: VaultRaft{Enabled: true, SetNodeID: true},
+				DisruptionBudget: VaultPDB{Enabled: true, MaxUnavailable: 1}},
+			ExtraEnvironmentVars: map[string]string{"VAULT_CACERT": tlsDir + "/ca.crt"},
 			// The chart's start command writes the rendered config to /tmp;
 			// the root filesystem is read-only.
-			"volumes": pulumi.Array{
-				pulumi.Map{"name": pulumi.String(VaultTLSSecret), "secret": pulumi.Map{"secretName": pulumi.String(VaultTLSSecret), "defaultMode": pulumi.Int(0o440)}},
-				pulumi.Map{"name": pulumi.String("tmp"), "emptyDir": pulumi.Map{}},
+			Volumes: []corev1.Volume{
+				{Name: VaultTLSSecret, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: VaultTLSSecret, DefaultMode: &mode}}},
+				{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 			},
-			"volumeMounts": pulumi.Array{
-				pulumi.Map{"name": pulumi.String(VaultTLSSecret), "mountPath": pulumi.String("/vault/userconfig/" + VaultTLSSecret), "readOnly": pulumi.Bool(true)},
-				pulumi.Map{"name": pulumi.String("tmp"), "mountPath": pulumi.String("/tmp")},
+			VolumeMounts: []corev1.VolumeMount{
+				{Name: VaultTLSSecret, MountPath: tlsDir, ReadOnly: true},
+				{Name: "tmp", MountPath: "/tmp"},
 			},
 			// Ready means serving: a sealed or uninitialised server answers
 			// 204 so the release completes before Vault is initialised, and
 			// standbys count as ready.
-			"readinessProbe": pulumi.Map{"enabled": pulumi.Bool(true),
-				"path": pulumi.String("/v1/sys/health?standbyok=true&sealedcode=204&uninitcode=204")},
-			"dataStorage":    pulumi.Map{"enabled": pulumi.Bool(true), "size": pulumi.String(a.VolumeSize), "storageClass": pulumi.String(a.StorageClass)},
-			"auditStorage":   pulumi.Map{"enabled": pulumi.Bool(true), "size": pulumi.String(a.VolumeSize), "storageClass": pulumi.String(a.StorageClass)},
-			"serviceAccount": pulumi.Map{"create": pulumi.Bool(true), "annotations": saAnnotations},
-			"extraLabels":    pulumi.ToStringMap(a.PodLabels),
-			"resources": pulumi.Map{
-				"requests": pulumi.Map{"cpu": pulumi.String(a.RequestCPU), "memory": pulumi.String(a.RequestMemory)},
-				"limits":   pulumi.Map{"cpu": pulumi.String(a.LimitCPU), "memory": pulumi.String(a.LimitMemory)},
-			},
-			"topologySpreadConstraints": pulumi.Array{pulumi.Map{
-				"maxSkew": pulumi.Int(1), "topologyKey": pulumi.String("topology.kubernetes.io/zone"), "whenUnsatisfiable": pulumi.String("DoNotSchedule"),
-				"labelSelector": pulumi.Map{"matchLabels": pulumi.Map{"app.kubernetes.io/name": pulumi.String("vault"), "component": pulumi.String("server")}},
+			ReadinessProbe: VaultProbe{Enabled: true, Path: "/v1/sys/health?standbyok=true&sealedcode=204&uninitcode=204"},
+			DataStorage:    VaultStorage{Enabled: true, Size: a.VolumeSize, StorageClass: a.StorageClass},
+			AuditStorage:   VaultStorage{Enabled: true, Size: a.VolumeSize, StorageClass: a.StorageClass},
+			ServiceAccount: VaultServiceAccount{Create: true},
+			ExtraLabels:    a.PodLabels,
+			Resources:      res,
+			TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{
+				MaxSkew: 1, TopologyKey: corev1.LabelTopologyZone, WhenUnsatisfiable: corev1.DoNotSchedule,
+				LabelSelector: &metav1.LabelSelector{MatchLabels: VaultEndpoint().Peer.PodLabels},
 			}},
-			"statefulSet": pulumi.Map{"securityContext": pulumi.Map{
-				"pod": pulumi.Map{"runAsNonRoot": pulumi.Bool(true), "runAsUser": pulumi.Int(100), "runAsGroup": pulumi.Int(1000), "fsGroup": pulumi.Int(1000),
-					"seccompProfile": pulumi.Map{"type": pulumi.String("RuntimeDefault")}},
-				"container": pulumi.Map{"allowPrivilegeEscalation": pulumi.Bool(false), "readOnlyRootFilesystem": pulumi.Bool(true),
-					"capabilities": pulumi.Map{"drop": pulumi.ToStringArray([]string{"ALL"})}},
+			StatefulSet: VaultStatefulSet{SecurityContext: VaultSecurityContext{
+				Pod: corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), RunAsUser: &uid, RunAsGroup: &gid, FSGroup: &gid,
+					SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+				Container: corev1.SecurityContext{AllowPrivilegeEscalation: ptr.To(false), ReadOnlyRootFilesystem: ptr.To(true),
+					Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
 			}},
 		},
-	}
+	}, nil
 }

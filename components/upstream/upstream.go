@@ -1,10 +1,15 @@
 // Package upstream is the one place where the versions of what the
-// platform installs from other projects are pinned: Helm charts (with the
+// platform installs from other projects are pinned, Helm charts (with the
 // custom resource kinds the platform writes for them) and container
-// images. Install puts a chart into the cluster, or, where charts cannot be
-// fetched (the local simulated cluster, offline), only stand-in
-// definitions of the kinds the platform uses, so that its own objects of
-// those kinds are still applied to and stored by the real API server.
+// images, and the one typed path by which the platform writes objects of
+// those projects' kinds:
+//   - NewObject registers any typed Kubernetes object (an operator's Go API
+//     type) as a Pulumi resource, with outputs folded in;
+//   - Install puts a chart into the cluster with typed values, or, where
+//     charts cannot be fetched (the local simulated cluster, offline), only
+//     the CustomResourceDefinitions of the kinds the platform writes:
+//     generated from the operators' own types where they carry
+//     kubebuilder markers, open otherwise.
 package upstream
 
 import (
@@ -12,11 +17,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
-	apiextensionsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions/v1"
 	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
-	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -26,6 +27,11 @@ type Kind struct {
 	// Versions served; the first is stored.
 	Versions   []string
 	Namespaced bool
+	// Generated kinds have a CRD that controller-gen generated from the
+	// operator's own Go API types (crds/, `make crds`), so the API server
+	// checks objects against the operator's schema; the others get an
+	// open schema (Istio's types are protobuf, without kubebuilder markers).
+	Generated bool
 }
 
 // Chart is a Helm chart at an exact version.
@@ -56,15 +62,15 @@ var (
 	Istiod   = Chart{Name: "istiod", Repo: istioRepo, Version: IstioVersion}
 
 	CertManager = Chart{Name: "cert-manager", Repo: "https://charts.jetstack.io", Version: "v1.18.2", Kinds: []Kind{
-		{Group: "cert-manager.io", Kind: "ClusterIssuer", Plural: "clusterissuers", Versions: []string{"v1"}},
-		{Group: "cert-manager.io", Kind: "Issuer", Plural: "issuers", Versions: []string{"v1"}, Namespaced: true},
-		{Group: "cert-manager.io", Kind: "Certificate", Plural: "certificates", Versions: []string{"v1"}, Namespaced: true},
+		{Group: "cert-manager.io", Kind: "ClusterIssuer", Plural: "clusterissuers", Versions: []string{"v1"}, Generated: true},
+		{Group: "cert-manager.io", Kind: "Issuer", Plural: "issuers", Versions: []string{"v1"}, Namespaced: true, Generated: true},
+		{Group: "cert-manager.io", Kind: "Certificate", Plural: "certificates", Versions: []string{"v1"}, Namespaced: true, Generated: true},
 	}}
 	Vault = Chart{Name: "vault", Repo: "https://helm.releases.hashicorp.com", Version: "0.31.0"}
 
 	ExternalSecrets = Chart{Name: "external-secrets", Repo: "https://charts.external-secrets.io", Version: "0.19.2", Kinds: []Kind{
-		{Group: "external-secrets.io", Kind: "ClusterSecretStore", Plural: "clustersecretstores", Versions: []string{"v1"}},
-		{Group: "external-secrets.io", Kind: "ExternalSecret", Plural: "externalsecrets", Versions: []string{"v1"}, Namespaced: true},
+		{Group: "external-secrets.io", Kind: "ClusterSecretStore", Plural: "clustersecretstores", Versions: []string{"v1"}, Generated: true},
+		{Group: "external-secrets.io", Kind: "ExternalSecret", Plural: "externalsecrets", Versions: []string{"v1"}, Namespaced: true, Generated: true},
 	}}
 )
 
@@ -82,15 +88,16 @@ type Mode int
 const (
 	// Charts installs the pinned chart (clouds).
 	Charts Mode = iota
-	// StandIns installs only open definitions of the chart's kinds the
+	// CRDsOnly installs only the definitions of the chart's kinds the
 	// platform writes (local: charts cannot be fetched offline and the
-	// simulated nodes run no containers).
-	StandIns
+	// simulated nodes run no containers), so the real API server still
+	// stores, and where it can validates, the platform's objects.
+	CRDsOnly
 )
 
 func (m Mode) String() string {
-	if m == StandIns {
-		return "stand-ins"
+	if m == CRDsOnly {
+		return "crds-only"
 	}
 	return "charts"
 }
@@ -110,14 +117,19 @@ func (c Chart) Validate() error {
 }
 
 // Install provides chart c in namespace ns as the release name: the chart
-// itself with values, or the stand-in kinds. The returned resources are
+// itself with values (a typed struct, see Values) and outputs folded into
+// them, or only the definitions of its kinds. The returned resources are
 // what objects of the chart's kinds must depend on.
-func Install(ctx *pulumi.Context, name string, c Chart, mode Mode, ns string, values pulumi.Map, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {
+func Install(ctx *pulumi.Context, name string, c Chart, mode Mode, ns string, values any, outputs Outputs, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	if mode == StandIns {
-		return StandInKinds(ctx, c.Kinds, opts...)
+	if mode == CRDsOnly {
+		return Definitions(ctx, c.Kinds, opts...)
+	}
+	v, err := Values(values, outputs)
+	if err != nil {
+		return nil, fmt.Errorf("chart %s: values: %w", c.Name, err)
 	}
 	r, err := helmv3.NewRelease(ctx, name, &helmv3.ReleaseArgs{
 		Name:           pulumi.String(name),
@@ -125,7 +137,7 @@ func Install(ctx *pulumi.Context, name string, c Chart, mode Mode, ns string, va
 		Version:        pulumi.String(c.Version),
 		RepositoryOpts: &helmv3.RepositoryOptsArgs{Repo: pulumi.String(c.Repo)},
 		Namespace:      pulumi.String(ns),
-		Values:         values,
+		Values:         v,
 		Atomic:         pulumi.Bool(true),
 		CleanupOnFail:  pulumi.Bool(true),
 		MaxHistory:     pulumi.Int(10),
@@ -135,68 +147,4 @@ func Install(ctx *pulumi.Context, name string, c Chart, mode Mode, ns string, va
 		return nil, err
 	}
 	return []pulumi.Resource{r}, nil
-}
-
-// StandInKinds defines each kind with an open schema: the API server
-// stores the platform's objects as written, and no controller acts on them.
-func StandInKinds(ctx *pulumi.Context, kinds []Kind, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {
-	var out []pulumi.Resource
-	for _, k := range kinds {
-		scope := "Cluster"
-		if k.Namespaced {
-			scope = "Namespaced"
-		}
-		var versions apiextensionsv1.CustomResourceDefinitionVersionArray
-		for i, v := range k.Versions {
-			versions = append(versions, &apiextensionsv1.CustomResourceDefinitionVersionArgs{
-				Name: pulumi.String(v), Served: pulumi.Bool(true), Storage: pulumi.Bool(i == 0),
-				Schema: &apiextensionsv1.CustomResourceValidationArgs{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaPropsArgs{
-					Type: pulumi.String("object"), X_kubernetes_preserve_unknown_fields: pulumi.Bool(true),
-				}},
-			})
-		}
-		crd, err := apiextensionsv1.NewCustomResourceDefinition(ctx, k.Plural+"."+k.Group, &apiextensionsv1.CustomResourceDefinitionArgs{
-			Metadata: &metav1.ObjectMetaArgs{
-				Name:   pulumi.String(k.Plural + "." + k.Group),
-				Labels: pulumi.StringMap{"cloudscale.io/stand-in": pulumi.String("true")},
-			},
-			Spec: &apiextensionsv1.CustomResourceDefinitionSpecArgs{
-				Group: pulumi.String(k.Group),
-				Scope: pulumi.String(scope),
-				Names: &apiextensionsv1.CustomResourceDefinitionNamesArgs{
-					Kind: pulumi.String(k.Kind), Plural: pulumi.String(k.Plural), Singular: pulumi.String(strings.ToLower(k.Kind)), ListKind: pulumi.String(k.Kind + "List"),
-				},
-				Versions: versions,
-			},
-		}, opts...)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, crd)
-	}
-	return out, nil
-}
-
-// Object is an object of one of the upstream kinds (Istio, cert-manager,
-// External Secrets): what the platform writes for those controllers.
-type Object struct {
-	APIVersion, Kind string
-	// Namespace is empty for cluster-scoped kinds.
-	Namespace, Name string
-	Spec            map[string]any
-}
-
-// NewObject registers o as resource name; opts carry its parent and what
-// defines its kind (the chart or the stand-ins).
-func NewObject(ctx *pulumi.Context, name string, o Object, opts ...pulumi.ResourceOption) (*apiextensions.CustomResource, error) {
-	meta := &metav1.ObjectMetaArgs{Name: pulumi.String(o.Name)}
-	if o.Namespace != "" {
-		meta.Namespace = pulumi.String(o.Namespace)
-	}
-	return apiextensions.NewCustomResource(ctx, name, &apiextensions.CustomResourceArgs{
-		ApiVersion:  pulumi.String(o.APIVersion),
-		Kind:        pulumi.String(o.Kind),
-		Metadata:    meta,
-		OtherFields: kubernetes.UntypedArgs{"spec": o.Spec},
-	}, opts...)
 }

@@ -1,9 +1,14 @@
 package upstream
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 )
 
 func TestEveryChartIsPinned(t *testing.T) {
@@ -20,5 +25,76 @@ func TestEveryChartIsPinned(t *testing.T) {
 	}
 	for _, tc := range cases {
 		assert.EqualError(t, tc.chart.Validate(), tc.want)
+	}
+}
+
+// Every kind the charts define for the platform's objects has a
+// definition with its group, names, versions and scope; the generated ones
+// carry the operator's schema, the open ones say so.
+func TestDefinitionsOfEveryChartKind(t *testing.T) {
+	for _, c := range []Chart{IstioBase, CertManager, ExternalSecrets} {
+		for _, k := range c.Kinds {
+			crd, err := Definition(k)
+			require.NoError(t, err, k.Kind)
+			assert.Equal(t, k.Plural+"."+k.Group, crd.Name)
+			assert.Equal(t, k.Kind, crd.Spec.Names.Kind)
+			assert.Equal(t, k.Namespaced, crd.Spec.Scope == apiextensionsv1.NamespaceScoped, "%s scope", k.Kind)
+			var served []string
+			for _, v := range crd.Spec.Versions {
+				served = append(served, v.Name)
+			}
+			assert.Subset(t, served, k.Versions, k.Kind)
+			schema := crd.Spec.Versions[0].Schema.OpenAPIV3Schema
+			if k.Generated {
+				assert.NotContains(t, crd.Labels, OpenSchemaLabel, k.Kind)
+				assert.Contains(t, schema.Properties, "spec", "%s: the operator's schema", k.Kind)
+			} else {
+				assert.Equal(t, "true", crd.Labels[OpenSchemaLabel], k.Kind)
+				assert.True(t, *schema.XPreserveUnknownFields, k.Kind)
+			}
+		}
+	}
+	_, err := Definition(Kind{Group: "example.io", Kind: "Widget", Plural: "widgets", Versions: []string{"v1"}, Generated: true})
+	assert.ErrorContains(t, err, "kind Widget: no generated definition crds/example.io_widgets.yaml; run `make crds`")
+}
+
+// Every generated file is one a kind uses: `make crds` keeps no others.
+func TestNoUnusedGeneratedDefinitions(t *testing.T) {
+	used := map[string]bool{}
+	for _, c := range []Chart{IstioBase, CertManager, ExternalSecrets} {
+		for _, k := range c.Kinds {
+			if k.Generated {
+				used[k.Group+"_"+k.Plural+".yaml"] = true
+			}
+		}
+	}
+	files, err := generated.ReadDir("crds")
+	require.NoError(t, err)
+	for _, f := range files {
+		assert.True(t, used[f.Name()], "%s is not a kind the platform writes", f.Name())
+	}
+	assert.Len(t, files, len(used))
+}
+
+// The committed definitions are what controller-gen writes today from the
+// operators' types at the pinned versions (scripts/crds.sh).
+func TestGeneratedDefinitionsAreCurrent(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	require.NoError(t, err)
+	_, err = os.Stat(filepath.Join(root, ".cloudscale/bin/controller-gen"))
+	require.NoError(t, err, "controller-gen is missing: run `make tools` (the README's `make test` does)")
+	out := t.TempDir()
+	cmd := exec.Command("bash", filepath.Join(root, "scripts/crds.sh"), out)
+	cmd.Dir = root
+	logs, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", logs)
+	files, err := generated.ReadDir("crds")
+	require.NoError(t, err)
+	for _, f := range files {
+		want, err := generated.ReadFile("crds/" + f.Name())
+		require.NoError(t, err)
+		got, err := os.ReadFile(filepath.Join(out, f.Name()))
+		require.NoError(t, err)
+		assert.Equal(t, string(got), string(want), "%s is stale: run `make crds`", f.Name())
 	}
 }

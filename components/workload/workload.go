@@ -21,6 +21,11 @@ import (
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
 	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	k8scorev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/cloudscale/platform/components/contract"
+	"github.com/cloudscale/platform/components/tier"
 )
 
 // Port is a port the workload serves.
@@ -38,29 +43,34 @@ type Volume struct {
 	ConfigMap, Secret string
 }
 
-// Peer is who may reach the workload (ingress) or whom it may reach
-// (egress): pods with these labels, in a namespace with these labels (nil
-// for the workload's own namespace).
-type Peer struct {
-	PodLabels       map[string]string
-	NamespaceLabels map[string]string
-	// CIDRs, when set, make the peer these address blocks instead of pods
-	// (clients outside the cluster, cloud APIs).
-	CIDRs []string
-	Ports []int
-}
-
-// Sidecar is what a workload in the service mesh reaches and is reached
-// by besides its own peers: the mesh's control plane (configuration and
-// certificates), the collector its proxy sends spans to, and the scraper
-// that reads its proxy's metrics.
-type Sidecar struct {
-	ControlPlane, Tracing, Metrics Peer
-}
-
 // Resources are one container's requests and limits (Kubernetes quantities).
 type Resources struct {
 	RequestCPU, RequestMemory, LimitCPU, LimitMemory string
+}
+
+// Requirements are the resources as Kubernetes' own type, for chart
+// values; an error names a value that is not a quantity.
+func (r Resources) Requirements() (k8scorev1.ResourceRequirements, error) {
+	list := func(cpu, memory string) (k8scorev1.ResourceList, error) {
+		c, err := resource.ParseQuantity(cpu)
+		if err != nil {
+			return nil, fmt.Errorf("cpu %q: %w", cpu, err)
+		}
+		m, err := resource.ParseQuantity(memory)
+		if err != nil {
+			return nil, fmt.Errorf("memory %q: %w", memory, err)
+		}
+		return k8scorev1.ResourceList{k8scorev1.ResourceCPU: c, k8scorev1.ResourceMemory: m}, nil
+	}
+	requests, err := list(r.RequestCPU, r.RequestMemory)
+	if err != nil {
+		return k8scorev1.ResourceRequirements{}, fmt.Errorf("requests: %w", err)
+	}
+	limits, err := list(r.LimitCPU, r.LimitMemory)
+	if err != nil {
+		return k8scorev1.ResourceRequirements{}, fmt.Errorf("limits: %w", err)
+	}
+	return k8scorev1.ResourceRequirements{Requests: requests, Limits: limits}, nil
 }
 
 // Autoscaling adds a HorizontalPodAutoscaler on CPU.
@@ -87,8 +97,8 @@ type Args struct {
 	// storage class.
 	Stateful   bool
 	VolumeSize string
-	Ingress    []Peer
-	Egress     []Peer
+	Ingress    []contract.Peer
+	Egress     []contract.Peer
 	// Autoscaling, when set, adds an HPA (its Min overrides Replicas as the floor).
 	Autoscaling *Autoscaling
 
@@ -106,7 +116,7 @@ type Args struct {
 	// ServiceAnnotations configure the cloud's load balancer.
 	ServiceAnnotations map[string]string
 	// Sidecar, when set, opens what the workload's mesh proxy needs.
-	Sidecar *Sidecar
+	Sidecar *contract.Sidecar
 }
 
 // Workload is the component.
@@ -177,9 +187,9 @@ func (a *Args) Validate(name string) error {
 		}
 	}
 	if sc := a.Sidecar; sc != nil {
-		for name, p := range map[string]Peer{"control plane": sc.ControlPlane, "tracing": sc.Tracing, "metrics": sc.Metrics} {
+		for _, name := range []string{"control plane", "metrics", "tracing"} {
 			// A peer without ports or a selector would admit everything.
-			if len(p.Ports) == 0 || (len(p.PodLabels) == 0 && len(p.NamespaceLabels) == 0 && len(p.CIDRs) == 0) {
+			if p := sc.Peers()[name]; len(p.Ports) == 0 || !p.Selects() {
 				errs = append(errs, fmt.Errorf("sidecar %s peer needs ports and a selector", name))
 			}
 		}
@@ -208,7 +218,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err := ctx.RegisterComponentResource("cloudscale:workload:Workload", name, w, opts...); err != nil {
 		return nil, err
 	}
-	child := pulumi.Parent(w)
+	child := tier.Children(w, opts)
 	labels := pulumi.StringMap{"app.kubernetes.io/name": pulumi.String(name), "app.kubernetes.io/part-of": pulumi.String("cloudscale")}
 	selector := &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"app.kubernetes.io/name": pulumi.String(name)}}
 	meta := func() *metav1.ObjectMetaArgs {
@@ -218,7 +228,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	sa, err := corev1.NewServiceAccount(ctx, name, &corev1.ServiceAccountArgs{
 		Metadata:                     meta(),
 		AutomountServiceAccountToken: pulumi.Bool(false),
-	}, child)
+	}, child...)
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +264,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		}
 		svcMeta.Labels = l
 	}
-	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{Metadata: svcMeta, Spec: svcSpec}, child)
+	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{Metadata: svcMeta, Spec: svcSpec}, child...)
 	if err != nil {
 		return nil, err
 	}
@@ -280,7 +290,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 					},
 				}},
 			},
-		}, child)
+		}, child...)
 	} else {
 		_, err = appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
 			Metadata: meta(),
@@ -290,7 +300,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 					MaxUnavailable: pulumi.Int(0), MaxSurge: pulumi.Int(1),
 				}},
 			},
-		}, child)
+		}, child...)
 	}
 	if err != nil {
 		return nil, err
@@ -298,7 +308,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if _, err := policyv1.NewPodDisruptionBudget(ctx, name, &policyv1.PodDisruptionBudgetArgs{
 		Metadata: meta(),
 		Spec:     &policyv1.PodDisruptionBudgetSpecArgs{Selector: selector, MaxUnavailable: pulumi.Int(1)},
-	}, child); err != nil {
+	}, child...); err != nil {
 		return nil, err
 	}
 	if s := args.Autoscaling; s != nil {
@@ -313,14 +323,14 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 						Target: &autoscalingv2.MetricTargetArgs{Type: pulumi.String("Utilization"), AverageUtilization: pulumi.Int(max(s.CPUUtilization, 1))}},
 				}},
 			},
-		}, child); err != nil {
+		}, child...); err != nil {
 			return nil, err
 		}
 	}
 	if _, err := networkingv1.NewNetworkPolicy(ctx, name, &networkingv1.NetworkPolicyArgs{
 		Metadata: meta(),
 		Spec:     policySpec(args, selector),
-	}, child); err != nil {
+	}, child...); err != nil {
 		return nil, err
 	}
 
@@ -416,14 +426,14 @@ func podTemplate(name string, a *Args, labels pulumi.StringMap, sa *corev1.Servi
 // policySpec admits exactly the declared peers on the declared ports; the
 // namespace's default-deny covers everything else.
 func policySpec(a *Args, selector *metav1.LabelSelectorArgs) *networkingv1.NetworkPolicySpecArgs {
-	peer := func(p Peer) *networkingv1.NetworkPolicyPeerArgs {
+	peer := func(p contract.Peer) *networkingv1.NetworkPolicyPeerArgs {
 		np := &networkingv1.NetworkPolicyPeerArgs{PodSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(p.PodLabels)}}
 		if p.NamespaceLabels != nil {
 			np.NamespaceSelector = &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(p.NamespaceLabels)}
 		}
 		return np
 	}
-	peers := func(p Peer) networkingv1.NetworkPolicyPeerArray {
+	peers := func(p contract.Peer) networkingv1.NetworkPolicyPeerArray {
 		if len(p.CIDRs) > 0 {
 			var out networkingv1.NetworkPolicyPeerArray
 			for _, c := range p.CIDRs {
@@ -446,8 +456,8 @@ func policySpec(a *Args, selector *metav1.LabelSelectorArgs) *networkingv1.Netwo
 	}
 	ingress, egress := a.Ingress, a.Egress
 	if sc := a.Sidecar; sc != nil {
-		egress = append(append([]Peer(nil), egress...), sc.ControlPlane, sc.Tracing)
-		ingress = append(append([]Peer(nil), ingress...), sc.Metrics)
+		egress = append(append([]contract.Peer(nil), egress...), sc.ControlPlane, sc.Tracing)
+		ingress = append(append([]contract.Peer(nil), ingress...), sc.Metrics)
 	}
 	var in networkingv1.NetworkPolicyIngressRuleArray
 	for _, p := range ingress {

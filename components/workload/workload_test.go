@@ -7,8 +7,15 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/cloudscale/platform/components/componenttest"
+	"github.com/cloudscale/platform/components/contract"
 	"github.com/cloudscale/platform/graph"
 	"github.com/cloudscale/platform/policies"
 )
@@ -27,55 +34,55 @@ func api() *Args {
 		Ports: []Port{{Name: "http", Port: 8080}}, HealthPath: "/healthz",
 		Resources:   Resources{RequestCPU: "250m", RequestMemory: "256Mi", LimitCPU: "1", LimitMemory: "512Mi"},
 		Env:         map[string]string{"LOG_LEVEL": "info"},
-		Ingress:     []Peer{{PodLabels: map[string]string{"app.kubernetes.io/name": "gateway"}, NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": "istio-ingress"}, Ports: []int{8080}}},
-		Egress:      []Peer{{PodLabels: map[string]string{"app.kubernetes.io/name": "postgres"}, Ports: []int{5432}}},
+		Ingress:     []contract.Peer{{PodLabels: map[string]string{"app.kubernetes.io/name": "gateway"}, NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": "istio-ingress"}, Ports: []int{8080}}},
+		Egress:      []contract.Peer{{PodLabels: map[string]string{"app.kubernetes.io/name": "postgres"}, Ports: []int{5432}}},
 		Autoscaling: &Autoscaling{Min: 3, Max: 10, CPUUtilization: 70},
 	}
 }
 
+const (
+	deploymentType    = "kubernetes:apps/v1:Deployment"
+	networkPolicyType = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+)
+
 func TestProductionDeployment(t *testing.T) {
 	g, err := run(t, "api", api())
 	require.NoError(t, err)
-	dep, ok := g.Named("kubernetes:apps/v1:Deployment", "api")
-	require.True(t, ok)
-	assert.Equal(t, 3.0, dep.Inputs["spec"].(map[string]any)["replicas"])
-	pod := dep.Inputs["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
-	spread := pod["topologySpreadConstraints"].([]any)
-	assert.Equal(t, "topology.kubernetes.io/zone", spread[0].(map[string]any)["topologyKey"])
-	assert.Equal(t, "DoNotSchedule", spread[0].(map[string]any)["whenUnsatisfiable"], "prod: hard zone spread")
-	assert.Equal(t, "kubernetes.io/hostname", spread[1].(map[string]any)["topologyKey"])
-	assert.Equal(t, false, pod["automountServiceAccountToken"])
-	c := pod["containers"].([]any)[0].(map[string]any)
-	sc := c["securityContext"].(map[string]any)
-	assert.Equal(t, true, sc["runAsNonRoot"])
-	assert.Equal(t, true, sc["readOnlyRootFilesystem"])
-	assert.Equal(t, false, sc["allowPrivilegeEscalation"])
-	assert.Equal(t, []any{"ALL"}, sc["capabilities"].(map[string]any)["drop"])
-	assert.Equal(t, "RuntimeDefault", sc["seccompProfile"].(map[string]any)["type"])
-	for _, p := range []string{"readinessProbe", "livenessProbe", "startupProbe"} {
-		assert.Equal(t, "/healthz", c[p].(map[string]any)["httpGet"].(map[string]any)["path"], p)
+	dep := componenttest.Object[appsv1.Deployment](t, g, deploymentType, "api")
+	assert.Equal(t, int32(3), *dep.Spec.Replicas)
+	pod := dep.Spec.Template.Spec
+	spread := pod.TopologySpreadConstraints
+	require.Len(t, spread, 2)
+	assert.Equal(t, corev1.LabelTopologyZone, spread[0].TopologyKey)
+	assert.Equal(t, corev1.DoNotSchedule, spread[0].WhenUnsatisfiable, "prod: hard zone spread")
+	assert.Equal(t, corev1.LabelHostname, spread[1].TopologyKey)
+	assert.False(t, *pod.AutomountServiceAccountToken)
+	c := pod.Containers[0]
+	sc := c.SecurityContext
+	assert.True(t, *sc.RunAsNonRoot)
+	assert.True(t, *sc.ReadOnlyRootFilesystem)
+	assert.False(t, *sc.AllowPrivilegeEscalation)
+	assert.Equal(t, []corev1.Capability{"ALL"}, sc.Capabilities.Drop)
+	assert.Equal(t, corev1.SeccompProfileTypeRuntimeDefault, sc.SeccompProfile.Type)
+	for name, p := range map[string]*corev1.Probe{"readiness": c.ReadinessProbe, "liveness": c.LivenessProbe, "startup": c.StartupProbe} {
+		assert.Equal(t, "/healthz", p.HTTPGet.Path, name)
 	}
 
-	pdb, ok := g.Named("kubernetes:policy/v1:PodDisruptionBudget", "api")
-	require.True(t, ok)
-	assert.Equal(t, 1.0, pdb.Inputs["spec"].(map[string]any)["maxUnavailable"])
-	sa, ok := g.Named("kubernetes:core/v1:ServiceAccount", "api")
-	require.True(t, ok)
-	assert.Equal(t, false, sa.Inputs["automountServiceAccountToken"])
-	hpa, ok := g.Named("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "api")
-	require.True(t, ok)
-	assert.Equal(t, 3.0, hpa.Inputs["spec"].(map[string]any)["minReplicas"])
+	pdb := componenttest.Object[policyv1.PodDisruptionBudget](t, g, "kubernetes:policy/v1:PodDisruptionBudget", "api")
+	assert.Equal(t, intstr.FromInt32(1), *pdb.Spec.MaxUnavailable)
+	sa := componenttest.Object[corev1.ServiceAccount](t, g, "kubernetes:core/v1:ServiceAccount", "api")
+	assert.False(t, *sa.AutomountServiceAccountToken)
+	hpa := componenttest.Object[autoscalingv2.HorizontalPodAutoscaler](t, g, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "api")
+	assert.Equal(t, int32(3), *hpa.Spec.MinReplicas)
 
-	np, ok := g.Named("kubernetes:networking.k8s.io/v1:NetworkPolicy", "api")
-	require.True(t, ok)
-	spec := np.Inputs["spec"].(map[string]any)
-	assert.Equal(t, []any{"Ingress", "Egress"}, spec["policyTypes"])
-	ingress := spec["ingress"].([]any)
-	require.Len(t, ingress, 1)
-	assert.Equal(t, []any{map[string]any{"protocol": "TCP", "port": 8080.0}}, ingress[0].(map[string]any)["ports"])
-	egress := spec["egress"].([]any)
-	require.Len(t, egress, 1)
-	assert.Equal(t, map[string]any{"app.kubernetes.io/name": "postgres"}, egress[0].(map[string]any)["to"].([]any)[0].(map[string]any)["podSelector"].(map[string]any)["matchLabels"])
+	np := componenttest.Object[networkingv1.NetworkPolicy](t, g, networkPolicyType, "api").Spec
+	assert.Equal(t, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}, np.PolicyTypes)
+	require.Len(t, np.Ingress, 1)
+	tcp := corev1.ProtocolTCP
+	port := intstr.FromInt32(8080)
+	assert.Equal(t, []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &port}}, np.Ingress[0].Ports)
+	require.Len(t, np.Egress, 1)
+	assert.Equal(t, map[string]string{"app.kubernetes.io/name": "postgres"}, np.Egress[0].To[0].PodSelector.MatchLabels)
 }
 
 // What the helper produces passes every rule of the policy gate in prod,
@@ -145,49 +152,43 @@ func TestExposedWorkload(t *testing.T) {
 	a.ServiceType, a.SourceRanges = "LoadBalancer", []string{"203.0.113.0/24"}
 	a.ServiceLabels = map[string]string{"cloudscale.io/role": "gateway"}
 	a.Volumes = []Volume{{Name: "keys", Secret: "api-keys", MountPath: "/etc/keys"}, {Name: "config", ConfigMap: "cfg", MountPath: "/etc/cfg"}}
-	a.Ingress = []Peer{{CIDRs: []string{"203.0.113.0/24"}, Ports: []int{8443}}}
+	a.Ingress = []contract.Peer{{CIDRs: []string{"203.0.113.0/24"}, Ports: []int{8443}}}
 	a.Egress = nil
-	a.Sidecar = &Sidecar{
-		ControlPlane: Peer{NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": "istio-system"}, PodLabels: map[string]string{"app": "istiod"}, Ports: []int{15012}},
-		Tracing:      Peer{NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": "monitoring"}, PodLabels: map[string]string{"app.kubernetes.io/name": "jaeger"}, Ports: []int{4317}},
-		Metrics:      Peer{NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": "monitoring"}, PodLabels: map[string]string{"app.kubernetes.io/name": "prometheus"}, Ports: []int{15020}},
+	a.Sidecar = &contract.Sidecar{
+		ControlPlane: contract.Peer{NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": "istio-system"}, PodLabels: map[string]string{"app": "istiod"}, Ports: []int{15012}},
+		Tracing:      contract.Peer{NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": "monitoring"}, PodLabels: map[string]string{"app.kubernetes.io/name": "jaeger"}, Ports: []int{4317}},
+		Metrics:      contract.Peer{NamespaceLabels: map[string]string{"kubernetes.io/metadata.name": "monitoring"}, PodLabels: map[string]string{"app.kubernetes.io/name": "prometheus"}, Ports: []int{15020}},
 	}
 	g, err := run(t, "edge", a)
 	require.NoError(t, err)
 
-	svc, _ := g.Named("kubernetes:core/v1:Service", "edge")
-	ss := svc.Inputs["spec"].(map[string]any)
-	assert.Equal(t, "LoadBalancer", ss["type"])
-	assert.Equal(t, "Local", ss["externalTrafficPolicy"])
-	assert.Equal(t, []any{"203.0.113.0/24"}, ss["loadBalancerSourceRanges"])
-	assert.Equal(t, map[string]any{"name": "https", "port": 443.0, "targetPort": 8443.0}, ss["ports"].([]any)[1])
-	assert.Equal(t, "gateway", svc.Inputs["metadata"].(map[string]any)["labels"].(map[string]any)["cloudscale.io/role"])
+	svc := componenttest.Object[corev1.Service](t, g, "kubernetes:core/v1:Service", "edge")
+	assert.Equal(t, corev1.ServiceTypeLoadBalancer, svc.Spec.Type)
+	assert.Equal(t, corev1.ServiceExternalTrafficPolicyLocal, svc.Spec.ExternalTrafficPolicy)
+	assert.Equal(t, []string{"203.0.113.0/24"}, svc.Spec.LoadBalancerSourceRanges)
+	assert.Equal(t, corev1.ServicePort{Name: "https", Port: 443, TargetPort: intstr.FromInt32(8443)}, svc.Spec.Ports[1])
+	assert.Equal(t, "gateway", svc.Labels["cloudscale.io/role"])
 
-	dep, _ := g.Named("kubernetes:apps/v1:Deployment", "edge")
-	tpl := dep.Inputs["spec"].(map[string]any)["template"].(map[string]any)
-	meta := tpl["metadata"].(map[string]any)
-	assert.Equal(t, "ingressgateway", meta["labels"].(map[string]any)["istio"])
-	assert.Equal(t, "edge", meta["labels"].(map[string]any)["app.kubernetes.io/name"], "the selector's label stays")
-	assert.Equal(t, "gateway", meta["annotations"].(map[string]any)["inject.istio.io/templates"])
-	pod := tpl["spec"].(map[string]any)
-	c := pod["containers"].([]any)[0].(map[string]any)
-	assert.Equal(t, "istio-proxy", c["name"])
-	assert.Contains(t, c["volumeMounts"], map[string]any{"name": "keys", "mountPath": "/etc/keys", "readOnly": true})
-	assert.Contains(t, pod["volumes"], map[string]any{"name": "config", "configMap": map[string]any{"name": "cfg"}})
-	assert.Equal(t, 15021.0, c["readinessProbe"].(map[string]any)["httpGet"].(map[string]any)["port"], "probes use the first port")
+	tpl := componenttest.Object[appsv1.Deployment](t, g, deploymentType, "edge").Spec.Template
+	assert.Equal(t, "ingressgateway", tpl.Labels["istio"])
+	assert.Equal(t, "edge", tpl.Labels["app.kubernetes.io/name"], "the selector's label stays")
+	assert.Equal(t, "gateway", tpl.Annotations["inject.istio.io/templates"])
+	c := tpl.Spec.Containers[0]
+	assert.Equal(t, "istio-proxy", c.Name)
+	assert.Contains(t, c.VolumeMounts, corev1.VolumeMount{Name: "keys", MountPath: "/etc/keys", ReadOnly: true})
+	assert.Contains(t, tpl.Spec.Volumes, corev1.Volume{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}}}})
+	assert.Equal(t, intstr.FromInt32(15021), c.ReadinessProbe.HTTPGet.Port, "probes use the first port")
 
-	np, _ := g.Named("kubernetes:networking.k8s.io/v1:NetworkPolicy", "edge")
-	from := np.Inputs["spec"].(map[string]any)["ingress"].([]any)[0].(map[string]any)["from"]
-	assert.Equal(t, []any{map[string]any{"ipBlock": map[string]any{"cidr": "203.0.113.0/24"}}}, from)
+	np := componenttest.Object[networkingv1.NetworkPolicy](t, g, networkPolicyType, "edge").Spec
+	assert.Equal(t, []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "203.0.113.0/24"}}}, np.Ingress[0].From)
 	// The proxy reaches istiod and the tracing collector and is scraped.
-	spec := np.Inputs["spec"].(map[string]any)
-	var egressPorts, ingressPorts []float64
-	for _, r := range spec["egress"].([]any) {
-		egressPorts = append(egressPorts, r.(map[string]any)["ports"].([]any)[0].(map[string]any)["port"].(float64))
+	var egressPorts, ingressPorts []int32
+	for _, r := range np.Egress {
+		egressPorts = append(egressPorts, r.Ports[0].Port.IntVal)
 	}
-	for _, r := range spec["ingress"].([]any) {
-		ingressPorts = append(ingressPorts, r.(map[string]any)["ports"].([]any)[0].(map[string]any)["port"].(float64))
+	for _, r := range np.Ingress {
+		ingressPorts = append(ingressPorts, r.Ports[0].Port.IntVal)
 	}
-	assert.Equal(t, []float64{15012, 4317}, egressPorts)
-	assert.Equal(t, []float64{8443, 15020}, ingressPorts)
+	assert.Equal(t, []int32{15012, 4317}, egressPorts)
+	assert.Equal(t, []int32{8443, 15020}, ingressPorts)
 }

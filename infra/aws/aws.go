@@ -187,20 +187,24 @@ func (b *builder) build() error {
 	c.GatewaySecurityGroupID = net.gatewaySG.ID().ToStringOutput()
 	c.Out = infra.Cluster{
 		Name:         clusterName,
+		Distribution: infra.EKS,
 		Provider:     provider,
 		Kubeconfig:   kubeconfig,
 		Zones:        a.Zones,
 		StorageClass: naming.StorageClass,
 		Backups: infra.BackupStore{
-			Kind:     "s3",
+			Kind:     infra.S3,
 			Bucket:   bucket.Bucket,
 			Endpoint: pulumi.Sprintf("s3://%s", bucket.Bucket),
 			Region:   a.Region,
 		},
 		Keys: infra.Keys{Secrets: secretsKey.Arn, Storage: storageKey.Arn},
 		Seal: seal,
+		// A Network Load Balancer keeps the client's address (with
+		// externalTrafficPolicy Local) and honours loadBalancerSourceRanges.
+		LoadBalancerAnnotations: map[string]string{"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"},
 		Identity: infra.WorkloadIdentity{
-			BackupServiceAccount: a.Namespace + "/" + infra.BackupServiceAccountName,
+			BackupServiceAccount: infra.BackupServiceAccount(a.Namespace),
 			Annotations:          pulumi.StringMap{"eks.amazonaws.com/role-arn": backupRole.Arn}.ToStringMapOutput(),
 		},
 	}

@@ -70,7 +70,7 @@ func (b *builder) backups(key *kms.Key, cluster *eks.Cluster, oidc *iam.OpenIdCo
 		return nil, nil, err
 	}
 
-	role, err := b.irsaRole("backup", cluster, oidc, b.a.Namespace, infra.BackupServiceAccountName)
+	role, err := b.irsaRole("backup", cluster, oidc, infra.BackupServiceAccount(b.a.Namespace))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -9,6 +9,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/cloudscale/platform/infra"
 )
 
 // EKSOIDCThumbprint is the root CA thumbprint AWS documents for EKS OIDC
@@ -150,7 +152,7 @@ func (b *builder) eks(n *awsNetwork, secretsKey, storageKey *kms.Key) (*eks.Clus
 	}
 
 	// The EBS CSI driver provisions the encrypted volumes, as its own IRSA role.
-	csiRole, err := b.irsaRole("ebs-csi", cluster, oidc, "kube-system", "ebs-csi-controller-sa")
+	csiRole, err := b.irsaRole("ebs-csi", cluster, oidc, infra.ServiceAccount{Namespace: "kube-system", Name: "ebs-csi-controller-sa"})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -216,7 +218,7 @@ func (b *builder) serviceRole(part, service string, policies ...string) (*iam.Ro
 
 // irsaRole is a role only one Kubernetes service account can assume, through
 // the cluster's OIDC issuer.
-func (b *builder) irsaRole(part string, cluster *eks.Cluster, oidc *iam.OpenIdConnectProvider, namespace, serviceAccount string) (*iam.Role, error) {
+func (b *builder) irsaRole(part string, cluster *eks.Cluster, oidc *iam.OpenIdConnectProvider, sa infra.ServiceAccount) (*iam.Role, error) {
 	trust := pulumi.All(oidc.Arn, oidc.Url).ApplyT(func(v []any) (string, error) {
 		issuer := trimScheme(v[1].(string))
 		return jsonString(map[string]any{
@@ -226,7 +228,7 @@ func (b *builder) irsaRole(part string, cluster *eks.Cluster, oidc *iam.OpenIdCo
 				"Action":    "sts:AssumeRoleWithWebIdentity",
 				"Principal": map[string]any{"Federated": v[0].(string)},
 				"Condition": map[string]any{"StringEquals": map[string]any{
-					issuer + ":sub": "system:serviceaccount:" + namespace + ":" + serviceAccount,
+					issuer + ":sub": sa.Subject(),
 					issuer + ":aud": "sts.amazonaws.com",
 				}},
 			}},

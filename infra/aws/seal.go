@@ -14,7 +14,7 @@ import (
 // seal lets Vault's service account (alone, through IRSA) encrypt and
 // decrypt with the secrets key, which auto-unseals Vault.
 func (b *builder) seal(key *kms.Key, cluster *eks.Cluster, oidc *iam.OpenIdConnectProvider) (*infra.VaultSeal, error) {
-	role, err := b.irsaRole("vault", cluster, oidc, infra.VaultServiceAccountNamespace, infra.VaultServiceAccountName)
+	role, err := b.irsaRole("vault", cluster, oidc, infra.VaultServiceAccount)
 	if err != nil {
 		return nil, err
 	}

@@ -184,12 +184,13 @@ func (b *builder) build() error {
 	c.BackupClientID = backups.identity.ClientId
 	c.Out = infra.Cluster{
 		Name:         b.cloudName("aks", 63),
+		Distribution: infra.AKS,
 		Provider:     provider,
 		Kubeconfig:   kubeconfig,
 		Zones:        a.Zones,
 		StorageClass: naming.StorageClass,
 		Backups: infra.BackupStore{
-			Kind:     "azureblob",
+			Kind:     infra.AzureBlob,
 			Bucket:   backups.container.Name,
 			Endpoint: pulumi.Sprintf("https://%s.blob.core.windows.net/%s", backups.account.Name, backups.container.Name),
 			Region:   a.Region,
@@ -197,7 +198,7 @@ func (b *builder) build() error {
 		Keys: infra.Keys{Secrets: keys.secrets.KeyUriWithVersion, Storage: keys.storage.KeyUriWithVersion},
 		Seal: seal,
 		Identity: infra.WorkloadIdentity{
-			BackupServiceAccount: a.Namespace + "/" + infra.BackupServiceAccountName,
+			BackupServiceAccount: infra.BackupServiceAccount(a.Namespace),
 			Annotations: pulumi.StringMap{
 				"azure.workload.identity/client-id": backups.identity.ClientId,
 				"azure.workload.identity/tenant-id": pulumi.String(b.tenant),

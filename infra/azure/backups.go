@@ -81,7 +81,7 @@ func (b *builder) backups(k *azureKeys, n *azureNetwork, aks *azureAKS) (*azureB
 		return nil, err
 	}
 
-	out.identity, err = b.workloadIdentity("backup", aks, a.Namespace, infra.BackupServiceAccountName)
+	out.identity, err = b.workloadIdentity("backup", aks, infra.BackupServiceAccount(a.Namespace))
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 
 // workloadIdentity is a managed identity only one Kubernetes service
 // account can use, federated through the cluster's OIDC issuer.
-func (b *builder) workloadIdentity(part string, aks *azureAKS, namespace, serviceAccount string) (*managedidentity.UserAssignedIdentity, error) {
+func (b *builder) workloadIdentity(part string, aks *azureAKS, sa infra.ServiceAccount) (*managedidentity.UserAssignedIdentity, error) {
 	id, err := managedidentity.NewUserAssignedIdentity(b.ctx, b.name+"-"+part+"-id", &managedidentity.UserAssignedIdentityArgs{
 		ResourceName:      pulumi.String(b.cloudName(part+"-id", 128)),
 		ResourceGroupName: b.rg.Name,
@@ -25,7 +25,7 @@ func (b *builder) workloadIdentity(part string, aks *azureAKS, namespace, servic
 		ResourceName:                            id.Name,
 		ResourceGroupName:                       b.rg.Name,
 		Issuer:                                  aks.cluster.OidcIssuerProfile.IssuerURL().Elem(),
-		Subject:                                 pulumi.String("system:serviceaccount:" + namespace + ":" + serviceAccount),
+		Subject:                                 pulumi.String(sa.Subject()),
 		Audiences:                               pulumi.StringArray{pulumi.String("api://AzureADTokenExchange")},
 	}, b.opts()...)
 	return id, err
@@ -35,7 +35,7 @@ func (b *builder) workloadIdentity(part string, aks *azureAKS, namespace, servic
 // service account only, with Key Vault Crypto User on the key vault: Vault
 // auto-unseals with the secrets key.
 func (b *builder) seal(k *azureKeys, aks *azureAKS) (*infra.VaultSeal, error) {
-	id, err := b.workloadIdentity("vault", aks, infra.VaultServiceAccountNamespace, infra.VaultServiceAccountName)
+	id, err := b.workloadIdentity("vault", aks, infra.VaultServiceAccount)
 	if err != nil {
 		return nil, err
 	}

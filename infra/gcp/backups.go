@@ -37,7 +37,7 @@ func (b *builder) backups(k *gcpKeys, gke *gcpGKE) (*gcpBackups, error) {
 	if err != nil {
 		return nil, err
 	}
-	out.account, err = b.workloadAccount("backup", "database backups", gke, a.Namespace, infra.BackupServiceAccountName)
+	out.account, err = b.workloadAccount("backup", "database backups", gke, infra.BackupServiceAccount(a.Namespace))
 	if err != nil {
 		return nil, err
 	}

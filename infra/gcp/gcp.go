@@ -175,12 +175,13 @@ func (b *builder) build() error {
 	c.BackupAccount = backups.account.Email
 	c.Out = infra.Cluster{
 		Name:         clusterName,
+		Distribution: infra.GKE,
 		Provider:     provider,
 		Kubeconfig:   kubeconfig,
 		Zones:        a.Zones,
 		StorageClass: naming.StorageClass,
 		Backups: infra.BackupStore{
-			Kind:     "gcs",
+			Kind:     infra.GCS,
 			Bucket:   backups.bucket.Name,
 			Endpoint: pulumi.Sprintf("gs://%s", backups.bucket.Name),
 			Region:   a.Region,
@@ -188,7 +189,7 @@ func (b *builder) build() error {
 		Keys: infra.Keys{Secrets: c.SecretsKey, Storage: c.StorageKey},
 		Seal: seal,
 		Identity: infra.WorkloadIdentity{
-			BackupServiceAccount: a.Namespace + "/" + infra.BackupServiceAccountName,
+			BackupServiceAccount: infra.BackupServiceAccount(a.Namespace),
 			Annotations:          pulumi.StringMap{"iam.gke.io/gcp-service-account": backups.account.Email}.ToStringMapOutput(),
 		},
 	}

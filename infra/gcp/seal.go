@@ -12,7 +12,7 @@ import (
 
 // workloadAccount is a Google service account only one Kubernetes service
 // account can act as, through workload identity.
-func (b *builder) workloadAccount(part, purpose string, gke *gcpGKE, namespace, serviceAccount string) (*serviceaccount.Account, error) {
+func (b *builder) workloadAccount(part, purpose string, gke *gcpGKE, sa infra.ServiceAccount) (*serviceaccount.Account, error) {
 	a := b.a
 	account, err := serviceaccount.NewAccount(b.ctx, b.name+"-"+part, &serviceaccount.AccountArgs{
 		AccountId:   pulumi.String(b.cloudName(part, 30)),
@@ -24,7 +24,7 @@ func (b *builder) workloadAccount(part, purpose string, gke *gcpGKE, namespace, 
 	_, err = serviceaccount.NewIAMMember(b.ctx, b.name+"-"+part+"-workload-identity", &serviceaccount.IAMMemberArgs{
 		ServiceAccountId: account.Name,
 		Role:             pulumi.String("roles/iam.workloadIdentityUser"),
-		Member:           pulumi.String("serviceAccount:" + a.Project + ".svc.id.goog[" + namespace + "/" + serviceAccount + "]"),
+		Member:           pulumi.String("serviceAccount:" + a.Project + ".svc.id.goog[" + sa.String() + "]"),
 	}, b.opts(pulumi.DependsOn([]pulumi.Resource{gke.cluster}))...)
 	return account, err
 }
@@ -34,7 +34,7 @@ func (b *builder) workloadAccount(part, purpose string, gke *gcpGKE, namespace, 
 // decrypt with the secrets key: Vault auto-unseals with it.
 func (b *builder) seal(k *gcpKeys, gke *gcpGKE) (*infra.VaultSeal, error) {
 	ctx, a := b.ctx, b.a
-	account, err := b.workloadAccount("vault", "Vault auto-unseal", gke, infra.VaultServiceAccountNamespace, infra.VaultServiceAccountName)
+	account, err := b.workloadAccount("vault", "Vault auto-unseal", gke, infra.VaultServiceAccount)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,8 @@ package local
 
 import (
 	"errors"
+	"io/fs"
+	"os"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -22,6 +24,8 @@ type ClusterArgs struct {
 	RenderDir string
 	// Zones are the zone labels of the simulated nodes.
 	Zones []string
+	// Namespace is the platform's namespace (where backup jobs would run).
+	Namespace string
 }
 
 // Cluster is the local cloud tier.
@@ -75,14 +79,11 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 
 	c.Provider = provider
 	c.StorageClass = sc.Metadata.Name().Elem()
-	target := args.Kubeconfig
-	if args.RenderDir != "" {
-		target = args.RenderDir
-	}
 	c.Out = infra.Cluster{
 		Name:         name,
+		Distribution: infra.Local,
 		Provider:     provider,
-		Kubeconfig:   pulumi.ToSecret(pulumi.String(target)).(pulumi.StringOutput),
+		Kubeconfig:   kubeconfigContent(args),
 		Zones:        args.Zones,
 		StorageClass: naming.StorageClass,
 		Keys: infra.Keys{
@@ -90,11 +91,12 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 			Storage: pulumi.String("").ToStringOutput(),
 		},
 		Backups: infra.BackupStore{
+			Kind:     infra.NoBackups,
 			Bucket:   pulumi.String("").ToStringOutput(),
 			Endpoint: pulumi.String("").ToStringOutput(),
 		},
 		Identity: infra.WorkloadIdentity{
-			BackupServiceAccount: infra.BackupServiceAccountName,
+			BackupServiceAccount: infra.BackupServiceAccount(args.Namespace),
 			Annotations:          pulumi.StringMap{}.ToStringMapOutput(),
 		},
 		Rendering: args.RenderDir != "",
@@ -106,4 +108,25 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		return nil, err
 	}
 	return c, nil
+}
+
+// kubeconfigContent is the simulated cluster's kubeconfig, read when the
+// outputs resolve: empty while rendering, or before `cloudscale cluster
+// start` has written it (a preview or the policy gate needs no cluster).
+func kubeconfigContent(args *ClusterArgs) pulumi.StringOutput {
+	path := args.Kubeconfig
+	if args.RenderDir != "" {
+		path = ""
+	}
+	content := pulumi.String(path).ToStringOutput().ApplyT(func(p string) (string, error) {
+		if p == "" {
+			return "", nil
+		}
+		data, err := os.ReadFile(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", nil
+		}
+		return string(data), err
+	}).(pulumi.StringOutput)
+	return pulumi.ToSecret(content).(pulumi.StringOutput)
 }

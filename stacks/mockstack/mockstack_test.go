@@ -71,7 +71,7 @@ func TestRenderDirReachesTheProvider(t *testing.T) {
 func TestBadConfigStopsBeforeAnyResource(t *testing.T) {
 	res, err := Run("local", map[string]string{"cloudscale:cloud": "local", "cloudscale:environment": "dev", "cloudscale:replicaCount": "0"}, stacks.Options{})
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "cloudscale:replicaCount: 0 is out of range")
+	assert.Contains(t, err.Error(), "cloudscale:replicaCount: Invalid value: 0: out of range")
 	assert.Empty(t, res.Graph.Resources)
 }
 

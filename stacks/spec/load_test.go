@@ -9,7 +9,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cloudscale/platform/components/contract"
+	"github.com/cloudscale/platform/components/gateway/gatewaydoc"
 )
+
+// withoutDir drops the unexported directory, for comparisons.
+func (s Spec) withoutDir() Spec { s.dir = ""; return s }
 
 // prodAWS is a valid prod stack; each bad case changes one thing.
 func prodAWS() map[string]string {
@@ -48,7 +54,7 @@ func TestLoadDefaultsFromTheGuide(t *testing.T) {
 	assert.Equal(t, "4Gi", s.Resources.Limits.Memory)
 	assert.True(t, s.Persistence.Enabled)
 	assert.Equal(t, "100Gi", s.Persistence.Size)
-	assert.Equal(t, []string{"eu-west-1a", "eu-west-1b", "eu-west-1c"}, s.Zones)
+	assert.Equal(t, Zones{"eu-west-1a", "eu-west-1b", "eu-west-1c"}, s.Zones)
 	assert.Equal(t, "cloudscale", s.Namespace)
 	assert.Equal(t, "1.33", s.Cluster.KubernetesVersion)
 	assert.Equal(t, 3, s.Cluster.NodeCount)
@@ -83,7 +89,9 @@ func TestLoadReadsEveryKey(t *testing.T) {
 		"cloudscale:security": `{"acme":{"email":"ops@example.com","dnsZone":"example.com"}}`,
 	})
 	require.NoError(t, err)
-	require.Contains(t, string(s.Gateway.Document), `"name":"edge"`)
+	require.NotNil(t, s.Gateway.Document)
+	assert.Equal(t, "edge", s.Gateway.Document.Metadata.Name)
+	assert.Equal(t, gatewaydoc.Backend{Service: "web", Port: 80}, s.Gateway.Document.Spec.Routes[0].Backend)
 	s.Gateway.Document = nil
 	assert.Equal(t, Spec{
 		Stack: "prod-gcp", Cloud: GCP, Environment: Staging, Region: "europe-west4",
@@ -93,143 +101,244 @@ func TestLoadReadsEveryKey(t *testing.T) {
 		Cluster: Cluster{KubernetesVersion: "1.31", NodeCount: 9, NodeSize: "n2-standard-8", NodeDiskGiB: 200,
 			APIAllowedCIDRs: []string{"198.51.100.0/24"}},
 		Network:  Network{CIDR: "10.8.0.0/14"},
-		Local:    LocalTarget{Kubeconfig: DefaultLocalKubeconfig},
 		GCP:      GCPSettings{Project: "acme-platform"},
 		Services: []Service{{Name: "web", Port: 80, CanaryWeight: 20, Callers: []string{"api"}}, {Name: "api", Port: 8080}},
 		Gateway: Gateway{DocumentSource: "cloudscale:gateway.document", Hosts: []string{"api.example.com"},
 			SourceRanges: []string{"203.0.113.0/24"}, MinReplicas: 4, MaxReplicas: 12,
-			OIDCIssuer: "https://id.example.com", OIDCJWKSURI: "https://id.example.com/jwks",
-			RateLimitRedis: &RedisTarget{Type: "SENTINEL", URL: "mymaster,redis-sentinel.platform:26379", Namespace: "platform"}},
+			OIDC:           OIDC{Issuer: "https://id.example.com", JWKSURI: "https://id.example.com/jwks"},
+			RateLimitRedis: &contract.Redis{Mode: contract.RedisSentinel, URL: "mymaster,redis-sentinel.platform:26379", Namespace: "platform"}},
 		Mesh:     Mesh{TracingSampling: 2.5, IstiodReplicas: 3},
-		Security: Security{ACMEEmail: "ops@example.com", ACMEServer: DefaultACMEServer, ACMEZone: "example.com"},
-	}, s)
+		Security: Security{ACME: &ACME{Email: "ops@example.com", Server: DefaultACMEServer, DNSZone: "example.com"}},
+	}, s.withoutDir())
 	assert.Equal(t, 3, s.NodesPerZone())
 }
 
-func TestLoadRejectsBadConfig(t *testing.T) {
-	cases := []struct {
-		name string
-		cfg  map[string]string
-		want []string
-	}{
+type badCase struct {
+	name string
+	cfg  map[string]string
+	want []string
+}
+
+func badCases() []badCase {
+	return []badCase{
 		{"unknown cloud", with(prodAWS(), "cloudscale:cloud", "digitalocean"),
-			[]string{`cloudscale:cloud: "digitalocean" is not supported; allowed: aws, azure, gcp, local`}},
+			[]string{
+				`cloudscale:cloud: Unsupported value: "digitalocean": supported values: "aws", "azure", "gcp", "local"`,
+			}},
 		{"missing environment", with(prodAWS(), "cloudscale:environment", "<unset>"),
-			[]string{`cloudscale:environment: required; allowed: dev, staging, prod`}},
+			[]string{
+				`cloudscale:environment: Required value: allowed: dev, staging, prod`,
+			}},
 		{"unknown environment", with(prodAWS(), "cloudscale:environment", "production"),
-			[]string{`cloudscale:environment: "production" is not supported; allowed: dev, staging, prod`}},
+			[]string{
+				`cloudscale:environment: Unsupported value: "production": supported values: "dev", "staging", "prod"`,
+			}},
 		{"replicaCount 0", with(prodAWS(), "cloudscale:environment", "dev", "cloudscale:replicaCount", "0"),
-			[]string{`cloudscale:replicaCount: 0 is out of range; allowed: 1 to 100`}},
+			[]string{
+				`cloudscale:replicaCount: Invalid value: 0: out of range; allowed: 1 to 100`,
+			}},
 		{"replicaCount 2 in prod", with(prodAWS(), "cloudscale:replicaCount", "2"),
-			[]string{`cloudscale:replicaCount: 2 is too few for prod; allowed: 3 to 100`}},
+			[]string{
+				`cloudscale:replicaCount: Invalid value: 2: too few for prod; allowed: 3 to 100`,
+			}},
 		{"replicaCount not a number", with(prodAWS(), "cloudscale:replicaCount", "three"),
-			[]string{`cloudscale:replicaCount: "three" is not an integer`}},
+			[]string{
+				`cloudscale:replicaCount: Invalid value: "three": not an integer`,
+			}},
 		{"memory written as 4 GB", with(prodAWS(), "cloudscale:resources", `{"limits":{"memory":"4 GB"}}`),
-			[]string{`cloudscale:resources.limits.memory: "4 GB" is not a Kubernetes quantity; e.g. 4Gi`}},
+			[]string{
+				`cloudscale:resources.limits.memory: Invalid value: "4 GB": not a Kubernetes quantity; e.g. 4Gi`,
+			}},
 		{"cpu written as 2 cores", with(prodAWS(), "cloudscale:resources", `{"limits":{"cpu":"2 cores"}}`),
-			[]string{`cloudscale:resources.limits.cpu: "2 cores" is not a Kubernetes quantity; e.g. 2000m`}},
+			[]string{
+				`cloudscale:resources.limits.cpu: Invalid value: "2 cores": not a Kubernetes quantity; e.g. 2000m`,
+			}},
 		{"request above limit", with(prodAWS(), "cloudscale:resources", `{"limits":{"memory":"1Gi"},"requests":{"memory":"2Gi"}}`),
-			[]string{`cloudscale:resources.requests.memory: 2Gi is more than the limit 1Gi; a request must not exceed its limit`}},
+			[]string{
+				`cloudscale:resources.requests.memory: Invalid value: "2Gi": more than the limit 1Gi; a request must not exceed its limit`,
+			}},
 		{"2 zones in prod", with(prodAWS(), "cloudscale:zones", `["us-east-1a","us-east-1b"]`, "cloudscale:cluster", `{"nodeCount":6}`),
-			[]string{`cloudscale:zones: 2 zones given [us-east-1a us-east-1b]; prod needs at least 3 availability zones`}},
+			[]string{
+				`cloudscale:zones: Invalid value: ["us-east-1a","us-east-1b"]: prod needs at least 3 availability zones`,
+			}},
 		{"zone outside the region", with(prodAWS(), "cloudscale:zones", `["us-east-1a","us-east-1b","us-west-2c"]`),
-			[]string{`cloudscale:zones[2]: "us-west-2c" is not a zone of region us-east-1; e.g. us-east-1a`}},
+			[]string{
+				`cloudscale:zones[2]: Invalid value: "us-west-2c": not a zone of region us-east-1; e.g. us-east-1a`,
+			}},
 		{"duplicate zone", with(prodAWS(), "cloudscale:zones", `["us-east-1a","us-east-1b","us-east-1a"]`),
-			[]string{`cloudscale:zones[2]: "us-east-1a" is listed twice; every zone must be distinct`}},
+			[]string{
+				`cloudscale:zones[2]: Duplicate value: "us-east-1a"`,
+			}},
 		{"Kubernetes 1.24", with(prodAWS(), "cloudscale:cluster", `{"kubernetesVersion":"1.24","nodeCount":6}`),
-			[]string{`cloudscale:cluster.kubernetesVersion: "1.24" is older than the guide's minimum; allowed: 1.25 or newer`}},
+			[]string{
+				`cloudscale:cluster.kubernetesVersion: Invalid value: "1.24": older than the guide's minimum; allowed: 1.25 or newer`,
+			}},
 		{"Kubernetes version as a YAML number", with(prodAWS(), "cloudscale:cluster", `{"kubernetesVersion":1.3,"nodeCount":6}`),
-			[]string{`cloudscale:cluster.kubernetesVersion: 1.3 is a number; quote it ("1.3"), since YAML reads 1.30 as 1.3`}},
+			[]string{
+				`cloudscale:cluster.kubernetesVersion: Invalid value: "1.3": a number where text is expected; quote it ("1.3"), since YAML reads 1.30 as 1.3`,
+			}},
 		{"negative disk size", with(prodAWS(), "cloudscale:cluster", `{"nodeCount":6,"nodeDiskGiB":-10}`),
-			[]string{`cloudscale:cluster.nodeDiskGiB: -10 is below the guide's minimum; allowed: 100 or more (GiB of SSD per node)`}},
+			[]string{
+				`cloudscale:cluster.nodeDiskGiB: Invalid value: -10: below the guide's minimum; allowed: 100 or more (GiB of SSD per node)`,
+			}},
 		{"two nodes", with(prodAWS(), "cloudscale:cluster", `{"nodeCount":2}`),
-			[]string{`cloudscale:cluster.nodeCount: 2 is below the guide's minimum; allowed: 3 or more nodes`}},
+			[]string{
+				`cloudscale:cluster.nodeCount: Invalid value: 2: below the guide's minimum; allowed: 3 or more nodes`,
+			}},
 		{"nodes uneven over zones in prod", with(prodAWS(), "cloudscale:cluster", `{"nodeCount":4}`),
-			[]string{`cloudscale:cluster.nodeCount: 4 nodes do not spread evenly over 3 zones; prod needs a multiple of 3`}},
+			[]string{
+				`cloudscale:cluster.nodeCount: Invalid value: 4: does not spread evenly over 3 zones; prod needs a multiple of 3`,
+			}},
 		{"node with 8 GiB", with(prodAWS(), "cloudscale:cluster", `{"nodeCount":6,"nodeSize":"m6i.large"}`),
-			[]string{`cloudscale:cluster.nodeSize: "m6i.large" has 8 GiB of memory; the guide needs at least 16 GiB per node (e.g. m6i.xlarge)`}},
+			[]string{
+				`cloudscale:cluster.nodeSize: Invalid value: "m6i.large": has 8 GiB of memory; the guide needs at least 16 GiB per node (e.g. m6i.xlarge)`,
+			}},
 		{"node below 10 Gbps in prod", map[string]string{"cloudscale:cloud": "gcp", "cloudscale:environment": "prod", "cloudscale:region": "us-central1", "cloudscale:gcp": `{"project":"acme-platform"}`, "cloudscale:cluster": `{"nodeSize":"e2-standard-4"}`},
-			[]string{`cloudscale:cluster.nodeSize: "e2-standard-4" has 8 Gbps of network bandwidth; the guide needs 10 Gbps between nodes in prod (e.g. n2-standard-4)`}},
+			[]string{
+				`cloudscale:cluster.nodeSize: Invalid value: "e2-standard-4": has 8 Gbps of network bandwidth; the guide needs 10 Gbps between nodes in prod (e.g. n2-standard-4)`,
+			}},
 		{"unknown node size", with(prodAWS(), "cloudscale:cluster", `{"nodeCount":6,"nodeSize":"x1.huge"}`),
-			[]string{`cloudscale:cluster.nodeSize: "x1.huge" is not a known aws node size; allowed: c6i.2xlarge, m6i.2xlarge, m6i.4xlarge, m6i.large, m6i.xlarge, m7i.2xlarge, m7i.4xlarge, m7i.xlarge, r6i.2xlarge, r6i.xlarge, t3.large, t3.xlarge`}},
+			[]string{
+				`cloudscale:cluster.nodeSize: Unsupported value: "x1.huge": supported values: "c6i.2xlarge", "m6i.2xlarge", "m6i.4xlarge", "m6i.large", "m6i.xlarge", "m7i.2xlarge", "m7i.4xlarge", "m7i.xlarge", "r6i.2xlarge", "r6i.xlarge", "t3.large", "t3.xlarge"`,
+			}},
 		{"API open to the internet", with(prodAWS(), "cloudscale:cluster", `{"nodeCount":6,"apiAllowedCidrs":["0.0.0.0/0"]}`),
-			[]string{`cloudscale:cluster.apiAllowedCidrs[0]: "0.0.0.0/0" opens the API server to the whole internet; list your office or VPN ranges, or none for a private endpoint`}},
+			[]string{
+				`cloudscale:cluster.apiAllowedCidrs[0]: Invalid value: "0.0.0.0/0": opens the API server to the whole internet; list your office or VPN ranges, or none for a private endpoint`,
+			}},
 		{"unknown top-level key", with(prodAWS(), "cloudscale:replicas", "3"),
-			[]string{`cloudscale:replicas: unknown key (did you mean "replicaCount"?); allowed: cloud, environment, region, zones, namespace, replicaCount, resources, persistence, cluster, network, local, gcp, services, gateway, mesh, security`}},
+			[]string{
+				`cloudscale:replicas: Unsupported value: unknown key (did you mean "replicaCount"?); allowed: cloud, environment, region, zones, namespace, replicaCount, resources, persistence, cluster, network, local, gcp, services, gateway, mesh, security`,
+			}},
 		{"unknown nested key", with(prodAWS(), "cloudscale:resources", `{"limit":{"cpu":"1"}}`),
-			[]string{`cloudscale:resources.limit: unknown key (did you mean "limits"?); allowed: limits, requests`}},
+			[]string{
+				`cloudscale:resources.limit: Unsupported value: unknown key (did you mean "limits"?); allowed: limits, requests`,
+			}},
 		{"bad namespace", with(prodAWS(), "cloudscale:namespace", "Cloud_Scale"),
-			[]string{`cloudscale:namespace: "Cloud_Scale" is not a Kubernetes namespace name; use at most 63 lowercase letters, digits and '-'`}},
+			[]string{
+				`cloudscale:namespace: Invalid value: "Cloud_Scale": not a Kubernetes namespace name; use at most 63 lowercase letters, digits and '-'`,
+			}},
 		{"persistence flag not boolean", with(prodAWS(), "cloudscale:persistence", `{"enabled":"yes"}`),
-			[]string{`cloudscale:persistence.enabled: "yes" is not a boolean; allowed: true, false`}},
+			[]string{
+				`cloudscale:persistence.enabled: Invalid value: string where a boolean (true or false) is expected`,
+			}},
 		{"missing region", with(prodAWS(), "cloudscale:region", "<unset>", "cloudscale:zones", "<unset>"),
-			[]string{`cloudscale:region: required for cloud aws; e.g. us-east-1`}},
+			[]string{
+				`cloudscale:region: Required value: for cloud aws; e.g. us-east-1`,
+			}},
 		{"gcp without project", map[string]string{"cloudscale:cloud": "gcp", "cloudscale:environment": "dev", "cloudscale:region": "us-central1"},
-			[]string{`cloudscale:gcp.project: required for cloud gcp; the project id that holds the cluster`}},
+			[]string{
+				`cloudscale:gcp.project: Required value: for cloud gcp; the project id that holds the cluster`,
+			}},
 		{"azure zone names", map[string]string{"cloudscale:cloud": "azure", "cloudscale:environment": "dev", "cloudscale:region": "eastus2", "cloudscale:zones": `["eastus2-1"]`},
-			[]string{`cloudscale:zones[0]: "eastus2-1" is not an Azure availability zone; allowed: "1", "2", "3"`}},
+			[]string{
+				`cloudscale:zones[0]: Invalid value: "eastus2-1": not an Azure availability zone; allowed: "1", "2", "3"`,
+			}},
 		{"network too small", with(prodAWS(), "cloudscale:network", `{"cidr":"10.0.0.0/24"}`),
-			[]string{`cloudscale:network.cidr: "10.0.0.0/24" is a /24; allowed: a prefix from /8 to /16, room for node and load-balancer subnets in every zone`}},
+			[]string{
+				`cloudscale:network.cidr: Invalid value: "10.0.0.0/24": a /24; allowed: a prefix from /8 to /16, room for node and load-balancer subnets in every zone`,
+			}},
 		{"kubeconfig on a cloud stack", with(prodAWS(), "cloudscale:local", `{"kubeconfig":"/tmp/kc"}`),
-			[]string{`cloudscale:local.kubeconfig: is read only by cloud local, not aws; remove it`}},
+			[]string{
+				`cloudscale:local.kubeconfig: Forbidden: read only by cloud local, not aws; remove it`,
+			}},
 		{"gateway backend not a service", with(prodAWS(), "cloudscale:services", `[{"name":"web","port":80}]`),
-			[]string{`the guide's example (no cloudscale:gateway.document set): spec.routes[0].backend.service: "api-service" is not a service the platform defines; defined: web`}},
+			[]string{
+				`cloudscale:gateway.document[the guide's example].spec.routes[0].backend.service: Unsupported value: "api-service": supported values: "web"`,
+			}},
 		{"bad inline gateway document", with(prodAWS(), "cloudscale:gateway", `{"document":{"apiVersion":"gateway.cloudscale.io/v2","kind":"Gateway","metadata":{"name":"g"},"spec":{"listeners":[{"port":70000,"protocol":"HTTPS","tls":{"mode":"TERMINATE","certificateRef":"c"}}]}}}`),
 			[]string{
-				`cloudscale:gateway.document: apiVersion: "gateway.cloudscale.io/v2" is not supported; want gateway.cloudscale.io/v1`,
-				`cloudscale:gateway.document: spec.listeners[0].port: 70000 is out of range; allowed: 1 to 65535`,
+				`cloudscale:gateway.document.apiVersion: Unsupported value: "gateway.cloudscale.io/v2": supported values: "gateway.cloudscale.io/v1"`,
+				`cloudscale:gateway.document.spec.listeners[0].port: Invalid value: 70000: out of range; allowed: 1 to 65535`,
 			}},
 		{"missing gateway file", with(prodAWS(), "cloudscale:gateway", `{"documentFile":"/nonexistent/gw.yaml"}`),
-			[]string{`cloudscale:gateway.documentFile: cannot read /nonexistent/gw.yaml: no such file or directory`}},
+			[]string{
+				`cloudscale:gateway.documentFile: Invalid value: "/nonexistent/gw.yaml": cannot read /nonexistent/gw.yaml: no such file or directory`,
+			}},
 		{"gateway too few replicas", with(prodAWS(), "cloudscale:gateway", `{"minReplicas":2,"sourceRanges":["10.0.0.0/33"]}`),
-			[]string{`cloudscale:gateway.sourceRanges[0]: "10.0.0.0/33" is not a CIDR; e.g. 203.0.113.0/24`, `cloudscale:gateway.minReplicas: 2 is too few for prod; allowed: 3 or more`}},
+			[]string{
+				`cloudscale:gateway.sourceRanges[0]: Invalid value: "10.0.0.0/33": not a CIDR; e.g. 203.0.113.0/24`,
+				`cloudscale:gateway.minReplicas: Invalid value: 2: too few for prod; allowed: 3 or more`,
+			}},
 		{"half an OIDC setting", with(prodAWS(), "cloudscale:gateway", `{"oidc":{"issuer":"http://id.example.com"}}`),
-			[]string{`cloudscale:gateway.oidc.issuer: "http://id.example.com" is not an https URL`, `cloudscale:gateway.oidc: give both issuer and jwksUri, or neither`}},
+			[]string{
+				`cloudscale:gateway.oidc.issuer: Invalid value: "http://id.example.com": not an https URL`,
+				`cloudscale:gateway.oidc: Required value: give both issuer and jwksUri, or neither`,
+			}},
 		{"services", with(prodAWS(), "cloudscale:services", `[{"name":"api-service","port":8080,"canaryWeight":150,"callers":["ghost"]},{"name":"api-service","port":0}]`),
 			[]string{
-				`cloudscale:services[0].canaryWeight: 150 is not a percentage; allowed: 0 to 100`,
-				`cloudscale:services[1].name: "api-service" is listed twice`,
-				`cloudscale:services[1].port: 0 is out of range; allowed: 1 to 65535`,
-				`cloudscale:services[0].callers[0]: "ghost" is not a service in cloudscale:services`,
+				`cloudscale:services[0].canaryWeight: Invalid value: 150: not a percentage; allowed: 0 to 100`,
+				`cloudscale:services[1].name: Duplicate value: "api-service"`,
+				`cloudscale:services[1].port: Invalid value: 0: out of range; allowed: 1 to 65535`,
+				`cloudscale:services[0].callers[0]: Unsupported value: "ghost": supported values: "api-service"`,
 			}},
 		{"mesh", with(prodAWS(), "cloudscale:mesh", `{"tracingSampling":120,"istiodReplicas":1,"sampling":5}`),
 			[]string{
-				`cloudscale:mesh.tracingSampling: 120 is not a percentage; allowed: 0 to 100`,
-				`cloudscale:mesh.istiodReplicas: 1 leaves the mesh's control plane a single point of failure; allowed: 2 or more`,
-				`cloudscale:mesh.sampling: unknown key; allowed: tracingSampling, istiodReplicas`,
+				`cloudscale:mesh.sampling: Unsupported value: unknown key; allowed: tracingSampling, istiodReplicas`,
+				`cloudscale:mesh.tracingSampling: Invalid value: 120: not a percentage; allowed: 0 to 100`,
+				`cloudscale:mesh.istiodReplicas: Invalid value: 1: leaves the mesh's control plane a single point of failure; allowed: 2 or more`,
 			}},
 		{"reserved namespace", with(prodAWS(), "cloudscale:namespace", "vault"),
-			[]string{`cloudscale:namespace: "vault" is a namespace the platform's own tiers use; allowed: any other name (reserved: istio-system, istio-ingress, cert-manager, vault, external-secrets, default, kube-*)`}},
+			[]string{
+				`cloudscale:namespace: Invalid value: "vault": a namespace the platform's own tiers use; allowed: any other name (reserved: istio-system, istio-ingress, cert-manager, vault, external-secrets, default, kube-*)`,
+			}},
 		{"kube- namespace", with(prodAWS(), "cloudscale:namespace", "kube-node-lease"),
-			[]string{`cloudscale:namespace: "kube-node-lease" is a namespace the platform's own tiers use; allowed: any other name (reserved: istio-system, istio-ingress, cert-manager, vault, external-secrets, default, kube-*)`}},
+			[]string{
+				`cloudscale:namespace: Invalid value: "kube-node-lease": a namespace the platform's own tiers use; allowed: any other name (reserved: istio-system, istio-ingress, cert-manager, vault, external-secrets, default, kube-*)`,
+			}},
 		{"token route without OIDC", with(prodAWS(), "cloudscale:gateway", `{"document":{"apiVersion":"gateway.cloudscale.io/v1","kind":"Gateway","metadata":{"name":"g"},"spec":{"listeners":[{"port":443,"protocol":"HTTPS","tls":{"mode":"TERMINATE","certificateRef":"c"}}],"routes":[{"match":{"path":"/me"},"backend":{"service":"api-service","port":8080},"auth":{"required":true}}]}}}`),
-			[]string{`cloudscale:gateway.oidc: required: cloudscale:gateway.document: spec.routes[0] asks for a user token (auth.required); give the identity provider's issuer and jwksUri`}},
+			[]string{
+				`cloudscale:gateway.oidc: Required value: cloudscale:gateway.document: spec.routes[0] asks for a user token (auth.required); give the identity provider's issuer and jwksUri`,
+			}},
 		{"global limit without Redis", with(prodAWS(), "cloudscale:gateway", `{"document":{"apiVersion":"gateway.cloudscale.io/v1","kind":"Gateway","metadata":{"name":"g"},"spec":{"listeners":[{"port":443,"protocol":"HTTPS","tls":{"mode":"TERMINATE","certificateRef":"c"}}],"routes":[{"match":{"path":"/*"},"backend":{"service":"api-service","port":8080},"rateLimit":{"requestsPerSecond":5,"globalRequestsPerMinute":60}}]}}}`),
-			[]string{`cloudscale:gateway.rateLimitRedis: required: cloudscale:gateway.document: spec.routes[0] sets globalRequestsPerMinute; name the Redis that counts it (type, url, namespace)`}},
+			[]string{
+				`cloudscale:gateway.rateLimitRedis: Required value: cloudscale:gateway.document: spec.routes[0] sets globalRequestsPerMinute; name the Redis that counts it (type, url, namespace)`,
+			}},
 		{"bad rate-limit Redis", with(prodAWS(), "cloudscale:gateway", `{"rateLimitRedis":{"type":"MEMCACHE","url":"r:6379"}}`),
-			[]string{`cloudscale:gateway.rateLimitRedis.namespace: required`, `cloudscale:gateway.rateLimitRedis.type: "MEMCACHE" is not supported; allowed: SINGLE, SENTINEL, CLUSTER`}},
+			[]string{
+				`cloudscale:gateway.rateLimitRedis.type: Unsupported value: "MEMCACHE": supported values: "SINGLE", "SENTINEL", "CLUSTER"`,
+				`cloudscale:gateway.rateLimitRedis.namespace: Required value: where the Redis pods run`,
+			}},
 		{"rate-limit Redis outside the mesh", with(prodAWS(), "cloudscale:gateway", `{"rateLimitRedis":{"type":"SENTINEL","url":"redis:26379","namespace":"data"}}`),
-			[]string{`cloudscale:gateway.rateLimitRedis.url: "redis:26379" is not host:port (for SENTINEL: master,host:port[,host:port...])`,
-				`cloudscale:gateway.rateLimitRedis.namespace: "data" has no sidecars, so the connection would be plain text; allowed: cloudscale, istio-ingress`}},
+			[]string{
+				`cloudscale:gateway.rateLimitRedis.url: Invalid value: "redis:26379": not a SENTINEL address: want master,host:port[,host:port...]`,
+				`cloudscale:gateway.rateLimitRedis.namespace: Invalid value: "data": has no sidecars, so the connection would be plain text; allowed: cloudscale, istio-ingress`,
+			}},
 		{"empty rate-limit Redis url", with(prodAWS(), "cloudscale:gateway", `{"rateLimitRedis":{"type":"SINGLE","url":" ","namespace":"cloudscale"}}`),
-			[]string{`cloudscale:gateway.rateLimitRedis.url: empty`}},
+			[]string{
+				`cloudscale:gateway.rateLimitRedis.url: Required value: host:port (for SENTINEL: master,host:port[,host:port...])`,
+			}},
 		{"two addresses for a single Redis", with(prodAWS(), "cloudscale:gateway", `{"rateLimitRedis":{"type":"SINGLE","url":"a:6379,b:6379","namespace":"cloudscale"}}`),
-			[]string{`cloudscale:gateway.rateLimitRedis.url: "a:6379,b:6379" is not host:port (for SENTINEL: master,host:port[,host:port...])`}},
+			[]string{
+				`cloudscale:gateway.rateLimitRedis.url: Invalid value: "a:6379,b:6379": not a SINGLE address: want one host:port`,
+			}},
 		{"acme on local", map[string]string{"cloudscale:cloud": "local", "cloudscale:environment": "dev", "cloudscale:security": `{"acme":{"email":"ops@example.com","dnsZone":"example.com"}}`},
-			[]string{`cloudscale:security.acme: is not used by cloud local (no public DNS); remove it`}},
+			[]string{
+				`cloudscale:security.acme: Forbidden: not used by cloud local (no public DNS); remove it`,
+			}},
 		{"acme on azure without the zone's group", map[string]string{"cloudscale:cloud": "azure", "cloudscale:environment": "dev", "cloudscale:region": "eastus2", "cloudscale:security": `{"acme":{"email":"ops@example.com","dnsZone":"example.com"}}`},
-			[]string{`cloudscale:security.acme: on azure also needs azureSubscriptionId and azureResourceGroup of the DNS zone`}},
+			[]string{
+				`cloudscale:security.acme: Required value: on azure also azureSubscriptionId and azureResourceGroup of the DNS zone`,
+			}},
 		{"azure zone fields on aws", with(prodAWS(), "cloudscale:security", `{"acme":{"email":"ops@example.com","dnsZone":"example.com","azureResourceGroup":"dns"}}`),
-			[]string{`cloudscale:security.acme.azureResourceGroup: is read only by cloud azure, not aws; remove it`}},
+			[]string{
+				`cloudscale:security.acme.azureResourceGroup: Forbidden: read only by cloud azure, not aws; remove it`,
+			}},
 		{"acme without zone", with(prodAWS(), "cloudscale:security", `{"acme":{"email":"ops"}}`),
-			[]string{`cloudscale:security.acme.email: "ops" is not an email address`, `cloudscale:security.acme: needs email and dnsZone (certificates are proven with DNS-01 records in that zone)`}},
+			[]string{
+				`cloudscale:security.acme.email: Invalid value: "ops": not an email address`,
+				`cloudscale:security.acme: Required value: email and dnsZone (certificates are proven with DNS-01 records in that zone)`,
+			}},
 		{"several errors together", with(prodAWS(), "cloudscale:cloud", "openstack", "cloudscale:replicaCount", "0", "cloudscale:persistence", `{"size":"-5Gi"}`),
 			[]string{
-				`cloudscale:cloud: "openstack" is not supported; allowed: aws, azure, gcp, local`,
-				`cloudscale:replicaCount: 0 is out of range; allowed: 3 to 100`,
-				`cloudscale:persistence.size: "-5Gi" must be greater than zero`,
+				`cloudscale:cloud: Unsupported value: "openstack": supported values: "aws", "azure", "gcp", "local"`,
+				`cloudscale:replicaCount: Invalid value: 0: out of range; allowed: 3 to 100`,
+				`cloudscale:persistence.size: Invalid value: "-5Gi": must be greater than zero`,
 			}},
 	}
+}
+
+func TestLoadRejectsBadConfig(t *testing.T) {
+	cases := badCases()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Load("prod", tc.cfg)
@@ -282,7 +391,7 @@ func TestLoadFileErrorsNameTheFile(t *testing.T) {
 	assert.ErrorContains(t, err, "Pulumi.broken.yaml: invalid YAML")
 
 	_, err = LoadFile(write("Pulumi.typo.yaml", "confg:\n  cloudscale:cloud: aws\n"))
-	assert.ErrorContains(t, err, `confg: unknown top-level key of a stack file (did you mean "config"?)`)
+	assert.ErrorContains(t, err, `confg: Unsupported value: unknown key (did you mean "config"?); allowed: config, secretsprovider`)
 
 	_, err = LoadFile(write("stack.yaml", "config: {}\n"))
 	assert.ErrorContains(t, err, "a stack file must be named Pulumi.<stack>.yaml")
@@ -290,6 +399,6 @@ func TestLoadFileErrorsNameTheFile(t *testing.T) {
 	p := write("Pulumi.bad.yaml", "config:\n  cloudscale:cloud: aws\n  cloudscale:environment: prod\n  cloudscale:region: us-east-1\n  cloudscale:replicaCount: 0\n")
 	_, err = LoadFile(p)
 	require.Error(t, err)
-	assert.Equal(t, p+": 1 problem in stack configuration:\n  - cloudscale:replicaCount: 0 is out of range; allowed: 3 to 100", err.Error())
+	assert.Equal(t, p+": 1 problem in stack configuration:\n  - cloudscale:replicaCount: Invalid value: 0: out of range; allowed: 3 to 100", err.Error())
 	assert.True(t, strings.HasPrefix(err.Error(), p))
 }

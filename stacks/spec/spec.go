@@ -2,9 +2,24 @@
 // stacks.Deploy reads once, with the architecture guide's defaults and
 // every check done before any resource is registered. It imports no cloud
 // SDK so that `cloudscale validate` and its tests stay fast.
+//
+// The Spec is decoded strictly (sigs.k8s.io/json, as the Kubernetes API
+// server decodes objects) from the keys of the cloudscale config
+// namespace: each key is a field of Spec with a json tag, and each object
+// key is a section type with a Default and a Validate method. Problems are
+// collected as a field.ErrorList and returned together in one *Error.
+// docs/configuration.md shows how a tier adds a key.
 package spec
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/cloudscale/platform/components/contract"
+	"github.com/cloudscale/platform/components/gateway/gatewaydoc"
+)
 
 // Namespace is the Pulumi config namespace of the project.
 const Namespace = "cloudscale"
@@ -12,6 +27,7 @@ const Namespace = "cloudscale"
 // Cloud is where a stack's cluster runs.
 type Cloud string
 
+// The clouds.
 const (
 	AWS   Cloud = "aws"
 	Azure Cloud = "azure"
@@ -26,6 +42,7 @@ var Clouds = []Cloud{AWS, Azure, GCP, Local}
 // enforcement, NAT redundancy).
 type Environment string
 
+// The environments.
 const (
 	Dev     Environment = "dev"
 	Staging Environment = "staging"
@@ -39,58 +56,79 @@ var Environments = []Environment{Dev, Staging, Prod}
 // (staging rehearses prod, so it is held to the same floors).
 func (e Environment) Production() bool { return e == Staging || e == Prod }
 
-// Spec is the validated configuration of one stack.
+// Spec is the validated configuration of one stack. Each tagged field is a
+// key of the cloudscale config namespace, decoded in field order; a field
+// whose type has Default and Validate methods (a section) gets its
+// defaults before its key is decoded over them, and is checked after every
+// key is decoded.
 type Spec struct {
-	Stack        string
-	Cloud        Cloud
-	Environment  Environment
-	Region       string
-	Zones        []string
-	Namespace    string
-	ReplicaCount int
-	Resources    Resources
-	Persistence  Persistence
-	Cluster      Cluster
-	Network      Network
-	Local        LocalTarget
-	GCP          GCPSettings
-	Services     []Service
-	Gateway      Gateway
-	Mesh         Mesh
-	Security     Security
+	// Stack is the stack's name (not a config key).
+	Stack        string      `json:"-"`
+	Cloud        Cloud       `json:"cloud"`
+	Environment  Environment `json:"environment"`
+	Region       string      `json:"region"`
+	Zones        Zones       `json:"zones"`
+	Namespace    string      `json:"namespace"`
+	ReplicaCount int         `json:"replicaCount"`
+	Resources    Resources   `json:"resources"`
+	Persistence  Persistence `json:"persistence"`
+	Cluster      Cluster     `json:"cluster"`
+	Network      Network     `json:"network"`
+	Local        LocalTarget `json:"local"`
+	GCP          GCPSettings `json:"gcp"`
+	Services     Services    `json:"services"`
+	Gateway      Gateway     `json:"gateway"`
+	Mesh         Mesh        `json:"mesh"`
+	Security     Security    `json:"security"`
+
+	// dir is where files the config names are read from.
+	dir string
 }
+
+// section is a key whose value has its own defaults and rules.
+type section interface {
+	// Default sets the section's defaults from the keys decoded before it;
+	// the section's own key is then decoded over them.
+	Default(s *Spec)
+	// Validate checks the section once every key is decoded, naming each
+	// problem's key under p.
+	Validate(s *Spec, p *field.Path) field.ErrorList
+}
+
+// Zones are the availability zones of the stack's region.
+type Zones []string
 
 // Resources are the default requests and limits of every platform pod.
 type Resources struct {
-	Limits   ResourceList
-	Requests ResourceList
+	Limits   ResourceList `json:"limits"`
+	Requests ResourceList `json:"requests"`
 }
 
-// ResourceList holds Kubernetes quantities, already checked to parse.
+// ResourceList holds Kubernetes quantities, checked to parse.
 type ResourceList struct {
-	CPU    string
-	Memory string
+	CPU    string `json:"cpu"`
+	Memory string `json:"memory"`
 }
 
 // Persistence is the default volume of every data store.
 type Persistence struct {
-	Enabled bool
-	Size    string
+	Enabled bool   `json:"enabled"`
+	Size    string `json:"size"`
 }
 
 // Cluster is the Kubernetes cluster a cloud tier builds.
 type Cluster struct {
 	// KubernetesVersion is "major.minor", e.g. "1.33".
-	KubernetesVersion string
+	KubernetesVersion string `json:"kubernetesVersion"`
 	// NodeCount is the number of worker nodes over all zones.
-	NodeCount int
+	NodeCount int `json:"nodeCount"`
 	// NodeSize is the cloud's instance type; see Sizes.
-	NodeSize string
+	NodeSize string `json:"nodeSize"`
 	// NodeDiskGiB is the SSD root volume of every node.
-	NodeDiskGiB int
+	NodeDiskGiB int `json:"nodeDiskGiB"`
 	// APIAllowedCIDRs may reach the public API endpoint; empty keeps the
 	// endpoint private.
-	APIAllowedCIDRs []string
+	APIAllowedCIDRs []string `json:"apiAllowedCidrs,omitempty"`
 }
 
 // NodesPerZone spreads NodeCount evenly over the zones (rounding up, so a
@@ -105,24 +143,117 @@ func (s Spec) NodesPerZone() int {
 
 // Network is the address plan of the cloud network.
 type Network struct {
-	CIDR string
+	CIDR string `json:"cidr"`
 }
 
 // LocalTarget is where the local stack deploys.
 type LocalTarget struct {
 	// Kubeconfig is the path of the simulated cluster's kubeconfig, relative
 	// to the project root unless absolute.
-	Kubeconfig string
+	Kubeconfig string `json:"kubeconfig,omitempty"`
 }
 
 // GCPSettings are the settings only GCP needs.
 type GCPSettings struct {
-	Project string
+	Project string `json:"project,omitempty"`
+}
+
+// Services are the services the platform runs.
+type Services []Service
+
+// Service is a service the platform runs: the gateway may route to it and
+// the mesh gives it traffic and access policy.
+type Service struct {
+	Name string `json:"name"`
+	Port int    `json:"port"`
+	// CanaryWeight is the percentage of its traffic sent to the canary.
+	CanaryWeight int `json:"canaryWeight,omitempty"`
+	// Callers are the services ("name", same namespace) that may call it,
+	// besides the gateway when a route points at it.
+	Callers []string `json:"callers,omitempty"`
+}
+
+// Names returns the set of service names.
+func (ss Services) Names() map[string]bool {
+	out := map[string]bool{}
+	for _, s := range ss {
+		out[s.Name] = true
+	}
+	return out
+}
+
+// Gateway is the ingress: the guide's Gateway document and how it is
+// exposed.
+type Gateway struct {
+	// Document is the guide's Gateway document: given inline, read from
+	// DocumentFile, or the guide's example when neither is given.
+	Document *gatewaydoc.Document `json:"document,omitempty"`
+	// DocumentFile is a YAML file holding the document, relative to the
+	// stacks directory.
+	DocumentFile string `json:"documentFile,omitempty"`
+	// DocumentSource names where Document came from, for messages.
+	DocumentSource string   `json:"-"`
+	Hosts          []string `json:"hosts,omitempty"`
+	// SourceRanges are the addresses the load balancer admits.
+	SourceRanges []string `json:"sourceRanges,omitempty"`
+	MinReplicas  int      `json:"minReplicas"`
+	MaxReplicas  int      `json:"maxReplicas"`
+	OIDC         OIDC     `json:"oidc"`
+	// RateLimitRedis counts global rate limits; required when a route has
+	// globalRequestsPerMinute.
+	RateLimitRedis *contract.Redis `json:"rateLimitRedis,omitempty"`
+}
+
+// OIDC is the identity provider whose tokens the gateway validates.
+type OIDC struct {
+	Issuer  string `json:"issuer,omitempty"`
+	JWKSURI string `json:"jwksUri,omitempty"`
+}
+
+// Mesh is the service mesh's settings.
+type Mesh struct {
+	// TracingSampling is the percentage of requests traced.
+	TracingSampling float64 `json:"tracingSampling"`
+	IstiodReplicas  int     `json:"istiodReplicas"`
+}
+
+// Security holds the certificate authority settings.
+type Security struct {
+	// ACME, when set, makes public certificates come from an ACME CA
+	// (DNS-01 in the stack's cloud zone); otherwise from the platform's
+	// private CA.
+	ACME *ACME `json:"acme,omitempty"`
+}
+
+// ACME is a public certificate authority reached with DNS-01 challenges.
+type ACME struct {
+	Email   string `json:"email,omitempty"`
+	Server  string `json:"server,omitempty"`
+	DNSZone string `json:"dnsZone,omitempty"`
+	// AzureSubscriptionID and AzureResourceGroup locate an Azure DNS zone
+	// (Azure stacks only).
+	AzureSubscriptionID string `json:"azureSubscriptionId,omitempty"`
+	AzureResourceGroup  string `json:"azureResourceGroup,omitempty"`
 }
 
 // Key returns the full config key for a dotted path, e.g. Key("cluster.nodeCount").
 func Key(path string) string { return Namespace + ":" + path }
 
 func (s Spec) String() string {
-	return fmt.Sprintf("%s (%s/%s, %s, zones %v)", s.Stack, s.Cloud, s.Environment, s.Region, s.Zones)
+	return fmt.Sprintf("%s (%s/%s, %s, zones %v)", s.Stack, s.Cloud, s.Environment, s.Region, []string(s.Zones))
 }
+
+// keyPath is the field path of a config key.
+func keyPath(name string) *field.Path { return field.NewPath(Key(name)) }
+
+func supported[T ~string](list []T) []string {
+	out := make([]string, len(list))
+	for i, v := range list {
+		out[i] = string(v)
+	}
+	return out
+}
+
+// TopKeys returns the config keys (without namespace), in the order they
+// are read: the json tags of Spec.
+func TopKeys() []string { return slices.Clone(topKeys) }

@@ -1,16 +1,18 @@
 package spec
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
+	"slices"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/cloudscale/platform/components/contract"
 	"github.com/cloudscale/platform/components/gateway/gatewaydoc"
 )
 
@@ -19,9 +21,10 @@ const (
 	DefaultGatewayMaxReplicas = 10
 	DefaultIstiodReplicas     = 2
 	DefaultACMEServer         = "https://acme-v02.api.letsencrypt.org/directory"
+	// IngressNamespace is where the gateway runs (with sidecars, so a
+	// Redis for its counters may run there too).
+	IngressNamespace = "istio-ingress"
 )
-
-var masterName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 
 var guid = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
@@ -29,400 +32,236 @@ var guid = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-
 // (and local), a sample where traffic is real.
 var DefaultTracingSampling = map[Environment]float64{Dev: 100, Staging: 10, Prod: 1}
 
-// Service is a service the platform runs: the gateway may route to it and
-// the mesh gives it traffic and access policy.
-type Service struct {
-	Name string
-	Port int
-	// CanaryWeight is the percentage of its traffic sent to the canary.
-	CanaryWeight int
-	// Callers are the services ("name", same namespace) that may call it,
-	// besides the gateway when a route points at it.
-	Callers []string
-}
+// Default is the service the guide's Gateway example routes to.
+func (ss *Services) Default(*Spec) { *ss = Services{{Name: "api-service", Port: 8080}} }
 
-// Gateway is the ingress: the guide's Gateway document and how it is
-// exposed.
-type Gateway struct {
-	// Document is the Gateway document as YAML, read from
-	// gateway.document or the file gateway.documentFile names.
-	Document []byte
-	// DocumentSource names where Document came from, for messages.
-	DocumentSource string
-	Hosts          []string
-	// SourceRanges are the addresses the load balancer admits.
-	SourceRanges             []string
-	MinReplicas, MaxReplicas int
-	OIDCIssuer, OIDCJWKSURI  string
-	// RateLimitRedis counts global rate limits; required when a route has
-	// globalRequestsPerMinute.
-	RateLimitRedis *RedisTarget
-}
-
-// RedisTarget is a Redis the rate-limit service reaches.
-type RedisTarget struct {
-	// Type is SINGLE, SENTINEL or CLUSTER.
-	Type string
-	// URL is host:port, or for SENTINEL "master,host:port[,host:port...]".
-	URL string
-	// Namespace is where its pods run (egress is opened to them).
-	Namespace string
-}
-
-// Mesh is the service mesh's settings.
-type Mesh struct {
-	TracingSampling float64
-	IstiodReplicas  int
-}
-
-// Security holds the certificate authority settings.
-type Security struct {
-	// ACMEEmail, when set, makes certificates come from a public ACME CA
-	// (DNS-01 in the stack's cloud zone ACMEZone); otherwise from the
-	// platform's private CA.
-	ACMEEmail, ACMEServer, ACMEZone string
-	// ACMEZoneSubscription and ACMEZoneResourceGroup locate an Azure DNS
-	// zone (Azure stacks only).
-	ACMEZoneSubscription, ACMEZoneResourceGroup string
-}
-
-func services(ps *problems, cfg map[string]string) []Service {
-	raw, ok := cfg["services"]
-	if !ok {
-		// The service the guide's Gateway example routes to.
-		return []Service{{Name: "api-service", Port: 8080}}
-	}
-	key := Key("services")
-	var list []any
-	if err := decodeJSON(raw, &list); err != nil {
-		ps.add(key, "is not a list; write it as a YAML list of {name, port}")
-		return nil
-	}
-	var out []Service
+// Validate checks names, ports, canary weights and callers.
+func (ss *Services) Validate(_ *Spec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
 	seen := map[string]bool{}
-	for i, item := range list {
-		ik := fmt.Sprintf("%s[%d]", key, i)
-		m, ok := item.(map[string]any)
-		if !ok {
-			ps.add(ik, "%s is not an object with name and port", describe(item))
-			continue
+	for i, s := range *ss {
+		f := p.Index(i)
+		switch {
+		case s.Name == "":
+			errs = append(errs, field.Required(f.Child("name"), ""))
+		case !dnsLabel.MatchString(s.Name) || len(s.Name) > 52:
+			errs = append(errs, field.Invalid(f.Child("name"), s.Name, "not a service name; use at most 52 lowercase letters, digits and '-'"))
+		case seen[s.Name]:
+			errs = append(errs, field.Duplicate(f.Child("name"), s.Name))
 		}
-		o := &object{key: ik, m: m, seen: map[string]bool{}, ps: ps}
-		var s Service
-		if v, k, ok := o.field("name"); !ok {
-			ps.add(k, "required")
-		} else if n, ok := asString(ps, k, v); ok {
-			if !dnsLabel.MatchString(n) || len(n) > 52 {
-				ps.add(k, "%q is not a service name; use at most 52 lowercase letters, digits and '-'", n)
-			} else if seen[n] {
-				ps.add(k, "%q is listed twice", n)
-			}
-			seen[n], s.Name = true, n
+		seen[s.Name] = true
+		if s.Port < 1 || s.Port > 65535 {
+			errs = append(errs, field.Invalid(f.Child("port"), s.Port, "out of range; allowed: 1 to 65535"))
 		}
-		if v, k, ok := o.field("port"); !ok {
-			ps.add(k, "required")
-		} else if n, ok := asInt(ps, k, v); ok {
-			if n < 1 || n > 65535 {
-				ps.add(k, "%d is out of range; allowed: 1 to 65535", n)
-			}
-			s.Port = n
+		if s.CanaryWeight < 0 || s.CanaryWeight > 100 {
+			errs = append(errs, field.Invalid(f.Child("canaryWeight"), s.CanaryWeight, "not a percentage; allowed: 0 to 100"))
 		}
-		if v, k, ok := o.field("canaryWeight"); ok {
-			if n, ok := asInt(ps, k, v); ok {
-				if n < 0 || n > 100 {
-					ps.add(k, "%d is not a percentage; allowed: 0 to 100", n)
-				}
-				s.CanaryWeight = n
-			}
-		}
-		if v, k, ok := o.field("callers"); ok {
-			if c, ok := asStrings(ps, k, v); ok {
-				s.Callers = c
-			}
-		}
-		o.unknown("name", "port", "canaryWeight", "callers")
-		out = append(out, s)
 	}
-	for i, s := range out {
+	for i, s := range *ss {
 		for j, c := range s.Callers {
 			if !seen[c] {
-				ps.add(fmt.Sprintf("%s[%d].callers[%d]", key, i, j), "%q is not a service in %s", c, key)
+				errs = append(errs, field.NotSupported(p.Index(i).Child("callers").Index(j), c, sortedKeys(seen)))
 			}
 		}
 	}
-	return out
+	return errs
 }
 
-func gateway(ps *problems, cfg map[string]string, s Spec, dir string) Gateway {
-	o := objectAt(ps, Key("gateway"), cfg["gateway"])
-	g := Gateway{MinReplicas: s.ReplicaCount, MaxReplicas: DefaultGatewayMaxReplicas, SourceRanges: []string{"0.0.0.0/0"}}
-	docV, docKey, hasDoc := o.field("document")
-	fileV, fileKey, hasFile := o.field("documentFile")
-	switch {
-	case hasDoc && hasFile:
-		ps.add(fileKey, "give the Gateway document either inline (document) or as a file (documentFile), not both")
-	case hasDoc:
-		if _, isMap := docV.(map[string]any); !isMap {
-			ps.add(docKey, "%s is not a Gateway document; write it as a YAML mapping", describe(docV))
-		} else if b, err := jsonBytes(docV); err == nil {
-			g.Document, g.DocumentSource = b, docKey
-		}
-	case hasFile:
-		if p, ok := asString(ps, fileKey, fileV); ok {
-			if !filepath.IsAbs(p) && dir != "" {
-				p = filepath.Join(dir, p)
-			}
-			b, err := os.ReadFile(p)
-			if err != nil {
-				ps.add(fileKey, "cannot read %s: %v", p, errorText(err))
-			} else {
-				g.Document, g.DocumentSource = b, fmt.Sprintf("%s (%s)", fileKey, p)
-			}
-		}
-	default:
-		g.Document, g.DocumentSource = []byte(gatewaydoc.GuideExample), "the guide's example (no "+docKey+" set)"
+// Default exposes the gateway to the internet at api.<stack>.cloudscale.internal
+// with replicaCount replicas, autoscaled up to 10.
+func (g *Gateway) Default(s *Spec) {
+	*g = Gateway{
+		Hosts:        []string{fmt.Sprintf("api.%s.cloudscale.internal", s.Stack)},
+		SourceRanges: []string{"0.0.0.0/0"},
+		MinReplicas:  s.ReplicaCount, MaxReplicas: DefaultGatewayMaxReplicas,
 	}
+}
+
+// Validate reads the Gateway document (inline, from documentFile, or the
+// guide's example), checks it against the services and checks that what
+// its routes need is configured.
+func (g *Gateway) Validate(s *Spec, p *field.Path) field.ErrorList {
+	root, errs := g.readDocument(s, p)
 	if g.Document != nil {
-		defined := map[string]bool{}
-		for _, svc := range s.Services {
-			defined[svc.Name] = true
-		}
-		d, err := gatewaydoc.Parse(g.Document)
-		if err == nil {
-			err = d.Validate(defined)
-		}
-		if err != nil {
-			for _, line := range strings.Split(err.Error(), "\n") {
-				ps.add(g.DocumentSource, "%s", line)
-			}
+		errs = append(errs, g.Document.Validate(root, s.Services.Names())...)
+	}
+	for i, h := range g.Hosts {
+		if !hostname(h) {
+			errs = append(errs, field.Invalid(p.Child("hosts").Index(i), h, "not a DNS name"))
 		}
 	}
-	if v, key, ok := o.field("hosts"); ok {
-		if hosts, ok := asStrings(ps, key, v); ok {
-			for i, h := range hosts {
-				if !hostname(h) {
-					ps.add(fmt.Sprintf("%s[%d]", key, i), "%q is not a DNS name", h)
-				}
-			}
-			g.Hosts = hosts
+	if len(g.SourceRanges) == 0 {
+		errs = append(errs, field.Required(p.Child("sourceRanges"), "the addresses that may reach the gateway (0.0.0.0/0 for the internet)"))
+	}
+	for i, c := range g.SourceRanges {
+		if _, _, err := net.ParseCIDR(c); err != nil {
+			errs = append(errs, field.Invalid(p.Child("sourceRanges").Index(i), c, "not a CIDR; e.g. 203.0.113.0/24"))
 		}
 	}
-	if len(g.Hosts) == 0 {
-		g.Hosts = []string{fmt.Sprintf("api.%s.cloudscale.internal", s.Stack)}
-	}
-	if v, key, ok := o.field("sourceRanges"); ok {
-		if cidrs, ok := asStrings(ps, key, v); ok {
-			if len(cidrs) == 0 {
-				ps.add(key, "empty; list the addresses that may reach the gateway (0.0.0.0/0 for the internet)")
-			}
-			for i, c := range cidrs {
-				if _, _, err := net.ParseCIDR(c); err != nil {
-					ps.add(fmt.Sprintf("%s[%d]", key, i), "%q is not a CIDR; e.g. 203.0.113.0/24", c)
-				}
-			}
-			g.SourceRanges = cidrs
-		}
-	}
-	if v, key, ok := o.field("minReplicas"); ok {
-		if n, ok := asInt(ps, key, v); ok {
-			if lo := map[bool]int{true: MinProdReplicas, false: 1}[s.Environment.Production()]; n < lo {
-				ps.add(key, "%d is too few for %s; allowed: %d or more", n, s.Environment, lo)
-			}
-			g.MinReplicas = n
-		}
-	}
-	if v, key, ok := o.field("maxReplicas"); ok {
-		if n, ok := asInt(ps, key, v); ok {
-			g.MaxReplicas = n
-		}
+	// Inherited from replicaCount, a floor is reported there.
+	if lo := map[bool]int{true: MinProdReplicas, false: 1}[s.Environment.Production()]; g.MinReplicas < lo && g.MinReplicas != s.ReplicaCount {
+		errs = append(errs, field.Invalid(p.Child("minReplicas"), g.MinReplicas, fmt.Sprintf("too few for %s; allowed: %d or more", s.Environment, lo)))
 	}
 	if g.MaxReplicas < g.MinReplicas {
-		ps.add(Key("gateway.maxReplicas"), "%d is below minReplicas %d", g.MaxReplicas, g.MinReplicas)
+		errs = append(errs, field.Invalid(p.Child("maxReplicas"), g.MaxReplicas, fmt.Sprintf("below minReplicas %d", g.MinReplicas)))
 	}
-	oidc := o.child("oidc")
-	for _, f := range []struct {
-		name string
-		to   *string
-	}{{"issuer", &g.OIDCIssuer}, {"jwksUri", &g.OIDCJWKSURI}} {
-		if v, key, ok := oidc.field(f.name); ok {
-			if u, ok := asString(ps, key, v); ok {
-				if p, err := url.Parse(u); err != nil || p.Scheme != "https" || p.Host == "" {
-					ps.add(key, "%q is not an https URL", u)
-				}
-				*f.to = u
-			}
-		}
+	errs = append(errs, g.OIDC.validate(p.Child("oidc"))...)
+	if g.RateLimitRedis != nil {
+		errs = append(errs, validateRedis(*g.RateLimitRedis, s, p.Child("rateLimitRedis"))...)
 	}
-	if (g.OIDCIssuer == "") != (g.OIDCJWKSURI == "") {
-		ps.add(oidc.key, "give both issuer and jwksUri, or neither")
-	}
-	oidc.unknown("issuer", "jwksUri")
-	redis := o.child("rateLimitRedis")
-	if len(redis.m) > 0 {
-		r := &RedisTarget{}
-		for _, f := range []struct {
-			name string
-			to   *string
-		}{{"type", &r.Type}, {"url", &r.URL}, {"namespace", &r.Namespace}} {
-			v, key, ok := redis.field(f.name)
-			if !ok {
-				ps.add(key, "required")
-				continue
-			}
-			if str, ok := asString(ps, key, v); ok {
-				if strings.TrimSpace(str) == "" {
-					ps.add(key, "empty")
-					continue
-				}
-				*f.to = str
-			}
-		}
-		if r.Type != "" && !contains([]string{"SINGLE", "SENTINEL", "CLUSTER"}, r.Type) {
-			ps.add(redis.key+".type", "%q is not supported; allowed: SINGLE, SENTINEL, CLUSTER", r.Type)
-		}
-		if r.URL != "" && !redisURL(r.Type, r.URL) {
-			ps.add(redis.key+".url", "%q is not host:port (for SENTINEL: master,host:port[,host:port...])", r.URL)
-		}
-		// The connection is encrypted by the mesh's mutual TLS, so Redis
-		// must run in a namespace with sidecars.
-		if r.Namespace != "" && r.Namespace != s.Namespace && r.Namespace != "istio-ingress" {
-			ps.add(redis.key+".namespace", "%q has no sidecars, so the connection would be plain text; allowed: %s, istio-ingress", r.Namespace, s.Namespace)
-		}
-		g.RateLimitRedis = r
-	}
-	redis.unknown("type", "url", "namespace")
-	o.unknown("document", "documentFile", "hosts", "sourceRanges", "minReplicas", "maxReplicas", "oidc", "rateLimitRedis")
-	if d, err := gatewaydoc.Parse(g.Document); err == nil {
-		for i, r := range d.Spec.Routes {
-			f := fmt.Sprintf("%s: spec.routes[%d]", g.DocumentSource, i)
-			if r.Auth != nil && r.Auth.Required && g.OIDCIssuer == "" {
-				ps.add(oidc.key, "required: %s asks for a user token (auth.required); give the identity provider's issuer and jwksUri", f)
-				break
-			}
-		}
-		for i, r := range d.Spec.Routes {
-			if r.RateLimit != nil && r.RateLimit.GlobalRequestsPerMinute > 0 && g.RateLimitRedis == nil {
-				ps.add(redis.key, "required: %s: spec.routes[%d] sets globalRequestsPerMinute; name the Redis that counts it (type, url, namespace)", g.DocumentSource, i)
-				break
-			}
-		}
-	}
-	return g
+	return append(errs, g.validateNeeds(p)...)
 }
 
-func meshSettings(ps *problems, cfg map[string]string, env Environment) Mesh {
-	o := objectAt(ps, Key("mesh"), cfg["mesh"])
-	m := Mesh{TracingSampling: DefaultTracingSampling[env], IstiodReplicas: DefaultIstiodReplicas}
-	if env == "" {
-		m.TracingSampling = 100
-	}
-	if v, key, ok := o.field("tracingSampling"); ok {
-		f, err := strconv.ParseFloat(strings.TrimSpace(fmt.Sprint(v)), 64)
-		switch {
-		case err != nil:
-			ps.add(key, "%s is not a number; give a percentage from 0 to 100", describe(v))
-		case f < 0 || f > 100:
-			ps.add(key, "%g is not a percentage; allowed: 0 to 100", f)
-		default:
-			m.TracingSampling = f
-		}
-	}
-	if v, key, ok := o.field("istiodReplicas"); ok {
-		if n, ok := asInt(ps, key, v); ok {
-			if n < DefaultIstiodReplicas {
-				ps.add(key, "%d leaves the mesh's control plane a single point of failure; allowed: %d or more", n, DefaultIstiodReplicas)
-			}
-			m.IstiodReplicas = n
-		}
-	}
-	o.unknown("tracingSampling", "istiodReplicas")
-	return m
-}
-
-func security(ps *problems, cfg map[string]string, c Cloud) Security {
-	o := objectAt(ps, Key("security"), cfg["security"])
-	var sec Security
-	acme := o.child("acme")
-	if v, key, ok := acme.field("email"); ok {
-		if e, ok := asString(ps, key, v); ok {
-			if !strings.Contains(e, "@") {
-				ps.add(key, "%q is not an email address", e)
-			}
-			sec.ACMEEmail = e
-		}
-	}
-	if v, key, ok := acme.field("server"); ok {
-		if u, ok := asString(ps, key, v); ok {
-			if p, err := url.Parse(u); err != nil || p.Scheme != "https" {
-				ps.add(key, "%q is not an https URL", u)
-			}
-			sec.ACMEServer = u
-		}
-	}
-	if v, key, ok := acme.field("dnsZone"); ok {
-		if z, ok := asString(ps, key, v); ok {
-			if !hostname(z) {
-				ps.add(key, "%q is not a DNS zone", z)
-			}
-			sec.ACMEZone = z
-		}
-	}
-	if sec.ACMEEmail != "" && sec.ACMEServer == "" {
-		sec.ACMEServer = DefaultACMEServer
-	}
-	if len(acme.m) > 0 && (sec.ACMEEmail == "" || sec.ACMEZone == "") {
-		ps.add(acme.key, "needs email and dnsZone (certificates are proven with DNS-01 records in that zone)")
-	}
-	for _, f := range []struct {
-		name string
-		to   *string
-	}{{"azureSubscriptionId", &sec.ACMEZoneSubscription}, {"azureResourceGroup", &sec.ACMEZoneResourceGroup}} {
-		if v, key, ok := acme.field(f.name); ok {
-			if str, ok := asString(ps, key, v); ok {
-				if c != Azure {
-					ps.add(key, "is read only by cloud azure, not %s; remove it", c)
-				} else if f.name == "azureSubscriptionId" && !guid.MatchString(str) {
-					ps.add(key, "%q is not a subscription id (a GUID)", str)
-				}
-				*f.to = str
-			}
-		}
-	}
+// readDocument fills Document from documentFile, or with the guide's
+// example when none is given, and returns the path its fields are named
+// under.
+func (g *Gateway) readDocument(s *Spec, p *field.Path) (*field.Path, field.ErrorList) {
+	root := p.Child("document")
 	switch {
-	case len(acme.m) > 0 && c == Local:
-		ps.add(acme.key, "is not used by cloud local (no public DNS); remove it")
-	case sec.ACMEEmail != "" && c == Azure && (sec.ACMEZoneSubscription == "" || sec.ACMEZoneResourceGroup == ""):
-		ps.add(acme.key, "on azure also needs azureSubscriptionId and azureResourceGroup of the DNS zone")
+	case g.Document != nil && g.DocumentFile != "":
+		return root, field.ErrorList{field.Forbidden(p.Child("documentFile"), "give the Gateway document either inline (document) or as a file (documentFile), not both")}
+	case g.Document != nil:
+		g.DocumentSource = root.String()
+	case g.DocumentFile != "":
+		root = p.Child("documentFile").Key(g.DocumentFile)
+		file := g.DocumentFile
+		if !filepath.IsAbs(file) && s.dir != "" {
+			file = filepath.Join(s.dir, file)
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return root, field.ErrorList{field.Invalid(p.Child("documentFile"), g.DocumentFile, "cannot read "+file+": "+errorText(err))}
+		}
+		var errs field.ErrorList
+		g.Document, errs = gatewaydoc.Parse(data, root)
+		g.DocumentSource = fmt.Sprintf("%s (%s)", p.Child("documentFile"), file)
+		return root, errs
+	default:
+		root = root.Key("the guide's example")
+		g.Document, _ = gatewaydoc.Parse([]byte(gatewaydoc.GuideExample), root)
+		g.DocumentSource = "the guide's example (no " + p.Child("document").String() + " set)"
 	}
-	acme.unknown("email", "server", "dnsZone", "azureSubscriptionId", "azureResourceGroup")
-	o.unknown("acme")
-	return sec
+	return root, nil
 }
 
-// redisURL checks the rate-limit service's REDIS_URL form.
-func redisURL(typ, url string) bool {
-	addrs := strings.Split(url, ",")
-	switch typ {
-	case "SENTINEL":
-		if len(addrs) < 2 || !masterName.MatchString(addrs[0]) {
-			return false
-		}
-		addrs = addrs[1:]
-	case "SINGLE":
-		if len(addrs) != 1 {
-			return false
+// validateNeeds checks that what the routes need is configured.
+func (g *Gateway) validateNeeds(p *field.Path) field.ErrorList {
+	if g.Document == nil {
+		return nil
+	}
+	var errs field.ErrorList
+	needs := g.Document.Needs()
+	if needs.UserTokens >= 0 && g.OIDC.Issuer == "" {
+		errs = append(errs, field.Required(p.Child("oidc"), fmt.Sprintf("%s: spec.routes[%d] asks for a user token (auth.required); give the identity provider's issuer and jwksUri", g.DocumentSource, needs.UserTokens)))
+	}
+	if needs.GlobalLimits >= 0 && g.RateLimitRedis == nil {
+		errs = append(errs, field.Required(p.Child("rateLimitRedis"), fmt.Sprintf("%s: spec.routes[%d] sets globalRequestsPerMinute; name the Redis that counts it (type, url, namespace)", g.DocumentSource, needs.GlobalLimits)))
+	}
+	return errs
+}
+
+func (o OIDC) validate(p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, f := range []struct{ name, value string }{{"issuer", o.Issuer}, {"jwksUri", o.JWKSURI}} {
+		if u, err := url.Parse(f.value); f.value != "" && (err != nil || u.Scheme != "https" || u.Host == "") {
+			errs = append(errs, field.Invalid(p.Child(f.name), f.value, "not an https URL"))
 		}
 	}
-	for _, a := range addrs {
-		host, port, err := net.SplitHostPort(a)
-		if err != nil || host == "" {
-			return false
-		}
-		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			return false
+	if (o.Issuer == "") != (o.JWKSURI == "") {
+		errs = append(errs, field.Required(p, "give both issuer and jwksUri, or neither"))
+	}
+	return errs
+}
+
+// validateRedis checks a Redis the stack names: its mode, the URL's form
+// for that mode, and a namespace with sidecars (the mesh's mutual TLS
+// encrypts the connection).
+func validateRedis(r contract.Redis, s *Spec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	switch {
+	case r.Mode == "":
+		errs = append(errs, field.Required(p.Child("type"), "allowed: "+strings.Join(supported(contract.RedisModes), ", ")))
+	case !slices.Contains(contract.RedisModes, r.Mode):
+		errs = append(errs, field.NotSupported(p.Child("type"), r.Mode, supported(contract.RedisModes)))
+	}
+	if strings.TrimSpace(r.URL) == "" {
+		errs = append(errs, field.Required(p.Child("url"), "host:port (for SENTINEL: master,host:port[,host:port...])"))
+	} else if _, _, err := r.Addresses(); err != nil {
+		errs = append(errs, field.Invalid(p.Child("url"), r.URL, fmt.Sprintf("not a %s address: %v", r.Mode, err)))
+	}
+	switch r.Namespace {
+	case "":
+		errs = append(errs, field.Required(p.Child("namespace"), "where the Redis pods run"))
+	case s.Namespace, IngressNamespace:
+	default:
+		errs = append(errs, field.Invalid(p.Child("namespace"), r.Namespace,
+			fmt.Sprintf("has no sidecars, so the connection would be plain text; allowed: %s, %s", s.Namespace, IngressNamespace)))
+	}
+	return errs
+}
+
+// Default is the environment's tracing sample and two istiod replicas.
+func (m *Mesh) Default(s *Spec) {
+	sampling, ok := DefaultTracingSampling[s.Environment]
+	if !ok {
+		sampling = 100
+	}
+	*m = Mesh{TracingSampling: sampling, IstiodReplicas: DefaultIstiodReplicas}
+}
+
+// Validate checks the sampling percentage and that istiod is replicated.
+func (m *Mesh) Validate(_ *Spec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if m.TracingSampling < 0 || m.TracingSampling > 100 {
+		errs = append(errs, field.Invalid(p.Child("tracingSampling"), m.TracingSampling, "not a percentage; allowed: 0 to 100"))
+	}
+	if m.IstiodReplicas < DefaultIstiodReplicas {
+		errs = append(errs, field.Invalid(p.Child("istiodReplicas"), m.IstiodReplicas, fmt.Sprintf("leaves the mesh's control plane a single point of failure; allowed: %d or more", DefaultIstiodReplicas)))
+	}
+	return errs
+}
+
+// Default is no ACME issuer: certificates from the platform's private CA.
+func (sec *Security) Default(*Spec) { *sec = Security{} }
+
+// Validate checks the ACME settings for the stack's cloud, and fills in
+// the default ACME server.
+func (sec *Security) Validate(s *Spec, p *field.Path) field.ErrorList {
+	a := sec.ACME
+	if a == nil {
+		return nil
+	}
+	p = p.Child("acme")
+	var errs field.ErrorList
+	if s.Cloud == Local {
+		return field.ErrorList{field.Forbidden(p, "not used by cloud local (no public DNS); remove it")}
+	}
+	if a.Email != "" && !strings.Contains(a.Email, "@") {
+		errs = append(errs, field.Invalid(p.Child("email"), a.Email, "not an email address"))
+	}
+	if a.Server == "" {
+		a.Server = DefaultACMEServer
+	} else if u, err := url.Parse(a.Server); err != nil || u.Scheme != "https" {
+		errs = append(errs, field.Invalid(p.Child("server"), a.Server, "not an https URL"))
+	}
+	if a.DNSZone != "" && !hostname(a.DNSZone) {
+		errs = append(errs, field.Invalid(p.Child("dnsZone"), a.DNSZone, "not a DNS zone"))
+	}
+	if a.Email == "" || a.DNSZone == "" {
+		errs = append(errs, field.Required(p, "email and dnsZone (certificates are proven with DNS-01 records in that zone)"))
+	}
+	for _, f := range []struct{ name, value string }{{"azureSubscriptionId", a.AzureSubscriptionID}, {"azureResourceGroup", a.AzureResourceGroup}} {
+		if f.value != "" && s.Cloud != Azure {
+			errs = append(errs, field.Forbidden(p.Child(f.name), fmt.Sprintf("read only by cloud azure, not %s; remove it", s.Cloud)))
 		}
 	}
-	return true
+	if a.AzureSubscriptionID != "" && !guid.MatchString(a.AzureSubscriptionID) {
+		errs = append(errs, field.Invalid(p.Child("azureSubscriptionId"), a.AzureSubscriptionID, "not a subscription id (a GUID)"))
+	}
+	if s.Cloud == Azure && a.Email != "" && (a.AzureSubscriptionID == "" || a.AzureResourceGroup == "") {
+		errs = append(errs, field.Required(p, "on azure also azureSubscriptionId and azureResourceGroup of the DNS zone"))
+	}
+	return errs
 }
 
 func hostname(h string) bool {
@@ -443,11 +282,3 @@ func errorText(err error) string {
 	}
 	return err.Error()
 }
-
-func decodeJSON(raw string, v any) error {
-	dec := json.NewDecoder(strings.NewReader(raw))
-	dec.UseNumber()
-	return dec.Decode(v)
-}
-
-func jsonBytes(v any) ([]byte, error) { return json.Marshal(v) }

@@ -5,14 +5,14 @@
 package gatewaydoc
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
-	"sigs.k8s.io/yaml"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/cloudscale/platform/strict"
 )
 
 // ServedPort is the one port the gateway serves (HTTPS).
@@ -145,103 +145,155 @@ type CircuitBreaker struct {
 	EjectionSeconds   int `json:"ejectionSeconds"`
 }
 
-// Parse reads a Gateway document strictly: an unknown field is an error.
-func Parse(data []byte) (*Document, error) {
-	js, err := yaml.YAMLToJSON(data)
-	if err != nil {
-		return nil, fmt.Errorf("gateway document: invalid YAML: %v", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.DisallowUnknownFields()
+// Parse reads a Gateway document (YAML or JSON) strictly: every unknown
+// or duplicate field is an error, named under root.
+func Parse(data []byte, root *field.Path) (*Document, field.ErrorList) {
 	var d Document
-	if err := dec.Decode(&d); err != nil {
-		return nil, fmt.Errorf("gateway document: %v", strings.TrimPrefix(err.Error(), "json: "))
+	if errs := strict.DecodeYAML(data, &d, root); len(errs) > 0 {
+		return nil, errs
 	}
 	return &d, nil
 }
 
-// Validate checks the document against the services the platform defines;
-// every problem is reported, each naming its field.
-func (d *Document) Validate(services map[string]bool) error {
-	var errs []error
-	add := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
-	}
+// Validate checks the document against the services the platform defines
+// (nil skips that check); every problem is reported, its field under root.
+// This is the one place the route rules are checked.
+func (d *Document) Validate(root *field.Path, services map[string]bool) field.ErrorList {
+	var errs field.ErrorList
 	if d.APIVersion != APIVersion {
-		add("apiVersion", "%q is not supported; want %s", d.APIVersion, APIVersion)
+		errs = append(errs, field.NotSupported(root.Child("apiVersion"), d.APIVersion, []string{APIVersion}))
 	}
 	if d.Kind != Kind {
-		add("kind", "%q is not supported; want %s", d.Kind, Kind)
+		errs = append(errs, field.NotSupported(root.Child("kind"), d.Kind, []string{Kind}))
 	}
 	if d.Metadata.Name == "" {
-		add("metadata.name", "required")
+		errs = append(errs, field.Required(root.Child("metadata", "name"), "the gateway's name"))
 	}
+	spec := root.Child("spec")
+	errs = append(errs, d.validateListeners(spec.Child("listeners"))...)
+	return append(errs, d.validateRoutes(spec.Child("routes"), services)...)
+}
+
+func (d *Document) validateListeners(p *field.Path) field.ErrorList {
+	var errs field.ErrorList
 	if len(d.Spec.Listeners) == 0 {
-		add("spec.listeners", "at least one listener is required")
+		errs = append(errs, field.Required(p, "at least one listener"))
 	}
-	ports := map[int]int{}
+	ports := map[int]bool{}
 	for i, l := range d.Spec.Listeners {
-		f := fmt.Sprintf("spec.listeners[%d]", i)
-		if l.Port < 1 || l.Port > 65535 {
-			add(f+".port", "%d is out of range; allowed: 1 to 65535", l.Port)
-		} else if l.Port != ServedPort {
-			add(f+".port", "%d is not served; the platform's load balancer and firewall admit HTTPS on %d only", l.Port, ServedPort)
+		f := p.Index(i)
+		switch {
+		case l.Port < 1 || l.Port > 65535:
+			errs = append(errs, field.Invalid(f.Child("port"), l.Port, "out of range; allowed: 1 to 65535"))
+		case l.Port != ServedPort:
+			errs = append(errs, field.Invalid(f.Child("port"), l.Port, fmt.Sprintf("not served; the platform's load balancer and firewall admit HTTPS on %d only", ServedPort)))
+		case ports[l.Port]:
+			errs = append(errs, field.Duplicate(f.Child("port"), l.Port))
 		}
-		if j, dup := ports[l.Port]; dup {
-			add(f+".port", "%d is already spec.listeners[%d]'s", l.Port, j)
-		}
-		ports[l.Port] = i
+		ports[l.Port] = true
 		switch l.Protocol {
 		case "HTTPS":
 			if l.TLS == nil || l.TLS.CertificateRef == "" {
-				add(f+".tls.certificateRef", "required for protocol HTTPS")
+				errs = append(errs, field.Required(f.Child("tls", "certificateRef"), "for protocol HTTPS"))
 			}
 			if l.TLS != nil && l.TLS.Mode != "TERMINATE" {
-				add(f+".tls.mode", "%q is not supported; want TERMINATE", l.TLS.Mode)
+				errs = append(errs, field.NotSupported(f.Child("tls", "mode"), l.TLS.Mode, []string{"TERMINATE"}))
 			}
 		case "HTTP":
-			add(f+".protocol", "plain HTTP is not served; use HTTPS with a certificateRef")
+			errs = append(errs, field.Invalid(f.Child("protocol"), l.Protocol, "plain HTTP is not served; use HTTPS with a certificateRef"))
 		default:
-			add(f+".protocol", "%q is not supported; want HTTPS", l.Protocol)
+			errs = append(errs, field.NotSupported(f.Child("protocol"), l.Protocol, []string{"HTTPS"}))
 		}
 	}
+	return errs
+}
+
+func (d *Document) validateRoutes(p *field.Path, services map[string]bool) field.ErrorList {
+	var errs field.ErrorList
 	seen := map[string]int{}
 	for i, r := range d.Spec.Routes {
-		f := fmt.Sprintf("spec.routes[%d]", i)
+		f := p.Index(i)
 		if !strings.HasPrefix(r.Match.Path, "/") {
-			add(f+".match.path", "%q must start with /", r.Match.Path)
+			errs = append(errs, field.Invalid(f.Child("match", "path"), r.Match.Path, "must start with /"))
 		}
 		key := r.Match.Path + "\x00" + headerKey(r.Match.Headers)
 		if j, dup := seen[key]; dup {
-			add(f+".match", "duplicates spec.routes[%d] (same path and headers)", j)
-		} else {
-			for j := 0; j < i; j++ {
-				if covers(d.Spec.Routes[j].Match, r.Match) {
-					add(f+".match", "is never reached: spec.routes[%d] matches every request it does and comes first; put the more specific route first", j)
-					break
-				}
-			}
+			errs = append(errs, field.Invalid(f.Child("match"), r.Match.Path, fmt.Sprintf("duplicates %s (same path and headers)", p.Index(j))))
+		} else if j := d.coveredBy(i); j >= 0 {
+			errs = append(errs, field.Invalid(f.Child("match"), r.Match.Path,
+				fmt.Sprintf("never reached: %s matches every request it does and comes first; put the more specific route first", p.Index(j))))
 		}
 		seen[key] = i
-		if r.Backend.Service == "" {
-			add(f+".backend.service", "required")
-		} else if services != nil && !services[r.Backend.Service] {
-			add(f+".backend.service", "%q is not a service the platform defines; defined: %s", r.Backend.Service, strings.Join(sortedNames(services), ", "))
+		b := f.Child("backend")
+		switch {
+		case r.Backend.Service == "":
+			errs = append(errs, field.Required(b.Child("service"), "the Kubernetes service to route to"))
+		case services != nil && !services[r.Backend.Service]:
+			errs = append(errs, field.NotSupported(b.Child("service"), r.Backend.Service, sortedNames(services)))
 		}
 		if r.Backend.Port < 1 || r.Backend.Port > 65535 {
-			add(f+".backend.port", "%d is out of range; allowed: 1 to 65535", r.Backend.Port)
+			errs = append(errs, field.Invalid(b.Child("port"), r.Backend.Port, "out of range; allowed: 1 to 65535"))
 		}
 		if rl := r.RateLimit; rl != nil && (rl.RequestsPerSecond < 1 || rl.Burst < 0 || rl.GlobalRequestsPerMinute < 0) {
-			add(f+".rateLimit", "requestsPerSecond must be at least 1, burst and globalRequestsPerMinute not negative")
+			errs = append(errs, field.Invalid(f.Child("rateLimit"), *rl, "requestsPerSecond must be at least 1, burst and globalRequestsPerMinute not negative"))
 		}
 		if a := r.Auth; a != nil && a.Required && a.APIKeys {
-			add(f+".auth", "required (a user token) and apiKeys (a service's key) exclude each other; pick one")
+			errs = append(errs, field.Invalid(f.Child("auth"), *a, "required (a user token) and apiKeys (a service's key) exclude each other; pick one"))
 		}
 		if rw := r.Rewrite; rw != nil && !strings.HasPrefix(rw.Prefix, "/") {
-			add(f+".rewrite.prefix", "%q must start with /", rw.Prefix)
+			errs = append(errs, field.Invalid(f.Child("rewrite", "prefix"), rw.Prefix, "must start with /"))
+		}
+		if d, err := time.ParseDuration(r.Timeout); r.Timeout != "" && (err != nil || d <= 0) {
+			errs = append(errs, field.Invalid(f.Child("timeout"), r.Timeout, "not a positive duration; e.g. 10s or 500ms"))
 		}
 	}
-	return errors.Join(errs...)
+	return errs
+}
+
+// coveredBy returns the first route before i that matches every request
+// route i does, or -1.
+func (d *Document) coveredBy(i int) int {
+	for j := range i {
+		if covers(d.Spec.Routes[j].Match, d.Spec.Routes[i].Match) {
+			return j
+		}
+	}
+	return -1
+}
+
+// Needs are what the document's routes need from the rest of the stack:
+// the index of the first route of each kind, or -1.
+type Needs struct {
+	// UserTokens: a route with auth.required needs an OIDC issuer.
+	UserTokens int
+	// GlobalLimits: a route with rateLimit.globalRequestsPerMinute needs a
+	// Redis for the counters.
+	GlobalLimits int
+	// APIKeys: a route with auth.apiKeys needs the API-key Secret.
+	APIKeys int
+}
+
+// Needs reports what the routes need.
+func (d *Document) Needs() Needs {
+	n := Needs{UserTokens: -1, GlobalLimits: -1, APIKeys: -1}
+	for i, r := range d.Spec.Routes {
+		if r.Auth != nil && r.Auth.Required && n.UserTokens < 0 {
+			n.UserTokens = i
+		}
+		if r.Auth != nil && r.Auth.APIKeys && n.APIKeys < 0 {
+			n.APIKeys = i
+		}
+		if r.RateLimit != nil && r.RateLimit.GlobalRequestsPerMinute > 0 && n.GlobalLimits < 0 {
+			n.GlobalLimits = i
+		}
+	}
+	return n
+}
+
+// TimeoutDuration is the route's timeout, when it sets a valid one.
+func (r Route) TimeoutDuration() (time.Duration, bool) {
+	d, err := time.ParseDuration(r.Timeout)
+	return d, err == nil && d > 0
 }
 
 // PathPrefix is the prefix a route's path pattern matches ("/api/v1/*" ->

@@ -1,0 +1,30 @@
+// Package monitoring is the observability tier: Prometheus, the
+// Elasticsearch-Fluentd-Kibana logs and Jaeger tracing of the guide. This
+// file is its contract with the other tiers, fixed before the tier's
+// components land, so that the mesh's proxies and the gateway already
+// send spans to its collector and admit its scraper.
+package monitoring
+
+import "github.com/cloudscale/platform/components/contract"
+
+// Namespace is where the monitoring tier runs.
+const Namespace = "monitoring"
+
+// TracingPort is the OpenTelemetry (OTLP/gRPC) port of the collector.
+const TracingPort = 4317
+
+// TracingCollector is Jaeger's collector, which takes the proxies' spans
+// over OpenTelemetry.
+func TracingCollector() contract.Endpoint {
+	return contract.Endpoint{
+		Host: "jaeger-collector." + Namespace + ".svc.cluster.local", Port: TracingPort,
+		Peer: contract.Peer{NamespaceLabels: contract.InNamespace(Namespace),
+			PodLabels: map[string]string{contract.NameLabel: "jaeger"}, Ports: []int{TracingPort}},
+	}
+}
+
+// Scraper is Prometheus, which scrapes every tier; a tier admits it on its
+// own metrics ports (Ports is left to the tier).
+func Scraper() contract.Peer {
+	return contract.Peer{NamespaceLabels: contract.InNamespace(Namespace), PodLabels: map[string]string{contract.NameLabel: "prometheus"}}
+}

@@ -1,0 +1,101 @@
+package upstream
+
+import (
+	"embed"
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// generated holds the CRDs controller-gen wrote from the operators' Go API
+// types (scripts/crds.sh), named <group>_<plural>.yaml.
+//
+//go:embed crds/*.yaml
+var generated embed.FS
+
+// OpenSchemaLabel marks a definition whose schema accepts any object.
+const OpenSchemaLabel = "cloudscale.io/open-schema"
+
+// Definitions registers the CustomResourceDefinition of each kind (see
+// Definition); objects of those kinds depend on what it returns.
+func Definitions(ctx *pulumi.Context, kinds []Kind, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {
+	var out []pulumi.Resource
+	for _, k := range kinds {
+		crd, err := Definition(k)
+		if err != nil {
+			return nil, err
+		}
+		r, err := NewObject(ctx, crd.Name, crd, nil, opts...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Definition is the CustomResourceDefinition of k: the generated one for a
+// Generated kind (an error if it is missing or defines another kind), an
+// open schema otherwise. The scope is k's: cert-manager's types mark no
+// scope (its chart's templates write ClusterIssuer's), and controller-gen
+// then writes Namespaced.
+func Definition(k Kind) (*apiextensionsv1.CustomResourceDefinition, error) {
+	name := k.Plural + "." + k.Group
+	if !k.Generated {
+		return openDefinition(k), nil
+	}
+	file := "crds/" + k.Group + "_" + k.Plural + ".yaml"
+	data, err := generated.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("kind %s: no generated definition %s; run `make crds`", k.Kind, file)
+	}
+	var crd apiextensionsv1.CustomResourceDefinition
+	if err := yaml.UnmarshalStrict(data, &crd); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if crd.Name != name || crd.Spec.Names.Kind != k.Kind {
+		return nil, fmt.Errorf("%s defines %s (%s), not %s (%s)", file, crd.Name, crd.Spec.Names.Kind, name, k.Kind)
+	}
+	crd.TypeMeta = metav1.TypeMeta{APIVersion: apiextensionsv1.SchemeGroupVersion.String(), Kind: "CustomResourceDefinition"}
+	crd.Spec.Scope = scope(k)
+	return &crd, nil
+}
+
+// openDefinition defines k with a schema that keeps any object as
+// written: the API server stores it, and no controller acts on it.
+func openDefinition(k Kind) *apiextensionsv1.CustomResourceDefinition {
+	open := true
+	var versions []apiextensionsv1.CustomResourceDefinitionVersion
+	for i, v := range k.Versions {
+		versions = append(versions, apiextensionsv1.CustomResourceDefinitionVersion{
+			Name: v, Served: true, Storage: i == 0,
+			Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
+				Type: "object", XPreserveUnknownFields: &open,
+			}},
+		})
+	}
+	return &apiextensionsv1.CustomResourceDefinition{
+		TypeMeta: metav1.TypeMeta{APIVersion: apiextensionsv1.SchemeGroupVersion.String(), Kind: "CustomResourceDefinition"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:   k.Plural + "." + k.Group,
+			Labels: map[string]string{OpenSchemaLabel: "true"},
+		},
+		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
+			Group: k.Group, Scope: scope(k), Versions: versions,
+			Names: apiextensionsv1.CustomResourceDefinitionNames{
+				Kind: k.Kind, Plural: k.Plural, Singular: strings.ToLower(k.Kind), ListKind: k.Kind + "List",
+			},
+		},
+	}
+}
+
+func scope(k Kind) apiextensionsv1.ResourceScope {
+	if k.Namespaced {
+		return apiextensionsv1.NamespaceScoped
+	}
+	return apiextensionsv1.ClusterScoped
+}
