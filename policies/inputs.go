@@ -97,20 +97,9 @@ func manifestFile(file string) ([]graph.Resource, error) {
 		if len(obj) == 0 {
 			continue // empty or only comments
 		}
-		items := []map[string]any{obj}
-		if kind, _ := obj["kind"].(string); strings.HasSuffix(kind, "List") && obj["items"] != nil {
-			list, ok := obj["items"].([]any)
-			if !ok {
-				return nil, inputErr("%s: document %d: %s.items is not a list", file, doc, kind)
-			}
-			items = items[:0]
-			for i, it := range list {
-				m, ok := it.(map[string]any)
-				if !ok {
-					return nil, inputErr("%s: document %d: %s.items[%d] is not an object", file, doc, kind, i)
-				}
-				items = append(items, m)
-			}
+		items, err := listItems(obj)
+		if err != nil {
+			return nil, inputErr("%s: document %d: %v", file, doc, err)
 		}
 		for i, it := range items {
 			r, err := fromObject(it)
@@ -126,6 +115,27 @@ func manifestFile(file string) ([]graph.Resource, error) {
 		}
 	}
 	return out, nil
+}
+
+// listItems are the objects of a List kind, or obj itself.
+func listItems(obj map[string]any) ([]map[string]any, error) {
+	kind, _ := obj["kind"].(string)
+	if !strings.HasSuffix(kind, "List") || obj["items"] == nil {
+		return []map[string]any{obj}, nil
+	}
+	list, ok := obj["items"].([]any)
+	if !ok {
+		return nil, fmt.Errorf("%s.items is not a list", kind)
+	}
+	var items []map[string]any
+	for i, it := range list {
+		m, ok := it.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%s.items[%d] is not an object", kind, i)
+		}
+		items = append(items, m)
+	}
+	return items, nil
 }
 
 // fromObject turns a Kubernetes object into the resource shape Pulumi's

@@ -25,7 +25,7 @@ func TestRego(t *testing.T) {
 		require.NoError(t, err, name)
 		parsed[name] = m
 	}
-	ch, err := tester.NewRunner().SetModules(parsed).Run(context.Background(), parsed)
+	ch, err := tester.NewRunner().SetModules(parsed).RunTests(context.Background(), nil)
 	require.NoError(t, err)
 	ran := map[string]bool{}
 	for r := range ch {

@@ -38,8 +38,8 @@ func TestDecode(t *testing.T) {
 		want     []string
 	}{
 		{"valid", `{"version":"1.30","items":[{"name":"a","port":1}],"inner":{"enabled":true}}`, nil},
-		{"every unknown key, with its path and the closest known one", `{"verison":"1","items":[{"name":"a","prot":1}],"inner":{"enable":true}}`, []string{
-			`cfg.verison: Unsupported value: unknown key (did you mean "version"?); allowed: version, items, labels, inner`,
+		{"every unknown key, with its path and the closest known one", `{"vresion":"1","items":[{"name":"a","prot":1}],"inner":{"enable":true}}`, []string{
+			`cfg.vresion: Unsupported value: unknown key (did you mean "version"?); allowed: version, items, labels, inner`,
 			`cfg.items[0].prot: Unsupported value: unknown key (did you mean "port"?); allowed: name, port`,
 			`cfg.inner.enable: Unsupported value: unknown key (did you mean "enabled"?); allowed: enabled`,
 		}},

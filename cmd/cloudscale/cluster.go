@@ -69,42 +69,50 @@ func newClusterCmd(g *globals) *cobra.Command {
 		Short: "Each component's health and the ready nodes per zone",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.controlPlane(cmd)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			st, err := c.Status(ctx)
-			out := cmd.OutOrStdout()
-			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				_ = enc.Encode(st)
-			} else {
-				for _, p := range st.Processes {
-					state := "healthy"
-					if !p.Healthy {
-						state = "DOWN: " + p.Detail
-					}
-					fmt.Fprintf(out, "  %-24s pid %-7d %s\n", p.Name, p.PID, state)
-				}
-				var zones []string
-				for _, z := range st.Zones() {
-					zones = append(zones, fmt.Sprintf("%s=%d", z, st.NodesPerZone[z]))
-				}
-				fmt.Fprintf(out, "  %-24s %d ready (%s)\n", "nodes", st.ReadyNodes, strings.Join(zones, ", "))
-			}
-			if err != nil {
-				return err
-			}
-			if !st.Healthy() {
-				return &exitError{code: 1, err: fmt.Errorf("the local cluster is not healthy; `cloudscale cluster start` starts what is down")}
-			}
-			return nil
+			return clusterStatus(cmd, g, asJSON)
 		},
 	}
 	status.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.AddCommand(start, stop, status)
 	return cmd
+}
+
+// clusterStatus prints each component's health and the ready nodes per
+// zone, as a list or JSON; it fails when the cluster is not healthy.
+func clusterStatus(cmd *cobra.Command, g *globals, asJSON bool) error {
+	c, err := g.controlPlane(cmd)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st, err := c.Status(ctx)
+	out := cmd.OutOrStdout()
+	if asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if jerr := enc.Encode(st); jerr != nil && err == nil {
+			err = jerr
+		}
+	} else {
+		for _, p := range st.Processes {
+			state := "healthy"
+			if !p.Healthy {
+				state = "DOWN: " + p.Detail
+			}
+			fmt.Fprintf(out, "  %-24s pid %-7d %s\n", p.Name, p.PID, state)
+		}
+		var zones []string
+		for _, z := range st.Zones() {
+			zones = append(zones, fmt.Sprintf("%s=%d", z, st.NodesPerZone[z]))
+		}
+		fmt.Fprintf(out, "  %-24s %d ready (%s)\n", "nodes", st.ReadyNodes, strings.Join(zones, ", "))
+	}
+	if err != nil {
+		return err
+	}
+	if !st.Healthy() {
+		return &exitError{code: 1, err: fmt.Errorf("the local cluster is not healthy; `cloudscale cluster start` starts what is down")}
+	}
+	return nil
 }

@@ -89,5 +89,5 @@ func TestValidateAndStacks(t *testing.T) {
 	require.NoError(t, os.WriteFile(bad, []byte("config:\n  cloudscale:cloud: aws\n  cloudscale:environment: prod\n  cloudscale:region: us-east-1\n  cloudscale:replicaCount: 0\n"), 0o644))
 	code, out = run(t, "validate", bad)
 	assert.Equal(t, 1, code)
-	assert.Contains(t, out, "cloudscale:replicaCount: 0 is out of range; allowed: 3 to 100")
+	assert.Contains(t, out, "cloudscale:replicaCount: Invalid value: 0: out of range; allowed: 3 to 100")
 }

@@ -57,20 +57,8 @@ func newPolicyCheckCmd(g *globals) *cobra.Command {
 }
 
 func runPolicyCheck(cmd *cobra.Command, g *globals, f *checkFlags) error {
-	modes := 0
-	for _, set := range []bool{f.stack != "", f.allStacks, len(f.manifests) > 0, f.export != ""} {
-		if set {
-			modes++
-		}
-	}
-	if modes != 1 {
-		return usageErr("give exactly one of --stack, --all-stacks, --manifests, --pulumi-export")
-	}
-	if !contains(policies.Formats, f.format) {
-		return usageErr("--format %q: want one of %s", f.format, strings.Join(policies.Formats, ", "))
-	}
-	if !contains(policies.Environments, f.env) {
-		return usageErr("--env %q: want one of %s", f.env, strings.Join(policies.Environments, ", "))
+	if err := f.validate(); err != nil {
+		return err
 	}
 	progress := cmd.ErrOrStderr()
 	start := time.Now()
@@ -82,55 +70,12 @@ func runPolicyCheck(cmd *cobra.Command, g *globals, f *checkFlags) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-
-	type job struct {
-		g   graph.Graph
-		env string
+	jobs, err := policyJobs(g, f, progress)
+	if err != nil {
+		return err
 	}
-	var jobs []job
-	switch {
-	case f.stack != "" || f.allStacks:
-		dir, err := g.stackDir()
-		if err != nil {
-			return err
-		}
-		names := []string{f.stack}
-		if f.allStacks {
-			if names, err = spec.Discover(dir); err != nil {
-				return usageErr("%v", err)
-			}
-		}
-		for _, n := range names {
-			if _, err := os.Stat(spec.FilePath(dir, n)); err != nil {
-				all, _ := spec.Discover(dir)
-				return usageErr("unknown stack %q; stacks: %s", n, strings.Join(all, ", "))
-			}
-			fmt.Fprintf(progress, "-- %s: running the program under mocks\n", n)
-			res, err := mockstack.RunDir(dir, n, stacks.Options{})
-			if err != nil {
-				var se *spec.Error
-				if errors.As(err, &se) {
-					return usageErr("%v", err)
-				}
-				return err
-			}
-			jobs = append(jobs, job{res.Graph, string(res.Spec.Environment)})
-		}
-	case len(f.manifests) > 0:
-		gr, err := policies.LoadManifests(f.manifests...)
-		if err != nil {
-			return usageErr("%v", err)
-		}
-		jobs = append(jobs, job{gr, f.env})
-	default:
-		gr, err := policies.LoadPulumiJSON(f.export)
-		if err != nil {
-			return usageErr("%v", err)
-		}
-		jobs = append(jobs, job{gr, f.env})
-	}
-
 	var reports []*policies.Report
+	mandatory := 0
 	for _, j := range jobs {
 		rep, err := engine.Check(context.Background(), j.g, j.env)
 		if err != nil {
@@ -140,29 +85,107 @@ func runPolicyCheck(cmd *cobra.Command, g *globals, f *checkFlags) error {
 		fmt.Fprintf(progress, "-- %s (env %s): %d resources, %d mandatory, %d advisory, %d waived in %.0f ms\n",
 			rep.Source, rep.Env, rep.Resources, rep.Mandatory(), rep.Advisory(), rep.Waived(), float64(rep.Duration.Microseconds())/1000)
 		reports = append(reports, rep)
+		mandatory += rep.Mandatory()
 	}
-
-	var out io.Writer = cmd.OutOrStdout()
-	if f.output != "" {
-		file, err := os.Create(f.output)
-		if err != nil {
-			return usageErr("--output %s: %v", f.output, err)
-		}
-		defer file.Close()
-		out = file
-	}
-	if err := policies.Write(out, f.format, reports, engine.Rules()); err != nil {
+	if err := writeReport(cmd.OutOrStdout(), f, reports, engine.Rules()); err != nil {
 		return err
-	}
-	mandatory := 0
-	for _, r := range reports {
-		mandatory += r.Mandatory()
 	}
 	fmt.Fprintf(progress, "-- policy gate: %d sources, %d mandatory violations, %.2fs\n", len(reports), mandatory, time.Since(start).Seconds())
 	if mandatory > 0 {
 		return &exitError{code: 1, err: fmt.Errorf("%d mandatory policy violations", mandatory)}
 	}
 	return nil
+}
+
+// validate refuses flags that do not name exactly one source, or an
+// unknown format or environment.
+func (f *checkFlags) validate() error {
+	modes := 0
+	for _, set := range []bool{f.stack != "", f.allStacks, len(f.manifests) > 0, f.export != ""} {
+		if set {
+			modes++
+		}
+	}
+	switch {
+	case modes != 1:
+		return usageErr("give exactly one of --stack, --all-stacks, --manifests, --pulumi-export")
+	case !contains(policies.Formats, f.format):
+		return usageErr("--format %q: want one of %s", f.format, strings.Join(policies.Formats, ", "))
+	case !contains(policies.Environments, f.env):
+		return usageErr("--env %q: want one of %s", f.env, strings.Join(policies.Environments, ", "))
+	}
+	return nil
+}
+
+// policyJob is one graph the gate checks and the environment whose
+// enforcement applies.
+type policyJob struct {
+	g   graph.Graph
+	env string
+}
+
+// policyJobs reads the graphs the flags name: stacks under mocks,
+// manifests, or Pulumi JSON.
+func policyJobs(g *globals, f *checkFlags, progress io.Writer) ([]policyJob, error) {
+	switch {
+	case len(f.manifests) > 0:
+		gr, err := policies.LoadManifests(f.manifests...)
+		if err != nil {
+			return nil, usageErr("%v", err)
+		}
+		return []policyJob{{gr, f.env}}, nil
+	case f.export != "":
+		gr, err := policies.LoadPulumiJSON(f.export)
+		if err != nil {
+			return nil, usageErr("%v", err)
+		}
+		return []policyJob{{gr, f.env}}, nil
+	}
+	dir, err := g.stackDir()
+	if err != nil {
+		return nil, err
+	}
+	names := []string{f.stack}
+	if f.allStacks {
+		if names, err = spec.Discover(dir); err != nil {
+			return nil, usageErr("%v", err)
+		}
+	}
+	var jobs []policyJob
+	for _, n := range names {
+		if _, err := os.Stat(spec.FilePath(dir, n)); err != nil {
+			all, _ := spec.Discover(dir)
+			return nil, usageErr("unknown stack %q; stacks: %s", n, strings.Join(all, ", "))
+		}
+		fmt.Fprintf(progress, "-- %s: running the program under mocks\n", n)
+		res, err := mockstack.RunDir(dir, n, stacks.Options{})
+		if err != nil {
+			var se *spec.Error
+			if errors.As(err, &se) {
+				return nil, usageErr("%v", err)
+			}
+			return nil, err
+		}
+		jobs = append(jobs, policyJob{res.Graph, string(res.Spec.Environment)})
+	}
+	return jobs, nil
+}
+
+// writeReport writes the reports in the flags' format to stdout or to the
+// --output file, whose close is checked (a report cut short is an error).
+func writeReport(stdout io.Writer, f *checkFlags, reports []*policies.Report, rules []policies.Rule) error {
+	if f.output == "" {
+		return policies.Write(stdout, f.format, reports, rules)
+	}
+	file, err := os.Create(f.output)
+	if err != nil {
+		return usageErr("--output %s: %v", f.output, err)
+	}
+	if err := policies.Write(file, f.format, reports, rules); err != nil {
+		_ = file.Close()
+		return err
+	}
+	return file.Close()
 }
 
 func loadWaivers(g *globals, file string, e *policies.Engine) ([]policies.Waiver, error) {

@@ -183,18 +183,12 @@ func localLimits(_ *Args, routes []route) ([]*networkingapi.EnvoyFilter_EnvoyCon
 	return patches, nil
 }
 
-// globalLimits reports the first route with a global limit.
-func globalLimits(d *gatewaydoc.Document) (int, bool) {
-	i := d.Needs().GlobalLimits
-	return i, i >= 0
-}
-
 // globalLimitPatches make the gateway ask the rate-limit service, per
 // route and client address, before forwarding. The gateway fails open if
 // the service is down: the local limits still hold, and the rate-limit
 // service is no single point of failure for traffic.
 func globalLimitPatches(a *Args, routes []route) ([]*networkingapi.EnvoyFilter_EnvoyConfigObjectPatch, error) {
-	if _, limited := globalLimits(a.Document); !limited {
+	if a.Document.Needs().GlobalLimits < 0 {
 		return nil, nil
 	}
 	host := fmt.Sprintf("%s.%s.svc.cluster.local", RateLimitName, a.Namespace)

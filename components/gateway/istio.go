@@ -73,7 +73,7 @@ func istioObjects(name string, a *Args, routes []route) []upstream.NamedObject {
 						To:   []*securityapi.Rule_To{{Operation: &securityapi.Operation{Paths: protected}}},
 					}}}}})
 	}
-	if _, limited := globalLimits(d); limited {
+	if d.Needs().GlobalLimits >= 0 {
 		// The namespace denies by default: the ingress pods may ask.
 		objs = append(objs, upstream.NamedObject{Name: name + "-ratelimit-callers", Object: &securityv1.AuthorizationPolicy{
 			TypeMeta: security, ObjectMeta: meta("-ratelimit-callers"),

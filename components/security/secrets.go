@@ -56,7 +56,7 @@ func (a *SecretsArgs) Validate() error {
 	}
 	var errs []error
 	if a.Vault.Host == "" || a.Vault.Secret.Name == "" {
-		errs = append(errs, errors.New("Vault's endpoint and CA Secret are required"))
+		errs = append(errs, errors.New("the Vault endpoint and its CA Secret are required"))
 	}
 	seen := map[string]bool{}
 	for i, s := range a.Secrets {

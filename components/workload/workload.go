@@ -142,21 +142,10 @@ func (a *Args) Validate(name string) error {
 	if a.Namespace == "" {
 		errs = append(errs, errors.New("namespace is required"))
 	}
-	last := a.Image[strings.LastIndex(a.Image, "/")+1:]
-	switch {
-	case a.Image == "" || !tagged.MatchString(a.Image):
-		errs = append(errs, fmt.Errorf("image %q is not an image reference", a.Image))
-	case !strings.Contains(last, ":") && !strings.Contains(a.Image, "@"):
-		errs = append(errs, fmt.Errorf("image %q has no tag; pin a version", a.Image))
-	case strings.HasSuffix(last, ":latest"):
-		errs = append(errs, fmt.Errorf("image %q uses latest; pin a version", a.Image))
+	if err := validateImage(a.Image); err != nil {
+		errs = append(errs, err)
 	}
-	if a.Replicas < 1 {
-		errs = append(errs, fmt.Errorf("replicas %d: at least 1", a.Replicas))
-	}
-	if a.Production && a.Replicas < 3 {
-		errs = append(errs, fmt.Errorf("replicas %d: production needs at least 3", a.Replicas))
-	}
+	errs = append(errs, a.validateReplicas()...)
 	if len(a.Ports) == 0 {
 		errs = append(errs, errors.New("at least one port is required (probes use the first)"))
 	}
@@ -166,25 +155,11 @@ func (a *Args) Validate(name string) error {
 	if a.Stateful && a.VolumeSize == "" {
 		errs = append(errs, errors.New("a stateful workload needs a volume size"))
 	}
-	if s := a.Autoscaling; s != nil && (s.Min < 1 || s.Max < s.Min || (a.Production && s.Min < 3)) {
-		errs = append(errs, fmt.Errorf("autoscaling %d-%d: min at least 1 (3 in production) and max at least min", s.Min, s.Max))
+	if err := a.validateService(); err != nil {
+		errs = append(errs, err)
 	}
-	switch a.ServiceType {
-	case "", "ClusterIP":
-		if len(a.SourceRanges) > 0 {
-			errs = append(errs, errors.New("source ranges apply only to a LoadBalancer service"))
-		}
-	case "LoadBalancer":
-		if len(a.SourceRanges) == 0 {
-			errs = append(errs, errors.New("a LoadBalancer service needs source ranges (its firewall)"))
-		}
-	default:
-		errs = append(errs, fmt.Errorf("service type %q: allowed ClusterIP, LoadBalancer", a.ServiceType))
-	}
-	for k := range a.PodLabels {
-		if k == "app.kubernetes.io/name" {
-			errs = append(errs, errors.New("pod label app.kubernetes.io/name is the selector's; it cannot be overridden"))
-		}
+	if _, override := a.PodLabels[contract.NameLabel]; override {
+		errs = append(errs, errors.New("pod label app.kubernetes.io/name is the selector's; it cannot be overridden"))
 	}
 	if sc := a.Sidecar; sc != nil {
 		for _, name := range []string{"control plane", "metrics", "tracing"} {
@@ -205,6 +180,52 @@ func (a *Args) Validate(name string) error {
 	return nil
 }
 
+// validateImage refuses an image without a pinned version.
+func validateImage(image string) error {
+	last := image[strings.LastIndex(image, "/")+1:]
+	switch {
+	case image == "" || !tagged.MatchString(image):
+		return fmt.Errorf("image %q is not an image reference", image)
+	case !strings.Contains(last, ":") && !strings.Contains(image, "@"):
+		return fmt.Errorf("image %q has no tag; pin a version", image)
+	case strings.HasSuffix(last, ":latest"):
+		return fmt.Errorf("image %q uses latest; pin a version", image)
+	}
+	return nil
+}
+
+// validateReplicas checks the replica floor and the autoscaler's.
+func (a *Args) validateReplicas() []error {
+	var errs []error
+	if a.Replicas < 1 {
+		errs = append(errs, fmt.Errorf("replicas %d: at least 1", a.Replicas))
+	}
+	if a.Production && a.Replicas < 3 {
+		errs = append(errs, fmt.Errorf("replicas %d: production needs at least 3", a.Replicas))
+	}
+	if s := a.Autoscaling; s != nil && (s.Min < 1 || s.Max < s.Min || (a.Production && s.Min < 3)) {
+		errs = append(errs, fmt.Errorf("autoscaling %d-%d: min at least 1 (3 in production) and max at least min", s.Min, s.Max))
+	}
+	return errs
+}
+
+// validateService checks the Service's type against its source ranges.
+func (a *Args) validateService() error {
+	switch a.ServiceType {
+	case "", "ClusterIP":
+		if len(a.SourceRanges) > 0 {
+			return errors.New("source ranges apply only to a LoadBalancer service")
+		}
+	case "LoadBalancer":
+		if len(a.SourceRanges) == 0 {
+			return errors.New("a LoadBalancer service needs source ranges (its firewall)")
+		}
+	default:
+		return fmt.Errorf("service type %q: allowed ClusterIP, LoadBalancer", a.ServiceType)
+	}
+	return nil
+}
+
 // New registers a workload and everything that keeps it available and
 // contained.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Workload, error) {
@@ -218,122 +239,34 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err := ctx.RegisterComponentResource("cloudscale:workload:Workload", name, w, opts...); err != nil {
 		return nil, err
 	}
-	child := tier.Children(w, opts)
-	labels := pulumi.StringMap{"app.kubernetes.io/name": pulumi.String(name), "app.kubernetes.io/part-of": pulumi.String("cloudscale")}
-	selector := &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"app.kubernetes.io/name": pulumi.String(name)}}
-	meta := func() *metav1.ObjectMetaArgs {
-		return &metav1.ObjectMetaArgs{Name: pulumi.String(name), Namespace: pulumi.String(args.Namespace), Labels: labels}
+	b := &builder{ctx: ctx, name: name, a: args, child: tier.Children(w, opts),
+		labels:   pulumi.StringMap{contract.NameLabel: pulumi.String(name), "app.kubernetes.io/part-of": pulumi.String("cloudscale")},
+		selector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{contract.NameLabel: pulumi.String(name)}},
 	}
-
 	sa, err := corev1.NewServiceAccount(ctx, name, &corev1.ServiceAccountArgs{
-		Metadata:                     meta(),
+		Metadata:                     b.meta(),
 		AutomountServiceAccountToken: pulumi.Bool(false),
-	}, child...)
+	}, b.child...)
 	if err != nil {
 		return nil, err
 	}
-	var svcPorts corev1.ServicePortArray
-	var cPorts corev1.ContainerPortArray
-	for _, p := range args.Ports {
-		sp := p.Port
-		if p.ServicePort != 0 {
-			sp = p.ServicePort
-		}
-		svcPorts = append(svcPorts, &corev1.ServicePortArgs{Name: pulumi.String(p.Name), Port: pulumi.Int(sp), TargetPort: pulumi.Int(p.Port)})
-		cPorts = append(cPorts, &corev1.ContainerPortArgs{Name: pulumi.String(p.Name), ContainerPort: pulumi.Int(p.Port)})
-	}
-	svcSpec := &corev1.ServiceSpecArgs{Type: pulumi.String("ClusterIP"), Selector: selector.MatchLabels, Ports: svcPorts}
-	svcMeta := meta()
-	if args.ServiceType == "LoadBalancer" {
-		svcSpec.Type = pulumi.String("LoadBalancer")
-		svcSpec.LoadBalancerSourceRanges = pulumi.ToStringArray(args.SourceRanges)
-		// Local keeps the client's address, so the NetworkPolicy's source
-		// ranges and per-client rate limits see it.
-		svcSpec.ExternalTrafficPolicy = pulumi.String("Local")
-	}
-	if len(args.ServiceAnnotations) > 0 {
-		svcMeta.Annotations = pulumi.ToStringMap(args.ServiceAnnotations)
-	}
-	if len(args.ServiceLabels) > 0 {
-		l := pulumi.StringMap{}
-		for k, v := range labels {
-			l[k] = v
-		}
-		for k, v := range args.ServiceLabels {
-			l[k] = pulumi.String(v)
-		}
-		svcMeta.Labels = l
-	}
-	svc, err := corev1.NewService(ctx, name, &corev1.ServiceArgs{Metadata: svcMeta, Spec: svcSpec}, child...)
+	svc, ports, err := b.service()
 	if err != nil {
 		return nil, err
 	}
-
-	pod := podTemplate(name, args, labels, sa, cPorts)
-	replicas := args.Replicas
-	if args.Autoscaling != nil {
-		replicas = max(replicas, args.Autoscaling.Min)
-	}
-	kind := "Deployment"
-	if args.Stateful {
-		kind = "StatefulSet"
-		_, err = appsv1.NewStatefulSet(ctx, name, &appsv1.StatefulSetArgs{
-			Metadata: meta(),
-			Spec: &appsv1.StatefulSetSpecArgs{
-				Replicas: pulumi.Int(replicas), Selector: selector, ServiceName: pulumi.String(name), Template: pod,
-				PodManagementPolicy: pulumi.String("Parallel"),
-				VolumeClaimTemplates: corev1.PersistentVolumeClaimTypeArray{&corev1.PersistentVolumeClaimTypeArgs{
-					Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("data")},
-					Spec: &corev1.PersistentVolumeClaimSpecArgs{
-						AccessModes: pulumi.StringArray{pulumi.String("ReadWriteOnce")},
-						Resources:   &corev1.VolumeResourceRequirementsArgs{Requests: pulumi.StringMap{"storage": pulumi.String(args.VolumeSize)}},
-					},
-				}},
-			},
-		}, child...)
-	} else {
-		_, err = appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
-			Metadata: meta(),
-			Spec: &appsv1.DeploymentSpecArgs{
-				Replicas: pulumi.Int(replicas), Selector: selector, Template: pod,
-				Strategy: &appsv1.DeploymentStrategyArgs{Type: pulumi.String("RollingUpdate"), RollingUpdate: &appsv1.RollingUpdateDeploymentArgs{
-					MaxUnavailable: pulumi.Int(0), MaxSurge: pulumi.Int(1),
-				}},
-			},
-		}, child...)
-	}
+	kind, err := b.controller(podTemplate(name, args, b.labels, sa, ports))
 	if err != nil {
 		return nil, err
 	}
-	if _, err := policyv1.NewPodDisruptionBudget(ctx, name, &policyv1.PodDisruptionBudgetArgs{
-		Metadata: meta(),
-		Spec:     &policyv1.PodDisruptionBudgetSpecArgs{Selector: selector, MaxUnavailable: pulumi.Int(1)},
-	}, child...); err != nil {
+	if err := b.availability(kind); err != nil {
 		return nil, err
-	}
-	if s := args.Autoscaling; s != nil {
-		if _, err := autoscalingv2.NewHorizontalPodAutoscaler(ctx, name, &autoscalingv2.HorizontalPodAutoscalerArgs{
-			Metadata: meta(),
-			Spec: &autoscalingv2.HorizontalPodAutoscalerSpecArgs{
-				ScaleTargetRef: &autoscalingv2.CrossVersionObjectReferenceArgs{ApiVersion: pulumi.String("apps/v1"), Kind: pulumi.String(kind), Name: pulumi.String(name)},
-				MinReplicas:    pulumi.Int(s.Min), MaxReplicas: pulumi.Int(s.Max),
-				Metrics: autoscalingv2.MetricSpecArray{&autoscalingv2.MetricSpecArgs{
-					Type: pulumi.String("Resource"),
-					Resource: &autoscalingv2.ResourceMetricSourceArgs{Name: pulumi.String("cpu"),
-						Target: &autoscalingv2.MetricTargetArgs{Type: pulumi.String("Utilization"), AverageUtilization: pulumi.Int(max(s.CPUUtilization, 1))}},
-				}},
-			},
-		}, child...); err != nil {
-			return nil, err
-		}
 	}
 	if _, err := networkingv1.NewNetworkPolicy(ctx, name, &networkingv1.NetworkPolicyArgs{
-		Metadata: meta(),
-		Spec:     policySpec(args, selector),
-	}, child...); err != nil {
+		Metadata: b.meta(),
+		Spec:     policySpec(args, b.selector),
+	}, b.child...); err != nil {
 		return nil, err
 	}
-
 	w.Name = pulumi.String(name).ToStringOutput()
 	w.ServiceAccount = sa.Metadata.Name().Elem()
 	w.Service = svc.Metadata.Name().Elem()
@@ -341,6 +274,126 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 	return w, nil
+}
+
+// builder registers one workload's objects.
+type builder struct {
+	ctx      *pulumi.Context
+	name     string
+	a        *Args
+	child    []pulumi.ResourceOption
+	labels   pulumi.StringMap
+	selector *metav1.LabelSelectorArgs
+}
+
+func (b *builder) meta() *metav1.ObjectMetaArgs {
+	return &metav1.ObjectMetaArgs{Name: pulumi.String(b.name), Namespace: pulumi.String(b.a.Namespace), Labels: b.labels}
+}
+
+// service is the workload's Service (a LoadBalancer with its firewall and
+// the client's address kept, where asked) and the container ports.
+func (b *builder) service() (*corev1.Service, corev1.ContainerPortArray, error) {
+	a := b.a
+	var svcPorts corev1.ServicePortArray
+	var cPorts corev1.ContainerPortArray
+	for _, p := range a.Ports {
+		sp := p.Port
+		if p.ServicePort != 0 {
+			sp = p.ServicePort
+		}
+		svcPorts = append(svcPorts, &corev1.ServicePortArgs{Name: pulumi.String(p.Name), Port: pulumi.Int(sp), TargetPort: pulumi.Int(p.Port)})
+		cPorts = append(cPorts, &corev1.ContainerPortArgs{Name: pulumi.String(p.Name), ContainerPort: pulumi.Int(p.Port)})
+	}
+	spec := &corev1.ServiceSpecArgs{Type: pulumi.String("ClusterIP"), Selector: b.selector.MatchLabels, Ports: svcPorts}
+	meta := b.meta()
+	if a.ServiceType == "LoadBalancer" {
+		spec.Type = pulumi.String("LoadBalancer")
+		spec.LoadBalancerSourceRanges = pulumi.ToStringArray(a.SourceRanges)
+		// Local keeps the client's address, so the NetworkPolicy's source
+		// ranges and per-client rate limits see it.
+		spec.ExternalTrafficPolicy = pulumi.String("Local")
+	}
+	if len(a.ServiceAnnotations) > 0 {
+		meta.Annotations = pulumi.ToStringMap(a.ServiceAnnotations)
+	}
+	if len(a.ServiceLabels) > 0 {
+		l := pulumi.StringMap{}
+		for k, v := range b.labels {
+			l[k] = v
+		}
+		for k, v := range a.ServiceLabels {
+			l[k] = pulumi.String(v)
+		}
+		meta.Labels = l
+	}
+	svc, err := corev1.NewService(b.ctx, b.name, &corev1.ServiceArgs{Metadata: meta, Spec: spec}, b.child...)
+	return svc, cPorts, err
+}
+
+// controller runs the pods: a StatefulSet with a volume per pod, or a
+// Deployment that rolls one surge pod at a time and never below its
+// replicas. It returns the kind.
+func (b *builder) controller(pod *corev1.PodTemplateSpecArgs) (string, error) {
+	a := b.a
+	replicas := a.Replicas
+	if a.Autoscaling != nil {
+		replicas = max(replicas, a.Autoscaling.Min)
+	}
+	if a.Stateful {
+		_, err := appsv1.NewStatefulSet(b.ctx, b.name, &appsv1.StatefulSetArgs{
+			Metadata: b.meta(),
+			Spec: &appsv1.StatefulSetSpecArgs{
+				Replicas: pulumi.Int(replicas), Selector: b.selector, ServiceName: pulumi.String(b.name), Template: pod,
+				PodManagementPolicy: pulumi.String("Parallel"),
+				VolumeClaimTemplates: corev1.PersistentVolumeClaimTypeArray{&corev1.PersistentVolumeClaimTypeArgs{
+					Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("data")},
+					Spec: &corev1.PersistentVolumeClaimSpecArgs{
+						AccessModes: pulumi.StringArray{pulumi.String("ReadWriteOnce")},
+						Resources:   &corev1.VolumeResourceRequirementsArgs{Requests: pulumi.StringMap{"storage": pulumi.String(a.VolumeSize)}},
+					},
+				}},
+			},
+		}, b.child...)
+		return "StatefulSet", err
+	}
+	_, err := appsv1.NewDeployment(b.ctx, b.name, &appsv1.DeploymentArgs{
+		Metadata: b.meta(),
+		Spec: &appsv1.DeploymentSpecArgs{
+			Replicas: pulumi.Int(replicas), Selector: b.selector, Template: pod,
+			Strategy: &appsv1.DeploymentStrategyArgs{Type: pulumi.String("RollingUpdate"), RollingUpdate: &appsv1.RollingUpdateDeploymentArgs{
+				MaxUnavailable: pulumi.Int(0), MaxSurge: pulumi.Int(1),
+			}},
+		},
+	}, b.child...)
+	return "Deployment", err
+}
+
+// availability is the disruption budget (one pod at a time) and, when
+// asked, the CPU autoscaler of the controller of kind.
+func (b *builder) availability(kind string) error {
+	if _, err := policyv1.NewPodDisruptionBudget(b.ctx, b.name, &policyv1.PodDisruptionBudgetArgs{
+		Metadata: b.meta(),
+		Spec:     &policyv1.PodDisruptionBudgetSpecArgs{Selector: b.selector, MaxUnavailable: pulumi.Int(1)},
+	}, b.child...); err != nil {
+		return err
+	}
+	s := b.a.Autoscaling
+	if s == nil {
+		return nil
+	}
+	_, err := autoscalingv2.NewHorizontalPodAutoscaler(b.ctx, b.name, &autoscalingv2.HorizontalPodAutoscalerArgs{
+		Metadata: b.meta(),
+		Spec: &autoscalingv2.HorizontalPodAutoscalerSpecArgs{
+			ScaleTargetRef: &autoscalingv2.CrossVersionObjectReferenceArgs{ApiVersion: pulumi.String("apps/v1"), Kind: pulumi.String(kind), Name: pulumi.String(b.name)},
+			MinReplicas:    pulumi.Int(s.Min), MaxReplicas: pulumi.Int(s.Max),
+			Metrics: autoscalingv2.MetricSpecArray{&autoscalingv2.MetricSpecArgs{
+				Type: pulumi.String("Resource"),
+				Resource: &autoscalingv2.ResourceMetricSourceArgs{Name: pulumi.String("cpu"),
+					Target: &autoscalingv2.MetricTargetArgs{Type: pulumi.String("Utilization"), AverageUtilization: pulumi.Int(max(s.CPUUtilization, 1))}},
+			}},
+		},
+	}, b.child...)
+	return err
 }
 
 func podTemplate(name string, a *Args, labels pulumi.StringMap, sa *corev1.ServiceAccount, ports corev1.ContainerPortArray) *corev1.PodTemplateSpecArgs {

@@ -89,7 +89,6 @@ type builder struct {
 	p    *aws.Provider
 
 	account, partition string
-	tags               pulumi.StringMap
 }
 
 func (b *builder) opts(extra ...pulumi.ResourceOption) []pulumi.ResourceOption {
@@ -101,6 +100,90 @@ func (b *builder) cloudName(part string, max int) string {
 }
 
 func (b *builder) build() error {
+	if err := b.provider(); err != nil {
+		return err
+	}
+	secretsKey, err := b.key("secrets", "EKS secrets envelope encryption and Vault auto-unseal")
+	if err != nil {
+		return err
+	}
+	storageKey, err := b.key("storage", "node volumes, persistent volumes, logs and backups")
+	if err != nil {
+		return err
+	}
+	net, err := b.network(storageKey)
+	if err != nil {
+		return err
+	}
+	k8s, err := b.eks(net, secretsKey, storageKey)
+	if err != nil {
+		return err
+	}
+	bucket, backupRole, err := b.backups(storageKey, k8s.oidc)
+	if err != nil {
+		return err
+	}
+	seal, err := b.seal(secretsKey, k8s.oidc)
+	if err != nil {
+		return err
+	}
+	clusterName := b.cloudName("eks", 100)
+	kubeconfig := pulumi.ToSecret(pulumi.All(k8s.cluster.Endpoint, k8s.cluster.CertificateAuthority.Data().Elem()).ApplyT(
+		func(v []any) (string, error) {
+			return Kubeconfig(clusterName, b.a.Region, v[0].(string), v[1].(string))
+		})).(pulumi.StringOutput)
+	provider, err := kubernetes.NewProvider(b.ctx, b.name+"-k8s", &kubernetes.ProviderArgs{
+		Kubeconfig: kubeconfig,
+	}, pulumi.Parent(b.c), pulumi.DependsOn(k8s.nodes))
+	if err != nil {
+		return err
+	}
+	_, err = infra.NewStorageClass(b.ctx, b.name+"-storage", infra.StorageClassArgs{
+		Provisioner: "ebs.csi.aws.com",
+		Parameters:  pulumi.StringMap{"type": pulumi.String("gp3"), "encrypted": pulumi.String("true"), "kmsKeyId": storageKey.Arn},
+	}, b.c, provider, k8s.csi)
+	if err != nil {
+		return err
+	}
+
+	c := b.c
+	c.VpcID = net.vpc.ID().ToStringOutput()
+	c.ClusterName = k8s.cluster.Name
+	c.SecretsKeyArn = secretsKey.Arn
+	c.StorageKeyArn = storageKey.Arn
+	c.BackupBucket = bucket.Bucket
+	c.BackupRoleArn = backupRole.Arn
+	c.GatewaySecurityGroupID = net.gatewaySG.ID().ToStringOutput()
+	c.Out = infra.Cluster{
+		Name:         clusterName,
+		Distribution: infra.EKS,
+		Provider:     provider,
+		Kubeconfig:   kubeconfig,
+		Zones:        b.a.Zones,
+		StorageClass: naming.StorageClass,
+		Backups: infra.BackupStore{
+			Kind:     infra.S3,
+			Bucket:   bucket.Bucket,
+			Endpoint: pulumi.Sprintf("s3://%s", bucket.Bucket),
+			Region:   b.a.Region,
+		},
+		Keys: infra.Keys{Secrets: secretsKey.Arn, Storage: storageKey.Arn},
+		Seal: seal,
+		// A Network Load Balancer keeps the client's address (with
+		// externalTrafficPolicy Local) and honours loadBalancerSourceRanges.
+		LoadBalancerAnnotations: map[string]string{"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"},
+		Identity: infra.WorkloadIdentity{
+			BackupServiceAccount: infra.BackupServiceAccount(b.a.Namespace),
+			Annotations:          pulumi.StringMap{"eks.amazonaws.com/role-arn": backupRole.Arn}.ToStringMapOutput(),
+		},
+	}
+	return nil
+}
+
+// provider is the AWS provider for the stack's region with the platform's
+// default tags; it checks the zones against the region's and reads the
+// account and partition ARNs are built from.
+func (b *builder) provider() error {
 	ctx, a := b.ctx, b.a
 	var err error
 	b.p, err = aws.NewProvider(ctx, b.name, &aws.ProviderArgs{
@@ -132,82 +215,6 @@ func (b *builder) build() error {
 		return fmt.Errorf("aws cluster: partition: %w", err)
 	}
 	b.account, b.partition = who.AccountId, part.Partition
-
-	secretsKey, err := b.key("secrets", "EKS secrets envelope encryption and Vault auto-unseal")
-	if err != nil {
-		return err
-	}
-	storageKey, err := b.key("storage", "node volumes, persistent volumes, logs and backups")
-	if err != nil {
-		return err
-	}
-	net, err := b.network(storageKey)
-	if err != nil {
-		return err
-	}
-	cluster, oidc, err := b.eks(net, secretsKey, storageKey)
-	if err != nil {
-		return err
-	}
-	bucket, backupRole, err := b.backups(storageKey, cluster, oidc)
-	if err != nil {
-		return err
-	}
-	seal, err := b.seal(secretsKey, cluster, oidc)
-	if err != nil {
-		return err
-	}
-
-	clusterName := b.cloudName("eks", 100)
-	kubeconfig := pulumi.ToSecret(pulumi.All(cluster.Endpoint, cluster.CertificateAuthority.Data().Elem()).ApplyT(
-		func(v []any) (string, error) {
-			return Kubeconfig(clusterName, a.Region, v[0].(string), v[1].(string))
-		})).(pulumi.StringOutput)
-	provider, err := kubernetes.NewProvider(ctx, b.name+"-k8s", &kubernetes.ProviderArgs{
-		Kubeconfig: kubeconfig,
-	}, pulumi.Parent(b.c), pulumi.DependsOn([]pulumi.Resource{net.nodeGroupsDone}))
-	if err != nil {
-		return err
-	}
-	_, err = infra.NewStorageClass(ctx, b.name+"-storage", infra.StorageClassArgs{
-		Provisioner: "ebs.csi.aws.com",
-		Parameters:  pulumi.StringMap{"type": pulumi.String("gp3"), "encrypted": pulumi.String("true"), "kmsKeyId": storageKey.Arn},
-	}, b.c, provider, net.csiAddon)
-	if err != nil {
-		return err
-	}
-
-	c := b.c
-	c.VpcID = net.vpc.ID().ToStringOutput()
-	c.ClusterName = cluster.Name
-	c.SecretsKeyArn = secretsKey.Arn
-	c.StorageKeyArn = storageKey.Arn
-	c.BackupBucket = bucket.Bucket
-	c.BackupRoleArn = backupRole.Arn
-	c.GatewaySecurityGroupID = net.gatewaySG.ID().ToStringOutput()
-	c.Out = infra.Cluster{
-		Name:         clusterName,
-		Distribution: infra.EKS,
-		Provider:     provider,
-		Kubeconfig:   kubeconfig,
-		Zones:        a.Zones,
-		StorageClass: naming.StorageClass,
-		Backups: infra.BackupStore{
-			Kind:     infra.S3,
-			Bucket:   bucket.Bucket,
-			Endpoint: pulumi.Sprintf("s3://%s", bucket.Bucket),
-			Region:   a.Region,
-		},
-		Keys: infra.Keys{Secrets: secretsKey.Arn, Storage: storageKey.Arn},
-		Seal: seal,
-		// A Network Load Balancer keeps the client's address (with
-		// externalTrafficPolicy Local) and honours loadBalancerSourceRanges.
-		LoadBalancerAnnotations: map[string]string{"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"},
-		Identity: infra.WorkloadIdentity{
-			BackupServiceAccount: infra.BackupServiceAccount(a.Namespace),
-			Annotations:          pulumi.StringMap{"eks.amazonaws.com/role-arn": backupRole.Arn}.ToStringMapOutput(),
-		},
-	}
 	return nil
 }
 

@@ -1,7 +1,6 @@
 package aws
 
 import (
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
@@ -13,7 +12,7 @@ import (
 
 // backups is the database backup bucket: SSE-KMS with the storage key,
 // versioned, never public, TLS only, and writable by one service account.
-func (b *builder) backups(key *kms.Key, cluster *eks.Cluster, oidc *iam.OpenIdConnectProvider) (*s3.BucketV2, *iam.Role, error) {
+func (b *builder) backups(key *kms.Key, oidc *iam.OpenIdConnectProvider) (*s3.BucketV2, *iam.Role, error) {
 	ctx := b.ctx
 	bucket, err := s3.NewBucketV2(ctx, b.name+"-backups", &s3.BucketV2Args{
 		Bucket: pulumi.String(naming.Global(b.a.Stack, "backups", b.account, 63)),
@@ -70,7 +69,7 @@ func (b *builder) backups(key *kms.Key, cluster *eks.Cluster, oidc *iam.OpenIdCo
 		return nil, nil, err
 	}
 
-	role, err := b.irsaRole("backup", cluster, oidc, infra.BackupServiceAccount(b.a.Namespace))
+	role, err := b.irsaRole("backup", oidc, infra.BackupServiceAccount(b.a.Namespace))
 	if err != nil {
 		return nil, nil, err
 	}

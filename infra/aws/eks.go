@@ -17,13 +17,47 @@ import (
 // issuers; IAM no longer checks it for EKS but the API still takes one.
 const EKSOIDCThumbprint = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"
 
-func (b *builder) eks(n *awsNetwork, secretsKey, storageKey *kms.Key) (*eks.Cluster, *iam.OpenIdConnectProvider, error) {
+// awsEKS is what the cluster step hands to the rest of the tier.
+type awsEKS struct {
+	cluster *eks.Cluster
+	oidc    *iam.OpenIdConnectProvider
+	// nodes are the node groups: the Kubernetes provider waits for them.
+	nodes []pulumi.Resource
+	// csi provisions the encrypted volumes: the storage class waits for it.
+	csi pulumi.Resource
+}
+
+// eks builds the cluster: control plane, OIDC issuer and CNI, one node
+// group per zone, and the EBS CSI driver.
+func (b *builder) eks(n *awsNetwork, secretsKey, storageKey *kms.Key) (*awsEKS, error) {
+	cluster, err := b.controlPlane(n, secretsKey, storageKey)
+	if err != nil {
+		return nil, err
+	}
+	oidc, err := b.identityAndCNI(cluster)
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := b.nodeGroups(cluster, n, storageKey)
+	if err != nil {
+		return nil, err
+	}
+	csi, err := b.ebsCSI(cluster, oidc, storageKey, nodes)
+	if err != nil {
+		return nil, err
+	}
+	return &awsEKS{cluster: cluster, oidc: oidc, nodes: nodes, csi: csi}, nil
+}
+
+// controlPlane is the EKS control plane: private endpoint (public only for
+// the allowed CIDRs), secrets envelope-encrypted with the secrets key,
+// every control-plane log to an encrypted group kept a year.
+func (b *builder) controlPlane(n *awsNetwork, secretsKey, storageKey *kms.Key) (*eks.Cluster, error) {
 	ctx, a := b.ctx, b.a
 	clusterName := b.cloudName("eks", 100)
-
 	clusterRole, err := b.serviceRole("eks-cluster", "eks.amazonaws.com", "AmazonEKSClusterPolicy")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	// EKS writes control-plane logs to this group; creating it first lets
 	// the platform own its encryption and retention.
@@ -33,9 +67,8 @@ func (b *builder) eks(n *awsNetwork, secretsKey, storageKey *kms.Key) (*eks.Clus
 		KmsKeyId:        storageKey.Arn,
 	}, b.opts()...)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-
 	var privateIDs pulumi.StringArray
 	for _, s := range n.private {
 		privateIDs = append(privateIDs, s.ID())
@@ -49,7 +82,7 @@ func (b *builder) eks(n *awsNetwork, secretsKey, storageKey *kms.Key) (*eks.Clus
 	if len(a.APIAllowedCIDRs) > 0 {
 		vpc.PublicAccessCidrs = pulumi.ToStringArray(a.APIAllowedCIDRs)
 	}
-	cluster, err := eks.NewCluster(ctx, b.name+"-eks", &eks.ClusterArgs{
+	return eks.NewCluster(ctx, b.name+"-eks", &eks.ClusterArgs{
 		Name:      pulumi.String(clusterName),
 		Version:   pulumi.String(a.KubernetesVersion),
 		RoleArn:   clusterRole.Arn,
@@ -65,42 +98,39 @@ func (b *builder) eks(n *awsNetwork, secretsKey, storageKey *kms.Key) (*eks.Clus
 		},
 		UpgradePolicy: &eks.ClusterUpgradePolicyArgs{SupportType: pulumi.String("STANDARD")},
 	}, b.opts(pulumi.DependsOn([]pulumi.Resource{logs}))...)
-	if err != nil {
-		return nil, nil, err
-	}
+}
 
-	oidc, err := iam.NewOpenIdConnectProvider(ctx, b.name+"-oidc", &iam.OpenIdConnectProviderArgs{
+// identityAndCNI registers the cluster's OIDC issuer (for IRSA) and the
+// VPC CNI with NetworkPolicy enforcement.
+func (b *builder) identityAndCNI(cluster *eks.Cluster) (*iam.OpenIdConnectProvider, error) {
+	oidc, err := iam.NewOpenIdConnectProvider(b.ctx, b.name+"-oidc", &iam.OpenIdConnectProviderArgs{
 		Url:             cluster.Identities.Index(pulumi.Int(0)).Oidcs().Index(pulumi.Int(0)).Issuer().Elem(),
 		ClientIdLists:   pulumi.StringArray{pulumi.String("sts.amazonaws.com")},
 		ThumbprintLists: pulumi.StringArray{pulumi.String(EKSOIDCThumbprint)},
 	}, b.opts()...)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-
 	// The VPC CNI enforces Kubernetes NetworkPolicies only when asked to;
 	// the platform's default-deny baseline depends on it.
-	if _, err := eks.NewAddon(ctx, b.name+"-vpc-cni", &eks.AddonArgs{
+	_, err = eks.NewAddon(b.ctx, b.name+"-vpc-cni", &eks.AddonArgs{
 		ClusterName:              cluster.Name,
 		AddonName:                pulumi.String("vpc-cni"),
 		ConfigurationValues:      pulumi.String(`{"enableNetworkPolicy":"true"}`),
 		ResolveConflictsOnCreate: pulumi.String("OVERWRITE"),
 		ResolveConflictsOnUpdate: pulumi.String("OVERWRITE"),
-	}, b.opts()...); err != nil {
-		return nil, nil, err
-	}
+	}, b.opts()...)
+	return oidc, err
+}
 
-	nodeRole, err := b.serviceRole("eks-node", "ec2.amazonaws.com",
-		"AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonEKS_CNI_Policy")
-	if err != nil {
-		return nil, nil, err
-	}
-	lt, err := ec2.NewLaunchTemplate(ctx, b.name+"-nodes", &ec2.LaunchTemplateArgs{
+// launchTemplate gives nodes an encrypted gp3 root volume and IMDSv2 only.
+func (b *builder) launchTemplate(storageKey *kms.Key) (*ec2.LaunchTemplate, error) {
+	return ec2.NewLaunchTemplate(b.ctx, b.name+"-nodes", &ec2.LaunchTemplateArgs{
 		Description: pulumi.String("CloudScale nodes: encrypted gp3 root volume, IMDSv2 only"),
 		BlockDeviceMappings: ec2.LaunchTemplateBlockDeviceMappingArray{&ec2.LaunchTemplateBlockDeviceMappingArgs{
 			DeviceName: pulumi.String("/dev/xvda"),
 			Ebs: &ec2.LaunchTemplateBlockDeviceMappingEbsArgs{
-				VolumeSize:          pulumi.Int(a.NodeDiskGiB),
+				VolumeSize:          pulumi.Int(b.a.NodeDiskGiB),
 				VolumeType:          pulumi.String("gp3"),
 				Encrypted:           pulumi.String("true"),
 				KmsKeyId:            storageKey.Arn,
@@ -118,14 +148,25 @@ func (b *builder) eks(n *awsNetwork, secretsKey, storageKey *kms.Key) (*eks.Clus
 			Tags:         pulumi.StringMap{"Name": pulumi.String(b.cloudName("node", 255))},
 		}},
 	}, b.opts()...)
+}
+
+// nodeGroups are one managed group per zone: EBS volumes are zonal, so
+// each zone keeps its own capacity and the autoscaler can grow the zone
+// that needs it.
+func (b *builder) nodeGroups(cluster *eks.Cluster, n *awsNetwork, storageKey *kms.Key) ([]pulumi.Resource, error) {
+	a := b.a
+	nodeRole, err := b.serviceRole("eks-node", "ec2.amazonaws.com",
+		"AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonEKS_CNI_Policy")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	// One managed group per zone: EBS volumes are zonal, so each zone keeps
-	// its own capacity and the autoscaler can grow the zone that needs it.
+	lt, err := b.launchTemplate(storageKey)
+	if err != nil {
+		return nil, err
+	}
 	var groups []pulumi.Resource
 	for i, zone := range a.Zones {
-		g, err := eks.NewNodeGroup(ctx, fmt.Sprintf("%s-nodes-%s", b.name, zone), &eks.NodeGroupArgs{
+		g, err := eks.NewNodeGroup(b.ctx, fmt.Sprintf("%s-nodes-%s", b.name, zone), &eks.NodeGroupArgs{
 			ClusterName:   cluster.Name,
 			NodeGroupName: pulumi.String(b.cloudName("nodes-"+zone, 63)),
 			NodeRoleArn:   nodeRole.Arn,
@@ -146,40 +187,39 @@ func (b *builder) eks(n *awsNetwork, secretsKey, storageKey *kms.Key) (*eks.Clus
 			Labels: pulumi.StringMap{"cloudscale.io/pool": pulumi.String("general")},
 		}, b.opts()...)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		groups = append(groups, g)
 	}
+	return groups, nil
+}
 
-	// The EBS CSI driver provisions the encrypted volumes, as its own IRSA role.
-	csiRole, err := b.irsaRole("ebs-csi", cluster, oidc, infra.ServiceAccount{Namespace: "kube-system", Name: "ebs-csi-controller-sa"})
+// ebsCSI installs the EBS CSI driver, which provisions the encrypted
+// volumes, as its own IRSA role allowed to use the storage key.
+func (b *builder) ebsCSI(cluster *eks.Cluster, oidc *iam.OpenIdConnectProvider, storageKey *kms.Key, nodes []pulumi.Resource) (pulumi.Resource, error) {
+	ctx := b.ctx
+	csiRole, err := b.irsaRole("ebs-csi", oidc, infra.ServiceAccount{Namespace: "kube-system", Name: "ebs-csi-controller-sa"})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if _, err := iam.NewRolePolicyAttachment(ctx, b.name+"-ebs-csi", &iam.RolePolicyAttachmentArgs{
 		Role:      csiRole.Name,
 		PolicyArn: pulumi.String(b.managedPolicy("service-role/AmazonEBSCSIDriverPolicy")),
 	}, b.opts()...); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if _, err := iam.NewRolePolicy(ctx, b.name+"-ebs-csi-kms", &iam.RolePolicyArgs{
 		Role:   csiRole.ID(),
 		Policy: keyUsePolicy(storageKey.Arn, true),
 	}, b.opts()...); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	csi, err := eks.NewAddon(ctx, b.name+"-ebs-csi", &eks.AddonArgs{
+	return eks.NewAddon(ctx, b.name+"-ebs-csi", &eks.AddonArgs{
 		ClusterName:              cluster.Name,
 		AddonName:                pulumi.String("aws-ebs-csi-driver"),
 		ServiceAccountRoleArn:    csiRole.Arn,
 		ResolveConflictsOnCreate: pulumi.String("OVERWRITE"),
-	}, b.opts(pulumi.DependsOn(groups))...)
-	if err != nil {
-		return nil, nil, err
-	}
-	n.nodeGroupsDone = groups[len(groups)-1]
-	n.csiAddon = csi
-	return cluster, oidc, nil
+	}, b.opts(pulumi.DependsOn(nodes))...)
 }
 
 func (b *builder) managedPolicy(name string) string {
@@ -218,7 +258,7 @@ func (b *builder) serviceRole(part, service string, policies ...string) (*iam.Ro
 
 // irsaRole is a role only one Kubernetes service account can assume, through
 // the cluster's OIDC issuer.
-func (b *builder) irsaRole(part string, cluster *eks.Cluster, oidc *iam.OpenIdConnectProvider, sa infra.ServiceAccount) (*iam.Role, error) {
+func (b *builder) irsaRole(part string, oidc *iam.OpenIdConnectProvider, sa infra.ServiceAccount) (*iam.Role, error) {
 	trust := pulumi.All(oidc.Arn, oidc.Url).ApplyT(func(v []any) (string, error) {
 		issuer := trimScheme(v[1].(string))
 		return jsonString(map[string]any{

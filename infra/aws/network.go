@@ -14,13 +14,11 @@ import (
 
 // awsNetwork is what the network step hands to the cluster step.
 type awsNetwork struct {
-	vpc            *ec2.Vpc
-	private        []*ec2.Subnet
-	public         []*ec2.Subnet
-	clusterSG      *ec2.SecurityGroup
-	gatewaySG      *ec2.SecurityGroup
-	nodeGroupsDone pulumi.Resource
-	csiAddon       pulumi.Resource
+	vpc       *ec2.Vpc
+	private   []*ec2.Subnet
+	public    []*ec2.Subnet
+	clusterSG *ec2.SecurityGroup
+	gatewaySG *ec2.SecurityGroup
 }
 
 // The address plan: private node subnets are /19s (8,190 pod and node
@@ -29,9 +27,35 @@ type awsNetwork struct {
 func privateCIDR(vpc string, i int) string { return infra.MustSubnet(vpc, 3, i) }
 func publicCIDR(vpc string, i int) string  { return infra.MustSubnet(vpc, 8, 240+i) }
 
+// network is the VPC over the zones: public subnets for load balancers
+// (and the NAT gateways, one per zone in prod), private subnets for the
+// nodes, flow logs, and the control plane's and gateway's security groups.
 func (b *builder) network(logKey *kms.Key) (*awsNetwork, error) {
-	ctx, a := b.ctx, b.a
 	n := &awsNetwork{}
+	igw, publicRT, err := b.vpc(n)
+	if err != nil {
+		return nil, err
+	}
+	nats, err := b.publicSubnets(n, igw, publicRT)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.privateSubnets(n, nats); err != nil {
+		return nil, err
+	}
+	if err := b.flowLogs(n.vpc, logKey); err != nil {
+		return nil, err
+	}
+	if err := b.securityGroups(n); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// vpc is the VPC with its default security group stripped, the internet
+// gateway and the public route table.
+func (b *builder) vpc(n *awsNetwork) (*ec2.InternetGateway, *ec2.RouteTable, error) {
+	ctx, a := b.ctx, b.a
 	var err error
 	n.vpc, err = ec2.NewVpc(ctx, b.name+"-vpc", &ec2.VpcArgs{
 		CidrBlock:          pulumi.String(a.NetworkCIDR),
@@ -40,18 +64,18 @@ func (b *builder) network(logKey *kms.Key) (*awsNetwork, error) {
 		Tags:               pulumi.StringMap{"Name": pulumi.String(b.cloudName("vpc", 255))},
 	}, b.opts()...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The default security group admits traffic between its members; strip
 	// it so nothing can use it by accident.
 	if _, err := ec2.NewDefaultSecurityGroup(ctx, b.name+"-default-sg", &ec2.DefaultSecurityGroupArgs{
 		VpcId: n.vpc.ID(),
 	}, b.opts()...); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	igw, err := ec2.NewInternetGateway(ctx, b.name+"-igw", &ec2.InternetGatewayArgs{VpcId: n.vpc.ID()}, b.opts()...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	publicRT, err := ec2.NewRouteTable(ctx, b.name+"-public-rt", &ec2.RouteTableArgs{
 		VpcId: n.vpc.ID(),
@@ -59,9 +83,13 @@ func (b *builder) network(logKey *kms.Key) (*awsNetwork, error) {
 			CidrBlock: pulumi.String("0.0.0.0/0"), GatewayId: igw.ID(),
 		}},
 	}, b.opts()...)
-	if err != nil {
-		return nil, err
-	}
+	return igw, publicRT, err
+}
+
+// publicSubnets are one public subnet per zone (load balancers only) and
+// the NAT gateways: one per zone with NATPerZone, else one in the first.
+func (b *builder) publicSubnets(n *awsNetwork, igw *ec2.InternetGateway, publicRT *ec2.RouteTable) ([]*ec2.NatGateway, error) {
+	ctx, a := b.ctx, b.a
 	clusterTag := "kubernetes.io/cluster/" + b.cloudName("eks", 100)
 	var nats []*ec2.NatGateway
 	for i, zone := range a.Zones {
@@ -85,21 +113,30 @@ func (b *builder) network(logKey *kms.Key) (*awsNetwork, error) {
 		}, b.opts()...); err != nil {
 			return nil, err
 		}
-		if a.NATPerZone || i == 0 {
-			eip, err := ec2.NewEip(ctx, fmt.Sprintf("%s-nat-%s", b.name, zone), &ec2.EipArgs{Domain: pulumi.String("vpc")}, b.opts()...)
-			if err != nil {
-				return nil, err
-			}
-			nat, err := ec2.NewNatGateway(ctx, fmt.Sprintf("%s-nat-%s", b.name, zone), &ec2.NatGatewayArgs{
-				AllocationId: eip.ID(), SubnetId: pub.ID(),
-				Tags: pulumi.StringMap{"Name": pulumi.String(b.cloudName("nat-"+zone, 255))},
-			}, b.opts(pulumi.DependsOn([]pulumi.Resource{igw}))...)
-			if err != nil {
-				return nil, err
-			}
-			nats = append(nats, nat)
+		if !a.NATPerZone && i > 0 {
+			continue
 		}
+		eip, err := ec2.NewEip(ctx, fmt.Sprintf("%s-nat-%s", b.name, zone), &ec2.EipArgs{Domain: pulumi.String("vpc")}, b.opts()...)
+		if err != nil {
+			return nil, err
+		}
+		nat, err := ec2.NewNatGateway(ctx, fmt.Sprintf("%s-nat-%s", b.name, zone), &ec2.NatGatewayArgs{
+			AllocationId: eip.ID(), SubnetId: pub.ID(),
+			Tags: pulumi.StringMap{"Name": pulumi.String(b.cloudName("nat-"+zone, 255))},
+		}, b.opts(pulumi.DependsOn([]pulumi.Resource{igw}))...)
+		if err != nil {
+			return nil, err
+		}
+		nats = append(nats, nat)
 	}
+	return nats, nil
+}
+
+// privateSubnets are one node subnet per zone, each routed through its
+// zone's NAT gateway (or the one NAT gateway).
+func (b *builder) privateSubnets(n *awsNetwork, nats []*ec2.NatGateway) error {
+	ctx, a := b.ctx, b.a
+	clusterTag := "kubernetes.io/cluster/" + b.cloudName("eks", 100)
 	for i, zone := range a.Zones {
 		priv, err := ec2.NewSubnet(ctx, fmt.Sprintf("%s-private-%s", b.name, zone), &ec2.SubnetArgs{
 			VpcId:            n.vpc.ID(),
@@ -112,7 +149,7 @@ func (b *builder) network(logKey *kms.Key) (*awsNetwork, error) {
 			},
 		}, b.opts()...)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		n.private = append(n.private, priv)
 		nat := nats[0]
@@ -126,18 +163,22 @@ func (b *builder) network(logKey *kms.Key) (*awsNetwork, error) {
 			}},
 		}, b.opts()...)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if _, err := ec2.NewRouteTableAssociation(ctx, fmt.Sprintf("%s-private-%s", b.name, zone), &ec2.RouteTableAssociationArgs{
 			SubnetId: priv.ID(), RouteTableId: rt.ID(),
 		}, b.opts()...); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if err := b.flowLogs(n.vpc, logKey); err != nil {
-		return nil, err
-	}
+	return nil
+}
 
+// securityGroups are the control plane's extra group and the gateway load
+// balancer's.
+func (b *builder) securityGroups(n *awsNetwork) error {
+	ctx, a := b.ctx, b.a
+	var err error
 	// The control plane's extra group admits the API only from inside the VPC.
 	n.clusterSG, err = ec2.NewSecurityGroup(ctx, b.name+"-cluster-sg", &ec2.SecurityGroupArgs{
 		VpcId:       n.vpc.ID(),
@@ -154,7 +195,7 @@ func (b *builder) network(logKey *kms.Key) (*awsNetwork, error) {
 		}},
 	}, b.opts()...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// The gateway's load balancer is the platform's single internet-facing
 	// entry: 443 only, forwarding into the VPC only.
@@ -174,9 +215,9 @@ func (b *builder) network(logKey *kms.Key) (*awsNetwork, error) {
 		Tags: pulumi.StringMap{"cloudscale.io/role": pulumi.String("gateway-lb")},
 	}, b.opts()...)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return n, nil
+	return nil
 }
 
 // flowLogs records all VPC traffic to an encrypted log group kept a year.

@@ -3,7 +3,6 @@ package aws
 import (
 	"fmt"
 
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -13,8 +12,8 @@ import (
 
 // seal lets Vault's service account (alone, through IRSA) encrypt and
 // decrypt with the secrets key, which auto-unseals Vault.
-func (b *builder) seal(key *kms.Key, cluster *eks.Cluster, oidc *iam.OpenIdConnectProvider) (*infra.VaultSeal, error) {
-	role, err := b.irsaRole("vault", cluster, oidc, infra.VaultServiceAccount)
+func (b *builder) seal(key *kms.Key, oidc *iam.OpenIdConnectProvider) (*infra.VaultSeal, error) {
+	role, err := b.irsaRole("vault", oidc, infra.VaultServiceAccount)
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,10 @@ type azureAKS struct {
 // other critical add-ons survive a zone outage.
 const SystemPoolNodesPerZone = 1
 
-func (b *builder) aks(n *azureNetwork, k *azureKeys) (*azureAKS, error) {
+// aksPrerequisites are the cluster's identity with its grants on the node
+// subnet and the key vault, and the Log Analytics workspace its monitoring
+// add-on writes to (kept a year).
+func (b *builder) aksPrerequisites(n *azureNetwork, k *azureKeys) (*managedidentity.UserAssignedIdentity, []pulumi.Resource, *operationalinsights.Workspace, error) {
 	ctx, a := b.ctx, b.a
 	identity, err := managedidentity.NewUserAssignedIdentity(ctx, b.name+"-aks-id", &managedidentity.UserAssignedIdentityArgs{
 		ResourceName:      pulumi.String(b.cloudName("aks-id", 128)),
@@ -23,15 +26,15 @@ func (b *builder) aks(n *azureNetwork, k *azureKeys) (*azureAKS, error) {
 		Location:          pulumi.String(a.Region),
 	}, b.opts()...)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	netGrant, err := b.grant("aks-subnet", identity.PrincipalId, roleNetworkContributor, n.nodes.ID())
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	kmsGrant, err := b.grant("aks-kms", identity.PrincipalId, roleCryptoUser, k.vault.ID())
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	logs, err := operationalinsights.NewWorkspace(ctx, b.name+"-logs", &operationalinsights.WorkspaceArgs{
 		WorkspaceName:     pulumi.String(b.cloudName("logs", 63)),
@@ -40,31 +43,44 @@ func (b *builder) aks(n *azureNetwork, k *azureKeys) (*azureAKS, error) {
 		RetentionInDays:   pulumi.Int(365),
 		Sku:               &operationalinsights.WorkspaceSkuArgs{Name: pulumi.String("PerGB2018")},
 	}, b.opts()...)
+	return identity, []pulumi.Resource{netGrant, kmsGrant}, logs, err
+}
+
+// agentPool is a node pool over every zone: encrypted at host, no public
+// addresses, perZone nodes in each zone.
+func (b *builder) agentPool(n *azureNetwork, name, mode string, perZone int, taints []string) *containerservice.ManagedClusterAgentPoolProfileArgs {
+	a := b.a
+	p := &containerservice.ManagedClusterAgentPoolProfileArgs{
+		Name:                   pulumi.String(name),
+		Mode:                   pulumi.String(mode),
+		Type:                   pulumi.String("VirtualMachineScaleSets"),
+		VmSize:                 pulumi.String(a.NodeSize),
+		Count:                  pulumi.Int(perZone * len(a.Zones)),
+		AvailabilityZones:      pulumi.ToStringArray(a.Zones),
+		OsDiskSizeGB:           pulumi.Int(a.NodeDiskGiB),
+		OsDiskType:             pulumi.String("Managed"), // Premium SSD on an s-series size
+		OsSKU:                  pulumi.String("AzureLinux"),
+		EnableEncryptionAtHost: pulumi.Bool(true),
+		EnableNodePublicIP:     pulumi.Bool(false),
+		VnetSubnetID:           n.nodes.ID(),
+		OrchestratorVersion:    pulumi.String(a.KubernetesVersion),
+		UpgradeSettings:        &containerservice.AgentPoolUpgradeSettingsArgs{MaxSurge: pulumi.String("33%")},
+	}
+	if len(taints) > 0 {
+		p.NodeTaints = pulumi.ToStringArray(taints)
+	}
+	return p
+}
+
+// aks is the AKS cluster: a system pool and a user pool over the zones,
+// Azure CNI overlay with Cilium network policy, secrets encrypted with the
+// key vault's key (KMS), disks with the disk encryption set, Entra ID with
+// Azure RBAC and no local accounts, workload identity.
+func (b *builder) aks(n *azureNetwork, k *azureKeys) (*azureAKS, error) {
+	a := b.a
+	identity, grants, logs, err := b.aksPrerequisites(n, k)
 	if err != nil {
 		return nil, err
-	}
-
-	pool := func(name, mode string, perZone int, taints []string) *containerservice.ManagedClusterAgentPoolProfileArgs {
-		p := &containerservice.ManagedClusterAgentPoolProfileArgs{
-			Name:                   pulumi.String(name),
-			Mode:                   pulumi.String(mode),
-			Type:                   pulumi.String("VirtualMachineScaleSets"),
-			VmSize:                 pulumi.String(a.NodeSize),
-			Count:                  pulumi.Int(perZone * len(a.Zones)),
-			AvailabilityZones:      pulumi.ToStringArray(a.Zones),
-			OsDiskSizeGB:           pulumi.Int(a.NodeDiskGiB),
-			OsDiskType:             pulumi.String("Managed"), // Premium SSD on an s-series size
-			OsSKU:                  pulumi.String("AzureLinux"),
-			EnableEncryptionAtHost: pulumi.Bool(true),
-			EnableNodePublicIP:     pulumi.Bool(false),
-			VnetSubnetID:           n.nodes.ID(),
-			OrchestratorVersion:    pulumi.String(a.KubernetesVersion),
-			UpgradeSettings:        &containerservice.AgentPoolUpgradeSettingsArgs{MaxSurge: pulumi.String("33%")},
-		}
-		if len(taints) > 0 {
-			p.NodeTaints = pulumi.ToStringArray(taints)
-		}
-		return p
 	}
 	api := &containerservice.ManagedClusterAPIServerAccessProfileArgs{
 		EnablePrivateCluster: pulumi.Bool(len(a.APIAllowedCIDRs) == 0),
@@ -72,7 +88,7 @@ func (b *builder) aks(n *azureNetwork, k *azureKeys) (*azureAKS, error) {
 	if len(a.APIAllowedCIDRs) > 0 {
 		api.AuthorizedIPRanges = pulumi.ToStringArray(a.APIAllowedCIDRs)
 	}
-	cluster, err := containerservice.NewManagedCluster(ctx, b.name+"-aks", &containerservice.ManagedClusterArgs{
+	cluster, err := containerservice.NewManagedCluster(b.ctx, b.name+"-aks", &containerservice.ManagedClusterArgs{
 		ResourceName:      pulumi.String(b.cloudName("aks", 63)),
 		ResourceGroupName: b.rg.Name,
 		Location:          pulumi.String(a.Region),
@@ -84,8 +100,8 @@ func (b *builder) aks(n *azureNetwork, k *azureKeys) (*azureAKS, error) {
 			UserAssignedIdentities: pulumi.StringArray{identity.ID()},
 		},
 		AgentPoolProfiles: containerservice.ManagedClusterAgentPoolProfileArray{
-			pool("system", "System", SystemPoolNodesPerZone, []string{"CriticalAddonsOnly=true:NoSchedule"}),
-			pool("user", "User", a.NodesPerZone, nil),
+			b.agentPool(n, "system", "System", SystemPoolNodesPerZone, []string{"CriticalAddonsOnly=true:NoSchedule"}),
+			b.agentPool(n, "user", "User", a.NodesPerZone, nil),
 		},
 		NetworkProfile: &containerservice.ContainerServiceNetworkProfileArgs{
 			NetworkPlugin:     pulumi.String("azure"),
@@ -120,7 +136,7 @@ func (b *builder) aks(n *azureNetwork, k *azureKeys) (*azureAKS, error) {
 			},
 			"azurepolicy": &containerservice.ManagedClusterAddonProfileArgs{Enabled: pulumi.Bool(true)},
 		},
-	}, b.opts(pulumi.DependsOn([]pulumi.Resource{netGrant, kmsGrant}))...)
+	}, b.opts(pulumi.DependsOn(grants))...)
 	if err != nil {
 		return nil, err
 	}

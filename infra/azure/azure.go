@@ -103,16 +103,18 @@ func (b *builder) roleID(guid string) string {
 }
 
 // grant assigns a built-in role to a principal on a scope.
-func (b *builder) grant(part string, principal pulumi.StringInput, role string, scope pulumi.StringInput, deps ...pulumi.Resource) (*authorization.RoleAssignment, error) {
+func (b *builder) grant(part string, principal pulumi.StringInput, role string, scope pulumi.StringInput) (*authorization.RoleAssignment, error) {
 	return authorization.NewRoleAssignment(b.ctx, b.name+"-"+part, &authorization.RoleAssignmentArgs{
 		PrincipalId:      principal,
 		PrincipalType:    pulumi.String("ServicePrincipal"),
 		RoleDefinitionId: pulumi.String(b.roleID(role)),
 		Scope:            scope,
-	}, b.opts(pulumi.DependsOn(deps))...)
+	}, b.opts()...)
 }
 
-func (b *builder) build() error {
+// provider is the Azure provider for the stack's region, the tenant and
+// subscription it acts in, and the stack's resource group.
+func (b *builder) provider() error {
 	ctx, a := b.ctx, b.a
 	var err error
 	b.p, err = azurenative.NewProvider(ctx, b.name, &azurenative.ProviderArgs{
@@ -126,13 +128,40 @@ func (b *builder) build() error {
 		return fmt.Errorf("azure cluster: client config: %w", err)
 	}
 	b.tenant, b.subscription = client.TenantId, client.SubscriptionId
-
 	b.rg, err = resources.NewResourceGroup(ctx, b.name+"-rg", &resources.ResourceGroupArgs{
 		ResourceGroupName: pulumi.String(b.cloudName("rg", 90)),
 		Location:          pulumi.String(a.Region),
 		Tags:              pulumi.StringMap{"cloudscale.io/stack": pulumi.String(a.Stack)},
 	}, b.opts()...)
+	return err
+}
+
+// kubernetes is the Kubernetes provider for the AKS cluster and the
+// encrypted default storage class (zone-redundant Premium SSD with the
+// customer-managed key).
+func (b *builder) kubernetes(keys *azureKeys, aks *azureAKS) (*kubernetes.Provider, pulumi.StringOutput, error) {
+	kubeconfig := pulumi.ToSecret(listKubeconfig(b.ctx, b.p, b.rg.Name, aks.cluster.Name)).(pulumi.StringOutput)
+	provider, err := kubernetes.NewProvider(b.ctx, b.name+"-k8s", &kubernetes.ProviderArgs{
+		Kubeconfig: kubeconfig,
+	}, pulumi.Parent(b.c))
 	if err != nil {
+		return nil, kubeconfig, err
+	}
+	_, err = infra.NewStorageClass(b.ctx, b.name+"-storage", infra.StorageClassArgs{
+		Provisioner: "disk.csi.azure.com",
+		Parameters: pulumi.StringMap{
+			"skuName":             pulumi.String("Premium_ZRS"),
+			"diskEncryptionSetID": keys.des.ID().ToStringOutput(),
+			"diskEncryptionType":  pulumi.String("EncryptionAtRestWithCustomerKey"),
+			"networkAccessPolicy": pulumi.String("DenyAll"),
+		},
+	}, b.c, provider)
+	return provider, kubeconfig, err
+}
+
+func (b *builder) build() error {
+	a := b.a
+	if err := b.provider(); err != nil {
 		return err
 	}
 	keys, err := b.keys()
@@ -156,22 +185,8 @@ func (b *builder) build() error {
 		return err
 	}
 
-	kubeconfig := pulumi.ToSecret(listKubeconfig(ctx, b.p, b.rg.Name, aks.cluster.Name)).(pulumi.StringOutput)
-	provider, err := kubernetes.NewProvider(ctx, b.name+"-k8s", &kubernetes.ProviderArgs{
-		Kubeconfig: kubeconfig,
-	}, pulumi.Parent(b.c))
+	provider, kubeconfig, err := b.kubernetes(keys, aks)
 	if err != nil {
-		return err
-	}
-	if _, err := infra.NewStorageClass(ctx, b.name+"-storage", infra.StorageClassArgs{
-		Provisioner: "disk.csi.azure.com",
-		Parameters: pulumi.StringMap{
-			"skuName":             pulumi.String("Premium_ZRS"),
-			"diskEncryptionSetID": keys.des.ID().ToStringOutput(),
-			"diskEncryptionType":  pulumi.String("EncryptionAtRestWithCustomerKey"),
-			"networkAccessPolicy": pulumi.String("DenyAll"),
-		},
-	}, b.c, provider); err != nil {
 		return err
 	}
 

@@ -97,7 +97,9 @@ func (b *builder) cloudName(part string, max int) string {
 	return naming.Resource(b.a.Stack, part, max)
 }
 
-func (b *builder) build() error {
+// provider is the GCP provider for the stack's project and region; it
+// reads the project's number and checks the zones against the region's.
+func (b *builder) provider() error {
 	ctx, a := b.ctx, b.a
 	var err error
 	b.p, err = gcp.NewProvider(ctx, b.name, &gcp.ProviderArgs{
@@ -123,7 +125,39 @@ func (b *builder) build() error {
 			return fmt.Errorf("gcp cluster: zone %s is not available in %s (available: %v)", z, a.Region, zones.Names)
 		}
 	}
+	return nil
+}
 
+// kubernetes is the Kubernetes provider for the GKE cluster (once its
+// node pool exists) and the encrypted default storage class (SSD
+// persistent disks with the storage key).
+func (b *builder) kubernetes(keys *gcpKeys, gke *gcpGKE) (*kubernetes.Provider, pulumi.StringOutput, error) {
+	clusterName := b.cloudName("gke", 40)
+	kubeconfig := pulumi.ToSecret(pulumi.All(gke.cluster.Endpoint, gke.cluster.MasterAuth.ClusterCaCertificate().Elem()).ApplyT(
+		func(v []any) (string, error) {
+			return Kubeconfig(clusterName, v[0].(string), v[1].(string))
+		})).(pulumi.StringOutput)
+	provider, err := kubernetes.NewProvider(b.ctx, b.name+"-k8s", &kubernetes.ProviderArgs{
+		Kubeconfig: kubeconfig,
+	}, pulumi.Parent(b.c), pulumi.DependsOn([]pulumi.Resource{gke.pool}))
+	if err != nil {
+		return nil, kubeconfig, err
+	}
+	_, err = infra.NewStorageClass(b.ctx, b.name+"-storage", infra.StorageClassArgs{
+		Provisioner: "pd.csi.storage.gke.io",
+		Parameters: pulumi.StringMap{
+			"type":                    pulumi.String("pd-ssd"),
+			"disk-encryption-kms-key": keys.storage.ID().ToStringOutput(),
+		},
+	}, b.c, provider)
+	return provider, kubeconfig, err
+}
+
+func (b *builder) build() error {
+	a := b.a
+	if err := b.provider(); err != nil {
+		return err
+	}
 	keys, err := b.keys()
 	if err != nil {
 		return err
@@ -145,24 +179,8 @@ func (b *builder) build() error {
 		return err
 	}
 
-	clusterName := b.cloudName("gke", 40)
-	kubeconfig := pulumi.ToSecret(pulumi.All(gke.cluster.Endpoint, gke.cluster.MasterAuth.ClusterCaCertificate().Elem()).ApplyT(
-		func(v []any) (string, error) {
-			return Kubeconfig(clusterName, v[0].(string), v[1].(string))
-		})).(pulumi.StringOutput)
-	provider, err := kubernetes.NewProvider(ctx, b.name+"-k8s", &kubernetes.ProviderArgs{
-		Kubeconfig: kubeconfig,
-	}, pulumi.Parent(b.c), pulumi.DependsOn([]pulumi.Resource{gke.pool}))
+	provider, kubeconfig, err := b.kubernetes(keys, gke)
 	if err != nil {
-		return err
-	}
-	if _, err := infra.NewStorageClass(ctx, b.name+"-storage", infra.StorageClassArgs{
-		Provisioner: "pd.csi.storage.gke.io",
-		Parameters: pulumi.StringMap{
-			"type":                    pulumi.String("pd-ssd"),
-			"disk-encryption-kms-key": keys.storage.ID().ToStringOutput(),
-		},
-	}, b.c, provider); err != nil {
 		return err
 	}
 
@@ -174,7 +192,7 @@ func (b *builder) build() error {
 	c.BackupBucket = backups.bucket.Name
 	c.BackupAccount = backups.account.Email
 	c.Out = infra.Cluster{
-		Name:         clusterName,
+		Name:         b.cloudName("gke", 40),
 		Distribution: infra.GKE,
 		Provider:     provider,
 		Kubeconfig:   kubeconfig,

@@ -26,7 +26,8 @@ var nodeRoles = []string{
 // masterCIDR is the control plane's private /28, outside the VPC's plan.
 const masterCIDR = "172.16.0.32/28"
 
-func (b *builder) gke(n *gcpNetwork, k *gcpKeys) (*gcpGKE, error) {
+// nodeAccount is the nodes' own service account with only nodeRoles.
+func (b *builder) nodeAccount() (*serviceaccount.Account, error) {
 	ctx, a := b.ctx, b.a
 	nodeSA, err := serviceaccount.NewAccount(ctx, b.name+"-nodes", &serviceaccount.AccountArgs{
 		AccountId:   pulumi.String(b.cloudName("nodes", 30)),
@@ -43,6 +44,18 @@ func (b *builder) gke(n *gcpNetwork, k *gcpKeys) (*gcpGKE, error) {
 		}, b.opts()...); err != nil {
 			return nil, err
 		}
+	}
+	return nodeSA, nil
+}
+
+// gke is the regional GKE cluster (private nodes and, without allowed
+// CIDRs, a private endpoint; Dataplane V2; secrets encrypted with the
+// secrets key; workload identity) and its node pool over the zones.
+func (b *builder) gke(n *gcpNetwork, k *gcpKeys) (*gcpGKE, error) {
+	ctx, a := b.ctx, b.a
+	nodeSA, err := b.nodeAccount()
+	if err != nil {
+		return nil, err
 	}
 
 	authorized := container.ClusterMasterAuthorizedNetworksConfigCidrBlockArray{}
@@ -107,7 +120,19 @@ func (b *builder) gke(n *gcpNetwork, k *gcpKeys) (*gcpGKE, error) {
 		return nil, err
 	}
 
-	pool, err := container.NewNodePool(ctx, b.name+"-nodes", &container.NodePoolArgs{
+	pool, err := b.nodePool(cluster, nodeSA, k)
+	if err != nil {
+		return nil, err
+	}
+	return &gcpGKE{cluster: cluster, pool: pool}, nil
+}
+
+// nodePool is the general pool: NodesPerZone in each zone, autoscaled up to
+// three times that, shielded COS nodes with encrypted SSD boot disks and
+// the GKE metadata server (workload identity).
+func (b *builder) nodePool(cluster *container.Cluster, nodeSA *serviceaccount.Account, k *gcpKeys) (*container.NodePool, error) {
+	a := b.a
+	return container.NewNodePool(b.ctx, b.name+"-nodes", &container.NodePoolArgs{
 		Name:          pulumi.String("general"),
 		Cluster:       cluster.ID(),
 		Location:      pulumi.String(a.Region),
@@ -138,10 +163,6 @@ func (b *builder) gke(n *gcpNetwork, k *gcpKeys) (*gcpGKE, error) {
 			Labels:                 pulumi.StringMap{"cloudscale.io/pool": pulumi.String("general")},
 		},
 	}, b.opts()...)
-	if err != nil {
-		return nil, err
-	}
-	return &gcpGKE{cluster: cluster, pool: pool}, nil
 }
 
 // Kubeconfig reaches a GKE cluster through gke-gcloud-auth-plugin.

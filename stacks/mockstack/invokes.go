@@ -83,6 +83,23 @@ func outputsFor(s spec.Spec, typ, name, id string, in resource.PropertyMap) map[
 		}
 		return ""
 	}
+	var out map[string]any
+	switch {
+	case strings.HasPrefix(typ, "aws:"):
+		out = awsOutputs(s, typ, id, str)
+	case strings.HasPrefix(typ, "azure-native:"):
+		out = azureOutputs(s, typ, name, id, in, str)
+	case strings.HasPrefix(typ, "gcp:"):
+		out = gcpOutputs(s, typ, id, str)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return resource.NewPropertyMapFromMap(out)
+}
+
+// awsOutputs are AWS resources' ARNs, ids and endpoints.
+func awsOutputs(s spec.Spec, typ, id string, str func(string) string) map[string]any {
 	out := map[string]any{}
 	switch {
 	case typ == "aws:kms/key:Key":
@@ -115,36 +132,49 @@ func outputsFor(s spec.Spec, typ, name, id string, in resource.PropertyMap) map[
 	case strings.HasPrefix(typ, "aws:"):
 		svc := strings.SplitN(strings.TrimPrefix(typ, "aws:"), "/", 2)[0]
 		out["arn"] = fmt.Sprintf("arn:aws:%s:%s:%s:%s", svc, s.Region, AWSAccountID, id)
-	case strings.HasPrefix(typ, "azure-native:"):
-		n := azureName(typ, in)
-		if n == "" {
-			n = id
-		}
-		out["name"] = n
-		out["id"] = azureID(typ, n, str("resourceGroupName"))
-		if typ == "azure-native:containerservice:ManagedCluster" {
-			out["oidcIssuerProfile"] = map[string]any{"enabled": true, "issuerURL": "https://" + s.Region + ".oic.prod-aks.azure.com/" + AzureTenantID + "/" + id + "/"}
-			out["fqdn"] = id + ".hcp." + s.Region + ".azmk8s.io"
-		}
-		if typ == "azure-native:keyvault:Vault" {
-			out["properties"] = map[string]any{"vaultUri": "https://" + str("vaultName") + ".vault.azure.net/"}
-		}
-		if typ == "azure-native:keyvault:Key" {
-			vault := "https://" + str("vaultName") + ".vault.azure.net/keys/" + str("keyName")
-			out["keyUri"] = vault
-			out["keyUriWithVersion"] = vault + "/0123456789abcdef0123456789abcdef"
-		}
-		if typ == "azure-native:managedidentity:UserAssignedIdentity" {
-			out["clientId"] = "c1c1c1c1-0000-4000-8000-" + fmt.Sprintf("%012d", len(name))
-			out["principalId"] = "p1p1p1p1-0000-4000-8000-" + fmt.Sprintf("%012d", len(name))
-			out["tenantId"] = AzureTenantID
-		}
-		if typ == "azure-native:compute:DiskEncryptionSet" {
-			out["identity"] = map[string]any{"type": "SystemAssigned", "principalId": "d1d1d1d1-0000-4000-8000-000000000001", "tenantId": AzureTenantID}
-		}
-		if typ == "azure-native:storage:StorageAccount" {
-			out["primaryEndpoints"] = map[string]any{"blob": "https://" + str("accountName") + ".blob.core.windows.net/"}
-		}
+	}
+	return out
+}
+
+// azureOutputs are Azure resources' names, ids and service endpoints.
+func azureOutputs(s spec.Spec, typ, name, id string, in resource.PropertyMap, str func(string) string) map[string]any {
+	out := map[string]any{}
+	n := azureName(typ, in)
+	if n == "" {
+		n = id
+	}
+	out["name"] = n
+	out["id"] = azureID(typ, n, str("resourceGroupName"))
+	if typ == "azure-native:containerservice:ManagedCluster" {
+		out["oidcIssuerProfile"] = map[string]any{"enabled": true, "issuerURL": "https://" + s.Region + ".oic.prod-aks.azure.com/" + AzureTenantID + "/" + id + "/"}
+		out["fqdn"] = id + ".hcp." + s.Region + ".azmk8s.io"
+	}
+	if typ == "azure-native:keyvault:Vault" {
+		out["properties"] = map[string]any{"vaultUri": "https://" + str("vaultName") + ".vault.azure.net/"}
+	}
+	if typ == "azure-native:keyvault:Key" {
+		vault := "https://" + str("vaultName") + ".vault.azure.net/keys/" + str("keyName")
+		out["keyUri"] = vault
+		out["keyUriWithVersion"] = vault + "/0123456789abcdef0123456789abcdef"
+	}
+	if typ == "azure-native:managedidentity:UserAssignedIdentity" {
+		out["clientId"] = "c1c1c1c1-0000-4000-8000-" + fmt.Sprintf("%012d", len(name))
+		out["principalId"] = "p1p1p1p1-0000-4000-8000-" + fmt.Sprintf("%012d", len(name))
+		out["tenantId"] = AzureTenantID
+	}
+	if typ == "azure-native:compute:DiskEncryptionSet" {
+		out["identity"] = map[string]any{"type": "SystemAssigned", "principalId": "d1d1d1d1-0000-4000-8000-000000000001", "tenantId": AzureTenantID}
+	}
+	if typ == "azure-native:storage:StorageAccount" {
+		out["primaryEndpoints"] = map[string]any{"blob": "https://" + str("accountName") + ".blob.core.windows.net/"}
+	}
+	return out
+}
+
+// gcpOutputs are GCP resources' ids, endpoints and emails.
+func gcpOutputs(s spec.Spec, typ, id string, str func(string) string) map[string]any {
+	out := map[string]any{}
+	switch {
 	case typ == "gcp:kms/cryptoKey:CryptoKey":
 		if ring := str("keyRing"); ring != "" {
 			out["id"] = ring + "/cryptoKeys/" + str("name")
@@ -162,11 +192,7 @@ func outputsFor(s spec.Spec, typ, name, id string, in resource.PropertyMap) map[
 	case strings.HasPrefix(typ, "gcp:"):
 		out["selfLink"] = fmt.Sprintf("https://www.googleapis.com/compute/v1/projects/%s/%s/%s", s.GCP.Project, s.Region, id)
 	}
-	if len(out) == 0 {
-		return nil
-	}
-	pm := resource.NewPropertyMapFromMap(out)
-	return pm
+	return out
 }
 
 // azureName is the resource's own name input: azure-native names it

@@ -145,15 +145,40 @@ func Run(ctx context.Context, req Request) (Summary, error) {
 		if err != nil {
 			return sum, err
 		}
-		defer os.RemoveAll(dir)
+		defer func() { _ = os.RemoveAll(dir) }()
 		backend = "file://" + dir
 		env["PULUMI_BACKEND_URL"] = backend
 	}
 	sum.Backend = backend
-	if dir, ok := strings.CutPrefix(backend, "file://"); ok {
+	stack, err := selectStack(ctx, req, cli, env, out)
+	if err != nil {
+		return sum, err
+	}
+	fmt.Fprintf(out, "==> %s %s (backend %s)\n", req.Op, req.Stack, backend)
+	start := time.Now()
+	p, err := operate(ctx, req, stack, out)
+	sum.Duration = time.Since(start)
+	for op, n := range p.changes {
+		sum.Changes[op] = n
+	}
+	sum.Result = "succeeded"
+	if err != nil {
+		sum.Result = "failed"
+		if len(p.errors) > 0 {
+			return sum, fmt.Errorf("%s %s failed:\n  %s", req.Op, req.Stack, strings.Join(p.errors, "\n  "))
+		}
+		return sum, fmt.Errorf("%s %s failed: %w", req.Op, req.Stack, err)
+	}
+	return sum, nil
+}
+
+// selectStack clears locks a killed run left in a file backend and
+// selects (or creates) the stack with the inline program.
+func selectStack(ctx context.Context, req Request, cli string, env map[string]string, out io.Writer) (auto.Stack, error) {
+	if dir, ok := strings.CutPrefix(env["PULUMI_BACKEND_URL"], "file://"); ok {
 		cleared, err := ClearStaleLocks(dir)
 		if err != nil {
-			return sum, err
+			return auto.Stack{}, err
 		}
 		for _, l := range cleared {
 			fmt.Fprintf(out, "==> removed a stale lock left by a killed run: %s\n", l)
@@ -166,16 +191,19 @@ func Run(ctx context.Context, req Request) (Summary, error) {
 	}
 	cmd, err := auto.NewPulumiCommand(opts)
 	if err != nil {
-		return sum, fmt.Errorf("pulumi CLI at %s: %w", cli, err)
+		return auto.Stack{}, fmt.Errorf("pulumi CLI at %s: %w", cli, err)
 	}
-	fmt.Fprintf(out, "==> %s %s (backend %s)\n", req.Op, req.Stack, backend)
-	start := time.Now()
 	stack, err := auto.UpsertStackInlineSource(ctx, req.Stack, "cloudscale", req.Program,
 		auto.WorkDir(req.ProjectDir), auto.Pulumi(cmd), auto.EnvVars(env))
 	if err != nil {
-		return sum, fmt.Errorf("select stack %s: %w", req.Stack, err)
+		return auto.Stack{}, fmt.Errorf("select stack %s: %w", req.Stack, err)
 	}
+	return stack, nil
+}
 
+// operate runs the operation, printing progress from the engine's events.
+func operate(ctx context.Context, req Request, stack auto.Stack, out io.Writer) (*progress, error) {
+	var err error
 	ch := make(chan events.EngineEvent)
 	done := make(chan struct{})
 	p := &progress{out: out}
@@ -185,7 +213,7 @@ func Run(ctx context.Context, req Request) (Summary, error) {
 			p.event(ev)
 		}
 	}()
-	var w io.Writer = io.Discard
+	w := io.Discard
 	if req.Verbose {
 		w = out
 	}
@@ -200,22 +228,10 @@ func Run(ctx context.Context, req Request) (Summary, error) {
 		_, err = stack.Refresh(ctx, optrefresh.EventStreams(ch), optrefresh.ProgressStreams(w), optrefresh.ErrorProgressStreams(w))
 	default:
 		close(ch)
-		return sum, fmt.Errorf("unknown operation %q", req.Op)
+		return p, fmt.Errorf("unknown operation %q", req.Op)
 	}
 	<-done
-	sum.Duration = time.Since(start)
-	for op, n := range p.changes {
-		sum.Changes[op] = n
-	}
-	sum.Result = "succeeded"
-	if err != nil {
-		sum.Result = "failed"
-		if len(p.errors) > 0 {
-			return sum, fmt.Errorf("%s %s failed:\n  %s", req.Op, req.Stack, strings.Join(p.errors, "\n  "))
-		}
-		return sum, fmt.Errorf("%s %s failed: %w", req.Op, req.Stack, err)
-	}
-	return sum, nil
+	return p, err
 }
 
 // progress prints one line per finished resource step and keeps the

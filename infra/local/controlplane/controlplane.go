@@ -94,88 +94,111 @@ func (c *Cluster) path(parts ...string) string {
 // DefaultProcesses are etcd, the API server, the controller manager, the
 // scheduler and kwok.
 func DefaultProcesses() []Process {
-	return []Process{
-		{
-			Name: "etcd", Binary: "etcd",
-			Args: func(c *Cluster) []string {
-				return []string{
-					"--name=cloudscale", "--data-dir=" + c.path("etcd"),
-					fmt.Sprintf("--listen-client-urls=http://127.0.0.1:%d", c.Ports.Etcd),
-					fmt.Sprintf("--advertise-client-urls=http://127.0.0.1:%d", c.Ports.Etcd),
-					fmt.Sprintf("--listen-peer-urls=http://127.0.0.1:%d", c.Ports.EtcdPeer),
-					fmt.Sprintf("--initial-advertise-peer-urls=http://127.0.0.1:%d", c.Ports.EtcdPeer),
-					fmt.Sprintf("--initial-cluster=cloudscale=http://127.0.0.1:%d", c.Ports.EtcdPeer),
-					"--quota-backend-bytes=4294967296",
-				}
-			},
-			Healthy: func(ctx context.Context, c *Cluster) error {
-				return get(ctx, fmt.Sprintf("http://127.0.0.1:%d/health", c.Ports.Etcd), "")
-			},
+	return []Process{etcdProcess(), apiServerProcess(), controllerManagerProcess(), schedulerProcess(), kwokProcess()}
+}
+
+// etcdProcess is etcd on loopback, its data in the cluster directory.
+func etcdProcess() Process {
+	return Process{
+		Name: "etcd", Binary: "etcd",
+		Args: func(c *Cluster) []string {
+			return []string{
+				"--name=cloudscale", "--data-dir=" + c.path("etcd"),
+				fmt.Sprintf("--listen-client-urls=http://127.0.0.1:%d", c.Ports.Etcd),
+				fmt.Sprintf("--advertise-client-urls=http://127.0.0.1:%d", c.Ports.Etcd),
+				fmt.Sprintf("--listen-peer-urls=http://127.0.0.1:%d", c.Ports.EtcdPeer),
+				fmt.Sprintf("--initial-advertise-peer-urls=http://127.0.0.1:%d", c.Ports.EtcdPeer),
+				fmt.Sprintf("--initial-cluster=cloudscale=http://127.0.0.1:%d", c.Ports.EtcdPeer),
+				"--quota-backend-bytes=4294967296",
+			}
 		},
-		{
-			Name: "kube-apiserver", Binary: "kube-apiserver",
-			Args: func(c *Cluster) []string {
-				return []string{
-					fmt.Sprintf("--etcd-servers=http://127.0.0.1:%d", c.Ports.Etcd),
-					"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", c.Ports.API),
-					"--tls-cert-file=" + c.path("pki", "apiserver.crt"), "--tls-private-key-file=" + c.path("pki", "apiserver.key"),
-					"--client-ca-file=" + c.path("pki", "ca.crt"),
-					"--token-auth-file=" + c.path("pki", "tokens.csv"),
-					"--authorization-mode=Node,RBAC",
-					"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-					"--service-account-key-file=" + c.path("pki", "sa.pub"),
-					"--service-account-signing-key-file=" + c.path("pki", "sa.key"),
-					"--service-cluster-ip-range=" + ServiceCIDR,
-					"--disable-admission-plugins=ServiceAccount",
-					"--endpoint-reconciler-type=none",
-					"--allow-privileged=false",
-				}
-			},
-			Healthy: func(ctx context.Context, c *Cluster) error {
-				return get(ctx, fmt.Sprintf("https://127.0.0.1:%d/readyz", c.Ports.API), c.token)
-			},
+		Healthy: func(ctx context.Context, c *Cluster) error {
+			return get(ctx, fmt.Sprintf("http://127.0.0.1:%d/health", c.Ports.Etcd), "")
 		},
-		{
-			Name: "kube-controller-manager", Binary: "kube-controller-manager",
-			Args: func(c *Cluster) []string {
-				return []string{
-					"--kubeconfig=" + c.Kubeconfig(), "--leader-elect=false",
-					"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", c.Ports.Controller),
-					"--service-account-private-key-file=" + c.path("pki", "sa.key"),
-					"--root-ca-file=" + c.path("pki", "ca.crt"),
-					"--use-service-account-credentials=false",
-				}
-			},
-			Healthy: func(ctx context.Context, c *Cluster) error {
-				return get(ctx, fmt.Sprintf("https://127.0.0.1:%d/healthz", c.Ports.Controller), "")
-			},
+	}
+}
+
+// apiServerProcess is kube-apiserver with RBAC, token authentication and
+// its own service-account keys, on loopback.
+func apiServerProcess() Process {
+	return Process{
+		Name: "kube-apiserver", Binary: "kube-apiserver",
+		Args: func(c *Cluster) []string {
+			return []string{
+				fmt.Sprintf("--etcd-servers=http://127.0.0.1:%d", c.Ports.Etcd),
+				"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", c.Ports.API),
+				"--tls-cert-file=" + c.path("pki", "apiserver.crt"), "--tls-private-key-file=" + c.path("pki", "apiserver.key"),
+				"--client-ca-file=" + c.path("pki", "ca.crt"),
+				"--token-auth-file=" + c.path("pki", "tokens.csv"),
+				"--authorization-mode=Node,RBAC",
+				"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+				"--service-account-key-file=" + c.path("pki", "sa.pub"),
+				"--service-account-signing-key-file=" + c.path("pki", "sa.key"),
+				"--service-cluster-ip-range=" + ServiceCIDR,
+				"--disable-admission-plugins=ServiceAccount",
+				"--endpoint-reconciler-type=none",
+				"--allow-privileged=false",
+			}
 		},
-		{
-			Name: "kube-scheduler", Binary: "kube-scheduler",
-			Args: func(c *Cluster) []string {
-				return []string{
-					"--kubeconfig=" + c.Kubeconfig(), "--leader-elect=false",
-					"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", c.Ports.Scheduler),
-				}
-			},
-			Healthy: func(ctx context.Context, c *Cluster) error {
-				return get(ctx, fmt.Sprintf("https://127.0.0.1:%d/healthz", c.Ports.Scheduler), "")
-			},
+		Healthy: func(ctx context.Context, c *Cluster) error {
+			return get(ctx, fmt.Sprintf("https://127.0.0.1:%d/readyz", c.Ports.API), c.token)
 		},
-		{
-			Name: "kwok", Binary: "kwok",
-			Args: func(c *Cluster) []string {
-				return []string{
-					"--kubeconfig=" + c.Kubeconfig(),
-					"--manage-all-nodes=false",
-					"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-					"--node-ip=10.244.0.1",
-					fmt.Sprintf("--server-address=127.0.0.1:%d", c.Ports.Kwok),
-				}
-			},
-			Healthy: func(ctx context.Context, c *Cluster) error {
-				return get(ctx, fmt.Sprintf("http://127.0.0.1:%d/healthz", c.Ports.Kwok), "")
-			},
+	}
+}
+
+// controllerManagerProcess is kube-controller-manager, which runs the
+// garbage collector, the endpoints and the node lifecycle controllers.
+func controllerManagerProcess() Process {
+	return Process{
+		Name: "kube-controller-manager", Binary: "kube-controller-manager",
+		Args: func(c *Cluster) []string {
+			return []string{
+				"--kubeconfig=" + c.Kubeconfig(), "--leader-elect=false",
+				"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", c.Ports.Controller),
+				"--service-account-private-key-file=" + c.path("pki", "sa.key"),
+				"--root-ca-file=" + c.path("pki", "ca.crt"),
+				"--use-service-account-credentials=false",
+			}
+		},
+		Healthy: func(ctx context.Context, c *Cluster) error {
+			return get(ctx, fmt.Sprintf("https://127.0.0.1:%d/healthz", c.Ports.Controller), "")
+		},
+	}
+}
+
+// schedulerProcess is kube-scheduler, which applies the platform's spread
+// and anti-affinity rules to the simulated nodes.
+func schedulerProcess() Process {
+	return Process{
+		Name: "kube-scheduler", Binary: "kube-scheduler",
+		Args: func(c *Cluster) []string {
+			return []string{
+				"--kubeconfig=" + c.Kubeconfig(), "--leader-elect=false",
+				"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", c.Ports.Scheduler),
+			}
+		},
+		Healthy: func(ctx context.Context, c *Cluster) error {
+			return get(ctx, fmt.Sprintf("https://127.0.0.1:%d/healthz", c.Ports.Scheduler), "")
+		},
+	}
+}
+
+// kwokProcess is kwok, the fake kubelets of the simulated nodes (those
+// annotated kwok.x-k8s.io/node: fake).
+func kwokProcess() Process {
+	return Process{
+		Name: "kwok", Binary: "kwok",
+		Args: func(c *Cluster) []string {
+			return []string{
+				"--kubeconfig=" + c.Kubeconfig(),
+				"--manage-all-nodes=false",
+				"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+				"--node-ip=10.244.0.1",
+				fmt.Sprintf("--server-address=127.0.0.1:%d", c.Ports.Kwok),
+			}
+		},
+		Healthy: func(ctx context.Context, c *Cluster) error {
+			return get(ctx, fmt.Sprintf("http://127.0.0.1:%d/healthz", c.Ports.Kwok), "")
 		},
 	}
 }
@@ -256,6 +279,37 @@ func (c *Cluster) Running() bool {
 // data is wiped first. When a process fails to come up, the processes this
 // call started are stopped again: a failed start leaves nothing running.
 func (c *Cluster) Start(ctx context.Context, fresh bool) (err error) {
+	if err := c.prepare(fresh); err != nil {
+		return err
+	}
+	var started []Process
+	defer func() {
+		if err != nil && len(started) > 0 {
+			undo := &Cluster{Dir: c.Dir, Processes: started, Out: c.Out}
+			if stopErr := undo.Stop(); stopErr != nil {
+				err = errors.Join(err, stopErr)
+			}
+		}
+	}()
+	for _, p := range c.Processes {
+		if pid := c.pid(p); pid != 0 {
+			fmt.Fprintf(c.out(), "  %-24s running (pid %d)\n", p.Name, pid)
+			continue
+		}
+		launched, err := c.startOne(ctx, p)
+		if launched {
+			started = append(started, p)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return c.registerNodes(ctx)
+}
+
+// prepare stops everything and wipes the data when fresh, and makes the
+// directories, certificates and access files a start needs.
+func (c *Cluster) prepare(fresh bool) error {
 	if fresh {
 		if err := c.Stop(); err != nil {
 			return err
@@ -272,46 +326,33 @@ func (c *Cluster) Start(ctx context.Context, fresh bool) (err error) {
 	if err := c.pki(); err != nil {
 		return fmt.Errorf("certificates: %w", err)
 	}
-	if err := c.writeAccess(); err != nil {
-		return err
+	return c.writeAccess()
+}
+
+// startOne launches p and waits until it is healthy. A process that exits
+// while starting gets a second try: a port still held by a predecessor
+// that just stopped is the usual cause. It reports whether p was launched
+// (and so must be stopped should the start fail).
+func (c *Cluster) startOne(ctx context.Context, p Process) (bool, error) {
+	start := time.Now()
+	launched := false
+	var lastErr error
+	for attempt := 1; attempt <= 2; attempt++ {
+		exited, err := c.launch(p)
+		if err != nil {
+			return launched, err
+		}
+		launched = true
+		if lastErr = c.waitHealthy(ctx, p, exited, 60*time.Second); lastErr == nil {
+			break
+		}
+		time.Sleep(time.Second)
 	}
-	var started []Process
-	defer func() {
-		if err != nil && len(started) > 0 {
-			undo := &Cluster{Dir: c.Dir, Processes: started, Out: c.Out}
-			if stopErr := undo.Stop(); stopErr != nil {
-				err = errors.Join(err, stopErr)
-			}
-		}
-	}()
-	for _, p := range c.Processes {
-		start := time.Now()
-		if pid := c.pid(p); pid != 0 {
-			fmt.Fprintf(c.out(), "  %-24s running (pid %d)\n", p.Name, pid)
-			continue
-		}
-		// A process that exits while starting gets a second try: a port
-		// still held by a predecessor that just stopped is the usual cause.
-		var lastErr error
-		for attempt := 1; attempt <= 2; attempt++ {
-			exited, err := c.launch(p)
-			if err != nil {
-				return err
-			}
-			if attempt == 1 {
-				started = append(started, p)
-			}
-			if lastErr = c.waitHealthy(ctx, p, exited, 60*time.Second); lastErr == nil {
-				break
-			}
-			time.Sleep(time.Second)
-		}
-		if lastErr != nil {
-			return fmt.Errorf("%s did not become healthy: %w\nlast lines of %s:\n%s", p.Name, lastErr, c.path("logs", p.Name+".log"), c.logTail(p, 10))
-		}
-		fmt.Fprintf(c.out(), "  %-24s started (pid %d) in %.1fs\n", p.Name, c.pid(p), time.Since(start).Seconds())
+	if lastErr != nil {
+		return launched, fmt.Errorf("%s did not become healthy: %w\nlast lines of %s:\n%s", p.Name, lastErr, c.path("logs", p.Name+".log"), c.logTail(p, 10))
 	}
-	return c.registerNodes(ctx)
+	fmt.Fprintf(c.out(), "  %-24s started (pid %d) in %.1fs\n", p.Name, c.pid(p), time.Since(start).Seconds())
+	return launched, nil
 }
 
 // launch starts p in its own session and records its PID; the channel

@@ -51,7 +51,7 @@ func TestProcessesStartAndStopByRecordedPID(t *testing.T) {
 	// A stranger with the same binary is never touched.
 	stranger := exec.Command(sleep, "300")
 	require.NoError(t, stranger.Start())
-	defer stranger.Process.Kill()
+	defer func() { _ = stranger.Process.Kill() }()
 
 	// A PID file that points at another program is not ours to stop.
 	second := c.pid(c.Processes[1])
