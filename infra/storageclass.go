@@ -21,6 +21,23 @@ type StorageClassArgs struct {
 // NewStorageClass registers the platform's default StorageClass, the same
 // on every target: bound where the pod lands (volumes are zonal), retained
 // when a claim goes, expandable.
+// NewKubernetes is the Kubernetes provider for a cloud's cluster, from its
+// kubeconfig (a secret), created once providerDeps exist (the node pools,
+// so the tiers find nodes), and the encrypted default storage class on it,
+// once scDeps exist (the CSI driver that provisions its volumes).
+func NewKubernetes(ctx *pulumi.Context, name string, parent pulumi.Resource, kubeconfig pulumi.StringOutput, sc StorageClassArgs, providerDeps, scDeps []pulumi.Resource) (*kubernetes.Provider, error) {
+	provider, err := kubernetes.NewProvider(ctx, name+"-k8s", &kubernetes.ProviderArgs{
+		Kubeconfig: kubeconfig,
+	}, pulumi.Parent(parent), pulumi.DependsOn(providerDeps))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := NewStorageClass(ctx, name+"-storage", sc, parent, provider, scDeps...); err != nil {
+		return nil, err
+	}
+	return provider, nil
+}
+
 func NewStorageClass(ctx *pulumi.Context, name string, args StorageClassArgs, parent pulumi.Resource, provider *kubernetes.Provider, deps ...pulumi.Resource) (*storagev1.StorageClass, error) {
 	annotations := pulumi.StringMap{"storageclass.kubernetes.io/is-default-class": pulumi.String("true")}
 	for k, v := range args.Annotations {

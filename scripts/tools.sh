@@ -120,17 +120,6 @@ install_kubernetes() {
   done
 }
 
-install_kwok() {
-  if [ -x "$BIN/kwok" ] && [ -f "$BIN/kwok.version" ] && [ "$(cat "$BIN/kwok.version")" = "$KWOK_VERSION" ]; then
-    log "kwok $KWOK_VERSION: present in $BIN"; return
-  fi
-  log "kwok $KWOK_VERSION: building from the Go module proxy (about 1.5 min)"
-  local t=$(date +%s)
-  GOBIN="$BIN" go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
-  echo "$KWOK_VERSION" > "$BIN/kwok.version"
-  log "kwok $KWOK_VERSION: built in $(( $(date +%s) - t ))s"
-}
-
 # go_install_tool NAME MODULE/PATH VERSION: go install a tool at a pinned
 # version, recorded beside it so a later run skips it.
 go_install_tool() {
@@ -173,7 +162,7 @@ for t in "${tools[@]}"; do
     pulumi) install_pulumi ;;
     kubernetes-provider) need_jq; install_k8s_provider ;;
     kubernetes) install_kubernetes ;;
-    kwok) install_kwok ;;
+    kwok) go_install_tool kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION" ;;
     etcd) install_etcd ;;
     # CRDs from the operators' Go API types (scripts/crds.sh).
     controller-gen) go_install_tool controller-gen sigs.k8s.io/controller-tools/cmd/controller-gen "$CONTROLLER_TOOLS_VERSION" ;;

@@ -118,6 +118,27 @@ func routePatch(routeName string, value *routev3.Route) (*networkingapi.EnvoyFil
 	}, nil
 }
 
+// withRoutePatches appends a route patch for every route value gives a
+// partial route for (nil: leave the route alone).
+func withRoutePatches(patches []*networkingapi.EnvoyFilter_EnvoyConfigObjectPatch, routes []route,
+	value func(route) (*routev3.Route, error)) ([]*networkingapi.EnvoyFilter_EnvoyConfigObjectPatch, error) {
+	for _, r := range routes {
+		v, err := value(r)
+		if err != nil {
+			return nil, err
+		}
+		if v == nil {
+			continue
+		}
+		p, err := routePatch(r.Name, v)
+		if err != nil {
+			return nil, err
+		}
+		patches = append(patches, p)
+	}
+	return patches, nil
+}
+
 // perRouteConfig is a route's typed_per_filter_config for one filter.
 func perRouteConfig(filter string, config proto.Message) (*routev3.Route, error) {
 	typed, err := anypb.New(config)
@@ -158,29 +179,23 @@ func withRuntimeKey(p *corev3.RuntimeFractionalPercent, key string) *corev3.Runt
 // The filter is installed without a bucket (so it limits nothing) and each
 // route enables its own.
 func localLimits(_ *Args, routes []route) ([]*networkingapi.EnvoyFilter_EnvoyConfigObjectPatch, error) {
-	var patches []*networkingapi.EnvoyFilter_EnvoyConfigObjectPatch
+	limited := false
 	for _, r := range routes {
-		if r.RateLimit == nil {
-			continue
-		}
-		if patches == nil {
-			p, err := httpFilter(LocalRateLimitFilter, &localratelimitv3.LocalRateLimit{StatPrefix: "http_local_rate_limiter"})
-			if err != nil {
-				return nil, err
-			}
-			patches = append(patches, p)
-		}
-		value, err := perRouteConfig(LocalRateLimitFilter, LocalLimit(r.RateLimit))
-		if err != nil {
-			return nil, err
-		}
-		p, err := routePatch(r.Name, value)
-		if err != nil {
-			return nil, err
-		}
-		patches = append(patches, p)
+		limited = limited || r.RateLimit != nil
 	}
-	return patches, nil
+	if !limited {
+		return nil, nil
+	}
+	filter, err := httpFilter(LocalRateLimitFilter, &localratelimitv3.LocalRateLimit{StatPrefix: "http_local_rate_limiter"})
+	if err != nil {
+		return nil, err
+	}
+	return withRoutePatches([]*networkingapi.EnvoyFilter_EnvoyConfigObjectPatch{filter}, routes, func(r route) (*routev3.Route, error) {
+		if r.RateLimit == nil {
+			return nil, nil
+		}
+		return perRouteConfig(LocalRateLimitFilter, LocalLimit(r.RateLimit))
+	})
 }
 
 // globalLimitPatches make the gateway ask the rate-limit service, per
@@ -205,23 +220,17 @@ func globalLimitPatches(a *Args, routes []route) ([]*networkingapi.EnvoyFilter_E
 	if err != nil {
 		return nil, err
 	}
-	patches := []*networkingapi.EnvoyFilter_EnvoyConfigObjectPatch{filter}
-	for _, r := range routes {
+	return withRoutePatches([]*networkingapi.EnvoyFilter_EnvoyConfigObjectPatch{filter}, routes, func(r route) (*routev3.Route, error) {
 		if r.RateLimit == nil || r.RateLimit.GlobalRequestsPerMinute == 0 {
-			continue
+			return nil, nil
 		}
-		p, err := routePatch(r.Name, &routev3.Route{Action: &routev3.Route_Route{Route: &routev3.RouteAction{RateLimits: []*routev3.RateLimit{{
+		return &routev3.Route{Action: &routev3.Route_Route{Route: &routev3.RouteAction{RateLimits: []*routev3.RateLimit{{
 			Actions: []*routev3.RateLimit_Action{
 				{ActionSpecifier: &routev3.RateLimit_Action_GenericKey_{GenericKey: &routev3.RateLimit_Action_GenericKey{DescriptorValue: r.Name}}},
 				{ActionSpecifier: &routev3.RateLimit_Action_RemoteAddress_{RemoteAddress: &routev3.RateLimit_Action_RemoteAddress{}}},
 			},
-		}}}}})
-		if err != nil {
-			return nil, err
-		}
-		patches = append(patches, p)
-	}
-	return patches, nil
+		}}}}}, nil
+	})
 }
 
 // apiKeys check service-to-service calls on routes with auth.apiKeys:
@@ -243,22 +252,12 @@ func apiKeys(a *Args, routes []route) ([]*networkingapi.EnvoyFilter_EnvoyConfigO
 	if err != nil {
 		return nil, err
 	}
-	patches := []*networkingapi.EnvoyFilter_EnvoyConfigObjectPatch{filter}
-	for _, r := range routes {
+	return withRoutePatches([]*networkingapi.EnvoyFilter_EnvoyConfigObjectPatch{filter}, routes, func(r route) (*routev3.Route, error) {
 		if r.Auth != nil && r.Auth.APIKeys {
-			continue
+			return nil, nil
 		}
-		value, err := perRouteConfig(BasicAuthFilter, &routev3.FilterConfig{Disabled: true})
-		if err != nil {
-			return nil, err
-		}
-		p, err := routePatch(r.Name, value)
-		if err != nil {
-			return nil, err
-		}
-		patches = append(patches, p)
-	}
-	return patches, nil
+		return perRouteConfig(BasicAuthFilter, &routev3.FilterConfig{Disabled: true})
+	})
 }
 
 // RateLimitConfig is the rate-limit service's configuration (the

@@ -2,7 +2,8 @@ package gateway
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"google.golang.org/protobuf/types/known/durationpb"
 	networkingapi "istio.io/api/networking/v1alpha3"
@@ -95,7 +96,7 @@ func httpRoute(a *Args, r route) *networkingapi.HTTPRoute {
 		uri = &networkingapi.StringMatch{MatchType: &networkingapi.StringMatch_Exact{Exact: r.Prefix}}
 	}
 	match := &networkingapi.HTTPMatchRequest{Uri: uri}
-	for _, k := range sortedKeys(r.Match.Headers) {
+	for _, k := range slices.Sorted(maps.Keys(r.Match.Headers)) {
 		if match.Headers == nil {
 			match.Headers = map[string]*networkingapi.StringMatch{}
 		}
@@ -139,13 +140,4 @@ func headerOps(r route) *networkingapi.Headers {
 		h.Response = &networkingapi.Headers_HeaderOperations{Set: resp.Set, Remove: resp.Remove}
 	}
 	return h
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -10,8 +10,9 @@ package workload
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
@@ -405,7 +406,7 @@ func podTemplate(name string, a *Args, labels pulumi.StringMap, sa *corev1.Servi
 		}
 	}
 	var env corev1.EnvVarArray
-	for _, k := range sortedKeys(a.Env) {
+	for _, k := range slices.Sorted(maps.Keys(a.Env)) {
 		env = append(env, &corev1.EnvVarArgs{Name: pulumi.String(k), Value: pulumi.String(a.Env[k])})
 	}
 	zoneSkew := "ScheduleAnyway"
@@ -522,13 +523,4 @@ func policySpec(a *Args, selector *metav1.LabelSelectorArgs) *networkingv1.Netwo
 	}
 	spec.Ingress, spec.Egress = in, out
 	return spec
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cloudscale/platform/infra"
@@ -132,16 +131,10 @@ func (b *builder) build() error {
 		func(v []any) (string, error) {
 			return Kubeconfig(clusterName, b.a.Region, v[0].(string), v[1].(string))
 		})).(pulumi.StringOutput)
-	provider, err := kubernetes.NewProvider(b.ctx, b.name+"-k8s", &kubernetes.ProviderArgs{
-		Kubeconfig: kubeconfig,
-	}, pulumi.Parent(b.c), pulumi.DependsOn(k8s.nodes))
-	if err != nil {
-		return err
-	}
-	_, err = infra.NewStorageClass(b.ctx, b.name+"-storage", infra.StorageClassArgs{
+	provider, err := infra.NewKubernetes(b.ctx, b.name, b.c, kubeconfig, infra.StorageClassArgs{
 		Provisioner: "ebs.csi.aws.com",
 		Parameters:  pulumi.StringMap{"type": pulumi.String("gp3"), "encrypted": pulumi.String("true"), "kmsKeyId": storageKey.Arn},
-	}, b.c, provider, k8s.csi)
+	}, k8s.nodes, []pulumi.Resource{k8s.csi})
 	if err != nil {
 		return err
 	}

@@ -141,13 +141,7 @@ func (b *builder) provider() error {
 // customer-managed key).
 func (b *builder) kubernetes(keys *azureKeys, aks *azureAKS) (*kubernetes.Provider, pulumi.StringOutput, error) {
 	kubeconfig := pulumi.ToSecret(listKubeconfig(b.ctx, b.p, b.rg.Name, aks.cluster.Name)).(pulumi.StringOutput)
-	provider, err := kubernetes.NewProvider(b.ctx, b.name+"-k8s", &kubernetes.ProviderArgs{
-		Kubeconfig: kubeconfig,
-	}, pulumi.Parent(b.c))
-	if err != nil {
-		return nil, kubeconfig, err
-	}
-	_, err = infra.NewStorageClass(b.ctx, b.name+"-storage", infra.StorageClassArgs{
+	provider, err := infra.NewKubernetes(b.ctx, b.name, b.c, kubeconfig, infra.StorageClassArgs{
 		Provisioner: "disk.csi.azure.com",
 		Parameters: pulumi.StringMap{
 			"skuName":             pulumi.String("Premium_ZRS"),
@@ -155,7 +149,7 @@ func (b *builder) kubernetes(keys *azureKeys, aks *azureAKS) (*kubernetes.Provid
 			"diskEncryptionType":  pulumi.String("EncryptionAtRestWithCustomerKey"),
 			"networkAccessPolicy": pulumi.String("DenyAll"),
 		},
-	}, b.c, provider)
+	}, nil, nil)
 	return provider, kubeconfig, err
 }
 

@@ -137,19 +137,13 @@ func (b *builder) kubernetes(keys *gcpKeys, gke *gcpGKE) (*kubernetes.Provider, 
 		func(v []any) (string, error) {
 			return Kubeconfig(clusterName, v[0].(string), v[1].(string))
 		})).(pulumi.StringOutput)
-	provider, err := kubernetes.NewProvider(b.ctx, b.name+"-k8s", &kubernetes.ProviderArgs{
-		Kubeconfig: kubeconfig,
-	}, pulumi.Parent(b.c), pulumi.DependsOn([]pulumi.Resource{gke.pool}))
-	if err != nil {
-		return nil, kubeconfig, err
-	}
-	_, err = infra.NewStorageClass(b.ctx, b.name+"-storage", infra.StorageClassArgs{
+	provider, err := infra.NewKubernetes(b.ctx, b.name, b.c, kubeconfig, infra.StorageClassArgs{
 		Provisioner: "pd.csi.storage.gke.io",
 		Parameters: pulumi.StringMap{
 			"type":                    pulumi.String("pd-ssd"),
 			"disk-encryption-kms-key": keys.storage.ID().ToStringOutput(),
 		},
-	}, b.c, provider)
+	}, []pulumi.Resource{gke.pool}, nil)
 	return provider, kubeconfig, err
 }
 

@@ -89,6 +89,11 @@ func Run(stack string, raw map[string]string, opts stacks.Options) (Result, erro
 	return m.result(), nil
 }
 
+// Monitor is the mock monitor Run uses for stack s, for tests that run a
+// program of their own (e.g. stacks.NewPlatform, to read what a tier
+// hands the next) with the same realistic invokes and outputs.
+func Monitor(s spec.Spec) pulumi.MockResourceMonitor { return &monitor{spec: s} }
+
 // monitor records every registration and answers invokes with realistic
 // values for the stack's cloud and region.
 type monitor struct {

@@ -3,9 +3,11 @@ package spec
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -106,7 +108,7 @@ func load(source, stack string, raw map[string]string, dir string) (Spec, error)
 			cfg[name] = v // other packages' config (aws:, kubernetes:, ...) is theirs to read
 		}
 	}
-	for _, k := range sortedKeys(cfg) {
+	for _, k := range slices.Sorted(maps.Keys(cfg)) {
 		if !containsKey(k) {
 			errs = append(errs, strict.UnknownKey(keyPath(k), k, topKeys))
 		}
@@ -189,15 +191,6 @@ func describeKind(k reflect.Kind) string {
 		return "a list; write it as a YAML list"
 	}
 	return "an object; write it as a YAML mapping"
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // stackFile is a Pulumi stack settings file; its config is kept raw here

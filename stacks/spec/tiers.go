@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -60,7 +61,7 @@ func (ss *Services) Validate(_ *Spec, p *field.Path) field.ErrorList {
 	for i, s := range *ss {
 		for j, c := range s.Callers {
 			if !seen[c] {
-				errs = append(errs, field.NotSupported(p.Index(i).Child("callers").Index(j), c, sortedKeys(seen)))
+				errs = append(errs, field.NotSupported(p.Index(i).Child("callers").Index(j), c, slices.Sorted(maps.Keys(seen))))
 			}
 		}
 	}
