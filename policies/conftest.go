@@ -24,7 +24,7 @@ paths := {
 	"apps/Deployment": ["spec", "template"], "apps/StatefulSet": ["spec", "template"],
 	"apps/DaemonSet": ["spec", "template"], "apps/ReplicaSet": ["spec", "template"],
 	"batch/Job": ["spec", "template"], "batch/CronJob": ["spec", "jobTemplate", "spec", "template"],
-	"core/Pod": [],
+	"core/ReplicationController": ["spec", "template"], "core/PodTemplate": ["template"], "core/Pod": [],
 }
 
 tmpl := object.get(input, paths[kind], {})

@@ -7,6 +7,7 @@ package policies
 import (
 	"context"
 	"embed"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"path"
@@ -19,7 +20,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
-	"sigs.k8s.io/yaml"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/cloudscale/platform/graph"
 	"github.com/cloudscale/platform/stacks/spec"
@@ -66,6 +68,9 @@ type Engine struct {
 	resource rego.PreparedEvalQuery
 	stack    rego.PreparedEvalQuery
 	workers  int
+	// settings and where they came from (a file, or BuiltinSettings).
+	settings       *Settings
+	settingsSource string
 }
 
 // Option configures an Engine.
@@ -74,6 +79,12 @@ type Option func(*Engine)
 // Workers sets how many goroutines evaluate resource rules (default: the
 // number of CPUs).
 func Workers(n int) Option { return func(e *Engine) { e.workers = max(n, 1) } }
+
+// WithSettings gives the rules these settings instead of the built-in ones;
+// source (the settings file) is named in every report.
+func WithSettings(s Settings, source string) Option {
+	return func(e *Engine) { e.settings, e.settingsSource = &s, source }
+}
 
 // Modules returns the embedded rule sources by file name; with tests, the
 // *_test.rego files too (for the OPA tester; the engine leaves them out).
@@ -94,16 +105,8 @@ func Modules(tests bool) (map[string]string, error) {
 }
 
 // Data is what rules read under data.cloudscale: the node size catalogue
-// and the settings in config.yaml.
-func Data() (map[string]any, error) {
-	raw, err := files.ReadFile("config.yaml")
-	if err != nil {
-		return nil, err
-	}
-	var cfg map[string]any
-	if err := yaml.Unmarshal(raw, &cfg); err != nil {
-		return nil, fmt.Errorf("policies/config.yaml: %w", err)
-	}
+// and the settings (config).
+func Data(settings Settings) map[string]any {
 	sizes := map[string]any{}
 	for cloud, list := range spec.Sizes {
 		m := map[string]any{}
@@ -112,7 +115,7 @@ func Data() (map[string]any, error) {
 		}
 		sizes[string(cloud)] = m
 	}
-	return map[string]any{"cloudscale": map[string]any{"sizes": sizes, "config": cfg}}, nil
+	return map[string]any{"cloudscale": map[string]any{"sizes": sizes, "config": settings.data()}}
 }
 
 // Compile parses and compiles the embedded rules with their annotations.
@@ -143,11 +146,14 @@ func New(opts ...Option) (*Engine, error) {
 	for _, r := range e.rules {
 		e.byID[r.ID] = r
 	}
-	data, err := Data()
-	if err != nil {
-		return nil, err
+	if e.settings == nil {
+		def, err := DefaultSettings()
+		if err != nil {
+			return nil, err
+		}
+		e.settings, e.settingsSource = &def, BuiltinSettings
 	}
-	store := inmem.NewFromObject(data)
+	store := inmem.NewFromObject(Data(*e.settings))
 	ctx := context.Background()
 	if e.resource, err = rego.New(rego.Compiler(compiler), rego.Store(store), rego.Query("data.cloudscale.rules")).PrepareForEval(ctx); err != nil {
 		return nil, fmt.Errorf("policies: prepare: %w", err)
@@ -258,30 +264,33 @@ var selectorPaths = map[string][]string{
 }
 
 func docTerms(rs []graph.Resource) ([]doc, error) {
+	owners := presentObjects(rs)
+	floors := replicaFloors(rs)
+	pods := podsByNamespace(rs, owners, floors)
 	out := make([]doc, len(rs))
 	for i, r := range rs {
 		m := map[string]any{"type": r.Type, "name": r.Name, "urn": r.URN, "parent": r.Parent, "inputs": r.Inputs}
 		d := doc{typ: r.Type}
 		if k := KindKey(r.Type); k != "" {
 			m["kind"] = k
-			d.kind, d.ns = k, "default"
-			if md, ok := r.Inputs["metadata"].(map[string]any); ok {
-				if s, ok := md["namespace"].(string); ok && s != "" {
-					d.ns = s
-				}
-			}
+			d.kind, d.ns = k, objectNamespace(r.Inputs)
 			if pod := podOf(k, r.Inputs); pod != nil {
 				m["pod"] = pod
+			}
+			if owner := controllerOwner(r.Inputs, d.ns); owner != "" && owners[owner] {
+				m["owned_by"] = owner[strings.Index(owner, "/")+1:]
+			}
+			if scalableKinds[k] {
+				m["replicas"] = replicas(r.Inputs, floors, d.ns+"/"+kindName(k)+"/"+objectName(r.Inputs))
+			}
+			if k == "policy/PodDisruptionBudget" {
+				m["covers"] = budgetCovers(r, pods[d.ns])
 			}
 			if path, ok := selectorPaths[k]; ok {
 				d.selectorKeys = selectorKeys(r.Inputs, path)
 			}
-			if k == "autoscaling/HorizontalPodAutoscaler" {
-				spec, _ := r.Inputs["spec"].(map[string]any)
-				ref, _ := spec["scaleTargetRef"].(map[string]any)
-				kind, _ := ref["kind"].(string)
-				name, _ := ref["name"].(string)
-				d.target = d.ns + "/" + kind + "/" + name
+			if t, _, ok := autoscalerTarget(k, r.Inputs); ok {
+				d.target = d.ns + "/" + t
 			}
 		}
 		v, err := ast.InterfaceToValue(m)
@@ -294,16 +303,199 @@ func docTerms(rs []graph.Resource) ([]doc, error) {
 	return out, nil
 }
 
+// scalableKinds keep a replica count (lib.scalable_kinds in Rego).
+var scalableKinds = map[string]bool{
+	"apps/Deployment": true, "apps/StatefulSet": true, "apps/ReplicaSet": true, "core/ReplicationController": true,
+}
+
+func objectNamespace(obj map[string]any) string {
+	md, _ := obj["metadata"].(map[string]any)
+	if s, _ := md["namespace"].(string); s != "" {
+		return s
+	}
+	return "default"
+}
+
+func objectName(obj map[string]any) string {
+	md, _ := obj["metadata"].(map[string]any)
+	s, _ := md["name"].(string)
+	return s
+}
+
+func kindName(k string) string { return k[strings.LastIndex(k, "/")+1:] }
+
+// presentObjects are the Kubernetes objects in the set, as
+// "<namespace>/<Kind>/<name>", for ownerReferences to find their owner.
+func presentObjects(rs []graph.Resource) map[string]bool {
+	out := map[string]bool{}
+	for _, r := range rs {
+		if k := KindKey(r.Type); k != "" {
+			out[objectNamespace(r.Inputs)+"/"+kindName(k)+"/"+objectName(r.Inputs)] = true
+		}
+	}
+	return out
+}
+
+// controllerOwner is "<namespace>/<Kind>/<name>" of the object's managing
+// controller (the ownerReference with controller: true), or "". Owners are
+// namespaced like the object (cluster-scoped owners do not own pods).
+func controllerOwner(obj map[string]any, ns string) string {
+	md, _ := obj["metadata"].(map[string]any)
+	refs, _ := md["ownerReferences"].([]any)
+	for _, x := range refs {
+		ref, _ := x.(map[string]any)
+		if c, _ := ref["controller"].(bool); !c {
+			continue
+		}
+		kind, _ := ref["kind"].(string)
+		name, _ := ref["name"].(string)
+		if kind != "" && name != "" {
+			return ns + "/" + kind + "/" + name
+		}
+	}
+	return ""
+}
+
+// autoscalerTarget reads what an autoscaler scales ("<Kind>/<name>") and
+// its floor: a HorizontalPodAutoscaler's minReplicas (default 1), a KEDA
+// ScaledObject's minReplicaCount (default 0; its target kind defaults to
+// Deployment).
+func autoscalerTarget(kind string, obj map[string]any) (string, float64, bool) {
+	spec, _ := obj["spec"].(map[string]any)
+	ref, _ := spec["scaleTargetRef"].(map[string]any)
+	name, _ := ref["name"].(string)
+	target, _ := ref["kind"].(string)
+	switch kind {
+	case "autoscaling/HorizontalPodAutoscaler":
+		floor, ok := number(spec["minReplicas"])
+		if !ok {
+			floor = 1
+		}
+		return target + "/" + name, floor, name != ""
+	case "keda.sh/ScaledObject":
+		if target == "" {
+			target = "Deployment"
+		}
+		floor, _ := number(spec["minReplicaCount"])
+		return target + "/" + name, floor, name != ""
+	}
+	return "", 0, false
+}
+
+// replicaFloors maps "<namespace>/<Kind>/<name>" to the lowest floor of the
+// autoscalers that scale it: an autoscaler owns the replica count, so its
+// floor is what the HA rules judge.
+func replicaFloors(rs []graph.Resource) map[string]float64 {
+	out := map[string]float64{}
+	for _, r := range rs {
+		k := KindKey(r.Type)
+		t, floor, ok := autoscalerTarget(k, r.Inputs)
+		if !ok {
+			continue
+		}
+		key := objectNamespace(r.Inputs) + "/" + t
+		if cur, seen := out[key]; !seen || floor < cur {
+			out[key] = floor
+		}
+	}
+	return out
+}
+
+// replicas is a workload's replica floor: its autoscalers' floor, else
+// spec.replicas, which Kubernetes defaults to 1.
+func replicas(obj map[string]any, floors map[string]float64, key string) float64 {
+	if f, ok := floors[key]; ok {
+		return f
+	}
+	spec, _ := obj["spec"].(map[string]any)
+	if n, ok := number(spec["replicas"]); ok {
+		return n
+	}
+	return 1
+}
+
+// replicatedPods are a namespace's replicated workloads (not owned by
+// another object in the set): their pod labels and replica floor.
+type replicatedPods struct {
+	labels labels.Set
+	floor  float64
+}
+
+func podsByNamespace(rs []graph.Resource, owners map[string]bool, floors map[string]float64) map[string][]replicatedPods {
+	out := map[string][]replicatedPods{}
+	for _, r := range rs {
+		k := KindKey(r.Type)
+		if !scalableKinds[k] {
+			continue
+		}
+		ns := objectNamespace(r.Inputs)
+		if owner := controllerOwner(r.Inputs, ns); owner != "" && owners[owner] {
+			continue
+		}
+		pod := podOf(k, r.Inputs)
+		set := labels.Set{}
+		for key, v := range pod["labels"].(map[string]any) {
+			if s, ok := v.(string); ok {
+				set[key] = s
+			}
+		}
+		out[ns] = append(out[ns], replicatedPods{labels: set, floor: replicas(r.Inputs, floors, ns+"/"+kindName(k)+"/"+objectName(r.Inputs))})
+	}
+	return out
+}
+
+// budgetCovers is what a PodDisruptionBudget covers among the namespace's
+// replicated workloads: {"workloads": how many it selects, "pods": the sum
+// of their replica floors}, the n of the disruption controller's
+// arithmetic (lib: CS-HA-011). Selection is the API's: in policy/v1 an
+// empty selector selects every pod, in v1beta1 none; a selector that does
+// not parse selects nothing.
+func budgetCovers(r graph.Resource, pods []replicatedPods) map[string]any {
+	spec, _ := r.Inputs["spec"].(map[string]any)
+	raw, _ := json.Marshal(spec["selector"])
+	var ls metav1.LabelSelector
+	_ = json.Unmarshal(raw, &ls)
+	sel, err := metav1.LabelSelectorAsSelector(&ls)
+	if err != nil || (sel.Empty() && strings.Contains(r.Type, "v1beta1")) {
+		sel = labels.Nothing()
+	}
+	n, total := 0, 0.0
+	for _, p := range pods {
+		if sel.Matches(p.labels) {
+			n++
+			total += p.floor
+		}
+	}
+	return map[string]any{"workloads": n, "pods": total}
+}
+
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case int:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case json.Number:
+		f, err := n.Float64()
+		return f, err == nil
+	}
+	return 0, false
+}
+
 // workloadKinds hold a pod template; podOf finds it once in Go so that
 // every rule reads r.pod instead of walking kind-specific paths.
 var workloadKinds = map[string][]string{
-	"apps/Deployment":  {"spec", "template"},
-	"apps/StatefulSet": {"spec", "template"},
-	"apps/DaemonSet":   {"spec", "template"},
-	"apps/ReplicaSet":  {"spec", "template"},
-	"batch/Job":        {"spec", "template"},
-	"batch/CronJob":    {"spec", "jobTemplate", "spec", "template"},
-	"core/Pod":         {},
+	"apps/Deployment":            {"spec", "template"},
+	"apps/StatefulSet":           {"spec", "template"},
+	"apps/DaemonSet":             {"spec", "template"},
+	"apps/ReplicaSet":            {"spec", "template"},
+	"batch/Job":                  {"spec", "template"},
+	"batch/CronJob":              {"spec", "jobTemplate", "spec", "template"},
+	"core/ReplicationController": {"spec", "template"},
+	"core/PodTemplate":           {"template"},
+	"core/Pod":                   {},
 }
 
 // podOf returns {spec, labels, containers} of a workload's pod template, or
@@ -498,7 +690,7 @@ func (e *Engine) CheckScope(ctx context.Context, g graph.Graph, env string, scop
 	for _, r := range g.Resources {
 		index[r.URN] = r
 	}
-	rep := &Report{Source: g.Source, Env: env, Resources: len(g.Resources), Rules: len(e.rules), Findings: []Finding{}}
+	rep := &Report{Source: g.Source, Env: env, Settings: e.settingsSource, Resources: len(g.Resources), Rules: len(e.rules), Findings: []Finding{}}
 	seen := map[string]bool{}
 	for _, res := range results {
 		if res.err != nil {

@@ -54,6 +54,9 @@ func summarize(reports []*Report) Summary {
 func writeTable(w io.Writer, reports []*Report) error {
 	for _, r := range reports {
 		fmt.Fprintf(w, "== %s (env %s): %d resources, %d rules, %.0f ms\n", r.Source, r.Env, r.Resources, r.Rules, float64(r.Duration.Microseconds())/1000)
+		if r.Settings != "" {
+			fmt.Fprintf(w, "   settings: %s\n", r.Settings)
+		}
 		if len(r.Findings) == 0 {
 			fmt.Fprintln(w, "   no findings")
 		}
@@ -122,7 +125,7 @@ func writeSARIF(w io.Writer, reports []*Report, rules []Rule) error {
 					"logicalLocations": []any{map[string]any{"fullyQualifiedName": f.Resource, "name": f.Name, "kind": "resource"}},
 					"physicalLocation": map[string]any{"artifactLocation": map[string]any{"uri": artifact(rep, f)}},
 				}},
-				"properties": map[string]any{"source": rep.Source, "env": rep.Env, "severity": f.Severity},
+				"properties": map[string]any{"source": rep.Source, "env": rep.Env, "settings": rep.Settings, "severity": f.Severity},
 			}
 			if f.Waived {
 				res["suppressions"] = []any{map[string]any{"kind": "external", "justification": f.Waiver.Reason}}

@@ -117,7 +117,9 @@ func manifestFile(file string) ([]graph.Resource, error) {
 	return out, nil
 }
 
-// listItems are the objects of a List kind, or obj itself.
+// listItems are the objects of a List kind, or obj itself. Items of a
+// typed list (PodList, DeploymentList) that leave out apiVersion and kind,
+// as the API server's list responses do, take them from the list.
 func listItems(obj map[string]any) ([]map[string]any, error) {
 	kind, _ := obj["kind"].(string)
 	if !strings.HasSuffix(kind, "List") || obj["items"] == nil {
@@ -127,11 +129,19 @@ func listItems(obj map[string]any) ([]map[string]any, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s.items is not a list", kind)
 	}
+	apiVersion, _ := obj["apiVersion"].(string)
+	itemKind := strings.TrimSuffix(kind, "List")
 	var items []map[string]any
 	for i, it := range list {
 		m, ok := it.(map[string]any)
 		if !ok {
 			return nil, fmt.Errorf("%s.items[%d] is not an object", kind, i)
+		}
+		if m["kind"] == nil && itemKind != "" {
+			m["kind"] = itemKind
+		}
+		if m["apiVersion"] == nil && apiVersion != "" {
+			m["apiVersion"] = apiVersion
 		}
 		items = append(items, m)
 	}

@@ -24,8 +24,10 @@ type Finding struct {
 
 // Report is the outcome of one check.
 type Report struct {
-	Source    string        `json:"source"`
-	Env       string        `json:"env"`
+	Source string `json:"source"`
+	Env    string `json:"env"`
+	// Settings names the settings the rules read: a file, or BuiltinSettings.
+	Settings  string        `json:"settings"`
 	Resources int           `json:"resources"`
 	Rules     int           `json:"rules"`
 	Findings  []Finding     `json:"findings"`

@@ -121,11 +121,11 @@ func runConftest(cmd *cobra.Command, bin, manifests string, runs int) (time.Dura
 	if err := os.WriteFile(filepath.Join(pol, "policy", "main.rego"), []byte(policies.ConftestWrapper), 0o644); err != nil {
 		return 0, 0, err
 	}
-	data, err := policies.Data()
+	settings, err := policies.DefaultSettings()
 	if err != nil {
 		return 0, 0, err
 	}
-	raw, _ := json.Marshal(data)
+	raw, _ := json.Marshal(policies.Data(settings))
 	if err := os.WriteFile(filepath.Join(pol, "data.json"), raw, 0o644); err != nil {
 		return 0, 0, err
 	}

@@ -42,6 +42,9 @@ func TestPolicyCheckExitCodes(t *testing.T) {
 	bad := write("bad.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec: {type: NodePort}\n")
 	invalid := write("invalid.yaml", "apiVersion: v1\nkind: [unclosed\n")
 	noExpiry := write("waivers.yaml", "waivers:\n  - {rule: CS-NET-006, resource: '*', reason: r, owner: o}\n")
+	private := write("private.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: job, namespace: shop}\nspec:\n  containers:\n  - {name: job, image: registry.acme.internal/platform/job:1.0}\n")
+	settings := write("gate.yaml", "allowedRegistries: [registry.acme.internal/platform]\n")
+	badSettings := write("bad-gate.yaml", "allowedRegistry: [registry.acme.internal]\n")
 
 	cases := []struct {
 		name string
@@ -60,6 +63,9 @@ func TestPolicyCheckExitCodes(t *testing.T) {
 		{"unknown stack", []string{"policy", "check", "--stack", "qa"}, 2, `unknown stack "qa"`},
 		{"every stack", []string{"policy", "check", "--all-stacks"}, 0, "PASS: 6 sources"},
 		{"sarif to a file", []string{"policy", "check", "--stack", "prod", "--format", "sarif", "--output", filepath.Join(dir, "out.sarif")}, 0, "0 mandatory violations"},
+		{"built-in settings", []string{"policy", "check", "--manifests", private}, 1, "pulls registry.acme.internal/platform/job, not from an allowed registry"},
+		{"settings file", []string{"policy", "check", "--config", settings, "--manifests", private}, 1, "settings: " + settings},
+		{"bad settings file", []string{"policy", "check", "--config", badSettings, "--manifests", private}, 2, `allowedRegistry: Unsupported value: unknown key (did you mean "allowedRegistries"?)`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,6 +74,9 @@ func TestPolicyCheckExitCodes(t *testing.T) {
 			assert.Contains(t, out, tc.want)
 		})
 	}
+	// The private registry passes CS-SEC-007 under the settings file.
+	_, out := run(t, "policy", "check", "--config", settings, "--manifests", private)
+	assert.NotContains(t, out, "CS-SEC-007")
 	sarif, err := os.ReadFile(filepath.Join(dir, "out.sarif"))
 	require.NoError(t, err)
 	assert.Contains(t, string(sarif), `"version": "2.1.0"`)

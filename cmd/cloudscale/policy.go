@@ -26,9 +26,9 @@ func newPolicyCmd(g *globals) *cobra.Command {
 }
 
 type checkFlags struct {
-	stack, export, format, output, env, waivers string
-	allStacks                                   bool
-	manifests                                   []string
+	stack, export, format, output, env, waivers, config string
+	allStacks                                           bool
+	manifests                                           []string
 }
 
 func newPolicyCheckCmd(g *globals) *cobra.Command {
@@ -53,6 +53,7 @@ func newPolicyCheckCmd(g *globals) *cobra.Command {
 	fl.StringVar(&f.output, "output", "", "write the report to this file (a summary still goes to stderr)")
 	fl.StringVar(&f.env, "env", "prod", "enforcement for manifests and Pulumi JSON: dev, staging or prod")
 	fl.StringVar(&f.waivers, "waivers", "", "waiver file (default: policies/waivers.yaml in the checkout, when present)")
+	fl.StringVar(&f.config, "config", "", "settings file (YAML): allowedRegistries, meshRootNamespace; each key given replaces the built-in value")
 	return cmd
 }
 
@@ -62,7 +63,16 @@ func runPolicyCheck(cmd *cobra.Command, g *globals, f *checkFlags) error {
 	}
 	progress := cmd.ErrOrStderr()
 	start := time.Now()
-	engine, err := policies.New()
+	var opts []policies.Option
+	if f.config != "" {
+		settings, err := policies.LoadSettings(f.config)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		opts = append(opts, policies.WithSettings(settings, f.config))
+		fmt.Fprintf(progress, "-- settings: %s\n", f.config)
+	}
+	engine, err := policies.New(opts...)
 	if err != nil {
 		return err
 	}

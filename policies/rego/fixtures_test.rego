@@ -4,6 +4,8 @@ package cloudscale.fixtures
 
 import rego.v1
 
+import data.cloudscale.lib
+
 res(t, name, inputs) := {"type": t, "name": name, "urn": concat("", ["urn:", name]), "inputs": inputs}
 
 # cloud builds an input document from cloud resources.
@@ -21,12 +23,22 @@ k8s_res(obj) := object.union(res(sprintf("kubernetes:%s:%s", [gv(obj.apiVersion)
 
 # pod mirrors what the engine adds to workloads (policies.podOf).
 pod(k, obj) := {"pod": {
-	"spec": obj.spec.template.spec,
-	"labels": object.get(obj.spec.template, ["metadata", "labels"], {}),
-	"containers": array.concat(object.get(obj.spec.template.spec, "containers", []), object.get(obj.spec.template.spec, "initContainers", [])),
-}} if k in {"apps/Deployment", "apps/StatefulSet", "apps/DaemonSet", "apps/ReplicaSet", "batch/Job"}
+	"spec": tmpl.spec,
+	"labels": object.get(tmpl, ["metadata", "labels"], {}),
+	"containers": array.concat(object.get(tmpl.spec, "containers", []), object.get(tmpl.spec, "initContainers", [])),
+}} if {
+	path := template_paths[k]
+	tmpl := object.get(obj, path, {})
+}
 
-pod(k, obj) := {} if not k in {"apps/Deployment", "apps/StatefulSet", "apps/DaemonSet", "apps/ReplicaSet", "batch/Job"}
+pod(k, _) := {} if not template_paths[k]
+
+template_paths := {
+	"apps/Deployment": ["spec", "template"], "apps/StatefulSet": ["spec", "template"],
+	"apps/DaemonSet": ["spec", "template"], "apps/ReplicaSet": ["spec", "template"],
+	"batch/Job": ["spec", "template"], "batch/CronJob": ["spec", "jobTemplate", "spec", "template"],
+	"core/ReplicationController": ["spec", "template"], "core/PodTemplate": ["template"], "core/Pod": [],
+}
 
 ns_of(obj) := object.get(obj, ["metadata", "namespace"], "default")
 
@@ -36,16 +48,56 @@ gv(v) := concat("/", ["core", v]) if not contains(v, "/")
 
 kind_key(obj) := concat("/", [split(gv(obj.apiVersion), "/")[0], obj.kind])
 
-# kube builds an input document from Kubernetes objects.
+# kube builds an input document from Kubernetes objects, with what the
+# engine adds: each replicated workload's floor (policies.replicaFloors).
 kube(objs) := {
 	"env": "prod",
-	"resources": [k8s_res(o) | some o in objs],
+	"resources": [in_set(o, objs) | some o in objs],
 	"by_type": {},
-	"kinds": {k: rs | some x in objs; k := kind_key(x); rs := [k8s_res(o) | some o in objs; kind_key(o) == k]},
-	"by_target": {t: hs | some h in objs; kind_key(h) == "autoscaling/HorizontalPodAutoscaler"; t := hpa_target(h); hs := [k8s_res(o) | some o in objs; kind_key(o) == "autoscaling/HorizontalPodAutoscaler"; hpa_target(o) == t]},
-	"by_selector": {k: {ns: {"*": rs} | some y in objs; kind_key(y) == k; ns := ns_of(y); rs := [k8s_res(o) | some o in objs; kind_key(o) == k; ns_of(o) == ns]} | some x in objs; k := kind_key(x)},
-	"by_ns": {k: {ns: rs | some y in objs; kind_key(y) == k; ns := ns_of(y); rs := [k8s_res(o) | some o in objs; kind_key(o) == k; ns_of(o) == ns]} | some x in objs; k := kind_key(x)},
+	"kinds": {k: rs | some x in objs; k := kind_key(x); rs := [in_set(o, objs) | some o in objs; kind_key(o) == k]},
+	"by_target": {t: hs | some h in objs; kind_key(h) in autoscaler_kinds; t := hpa_target(h); hs := [k8s_res(o) | some o in objs; kind_key(o) in autoscaler_kinds; hpa_target(o) == t]},
+	"by_selector": {k: {ns: {"*": rs} | some y in objs; kind_key(y) == k; ns := ns_of(y); rs := [in_set(o, objs) | some o in objs; kind_key(o) == k; ns_of(o) == ns]} | some x in objs; k := kind_key(x)},
+	"by_ns": {k: {ns: rs | some y in objs; kind_key(y) == k; ns := ns_of(y); rs := [in_set(o, objs) | some o in objs; kind_key(o) == k; ns_of(o) == ns]} | some x in objs; k := kind_key(x)},
 }
+
+autoscaler_kinds := {"autoscaling/HorizontalPodAutoscaler", "keda.sh/ScaledObject"}
+
+in_set(o, objs) := object.union(object.union(k8s_res(o), {"replicas": floor_of(o, objs)}), owner_of(o, objs)) if {
+	kind_key(o) in {"apps/Deployment", "apps/StatefulSet", "apps/ReplicaSet", "core/ReplicationController"}
+} else := object.union(object.union(k8s_res(o), owner_of(o, objs)), covers_of(o, objs)) if {
+	kind_key(o) == "policy/PodDisruptionBudget"
+} else := object.union(k8s_res(o), owner_of(o, objs))
+
+# covers_of mirrors policies.budgetCovers.
+covers_of(o, objs) := {"covers": {"workloads": count(ws), "pods": sum([floor_of(w, objs) | some w in ws])}} if {
+	sel := object.get(o, ["spec", "selector"], {})
+	ws := [w |
+		some w in objs
+		kind_key(w) in {"apps/Deployment", "apps/StatefulSet", "apps/ReplicaSet", "core/ReplicationController"}
+		ns_of(w) == ns_of(o)
+		lib.selects(sel, object.get(w, ["spec", "template", "metadata", "labels"], {}))
+	]
+}
+
+# owner_of mirrors policies.controllerOwner: the controlling owner, when
+# it is in the same input.
+owner_of(o, objs) := {"owned_by": concat("/", [ref.kind, ref.name])} if {
+	some ref in object.get(o, ["metadata", "ownerReferences"], [])
+	ref.controller == true
+	some x in objs
+	x.kind == ref.kind
+	x.metadata.name == ref.name
+	ns_of(x) == ns_of(o)
+} else := {}
+
+floor_of(o, objs) := min(floors) if {
+	floors := [autoscaler_floor(h) | some h in objs; kind_key(h) in autoscaler_kinds; hpa_target(h) == concat("/", [ns_of(o), o.kind, o.metadata.name])]
+	count(floors) > 0
+} else := object.get(o, ["spec", "replicas"], 1)
+
+autoscaler_floor(h) := object.get(h, ["spec", "minReplicas"], 1) if kind_key(h) == "autoscaling/HorizontalPodAutoscaler"
+
+autoscaler_floor(h) := object.get(h, ["spec", "minReplicaCount"], 0) if kind_key(h) == "keda.sh/ScaledObject"
 
 container := {
 	"name": "app",
@@ -104,4 +156,4 @@ sizes := {"aws": {"m6i.xlarge": {"MemoryGiB": 16}, "t3.large": {"MemoryGiB": 8}}
 
 config := {"allowedRegistries": ["ghcr.io", "registry.k8s.io"]}
 
-hpa_target(h) := concat("/", [ns_of(h), h.spec.scaleTargetRef.kind, h.spec.scaleTargetRef.name])
+hpa_target(h) := concat("/", [ns_of(h), object.get(h.spec.scaleTargetRef, "kind", "Deployment"), h.spec.scaleTargetRef.name])

@@ -8,22 +8,40 @@
 #   input.by_selector {"<group>/<Kind>": {namespace: {"key=value" or "*": [resource]}}}
 #                    for NetworkPolicies and PodDisruptionBudgets, by their
 #                    selector's matchLabels ("*" when it has none)
-#   input.by_target  {"<namespace>/<Kind>/<name>": [HorizontalPodAutoscaler]}
-#                    by what each autoscaler scales
-# and each Kubernetes resource has "kind": "<group>/<Kind>"; each workload
-# has "pod": {spec, labels, containers}.
+#   input.by_target  {"<namespace>/<Kind>/<name>": [autoscaler]} by what each
+#                    HorizontalPodAutoscaler or KEDA ScaledObject scales
+# and each Kubernetes resource has "kind": "<group>/<Kind>". Each object that
+# carries a pod template has "pod": {spec, labels, containers}; one whose
+# controlling owner is in the same input has "owned_by" ("<Kind>/<name>");
+# a replicated workload has "replicas", its replica floor (below).
 package cloudscale.lib
 
 import rego.v1
 
 # Every workload object, whatever its kind: the engine gives each one
-# r.pod = {spec, labels, containers} (init containers included).
+# r.pod = {spec, labels, containers} (init and ephemeral containers
+# included). An object whose controlling owner is in the input (a
+# ReplicaSet of a Deployment, a Job of a CronJob, their Pods) is judged
+# through that owner, not again on its own.
 workloads contains r if {
 	some k in workload_kinds
 	some r in input.kinds[k]
+	not r.owned_by
 }
 
-workload_kinds := {"apps/Deployment", "apps/StatefulSet", "apps/DaemonSet", "apps/ReplicaSet", "batch/Job", "batch/CronJob", "core/Pod"}
+# workload_kinds carry a pod template (policies.workloadKinds in Go).
+workload_kinds := {
+	"apps/Deployment", "apps/StatefulSet", "apps/DaemonSet", "apps/ReplicaSet", "batch/Job", "batch/CronJob",
+	"core/Pod", "core/ReplicationController", "core/PodTemplate",
+}
+
+# replicated_workloads are the workloads that keep a replica count (the HA
+# rules judge them), whatever their kind.
+replicated_workloads contains r if {
+	some k in scalable_kinds
+	some r in input.kinds[k]
+	not r.owned_by
+}
 
 kind_of(r) := r.kind
 
@@ -37,11 +55,17 @@ namespace(r) := object.get(r.inputs, ["metadata", "namespace"], "default")
 
 name(r) := object.get(r.inputs, ["metadata", "name"], r.name)
 
-# replicas of a workload; Kubernetes defaults a missing count to 1.
-replicas(r) := object.get(r.inputs, ["spec", "replicas"], 1)
+# replicas is a workload's replica floor: the lowest count it runs at. The
+# engine computes it (policies.replicaFloors): the smallest floor of the
+# autoscalers that scale it (an HPA's minReplicas, default 1; a KEDA
+# ScaledObject's minReplicaCount, default 0), or else spec.replicas, which
+# Kubernetes defaults to 1. Without the engine (conftest), spec.replicas.
+replicas(r) := r.replicas
 
-# Long-running workloads that serve traffic (Jobs and Pods are not scaled).
-scalable_kinds := {"apps/Deployment", "apps/StatefulSet", "apps/ReplicaSet"}
+replicas(r) := object.get(r.inputs, ["spec", "replicas"], 1) if not r.replicas
+
+# Long-running workloads that keep a replica count (Jobs and Pods do not).
+scalable_kinds := {"apps/Deployment", "apps/StatefulSet", "apps/ReplicaSet", "core/ReplicationController"}
 
 # selects(selector, labels): a label selector (matchLabels and
 # matchExpressions) selects a label set. An empty selector selects all.
@@ -56,6 +80,13 @@ selects(sel, labels) if {
 	every e in sel.matchExpressions {
 		expression_holds(e, labels)
 	}
+}
+
+# selects_all: an empty selector ({}, matchLabels {}, no expressions)
+# selects every pod of its namespace.
+selects_all(sel) if {
+	count(object.get(sel, "matchLabels", {})) == 0
+	count(object.get(sel, "matchExpressions", [])) == 0
 }
 
 expression_holds(e, labels) if {
@@ -87,63 +118,85 @@ iso_days(d) := to_number(trim_suffix(trim_prefix(d, "P"), "M")) * 30 if endswith
 
 iso_days(d) := to_number(trim_suffix(trim_prefix(d, "P"), "Y")) * 365 if endswith(d, "Y")
 
-# An image is pinned when it carries a digest or a tag other than latest.
-image_last(img) := parts[count(parts) - 1] if parts := split(img, "/")
+# Image references, read the way the container runtime reads them
+# (github.com/distribution/reference's ParseNormalizedNamed, which
+# TestImageRefMatchesDistributionReference checks these against): the first
+# path component is a registry only when it has a "." or a ":" or is
+# "localhost"; otherwise the image is on Docker Hub, spelled docker.io
+# (index.docker.io is the same registry), and a one-component Docker Hub
+# name lives under library/. So redis, docker.io/redis,
+# index.docker.io/library/redis and docker.io/library/redis are one image.
 
-image_tag(img) := "digest" if contains(img, "@sha256:")
+# image_name is the image without its tag and digest.
+image_name(img) := name if {
+	base := split(img, "@")[0]
+	parts := split(base, "/")
+	last := parts[count(parts) - 1]
+	name := concat("/", array.concat(array.slice(parts, 0, count(parts) - 1), [split(last, ":")[0]]))
+}
+
+# image_ref is the fully qualified name: registry/repository
+# (docker.io/library/redis).
+image_ref(img) := concat("/", [reg, library(reg, rest)]) if {
+	[reg, rest] := registry_and_path(split(image_name(img), "/"))
+}
+
+registry_and_path(parts) := [registry_name(parts[0]), array.slice(parts, 1, count(parts))] if {
+	count(parts) > 1
+	regex.match(`[.:]|^localhost$`, parts[0])
+} else := ["docker.io", parts]
+
+registry_name(r) := "docker.io" if r == "index.docker.io"
+
+registry_name(r) := r if r != "index.docker.io"
+
+library(reg, rest) := concat("/", array.concat(["library"], rest)) if {
+	reg == "docker.io"
+	count(rest) == 1
+} else := concat("/", rest)
+
+# image_registry is the registry an image is pulled from.
+image_registry(img) := split(image_ref(img), "/")[0]
+
+# image_tag: "digest" when the reference carries one (a digest pins the
+# image whatever tag precedes it), else the tag, "" when there is none.
+image_tag(img) := "digest" if contains(img, "@")
+
+image_tag(img) := tag if {
+	not contains(img, "@")
+	parts := split(img, "/")
+	last := parts[count(parts) - 1]
+	contains(last, ":")
+	tag := split(last, ":")[1]
+}
 
 image_tag(img) := "" if {
 	not contains(img, "@")
-	not contains(image_last(img), ":")
-}
-
-image_tag(img) := split(image_last(img), ":")[1] if {
-	not contains(img, "@")
-	contains(image_last(img), ":")
-}
-
-# The registry an image is pulled from; Docker Hub when none is named.
-image_registry(img) := reg if {
 	parts := split(img, "/")
-	count(parts) > 1
-	first := parts[0]
-	regex.match(`[.:]|^localhost$`, first)
-	reg := first
+	not contains(parts[count(parts) - 1], ":")
 }
 
-image_registry(img) := "docker.io" if {
-	parts := split(img, "/")
-	not regex.match(`[.:]|^localhost$`, parts[0])
+# allowed_image: the image's fully qualified name sits under one of the
+# allowed prefixes (a registry, or a registry and a path: docker.io/library),
+# each read with the same normalisation (index.docker.io is docker.io).
+# prefixes are allowed_prefixes(...) of the settings, computed once.
+allowed_image(img, prefixes) if {
+	# Fast path: the name as written starts with a normalised prefix (whose
+	# first component is a registry), so its normalised form does too.
+	some p in prefixes
+	startswith(img, p)
+} else if {
+	ref := concat("", [image_ref(img), "/"])
+	some p in prefixes
+	startswith(ref, p)
 }
 
-image_registry(img) := "docker.io" if {
-	count(split(img, "/")) == 1
-}
+# allowed_prefixes: each allowed registry prefix normalised, with a
+# trailing "/" so that ghcr.io/acme does not admit ghcr.io/acme-evil.
+allowed_prefixes(allowed) := {concat("", [allowed_prefix(a), "/"]) | some a in allowed}
 
-# image_ref is the image with its registry spelled out (docker.io/library/
-# for Docker Hub's short names), so allowed prefixes compare exactly.
-image_ref(img) := img if image_registry(img) != "docker.io"
-
-image_ref(img) := img if {
-	image_registry(img) == "docker.io"
-	startswith(img, "docker.io/")
-}
-
-image_ref(img) := concat("", ["docker.io/", img]) if {
-	image_registry(img) == "docker.io"
-	not startswith(img, "docker.io/")
-	contains(img, "/")
-}
-
-image_ref(img) := concat("", ["docker.io/library/", img]) if {
-	image_registry(img) == "docker.io"
-	not contains(img, "/")
-}
-
-# allowed_image: the image sits under one of the allowed registry prefixes.
-allowed_image(img, allowed) if {
-	some a in allowed
-	startswith(image_ref(img), concat("", [trim_suffix(a, "/"), "/"]))
+allowed_prefix(a) := concat("/", array.concat([registry_name(parts[0])], array.slice(parts, 1, count(parts)))) if {
+	parts := split(trim_suffix(a, "/"), "/")
 }
 
 # selecting(kind, ns, labels): the objects of kind in ns whose pod selector

@@ -210,13 +210,13 @@ gke_secrets_encrypted(r) if {
 
 # METADATA
 # title: The gateway serves TLS 1.3 and no plain HTTP
-# description: Istio Gateways terminate TLS with TLS 1.3 as the minimum, and expose no plain-HTTP server.
+# description: Istio Gateways terminate TLS with TLS 1.3 as the minimum, and expose no plain-HTTP server; Kubernetes Gateway API Gateways likewise have only HTTPS or TLS listeners that terminate TLS with a certificate, and no route reaches them in plain text (TCPRoute, UDPRoute, or a parent port other than the listeners' TLS ones).
 # custom:
 #   id: CS-ENC-008
 #   severity: high
 #   category: encryption
 #   enforcement: {dev: mandatory, staging: mandatory, prod: mandatory}
-#   fix: Give every server protocol HTTPS with tls.minProtocolVersion TLSV1_3; remove HTTP servers.
+#   fix: "Istio: give every server protocol HTTPS with tls.minProtocolVersion TLSV1_3 and remove HTTP servers. Gateway API: listeners of protocol HTTPS (or TLS with tls.mode Terminate) with tls.certificateRefs, no HTTP, TCP or UDP listeners, and HTTPRoutes or GRPCRoutes attached to them."
 cs_enc_008 contains f if {
 	some r in input.kinds["networking.istio.io/Gateway"]
 	some s in r.inputs.spec.servers
@@ -232,38 +232,76 @@ cs_enc_008 contains f if {
 	f := {"urn": r.urn, "msg": sprintf("Gateway %s port %v allows TLS below 1.3 (minProtocolVersion %v)", [lib.name(r), s.port.number, object.get(s, ["tls", "minProtocolVersion"], "unset")])}
 }
 
+# Kubernetes Gateway API (gateway.networking.k8s.io): the same rule for
+# its Gateways' listeners and the routes that attach to them.
+cs_enc_008 contains f if {
+	some r in input.kinds["gateway.networking.k8s.io/Gateway"]
+	some l in object.get(r.inputs, ["spec", "listeners"], [])
+	msg := listener_problem(l)
+	f := {"urn": r.urn, "msg": sprintf("Gateway %s/%s listener %v (port %v) %s", [lib.namespace(r), lib.name(r), object.get(l, "name", "?"), object.get(l, "port", "?"), msg])}
+}
+
+listener_problem(l) := sprintf("serves plain %s", [upper(l.protocol)]) if upper(l.protocol) in {"HTTP", "TCP", "UDP"}
+
+listener_problem(l) := "passes TLS through without terminating it, so the gateway cannot enforce TLS 1.3 or authenticate requests" if {
+	upper(l.protocol) == "TLS"
+	object.get(l, ["tls", "mode"], "Terminate") == "Passthrough"
+}
+
+listener_problem(l) := "terminates TLS without a certificate (tls.certificateRefs)" if {
+	upper(l.protocol) in {"HTTPS", "TLS"}
+	object.get(l, ["tls", "mode"], "Terminate") == "Terminate"
+	count(object.get(l, ["tls", "certificateRefs"], [])) == 0
+}
+
+cs_enc_008 contains f if {
+	some k in ["gateway.networking.k8s.io/TCPRoute", "gateway.networking.k8s.io/UDPRoute"]
+	some r in input.kinds[k]
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s exposes a plain %s service through a gateway", [r.inputs.kind, lib.namespace(r), lib.name(r), trim_suffix(r.inputs.kind, "Route")])}
+}
+
+cs_enc_008 contains f if {
+	some k in ["gateway.networking.k8s.io/HTTPRoute", "gateway.networking.k8s.io/GRPCRoute"]
+	some r in input.kinds[k]
+	some p in object.get(r.inputs, ["spec", "parentRefs"], [])
+	object.get(p, "port", 443) != 443
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s attaches to gateway %v on port %v, not the TLS listener on 443", [r.inputs.kind, lib.namespace(r), lib.name(r), p.name, p.port])}
+}
+
 # METADATA
 # title: Mesh mTLS is never relaxed
-# description: No PeerAuthentication may set mTLS to PERMISSIVE or DISABLE; the mesh-wide one must be STRICT.
+# description: No PeerAuthentication sets PERMISSIVE or DISABLE, for its workloads or a port. A mode left unset (or UNSET) inherits from the level above (workload from namespace, namespace from mesh), so it relaxes nothing; the mesh-wide level itself must be STRICT (CS-ENC-012).
 # custom:
 #   id: CS-ENC-009
 #   severity: critical
 #   category: encryption
 #   enforcement: {dev: mandatory, staging: mandatory, prod: mandatory}
-#   fix: Set spec.mtls.mode STRICT (and no portLevelMtls exceptions).
+#   fix: Remove PERMISSIVE and DISABLE (from mtls and portLevelMtls); set STRICT or leave the mode unset to inherit the mesh-wide STRICT.
 cs_enc_009 contains f if {
 	some r in input.kinds["security.istio.io/PeerAuthentication"]
 	mode := object.get(r.inputs, ["spec", "mtls", "mode"], "UNSET")
-	mode != "STRICT"
+	mode in relaxed_modes
 	f := {"urn": r.urn, "msg": sprintf("PeerAuthentication %s/%s sets mTLS mode %s", [lib.namespace(r), lib.name(r), mode])}
 }
 
 cs_enc_009 contains f if {
 	some r in input.kinds["security.istio.io/PeerAuthentication"]
 	some port, m in object.get(r.inputs, ["spec", "portLevelMtls"], {})
-	m.mode != "STRICT"
+	object.get(m, "mode", "UNSET") in relaxed_modes
 	f := {"urn": r.urn, "msg": sprintf("PeerAuthentication %s/%s relaxes mTLS to %s on port %v", [lib.namespace(r), lib.name(r), m.mode, port])}
 }
 
+relaxed_modes := {"PERMISSIVE", "DISABLE"}
+
 # METADATA
 # title: Databases, caches and brokers require TLS
-# description: Operator-managed stores must serve TLS only.
+# description: "Operator-managed stores serve TLS only: RabbitMQ, MongoDB (community and Percona operators), Redis and CloudNativePG, whose pg_hba admits a connection without TLS through any host or hostnossl line that does not reject, and through the operator's own host fallback unless a hostnossl reject line for all comes first."
 # custom:
 #   id: CS-ENC-010
 #   severity: high
 #   category: encryption
 #   enforcement: {dev: mandatory, staging: mandatory, prod: mandatory}
-#   fix: "RabbitmqCluster: spec.tls.secretName and disableNonTLSListeners; MongoDBCommunity: spec.security.tls.enabled; CloudNativePG: no pg_hba 'host' (non-SSL) lines."
+#   fix: "RabbitmqCluster: spec.tls.secretName and disableNonTLSListeners; MongoDBCommunity: spec.security.tls.enabled; PerconaServerMongoDB: spec.tls.mode requireTLS; Redis chart: tls.enabled and tls.authClients; CloudNativePG: hostssl lines only, after 'hostnossl all all all reject' (which also stops the operator's host fallback)."
 cs_enc_010 contains f if {
 	some r in input.kinds["rabbitmq.com/RabbitmqCluster"]
 	not rabbit_tls_only(r.inputs.spec)
@@ -281,12 +319,75 @@ cs_enc_010 contains f if {
 	f := {"urn": r.urn, "msg": sprintf("MongoDBCommunity %s does not enable TLS", [lib.name(r)])}
 }
 
+# Percona's tls.mode defaults to preferTLS, which still accepts plain
+# connections; only requireTLS refuses them.
+cs_enc_010 contains f if {
+	some r in input.kinds["psmdb.percona.com/PerconaServerMongoDB"]
+	mode := object.get(r.inputs, ["spec", "tls", "mode"], "preferTLS (the default)")
+	mode != "requireTLS"
+	f := {"urn": r.urn, "msg": sprintf("PerconaServerMongoDB %s accepts non-TLS connections (tls.mode %s)", [lib.name(r), mode])}
+}
+
+cs_enc_010 contains f if {
+	some r in input.by_type["kubernetes:helm.sh/v3:Release"]
+	r.inputs.chart in {"redis", "redis-cluster", "valkey"}
+	not object.get(r.inputs, ["values", "tls", "enabled"], false) == true
+	f := {"urn": r.urn, "msg": sprintf("Helm release %s (chart %s) serves Redis without TLS (tls.enabled)", [r.name, r.inputs.chart])}
+}
+
 cs_enc_010 contains f if {
 	some r in input.kinds["postgresql.cnpg.io/Cluster"]
-	some line in object.get(r.inputs, ["spec", "postgresql", "pg_hba"], [])
-	startswith(trim_space(line), "host ")
-	f := {"urn": r.urn, "msg": sprintf("Cluster %s allows non-TLS connections: pg_hba %q", [lib.name(r), line])}
+	some line in plain_hba_lines(object.get(r.inputs, ["spec", "postgresql", "pg_hba"], []))
+	f := {"urn": r.urn, "msg": sprintf("Cluster %s/%s admits connections without TLS: %s", [lib.namespace(r), lib.name(r), line])}
 }
+
+# plain_hba_lines: the pg_hba lines through which a connection without TLS
+# gets in. PostgreSQL takes the first line that matches; CloudNativePG puts
+# the user's lines after its own hostssl lines and appends
+# "host all all all <method>", so a plain connection reaches that fallback
+# unless a "hostnossl all all all reject" line (or "host ... reject") for
+# every database, user and address comes first.
+plain_hba_lines(lines) := {line |
+	some i, line in lines
+	hba_admits_plain(hba_fields(line))
+	not rejected_before(lines, i)
+} | fallback(lines)
+
+fallback(lines) := {"the operator's fallback line \"host all all all <method>\" (no \"hostnossl all all all reject\" line first)"} if {
+	not rejects_all_plain(lines)
+} else := set()
+
+hba_fields(line) := [w | some w in regex.split(`\s+`, trim_space(line)); w != ""]
+
+hba_admits_plain(f) if {
+	f[0] in {"host", "hostnossl"}
+	not hba_method(f) == "reject"
+}
+
+hba_method(f) := f[4] if regex.match(`^(all|samenet|samehost|[0-9a-fA-F.:]+/[0-9]+)$`, f[3])
+
+hba_method(f) := f[5] if not regex.match(`^(all|samenet|samehost|[0-9a-fA-F.:]+/[0-9]+)$`, f[3])
+
+# hba_rejects(f): the address a line rejects plain connections from, for
+# every database and user.
+hba_rejects(f) := f[3] if {
+	f[0] in {"host", "hostnossl"}
+	f[1] == "all"
+	f[2] == "all"
+	hba_method(f) == "reject"
+}
+
+# rejects_all_plain: the lines reject plain connections from every address
+# ("all", or both 0.0.0.0/0 and ::/0).
+rejects_all_plain(lines) if "all" in {hba_rejects(hba_fields(l)) | some l in lines}
+
+rejects_all_plain(lines) if {
+	addrs := {hba_rejects(hba_fields(l)) | some l in lines}
+	"0.0.0.0/0" in addrs
+	"::/0" in addrs
+}
+
+rejected_before(lines, i) if rejects_all_plain(array.slice(lines, 0, i))
 
 # METADATA
 # title: The mesh enforces TLS 1.3

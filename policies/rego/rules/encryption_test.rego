@@ -116,6 +116,36 @@ test_cs_enc_008_pass if {
 	count(enc.cs_enc_008) == 0 with input as fx.kube([gateway([{"port": {"number": 443, "protocol": "HTTPS"}, "tls": {"mode": "SIMPLE", "minProtocolVersion": "TLSV1_3"}}])])
 }
 
+listener(l) := {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": "public", "namespace": "ingress"}, "spec": {"gatewayClassName": "istio", "listeners": [l]}}
+
+route(kind, parent) := {"apiVersion": "gateway.networking.k8s.io/v1", "kind": kind, "metadata": {"name": "api", "namespace": "shop"}, "spec": {"parentRefs": [parent]}}
+
+test_cs_enc_008_pass_gateway_api if {
+	count(enc.cs_enc_008) == 0 with input as fx.kube([
+		listener({"name": "https", "port": 443, "protocol": "HTTPS", "tls": {"certificateRefs": [{"name": "api-tls"}]}}),
+		route("HTTPRoute", {"name": "public", "namespace": "ingress", "sectionName": "https"}),
+		route("GRPCRoute", {"name": "public", "namespace": "ingress", "port": 443}),
+	])
+}
+
+test_cs_enc_008_fail_gateway_api if {
+	enc.cs_enc_008 == {
+		{"urn": "urn:public", "msg": "Gateway ingress/public listener http (port 80) serves plain HTTP"},
+		{"urn": "urn:public", "msg": "Gateway ingress/public listener tls (port 443) passes TLS through without terminating it, so the gateway cannot enforce TLS 1.3 or authenticate requests"},
+		{"urn": "urn:public", "msg": "Gateway ingress/public listener https (port 443) terminates TLS without a certificate (tls.certificateRefs)"},
+		{"urn": "urn:api", "msg": "TCPRoute shop/api exposes a plain TCP service through a gateway"},
+		{"urn": "urn:api", "msg": "HTTPRoute shop/api attaches to gateway public on port 80, not the TLS listener on 443"},
+	} with input as fx.kube([
+		object.union(listener({}), {"spec": {"listeners": [
+			{"name": "http", "port": 80, "protocol": "HTTP"},
+			{"name": "tls", "port": 443, "protocol": "TLS", "tls": {"mode": "Passthrough"}},
+			{"name": "https", "port": 443, "protocol": "HTTPS", "tls": {"mode": "Terminate"}},
+		]}}),
+		route("TCPRoute", {"name": "public"}),
+		route("HTTPRoute", {"name": "public", "port": 80}),
+	])
+}
+
 test_cs_enc_008_fail if {
 	enc.cs_enc_008 == {
 		{"urn": "urn:main", "msg": "Gateway main serves plain HTTP on port 80"},
@@ -139,24 +169,61 @@ test_cs_enc_009_fail if {
 	} with input as fx.kube([peer("PERMISSIVE", {"spec": {"portLevelMtls": {"8080": {"mode": "DISABLE"}}}})])
 }
 
+# A workload PeerAuthentication that leaves mtls unset inherits the
+# mesh-wide STRICT; a STRICT or UNSET port relaxes nothing.
+test_cs_enc_009_pass_inherits if {
+	count(enc.cs_enc_009) == 0 with input as fx.kube([
+		peer("STRICT", {}),
+		{"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication", "metadata": {"name": "web", "namespace": "shop"}, "spec": {"selector": {"matchLabels": {"app": "web"}}, "portLevelMtls": {"9090": {"mode": "STRICT"}, "9091": {"mode": "UNSET"}}}},
+		{"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication", "metadata": {"name": "default", "namespace": "shop"}, "spec": {"mtls": {"mode": "UNSET"}}},
+	])
+}
+
+test_cs_enc_009_fail_port_only if {
+	enc.cs_enc_009 == {{"urn": "urn:web", "msg": "PeerAuthentication shop/web relaxes mTLS to PERMISSIVE on port 9090"}} with input as fx.kube([
+		{"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication", "metadata": {"name": "web", "namespace": "shop"}, "spec": {"selector": {"matchLabels": {"app": "web"}}, "portLevelMtls": {"9090": {"mode": "PERMISSIVE"}}}},
+	])
+}
+
 test_cs_enc_010_pass if {
 	count(enc.cs_enc_010) == 0 with input as fx.kube([
 		{"apiVersion": "rabbitmq.com/v1beta1", "kind": "RabbitmqCluster", "metadata": {"name": "mq"}, "spec": {"tls": {"secretName": "mq-tls", "disableNonTLSListeners": true}}},
 		{"apiVersion": "mongodbcommunity.mongodb.com/v1", "kind": "MongoDBCommunity", "metadata": {"name": "docs"}, "spec": {"security": {"tls": {"enabled": true}}}},
-		{"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"name": "pg"}, "spec": {"postgresql": {"pg_hba": ["hostssl all all 10.0.0.0/8 scram-sha-256"]}}},
+		{"apiVersion": "psmdb.percona.com/v1", "kind": "PerconaServerMongoDB", "metadata": {"name": "psmdb"}, "spec": {"tls": {"mode": "requireTLS"}}},
+		cnpg(["hostnossl all all all reject", "hostssl all all 10.0.0.0/8 scram-sha-256"]),
 	])
 }
+
+# Rejecting plain connections from both address families covers all.
+test_cs_enc_010_pass_reject_both_families if {
+	count(enc.cs_enc_010) == 0 with input as fx.kube([cnpg(["hostnossl all all 0.0.0.0/0 reject", "hostnossl all all ::/0 reject", "hostssl all all all scram-sha-256"])])
+}
+
+cnpg(hba) := {"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"name": "pg", "namespace": "data"}, "spec": {"postgresql": {"pg_hba": hba}}}
 
 test_cs_enc_010_fail if {
 	enc.cs_enc_010 == {
 		{"urn": "urn:mq", "msg": "RabbitmqCluster mq accepts non-TLS connections"},
 		{"urn": "urn:docs", "msg": "MongoDBCommunity docs does not enable TLS"},
-		{"urn": "urn:pg", "msg": "Cluster pg allows non-TLS connections: pg_hba \"host all all 10.0.0.0/8 md5\""},
+		{"urn": "urn:psmdb", "msg": "PerconaServerMongoDB psmdb accepts non-TLS connections (tls.mode preferTLS (the default))"},
+		{"urn": "urn:pg", "msg": "Cluster data/pg admits connections without TLS: host all all 10.0.0.0/8 md5"},
+		{"urn": "urn:pg", "msg": "Cluster data/pg admits connections without TLS: the operator's fallback line \"host all all all <method>\" (no \"hostnossl all all all reject\" line first)"},
 	} with input as fx.kube([
 		{"apiVersion": "rabbitmq.com/v1beta1", "kind": "RabbitmqCluster", "metadata": {"name": "mq"}, "spec": {}},
 		{"apiVersion": "mongodbcommunity.mongodb.com/v1", "kind": "MongoDBCommunity", "metadata": {"name": "docs"}, "spec": {}},
-		{"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"name": "pg"}, "spec": {"postgresql": {"pg_hba": ["host all all 10.0.0.0/8 md5"]}}},
+		{"apiVersion": "psmdb.percona.com/v1", "kind": "PerconaServerMongoDB", "metadata": {"name": "psmdb"}, "spec": {}},
+		cnpg(["host all all 10.0.0.0/8 md5"]),
 	])
+}
+
+# hostnossl admits exactly the plain connections; a line before the reject
+# still admits them; the reject after it does not help.
+test_cs_enc_010_fail_hostnossl_before_reject if {
+	enc.cs_enc_010 == {{"urn": "urn:pg", "msg": "Cluster data/pg admits connections without TLS: hostnossl app app 10.0.0.0/8 scram-sha-256"}} with input as fx.kube([cnpg(["hostnossl app app 10.0.0.0/8 scram-sha-256", "hostnossl all all all reject"])])
+}
+
+test_cs_enc_010_fail_redis_chart if {
+	enc.cs_enc_010 == {{"urn": "urn:cache", "msg": "Helm release cache (chart redis) serves Redis without TLS (tls.enabled)"}} with input as fx.cloud([fx.res("kubernetes:helm.sh/v3:Release", "cache", {"chart": "redis", "values": {"tls": {"enabled": false}}})])
 }
 
 mesh_config(mesh) := {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "istio", "namespace": "istio-system"}, "data": {"mesh": mesh}}

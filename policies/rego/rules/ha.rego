@@ -122,7 +122,7 @@ cs_ha_003 contains f if {
 
 # METADATA
 # title: Replicas spread over zones and hosts
-# description: A workload with 2 or more replicas needs topology spread over zones and hostnames, or pod anti-affinity.
+# description: A workload whose replica floor is 2 or more (its autoscaler's floor when it has one) needs topology spread over zones and hostnames, or pod anti-affinity.
 # custom:
 #   id: CS-HA-006
 #   severity: medium
@@ -130,8 +130,7 @@ cs_ha_003 contains f if {
 #   enforcement: {dev: advisory, staging: mandatory, prod: mandatory}
 #   fix: Add topologySpreadConstraints on topology.kubernetes.io/zone and kubernetes.io/hostname (or podAntiAffinity).
 cs_ha_006 contains f if {
-	some k in lib.scalable_kinds
-	some r in input.kinds[k]
+	some r in lib.replicated_workloads
 	lib.replicas(r) >= 2
 	spec := lib.pod_spec(r)
 	not spread(spec)
@@ -156,28 +155,41 @@ spread(spec) if count(object.get(spec, ["affinity", "podAntiAffinity"], {})) > 0
 #   enforcement: {dev: advisory, staging: mandatory, prod: mandatory}
 #   fix: Add readinessProbe and livenessProbe to every container.
 cs_ha_007 contains f if {
-	some k in (lib.scalable_kinds | {"apps/DaemonSet"})
+	some k in probed_kinds
 	some r in input.kinds[k]
+	not r.owned_by
 	some c in object.get(lib.pod_spec(r), "containers", [])
 	some p in ["readinessProbe", "livenessProbe"]
 	not c[p]
 	f := {"urn": r.urn, "msg": sprintf("%s %s/%s container %s has no %s", [r.inputs.kind, lib.namespace(r), lib.name(r), c.name, p])}
 }
 
+probed_kinds := lib.scalable_kinds | {"apps/DaemonSet"}
+
 # METADATA
 # title: Autoscalers keep at least 3 replicas in prod
-# description: An HPA whose floor is below 3 can scale a prod service to a single zone.
+# description: An autoscaler (HPA, or KEDA ScaledObject) whose floor is below 3 can scale a prod service to a single zone.
 # custom:
 #   id: CS-HA-008
 #   severity: medium
 #   category: ha
 #   enforcement: {dev: advisory, staging: advisory, prod: mandatory}
-#   fix: Set spec.minReplicas to 3 or more.
+#   fix: Set spec.minReplicas (KEDA ScaledObject spec.minReplicaCount) to 3 or more.
 cs_ha_008 contains f if {
 	some r in input.kinds["autoscaling/HorizontalPodAutoscaler"]
+	not r.owned_by
 	n := object.get(r.inputs, ["spec", "minReplicas"], 1)
 	n < 3
 	f := {"urn": r.urn, "msg": sprintf("HorizontalPodAutoscaler %s/%s has minReplicas %v", [lib.namespace(r), lib.name(r), n])}
+}
+
+# KEDA scales to minReplicaCount (default 0) itself and generates the HPA
+# (owned by the ScaledObject, so judged here once).
+cs_ha_008 contains f if {
+	some r in input.kinds["keda.sh/ScaledObject"]
+	n := object.get(r.inputs, ["spec", "minReplicaCount"], 0)
+	n < 3
+	f := {"urn": r.urn, "msg": sprintf("ScaledObject %s/%s has minReplicaCount %v", [lib.namespace(r), lib.name(r), n])}
 }
 
 # METADATA

@@ -87,6 +87,26 @@ test_cs_ha_008_fail if {
 	ha.cs_ha_008 == {{"urn": "urn:api", "msg": "HorizontalPodAutoscaler shop/api has minReplicas 1"}} with input as fx.kube([hpa(1)])
 }
 
+scaled_object(spec) := {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "api", "namespace": "shop"}, "spec": object.union({"scaleTargetRef": {"name": "api"}}, spec)}
+
+# KEDA's floor defaults to 0 (scale to zero); the HPA it generates is owned
+# by the ScaledObject and judged through it.
+test_cs_ha_008_fail_keda if {
+	ha.cs_ha_008 == {{"urn": "urn:api", "msg": "ScaledObject shop/api has minReplicaCount 0"}} with input as fx.kube([scaled_object({})])
+}
+
+test_cs_ha_008_pass_keda if {
+	count(ha.cs_ha_008) == 0 with input as fx.kube([scaled_object({"minReplicaCount": 3})])
+}
+
+# The replica floor an autoscaler sets counts for the spread rule too.
+test_cs_ha_006_fail_autoscaler_floor if {
+	ha.cs_ha_006 == {{"urn": "urn:api", "msg": "Deployment shop/api has 3 replicas and no zone and host spread"}} with input as fx.kube([
+		object.union(object.remove(fx.deployment, ["spec"]), {"spec": object.union(object.remove(fx.deployment.spec, ["replicas"]), {"template": {"spec": {"topologySpreadConstraints": []}}})}),
+		scaled_object({"minReplicaCount": 3}),
+	])
+}
+
 pg(spec) := {"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"name": "pg", "namespace": "data"}, "spec": spec}
 
 test_cs_ha_009_pass if {

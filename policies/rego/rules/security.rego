@@ -140,19 +140,22 @@ cs_sec_006 contains f if {
 cs_sec_007 contains f if {
 	some r in lib.workloads
 	some c in lib.containers(r)
-	not lib.allowed_image(c.image, data.cloudscale.config.allowedRegistries)
+	not lib.allowed_image(c.image, allowed_prefixes)
 	f := {"urn": r.urn, "msg": sprintf("%s %s/%s container %s pulls %s, not from an allowed registry", [r.inputs.kind, lib.namespace(r), lib.name(r), c.name, lib.image_ref(c.image)])}
 }
 
+# allowed_prefixes are computed once per evaluation, not per container.
+allowed_prefixes := lib.allowed_prefixes(data.cloudscale.config.allowedRegistries)
+
 # METADATA
 # title: No host namespaces or host paths
-# description: Pods must not share the node's network, PID or IPC namespace, nor mount its filesystem.
+# description: Pods must not share the node's network, PID or IPC namespace, bind a node port (hostPort), nor mount the node's filesystem (the Pod Security Standards' baseline level).
 # custom:
 #   id: CS-SEC-008
 #   severity: high
 #   category: security
 #   enforcement: {dev: mandatory, staging: mandatory, prod: mandatory}
-#   fix: Remove hostNetwork, hostPID, hostIPC and hostPath volumes.
+#   fix: Remove hostNetwork, hostPID, hostIPC, hostPath volumes and hostPort (expose the pod through a Service and the gateway instead).
 cs_sec_008 contains f if {
 	some r in lib.workloads
 	some field in ["hostNetwork", "hostPID", "hostIPC"]
@@ -167,11 +170,99 @@ cs_sec_008 contains f if {
 	f := {"urn": r.urn, "msg": sprintf("%s %s/%s mounts host path %s", [r.inputs.kind, lib.namespace(r), lib.name(r), v.hostPath.path])}
 }
 
-secret_name(k) if regex.match(`(?i)(password|passwd|secret|token|api[_-]?key|private[_-]?key|credentials?)`, k)
+# hostPort binds a port in the node's network namespace: PSS baseline
+# allows only 0 (unset), and the port bypasses the gateway.
+cs_sec_008 contains f if {
+	some r in lib.workloads
+	some c in lib.containers(r)
+	some p in object.get(c, "ports", [])
+	object.get(p, "hostPort", 0) != 0
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s container %s binds host port %v", [r.inputs.kind, lib.namespace(r), lib.name(r), c.name, p.hostPort])}
+}
+
+# Plain-text secrets are judged by value as well as by name.
+#
+# A value is a secret whatever its name when it has a secret's form: a PEM
+# private key, a URL with a literal password in it, a well-known token
+# format (AWS access key, GitHub, GitLab, Slack and Stripe tokens, a JWT),
+# or a long random-looking string (high entropy: mixed case and digits,
+# few repeated characters).
+# The cheap string tests come first: most values (ports, levels, names)
+# are short and never reach a regular expression.
+secret_value(v) if {
+	contains(v, "PRIVATE KEY-----")
+	regex.match(`-----BEGIN [A-Z ]*PRIVATE KEY-----`, v)
+}
+
+secret_value(v) if {
+	contains(v, "://")
+	contains(v, "@")
+	regex.match(`[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#@:\s]*:[^/?#@\s]+@`, v)
+	not regex.match(`://[^/?#@:\s]*:\$[({][A-Za-z_][A-Za-z0-9_]*[)}]@`, v)
+}
+
+secret_value(v) if {
+	count(v) >= 16
+	regex.match(`\b(AKIA|ASIA)[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{36,}|\bglpat-[A-Za-z0-9_-]{20,}|\bxox[abposr]-[A-Za-z0-9-]{10,}|\b[sr]k_live_[A-Za-z0-9]{20,}|\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.`, v)
+}
+
+secret_value(v) if high_entropy(v)
+
+# high_entropy: 20 to 512 characters of the base64 or hex alphabets with
+# upper case, lower case and digits, at least half of them distinct up to
+# 32 (a random 32-byte key in base64 has about 30 distinct characters;
+# words and identifiers repeat theirs).
+high_entropy(v) if {
+	n := count(v)
+	n >= 20
+	n <= 512
+	regex.match(`^[A-Za-z0-9+/=_-]+$`, v)
+	regex.match(`[A-Z]`, v)
+	regex.match(`[a-z]`, v)
+	regex.match(`[0-9]`, v)
+	distinct := count({c | some c in split(v, "")})
+	distinct >= min([n / 2, 32])
+}
+
+# A name that says "secret" (password, token, API key, credentials) makes a
+# literal value a finding unless the value is plainly not a secret: a path
+# or a file name (where the secret is mounted), a host name or an audience,
+# a URL without credentials, a number, a duration or a boolean, or a
+# reference to another variable.
+secret_name(k) if regex.match(`(?i)(passw(or)?d|(^|[_.-])(pass|pwd)($|[_.-])|secret|token|api[_-]?key|private[_-]?key|credentials?)`, k)
+
+not_a_secret(v) if regex.match(`^(/|\./|\.\./|~/)\S*$`, v)
+
+not_a_secret(v) if regex.match(`^[A-Za-z0-9_.-]+\.(pem|key|crt|cert|json|ya?ml|txt|conf|cfg|toml|ini|env|p12|jks|der)$`, v)
+
+not_a_secret(v) if regex.match(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+(:[0-9]+)?$`, v)
+
+not_a_secret(v) if {
+	regex.match(`^[a-z][a-z0-9+.-]*://\S+$`, v)
+	not contains(v, "@")
+}
+
+not_a_secret(v) if regex.match(`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h|d)?|true|false|yes|no|on|off|enabled|disabled)$`, lower(v))
+
+not_a_secret(v) if regex.match(`^\$[({][A-Za-z_][A-Za-z0-9_]*[)}]$`, v)
+
+plain_secret(k, v) if secret_value(v)
+
+# metadata_name: the name describes a secret instead of holding it
+# (TOKEN_TYPE, SECRET_NAME, PASSWORD_MIN_LENGTH, API_KEY_HEADER): its value
+# is a finding only in a secret's form.
+metadata_name(k) if regex.match(`(?i)(passw(or)?d|pass|pwd|secret|token|api[_-]?key|private[_-]?key|credentials?)s?[_.-]?(type|ttl|audience|aud|issuer|iss|path|file|dir|directory|url|uri|endpoint|header|name|(min|max)?[_.-]?length|len|expiry|expires|expiration|lifetime|duration|timeout|scopes?|kind|mode|algorithm|alg|format|prefix|suffix|enabled|ref|id|version|store|provider|location|mount|policy|rotation)s?$`, k)
+
+plain_secret(k, v) if {
+	secret_name(k)
+	not metadata_name(k)
+	v != ""
+	not not_a_secret(v)
+}
 
 # METADATA
 # title: No plain-text secrets in ConfigMaps or env values
-# description: Secrets belong in Secrets (from Vault through ExternalSecrets), never in ConfigMaps or literal env values.
+# description: Secrets belong in Secrets (from Vault through ExternalSecrets), never in ConfigMaps or literal env values. Values are judged, not only names.
 # custom:
 #   id: CS-SEC-009
 #   severity: critical
@@ -181,8 +272,8 @@ secret_name(k) if regex.match(`(?i)(password|passwd|secret|token|api[_-]?key|pri
 cs_sec_009 contains f if {
 	some r in input.kinds["core/ConfigMap"]
 	some k, v in object.get(r.inputs, "data", {})
-	secret_name(k)
-	v != ""
+	is_string(v)
+	plain_secret(k, v)
 	f := {"urn": r.urn, "msg": sprintf("ConfigMap %s/%s holds %s in plain text", [lib.namespace(r), lib.name(r), k])}
 }
 
@@ -190,8 +281,9 @@ cs_sec_009 contains f if {
 	some r in lib.workloads
 	some c in lib.containers(r)
 	some e in object.get(c, "env", [])
-	secret_name(e.name)
-	object.get(e, "value", "") != ""
+	v := object.get(e, "value", "")
+	is_string(v)
+	plain_secret(e.name, v)
 	f := {"urn": r.urn, "msg": sprintf("%s %s/%s container %s sets %s as a literal value", [r.inputs.kind, lib.namespace(r), lib.name(r), c.name, e.name])}
 }
 

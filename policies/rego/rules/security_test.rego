@@ -71,7 +71,25 @@ test_cs_sec_007_pass if {
 }
 
 test_cs_sec_007_fail if {
-	sec.cs_sec_007 == {{"urn": "urn:api", "msg": "Deployment shop/api container app pulls docker.io/library/nginx:1.27, not from an allowed registry"}} with input as fx.kube([fx.with_container(object.union(fx.container, {"image": "nginx:1.27"}))]) with data.cloudscale.config as fx.config
+	sec.cs_sec_007 == {{"urn": "urn:api", "msg": "Deployment shop/api container app pulls docker.io/library/nginx, not from an allowed registry"}} with input as fx.kube([fx.with_container(object.union(fx.container, {"image": "nginx:1.27"}))]) with data.cloudscale.config as fx.config
+}
+
+# Image names read as the container runtime reads them: one image, four
+# spellings; a look-alike host is another registry.
+test_cs_sec_007_pass_normalised if {
+	every img in ["redis:7.2", "docker.io/redis:7.2", "index.docker.io/library/redis:7.2", "docker.io/library/redis@sha256:0123"] {
+		count(sec.cs_sec_007) == 0 with input as fx.kube([fx.with_container(object.union(fx.container, {"image": img}))])
+			with data.cloudscale.config as {"allowedRegistries": ["index.docker.io/library"]}
+	}
+}
+
+test_cs_sec_007_fail_lookalike if {
+	sec.cs_sec_007 == {{"urn": "urn:api", "msg": "Deployment shop/api container app pulls docker.io.evil.example/library/redis, not from an allowed registry"}} with input as fx.kube([fx.with_container(object.union(fx.container, {"image": "docker.io.evil.example/library/redis:7.2"}))])
+		with data.cloudscale.config as {"allowedRegistries": ["docker.io/library"]}
+}
+
+test_cs_sec_006_pass_digest_after_tag if {
+	count(sec.cs_sec_006) == 0 with input as fx.kube([fx.with_container(object.union(fx.container, {"image": "redis:latest@sha256:0123"}))])
 }
 
 test_cs_sec_008_pass if {
@@ -85,11 +103,72 @@ test_cs_sec_008_fail if {
 	} with input as fx.kube([object.union(fx.deployment, {"spec": {"template": {"spec": {"hostNetwork": true, "volumes": [{"name": "sock", "hostPath": {"path": "/var/run/docker.sock"}}]}}}})])
 }
 
+test_cs_sec_008_fail_host_port if {
+	sec.cs_sec_008 == {{"urn": "urn:api", "msg": "Deployment shop/api container app binds host port 8080"}} with input as fx.kube([fx.with_container(object.union(fx.container, {"ports": [{"containerPort": 8080, "hostPort": 8080}]}))])
+}
+
+# Every kind that carries a pod template is a workload.
+test_cs_sec_008_fail_every_pod_kind if {
+	every obj in [
+		{"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "api", "namespace": "shop"}, "spec": {"template": {"spec": {"hostPID": true, "containers": [fx.container]}}}},
+		{"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "api", "namespace": "shop"}, "template": {"spec": {"hostPID": true, "containers": [fx.container]}}},
+		{"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "api", "namespace": "shop"}, "spec": {"jobTemplate": {"spec": {"template": {"spec": {"hostPID": true, "containers": [fx.container]}}}}}},
+		{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "api", "namespace": "shop"}, "spec": {"hostPID": true, "containers": [fx.container]}},
+	] {
+		sec.cs_sec_008 == {{"urn": "urn:api", "msg": sprintf("%s shop/api sets hostPID", [obj.kind])}} with input as fx.kube([obj])
+	}
+}
+
+# An object whose controlling owner is in the input is judged through it.
+test_cs_sec_008_pass_owned if {
+	count(sec.cs_sec_008) == 0 with input as fx.kube([
+		{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "api-1", "namespace": "shop", "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "api-1", "controller": true}]}, "spec": {"hostPID": true, "containers": [fx.container]}},
+		{"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "api-1", "namespace": "shop"}, "spec": {"replicas": 1, "template": {"spec": {"containers": [fx.container]}}}},
+	])
+}
+
 test_cs_sec_009_pass if {
 	count(sec.cs_sec_009) == 0 with input as fx.kube([
 		fx.with_container(object.union(fx.container, {"env": [{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}]})),
 		{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "app", "namespace": "shop"}, "data": {"LOG_LEVEL": "info"}},
 	])
+}
+
+# Names say "secret" but the values are a path, a directory, an audience,
+# a file name, a duration and a URL without credentials.
+test_cs_sec_009_pass_values_not_secrets if {
+	count(sec.cs_sec_009) == 0 with input as fx.kube([fx.with_container(object.union(fx.container, {"env": [
+		{"name": "APP_SECRET_KEY_PATH", "value": "/etc/app/keys/signing-key"},
+		{"name": "SECRETS_DIR", "value": "/var/run/secrets/app"},
+		{"name": "TOKEN_AUDIENCE", "value": "web.apps.svc"},
+		{"name": "CLIENT_SECRET_FILE", "value": "client-secret.json"},
+		{"name": "TOKEN_TTL", "value": "15m"},
+		{"name": "TOKEN_ISSUER", "value": "https://auth.example.com/realms/cs"},
+		{"name": "DATABASE_URL", "value": "postgres://app:$(DB_PASSWORD)@db:5432/app"},
+		{"name": "IMAGE_DIGEST", "value": "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},
+		{"name": "TOKEN_TYPE", "value": "Bearer"},
+		{"name": "PASSWORD_MIN_LENGTH", "value": "12"},
+		{"name": "DB_SECRET_NAME", "value": "orders-db-app"},
+	]}))])
+}
+
+# Values with a secret's form are secrets whatever their name.
+test_cs_sec_009_fail_secret_values if {
+	sec.cs_sec_009 == {
+		{"urn": "urn:api", "msg": "Deployment shop/api container app sets DATABASE_URL as a literal value"},
+		{"urn": "urn:api", "msg": "Deployment shop/api container app sets TLS_KEY as a literal value"},
+		{"urn": "urn:api", "msg": "Deployment shop/api container app sets SESSION_KEY as a literal value"},
+		{"urn": "urn:api", "msg": "Deployment shop/api container app sets GH as a literal value"},
+		{"urn": "urn:api", "msg": "Deployment shop/api container app sets API_TOKEN_HEADER as a literal value"},
+		{"urn": "urn:api", "msg": "Deployment shop/api container app sets ADMIN_PASSWORD as a literal value"},
+	} with input as fx.kube([fx.with_container(object.union(fx.container, {"env": [
+		{"name": "DATABASE_URL", "value": "postgres://app:hunter2@db:5432/app"},
+		{"name": "TLS_KEY", "value": "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----"},
+		{"name": "SESSION_KEY", "value": "q7Xv2Lm9Pz4Rt8Kw3Jn6Hb1Yc5Fd0Gs"},
+		{"name": "GH", "value": "ghp_0123456789abcdefghijABCDEFGHIJ012345"},
+		{"name": "API_TOKEN_HEADER", "value": "AKIAIOSFODNN7EXAMPLE"},
+		{"name": "ADMIN_PASSWORD", "value": "changeme"},
+	]}))])
 }
 
 test_cs_sec_009_fail if {

@@ -61,7 +61,7 @@ istio_in_use if {
 
 # METADATA
 # title: Mesh-wide mTLS is STRICT
-# description: Where the Istio mesh runs, a PeerAuthentication in the root namespace with no selector must set STRICT.
+# description: Where the Istio mesh runs, a PeerAuthentication in the mesh's root namespace (settings meshRootNamespace, Istio's default istio-system) that selects no workload must set STRICT; left unset, the mesh runs Istio's default, PERMISSIVE.
 # custom:
 #   id: CS-ENC-012
 #   severity: critical
@@ -71,13 +71,16 @@ istio_in_use if {
 cs_enc_012 contains f if {
 	istio_in_use
 	not mesh_wide_strict
-	f := {"urn": "", "msg": "the mesh has no mesh-wide STRICT PeerAuthentication in istio-system"}
+	f := {"urn": "", "msg": sprintf("the mesh has no mesh-wide STRICT PeerAuthentication in %s", [mesh_root])}
 }
 
+default mesh_root := "istio-system"
+
+mesh_root := data.cloudscale.config.meshRootNamespace
+
 mesh_wide_strict if {
-	some p in input.kinds["security.istio.io/PeerAuthentication"]
-	lib.namespace(p) == "istio-system"
-	not p.inputs.spec.selector
+	some p in object.get(input.by_ns, ["security.istio.io/PeerAuthentication", mesh_root], [])
+	lib.selects_all(object.get(p.inputs.spec, "selector", {}))
 	p.inputs.spec.mtls.mode == "STRICT"
 }
 
@@ -108,48 +111,139 @@ workload_namespaces contains lib.namespace(r) if some r in lib.workloads
 # not at every object in the stack.
 netpols_by_ns[ns] := object.get(input.by_ns, ["networking.k8s.io/NetworkPolicy", ns], []) if some ns in workload_namespaces
 
+# NetworkPolicy semantics, as the API server and the dataplane apply them:
+# a policy isolates the pods it selects for each of its policyTypes (when
+# policyTypes is omitted the API server sets Ingress, plus Egress when the
+# policy has egress rules); an empty selector selects every pod of the
+# namespace; what a pod may do is the union of every policy that selects
+# it, so one rule that admits every peer on every port opens the direction
+# for all of that policy's pods.
+directions := {"Ingress", "Egress"}
+
+policy_types(spec) := {t | some t in spec.policyTypes} if {
+	count(object.get(spec, "policyTypes", [])) > 0
+} else := {"Ingress", "Egress"} if {
+	count(object.get(spec, "egress", [])) > 0
+} else := {"Ingress"}
+
+rules_of(spec, "Ingress") := object.get(spec, "ingress", [])
+
+rules_of(spec, "Egress") := object.get(spec, "egress", [])
+
+peers_of(rule, "Ingress") := object.get(rule, "from", [])
+
+peers_of(rule, "Egress") := object.get(rule, "to", [])
+
+# allows_all(spec, dir): a rule of the policy admits every peer on every
+# port in dir: no ports, and no peers or a peer that is everything (every
+# namespace, or an IP block of the whole internet without exceptions).
+allows_all(spec, dir) if {
+	dir in policy_types(spec)
+	some rule in rules_of(spec, dir)
+	count(object.get(rule, "ports", [])) == 0
+	every_peer(peers_of(rule, dir))
+}
+
+every_peer(peers) if count(peers) == 0
+
+every_peer(peers) if {
+	some p in peers
+	lib.selects_all(object.get(p, "namespaceSelector", {"matchLabels": {"none": "none"}}))
+	lib.selects_all(object.get(p, "podSelector", {}))
+}
+
+every_peer(peers) if {
+	some p in peers
+	p.ipBlock.cidr in lib.open_cidrs
+	count(object.get(p.ipBlock, "except", [])) == 0
+}
+
+namespace_wide(p) if lib.selects_all(object.get(p.inputs.spec, "podSelector", {}))
+
+# default_deny(ns, dir): namespace-wide policies isolate every pod in dir,
+# and no namespace-wide policy admits everything in dir again (the deny can
+# be split over several policies, one per direction).
+default_deny(ns, dir) if {
+	some p in netpols_by_ns[ns]
+	namespace_wide(p)
+	dir in policy_types(p.inputs.spec)
+	not namespace_opens(ns, dir)
+}
+
+namespace_opens(ns, dir) if {
+	some p in netpols_by_ns[ns]
+	namespace_wide(p)
+	allows_all(p.inputs.spec, dir)
+}
+
 # METADATA
 # title: Every workload namespace denies by default
-# description: Each namespace that runs workloads has a NetworkPolicy selecting every pod for both Ingress and Egress, with no rules.
+# description: Each namespace that runs workloads isolates every pod for Ingress and Egress through namespace-wide NetworkPolicies (one policy or one per direction), and no namespace-wide policy admits all traffic again.
 # custom:
 #   id: CS-NET-004
 #   severity: high
 #   category: network
 #   enforcement: {dev: mandatory, staging: mandatory, prod: mandatory}
-#   fix: Add a NetworkPolicy with podSelector {} and policyTypes [Ingress, Egress] in the namespace.
+#   fix: Add a NetworkPolicy with podSelector {} and policyTypes [Ingress, Egress] and no rules in the namespace (or one per direction), and remove namespace-wide allow-all policies.
 cs_net_004 contains f if {
 	some ns in workload_namespaces
-	not default_deny(ns)
-	f := {"urn": "", "msg": sprintf("namespace %s runs workloads but has no default-deny NetworkPolicy for ingress and egress", [ns])}
+	open := [d | some d in ["Ingress", "Egress"]; not default_deny(ns, d)]
+	count(open) > 0
+	f := {"urn": "", "msg": sprintf("namespace %s runs workloads but denies no %s traffic by default%s", [ns, concat(" or ", [lower(d) | some d in open]), opened_by(ns, open)])}
 }
 
-default_deny(ns) if {
-	some p in netpols_by_ns[ns]
-	count(object.get(p.inputs.spec, "podSelector", {})) == 0
-	{"Ingress", "Egress"} == {t | some t in p.inputs.spec.policyTypes} & {"Ingress", "Egress"}
-	count(object.get(p.inputs.spec, "ingress", [])) == 0
-	count(object.get(p.inputs.spec, "egress", [])) == 0
-}
+opened_by(ns, dirs) := sprintf(" (NetworkPolicy %s admits all of it)", [concat(", ", sort({lib.name(p) | some p in netpols_by_ns[ns]; namespace_wide(p); some d in dirs; allows_all(p.inputs.spec, d)}))]) if {
+	some d in dirs
+	namespace_opens(ns, d)
+} else := ""
 
 # METADATA
 # title: Every workload has its own NetworkPolicy
-# description: Beyond the default deny, each workload is selected by a policy that admits exactly its peers.
+# description: Beyond the default deny, each workload is selected by a policy of its own (a non-empty pod selector; a namespace-wide policy is not one) that admits exactly its peers, and no policy selecting it admits every peer on every port.
 # custom:
 #   id: CS-NET-005
 #   severity: medium
 #   category: network
 #   enforcement: {dev: mandatory, staging: mandatory, prod: mandatory}
-#   fix: Add a NetworkPolicy whose podSelector matches the workload's pod labels.
+#   fix: Add a NetworkPolicy whose podSelector matches the workload's pod labels and whose rules name its peers and ports.
 cs_net_005 contains f if {
 	some r in lib.workloads
-	labels := lib.pod_labels(r)
-	not own_policy(lib.namespace(r), labels)
-	f := {"urn": r.urn, "msg": sprintf("%s %s/%s is selected by no NetworkPolicy of its own", [r.inputs.kind, lib.namespace(r), lib.name(r)])}
+	pols := lib.selecting("networking.k8s.io/NetworkPolicy", lib.namespace(r), lib.pod_labels(r))
+	some msg in isolation_problems(pols)
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s %s", [r.inputs.kind, lib.namespace(r), lib.name(r), msg])}
 }
 
-own_policy(ns, labels) if {
-	some p in lib.selecting("networking.k8s.io/NetworkPolicy", ns, labels)
-	count(object.get(p.inputs.spec, "podSelector", {})) > 0
+# isolation_problems: what is wrong with the isolation the policies that
+# select a pod give it. The policies are looked up once per workload.
+isolation_problems(pols) := own_problems(pols) | opening_problems(pols) | direction_problems(pols)
+
+own_problems(pols) := {"is selected by no NetworkPolicy of its own"} if {
+	not has_own(pols)
+} else := set()
+
+has_own(pols) if {
+	some p in pols
+	not namespace_wide(p)
+}
+
+opening_problems(pols) := {sprintf("admits all %s traffic (NetworkPolicy %s)", [lower(dir), concat(", ", sort(names))]) |
+	some dir in directions
+	names := {lib.name(p) | some p in pols; allows_all(p.inputs.spec, dir)}
+	count(names) > 0
+}
+
+# A pod no policy isolates in a direction accepts (or sends) anything there,
+# whatever its own policy says about the other direction. (Without a policy
+# of its own, the finding above and CS-NET-004 already say so.)
+direction_problems(pols) := {sprintf("is not isolated for %s: no NetworkPolicy selecting it has policyType %s", [lower(dir), dir]) |
+	has_own(pols)
+	some dir in directions
+	not isolated(pols, dir)
+}
+
+isolated(pols, dir) if {
+	some p in pols
+	dir in policy_types(p.inputs.spec)
 }
 
 # METADATA
@@ -182,23 +276,15 @@ public_access_blocked(bucket) if {
 #   enforcement: {dev: advisory, staging: mandatory, prod: mandatory}
 #   fix: Set spec.replicas (instances, members) to 3 or more.
 cs_ha_004 contains f if {
-	some k in lib.scalable_kinds
-	some r in input.kinds[k]
-	not autoscaled(r)
+	some r in lib.replicated_workloads
 	lib.replicas(r) < 3
-	f := {"urn": r.urn, "msg": sprintf("%s %s/%s runs %v replicas", [r.inputs.kind, lib.namespace(r), lib.name(r), lib.replicas(r)])}
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s runs %s", [r.inputs.kind, lib.namespace(r), lib.name(r), replica_text(r)])}
 }
 
-# An autoscaled workload's replica count is its HorizontalPodAutoscaler's
-# floor, not spec.replicas (which the autoscaler overrides).
-cs_ha_004 contains f if {
-	some k in lib.scalable_kinds
-	some r in input.kinds[k]
-	some h in autoscalers(r)
-	n := object.get(h.inputs, ["spec", "minReplicas"], 1)
-	n < 3
-	f := {"urn": r.urn, "msg": sprintf("%s %s/%s runs as few as %v replicas (HorizontalPodAutoscaler %s)", [r.inputs.kind, lib.namespace(r), lib.name(r), n, lib.name(h)])}
-}
+# replica_text says where a workload's floor comes from.
+replica_text(r) := sprintf("as few as %v replicas (%s)", [lib.replicas(r), concat(", ", sort({sprintf("%s %s", [h.inputs.kind, lib.name(h)]) | some h in autoscalers(r)}))]) if {
+	autoscaled(r)
+} else := sprintf("%v replicas", [lib.replicas(r)])
 
 autoscalers(r) := object.get(input.by_target, concat("/", [lib.namespace(r), r.inputs.kind, lib.name(r)]), [])
 
@@ -239,43 +325,145 @@ spread_ok(subnets, nodes) if {
 	nodes >= 3
 }
 
+# Disruption budgets, computed the way the disruption controller does
+# (pkg/controller/disruption): with n pods expected and all healthy,
+#   maxUnavailable m: allowed = m, a percentage rounded up (ceil(m% * n));
+#   minAvailable m:   allowed = n - m, a percentage rounded up as well;
+#   neither:          every pod may go.
+# n is the replica floor of the workloads the budget selects.
+disruptions_allowed(spec, n) := min([scaled(spec.maxUnavailable, n), n]) if {
+	spec.maxUnavailable != null
+} else := max([n - scaled(spec.minAvailable, n), 0]) if {
+	spec.minAvailable != null
+} else := n
+
+scaled(v, _) := v if is_number(v)
+
+scaled(v, n) := ceil((to_number(trim_suffix(v, "%")) * n) / 100) if {
+	is_string(v)
+	regex.match(`^[0-9]+%$`, v)
+}
+
+# budget_value: which field a budget sets, with its value, for messages.
+budget_value(spec) := sprintf("maxUnavailable %v", [spec.maxUnavailable]) if {
+	spec.maxUnavailable != null
+} else := sprintf("minAvailable %v", [spec.minAvailable]) if {
+	spec.minAvailable != null
+} else := "neither minAvailable nor maxUnavailable"
+
+# invalid_budget: an IntOrString the API server refuses ("1" as a string, a
+# percentage over 100, a negative number).
+invalid_budget(spec) := {sprintf("%s is %v, not a non-negative integer or a percentage up to 100%%", [k, v]) |
+	some k in ["minAvailable", "maxUnavailable"]
+	v := spec[k]
+	v != null
+	not valid_int_or_percent(v)
+}
+
+valid_int_or_percent(v) if {
+	is_number(v)
+	v >= 0
+}
+
+valid_int_or_percent(v) if {
+	is_string(v)
+	regex.match(`^[0-9]+%$`, v)
+	to_number(trim_suffix(v, "%")) <= 100
+}
+
+# pdb_selects(p): the budget selects pods; in policy/v1 an empty selector
+# selects every pod of the namespace (in v1beta1, none).
+pdb_selects(p, labels) if {
+	sel := object.get(p.inputs.spec, "selector", {})
+	not lib.selects_all(sel)
+	lib.selects(sel, labels)
+}
+
+pdb_selects(p, _) if {
+	lib.selects_all(object.get(p.inputs.spec, "selector", {}))
+	not contains(p.type, "v1beta1")
+}
+
+budgets(ns, labels) := {p | some p in lib.selecting("policy/PodDisruptionBudget", ns, labels); pdb_selects(p, labels)}
+
 # METADATA
 # title: Replicated workloads have a PodDisruptionBudget
-# description: A workload with 2 or more replicas needs a PDB that still allows one disruption, so drains proceed without taking it down.
+# description: A workload whose replica floor is 2 or more (its autoscaler's floor when it has one) needs a PDB that, at that floor, still allows one disruption, so drains proceed without taking it down.
 # custom:
 #   id: CS-HA-005
 #   severity: medium
 #   category: ha
 #   enforcement: {dev: advisory, staging: mandatory, prod: mandatory}
-#   fix: Add a PodDisruptionBudget selecting the pods with maxUnavailable 1.
+#   fix: Add a PodDisruptionBudget selecting the pods with maxUnavailable 1 (or a minAvailable below the replica floor).
 cs_ha_005 contains f if {
-	some k in lib.scalable_kinds
-	some r in input.kinds[k]
+	some r in lib.replicated_workloads
 	n := lib.replicas(r)
 	n >= 2
-	not pdb_allows_one(lib.namespace(r), lib.pod_labels(r), n)
-	f := {"urn": r.urn, "msg": sprintf("%s %s/%s has no PodDisruptionBudget allowing a disruption", [r.inputs.kind, lib.namespace(r), lib.name(r)])}
+	msg := budget_problem(budgets(lib.namespace(r), lib.pod_labels(r)), n)
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s runs %s and %s", [r.inputs.kind, lib.namespace(r), lib.name(r), replica_text(r), msg])}
 }
 
-pdb_allows_one(ns, labels, replicas) if {
-	some p in lib.selecting("policy/PodDisruptionBudget", ns, labels)
-	count(object.get(p.inputs.spec, "selector", {})) > 0
-	allows_one(p.inputs.spec, replicas)
+# budget_problem: why the budgets selecting a workload (looked up once)
+# do not let a drain evict one of its n pods; undefined when they do.
+budget_problem(bs, n) := "no PodDisruptionBudget selects it" if {
+	count(bs) == 0
+} else := sprintf("no PodDisruptionBudget selecting it allows a disruption (%s)", [concat(", ", sort({sprintf("%s: %s", [lib.name(p), budget_value(p.inputs.spec)]) | some p in bs}))]) if {
+	not some_budget_allows_one(bs, n)
 }
 
-allows_one(spec, _) if {
-	is_number(spec.maxUnavailable)
-	spec.maxUnavailable >= 1
+# Every budget that selects a pod must allow its eviction; the eviction API
+# refuses when any one of them does not.
+some_budget_allows_one(bs, n) if {
+	every p in bs {
+		disruptions_allowed(p.inputs.spec, n) >= 1
+	}
 }
 
-allows_one(spec, _) if {
-	is_string(spec.maxUnavailable)
-	spec.maxUnavailable != "0%"
+# covers: what a budget covers, {workloads, pods} (the pods are the sum of
+# the replica floors of the workloads it selects). The engine computes it in
+# Go (policies.budgetCovers: one pass per namespace, not a join of every
+# budget with every workload); without the engine (conftest), nothing.
+covers(p) := p.covers
+
+covers(p) := {"workloads": 0, "pods": 0} if not p.covers
+
+# METADATA
+# title: Disruption budgets allow a disruption
+# description: A PodDisruptionBudget that allows no disruption (maxUnavailable 0 or 0%, minAvailable 100% or at least the replicas it covers) blocks every node drain, so node upgrades and zone drains stall; an invalid value is refused by the API server.
+# custom:
+#   id: CS-HA-011
+#   severity: medium
+#   category: ha
+#   enforcement: {dev: advisory, staging: mandatory, prod: mandatory}
+#   fix: Use maxUnavailable 1 (or a minAvailable below the workload's replica floor); run at least 2 replicas of anything a budget protects.
+cs_ha_011 contains f if {
+	some p in input.kinds["policy/PodDisruptionBudget"]
+	covers(p).workloads > 0
+	n := covers(p).pods
+	n > 0
+	disruptions_allowed(p.inputs.spec, n) < 1
+	f := {"urn": p.urn, "msg": sprintf("PodDisruptionBudget %s/%s (%s) allows no disruption of the %v pods it covers, so it blocks every drain", [lib.namespace(p), lib.name(p), budget_value(p.inputs.spec), n])}
 }
 
-allows_one(spec, replicas) if {
-	is_number(spec.minAvailable)
-	spec.minAvailable < replicas
+# With no workload in the input, only what blocks at any size is certain.
+cs_ha_011 contains f if {
+	some p in input.kinds["policy/PodDisruptionBudget"]
+	covers(p).workloads == 0
+	blocks_always(p.inputs.spec)
+	f := {"urn": p.urn, "msg": sprintf("PodDisruptionBudget %s/%s (%s) allows no disruption at any size, so it blocks every drain", [lib.namespace(p), lib.name(p), budget_value(p.inputs.spec)])}
+}
+
+blocks_always(spec) if spec.maxUnavailable in {0, "0%"}
+
+blocks_always(spec) if {
+	object.get(spec, "maxUnavailable", null) == null
+	spec.minAvailable == "100%"
+}
+
+cs_ha_011 contains f if {
+	some p in input.kinds["policy/PodDisruptionBudget"]
+	some msg in invalid_budget(p.inputs.spec)
+	f := {"urn": p.urn, "msg": sprintf("PodDisruptionBudget %s/%s: %s", [lib.namespace(p), lib.name(p), msg])}
 }
 
 # METADATA

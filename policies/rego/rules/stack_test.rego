@@ -37,6 +37,17 @@ test_cs_enc_012_fail if {
 	st.cs_enc_012 == {{"urn": "", "msg": "the mesh has no mesh-wide STRICT PeerAuthentication in istio-system"}} with input as fx.kube([vs])
 }
 
+# An empty selector is still mesh-wide; a mode left unset there is Istio's
+# default PERMISSIVE; the root namespace comes from the settings.
+test_cs_enc_012_pass_empty_selector_custom_root if {
+	count(st.cs_enc_012) == 0 with input as fx.kube([vs, {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication", "metadata": {"name": "default", "namespace": "mesh-root"}, "spec": {"selector": {"matchLabels": {}}, "mtls": {"mode": "STRICT"}}}])
+		with data.cloudscale.config as {"meshRootNamespace": "mesh-root"}
+}
+
+test_cs_enc_012_fail_mode_unset if {
+	st.cs_enc_012 == {{"urn": "", "msg": "the mesh has no mesh-wide STRICT PeerAuthentication in istio-system"}} with input as fx.kube([vs, {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication", "metadata": {"name": "default", "namespace": "istio-system"}, "spec": {}}])
+}
+
 eks := fx.res("aws:eks/cluster:Cluster", "eks", {})
 
 test_cs_net_103_pass if {
@@ -51,19 +62,70 @@ test_cs_net_004_pass if {
 	count(st.cs_net_004) == 0 with input as fx.kube([fx.deployment, fx.deny_all])
 }
 
+# Default deny split over two policies, one per direction (the Kubernetes
+# docs' pattern), and an empty matchLabels that selects every pod.
+test_cs_net_004_pass_split_and_empty_match_labels if {
+	count(st.cs_net_004) == 0 with input as fx.kube([
+		fx.deployment,
+		netpol("deny-ingress", {"podSelector": {"matchLabels": {}}, "policyTypes": ["Ingress"]}),
+		netpol("deny-egress", {"podSelector": {}, "policyTypes": ["Egress"]}),
+	])
+}
+
 test_cs_net_004_fail if {
-	st.cs_net_004 == {{"urn": "", "msg": "namespace shop runs workloads but has no default-deny NetworkPolicy for ingress and egress"}} with input as fx.kube([
+	st.cs_net_004 == {{"urn": "", "msg": "namespace shop runs workloads but denies no egress traffic by default"}} with input as fx.kube([
 		fx.deployment,
 		object.union(fx.deny_all, {"spec": {"policyTypes": ["Ingress"]}}),
 	])
 }
 
+# policyTypes omitted and no egress rules: the API server sets Ingress only.
+test_cs_net_004_fail_policy_types_omitted if {
+	st.cs_net_004 == {{"urn": "", "msg": "namespace shop runs workloads but denies no egress traffic by default"}} with input as fx.kube([
+		fx.deployment,
+		netpol("default-deny", {"podSelector": {}}),
+	])
+}
+
+# A namespace-wide allow-all policy undoes the default deny.
+test_cs_net_004_fail_allow_all if {
+	st.cs_net_004 == {{"urn": "", "msg": "namespace shop runs workloads but denies no ingress traffic by default (NetworkPolicy allow-all admits all of it)"}} with input as fx.kube([
+		fx.deployment, fx.deny_all,
+		netpol("allow-all", {"podSelector": {}, "ingress": [{"from": [{"namespaceSelector": {}}]}]}),
+	])
+}
+
+netpol(name, spec) := {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": name, "namespace": "shop"}, "spec": spec}
+
 test_cs_net_005_pass if {
 	count(st.cs_net_005) == 0 with input as fx.kube([fx.deployment, fx.deny_all, fx.api_policy])
 }
 
+# policyTypes omitted with egress rules: the policy covers both directions.
+test_cs_net_005_pass_inferred_types if {
+	count(st.cs_net_005) == 0 with input as fx.kube([fx.deployment, netpol("api", {
+		"podSelector": {"matchLabels": {"app": "api"}},
+		"ingress": [{"ports": [{"port": 8080}]}],
+		"egress": [{"to": [{"podSelector": {"matchLabels": {"app": "db"}}}]}],
+	})])
+}
+
 test_cs_net_005_fail if {
 	st.cs_net_005 == {{"urn": "urn:api", "msg": "Deployment shop/api is selected by no NetworkPolicy of its own"}} with input as fx.kube([fx.deployment, fx.deny_all])
+}
+
+# A namespace-wide policy (matchLabels {}) is not the workload's own, and
+# an allow-all rule opens the direction; a pod no policy isolates is open.
+test_cs_net_005_fail_namespace_wide_allow_all if {
+	st.cs_net_005 == {
+		{"urn": "urn:api", "msg": "Deployment shop/api is selected by no NetworkPolicy of its own"},
+		{"urn": "urn:api", "msg": "Deployment shop/api admits all ingress traffic (NetworkPolicy allow-all)"},
+	} with input as fx.kube([fx.deployment, netpol("allow-all", {"podSelector": {"matchLabels": {}}, "ingress": [{}]})])
+}
+
+# Its own policy isolates ingress only, and nothing isolates egress.
+test_cs_net_005_fail_direction_not_isolated if {
+	st.cs_net_005 == {{"urn": "urn:api", "msg": "Deployment shop/api is not isolated for egress: no NetworkPolicy selecting it has policyType Egress"}} with input as fx.kube([fx.deployment, fx.api_policy])
 }
 
 test_cs_net_107_pass if {
@@ -88,10 +150,53 @@ test_cs_ha_005_pass if {
 	count(st.cs_ha_005) == 0 with input as fx.kube([fx.deployment, fx.pdb])
 }
 
+# Percentages, rounded up as the disruption controller rounds them:
+# minAvailable 50% of 3 is 2 (one may go), maxUnavailable 10% of 3 is 1.
+test_cs_ha_005_pass_percentages if {
+	every spec in [{"minAvailable": "50%"}, {"maxUnavailable": "10%"}, {"minAvailable": 2}] {
+		count(st.cs_ha_005) == 0 with input as fx.kube([fx.deployment, budget(spec)])
+	}
+}
+
+budget(spec) := object.union(object.remove(fx.pdb, ["spec"]), {"spec": object.union({"selector": {"matchLabels": {"app": "api"}}}, spec)})
+
 test_cs_ha_005_fail if {
-	st.cs_ha_005 == {{"urn": "urn:api", "msg": "Deployment shop/api has no PodDisruptionBudget allowing a disruption"}} with input as fx.kube([
+	st.cs_ha_005 == {{"urn": "urn:api", "msg": "Deployment shop/api runs 3 replicas and no PodDisruptionBudget selecting it allows a disruption (api: minAvailable 3)"}} with input as fx.kube([
 		fx.deployment,
-		object.union(object.remove(fx.pdb, ["spec"]), {"spec": {"selector": {"matchLabels": {"app": "api"}}, "minAvailable": 3}}),
+		budget({"minAvailable": 3}),
+	])
+}
+
+# The autoscaler's floor is the replica count: no spec.replicas, HPA min 3.
+test_cs_ha_005_fail_autoscaler_floor if {
+	st.cs_ha_005 == {{"urn": "urn:api", "msg": "Deployment shop/api runs as few as 3 replicas (HorizontalPodAutoscaler api) and no PodDisruptionBudget selects it"}} with input as fx.kube([
+		object.union(object.remove(fx.deployment, ["spec"]), {"spec": object.remove(fx.deployment.spec, ["replicas"])}),
+		{"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "api", "namespace": "shop"}, "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "api"}, "minReplicas": 3, "maxReplicas": 9}},
+	])
+}
+
+test_cs_ha_005_fail_percentages if {
+	every spec in [{"maxUnavailable": "0%"}, {"maxUnavailable": 0}, {"minAvailable": "100%"}, {"minAvailable": "90%"}] {
+		count(st.cs_ha_005) == 1 with input as fx.kube([fx.deployment, budget(spec)])
+	}
+}
+
+test_cs_ha_011_pass if {
+	every spec in [{"maxUnavailable": 1}, {"minAvailable": "50%"}, {"maxUnavailable": "10%"}] {
+		count(st.cs_ha_011) == 0 with input as fx.kube([fx.deployment, budget(spec)])
+	}
+}
+
+test_cs_ha_011_fail if {
+	st.cs_ha_011 == {
+		{"urn": "urn:api", "msg": "PodDisruptionBudget shop/api (minAvailable 1) allows no disruption of the 1 pods it covers, so it blocks every drain"},
+		{"urn": "urn:other", "msg": "PodDisruptionBudget shop/other (maxUnavailable 0%) allows no disruption at any size, so it blocks every drain"},
+		{"urn": "urn:bad", "msg": "PodDisruptionBudget shop/bad: minAvailable is 1, not a non-negative integer or a percentage up to 100%"},
+	} with input as fx.kube([
+		object.union(fx.deployment, {"spec": {"replicas": 1}}),
+		budget({"minAvailable": 1}),
+		object.union(budget({"maxUnavailable": "0%"}), {"metadata": {"name": "other"}, "spec": {"selector": {"matchLabels": {"app": "gone"}}}}),
+		object.union(budget({"minAvailable": "1"}), {"metadata": {"name": "bad"}, "spec": {"selector": {"matchLabels": {"app": "gone"}}}}),
 	])
 }
 
