@@ -2,7 +2,7 @@
 GO ?= go
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: up render test tools vet unit lint crds build validate stacks policy bench-policy
+.PHONY: up render test tools vet unit lint crds build validate stacks policy spof plan bench-policy
 
 # The main job on the local default: the tools, then the local stack.
 up: tools
@@ -46,6 +46,14 @@ stacks:
 # The policy gate on every stack (what CI runs).
 policy:
 	$(GO) run ./cmd/cloudscale policy check --all-stacks
+
+# The single-point-of-failure gate on every stack (what CI runs).
+spof:
+	$(GO) run ./cmd/cloudscale chaos spof --all-stacks
+
+# The chaos experiments of every stack, as a dry run.
+plan:
+	$(GO) run ./cmd/cloudscale chaos plan --all-stacks
 
 # Policy gate performance, recorded in docs/policy-bench.md.
 bench-policy:

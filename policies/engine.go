@@ -24,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/cloudscale/platform/graph"
+	"github.com/cloudscale/platform/graph/kube"
 	"github.com/cloudscale/platform/stacks/spec"
 )
 
@@ -264,8 +265,8 @@ var selectorPaths = map[string][]string{
 }
 
 func docTerms(rs []graph.Resource) ([]doc, error) {
-	owners := presentObjects(rs)
-	floors := replicaFloors(rs)
+	owners := kube.Present(rs)
+	floors := kube.ReplicaFloors(rs)
 	pods := podsByNamespace(rs, owners, floors)
 	out := make([]doc, len(rs))
 	for i, r := range rs {
@@ -273,15 +274,15 @@ func docTerms(rs []graph.Resource) ([]doc, error) {
 		d := doc{typ: r.Type}
 		if k := KindKey(r.Type); k != "" {
 			m["kind"] = k
-			d.kind, d.ns = k, objectNamespace(r.Inputs)
+			d.kind, d.ns = k, kube.Namespace(r.Inputs)
 			if pod := podOf(k, r.Inputs); pod != nil {
 				m["pod"] = pod
 			}
-			if owner := controllerOwner(r.Inputs, d.ns); owner != "" && owners[owner] {
-				m["owned_by"] = owner[strings.Index(owner, "/")+1:]
+			if owner, ok := kube.ControllerOf(r.Inputs); ok && owners[owner] {
+				m["owned_by"] = owner.Kind + "/" + owner.Name
 			}
 			if scalableKinds[k] {
-				m["replicas"] = replicas(r.Inputs, floors, d.ns+"/"+kindName(k)+"/"+objectName(r.Inputs))
+				m["replicas"] = float64(kube.Replicas(r.Inputs, floors, kube.Ref{Namespace: d.ns, Kind: kube.KindName(k), Name: kube.Name(r.Inputs)}))
 			}
 			if k == "policy/PodDisruptionBudget" {
 				m["covers"] = budgetCovers(r, pods[d.ns])
@@ -289,8 +290,8 @@ func docTerms(rs []graph.Resource) ([]doc, error) {
 			if path, ok := selectorPaths[k]; ok {
 				d.selectorKeys = selectorKeys(r.Inputs, path)
 			}
-			if t, _, ok := autoscalerTarget(k, r.Inputs); ok {
-				d.target = d.ns + "/" + t
+			if t, _, ok := kube.AutoscalerTarget(k, r.Inputs); ok {
+				d.target = t.String()
 			}
 		}
 		v, err := ast.InterfaceToValue(m)
@@ -308,112 +309,6 @@ var scalableKinds = map[string]bool{
 	"apps/Deployment": true, "apps/StatefulSet": true, "apps/ReplicaSet": true, "core/ReplicationController": true,
 }
 
-func objectNamespace(obj map[string]any) string {
-	md, _ := obj["metadata"].(map[string]any)
-	if s, _ := md["namespace"].(string); s != "" {
-		return s
-	}
-	return "default"
-}
-
-func objectName(obj map[string]any) string {
-	md, _ := obj["metadata"].(map[string]any)
-	s, _ := md["name"].(string)
-	return s
-}
-
-func kindName(k string) string { return k[strings.LastIndex(k, "/")+1:] }
-
-// presentObjects are the Kubernetes objects in the set, as
-// "<namespace>/<Kind>/<name>", for ownerReferences to find their owner.
-func presentObjects(rs []graph.Resource) map[string]bool {
-	out := map[string]bool{}
-	for _, r := range rs {
-		if k := KindKey(r.Type); k != "" {
-			out[objectNamespace(r.Inputs)+"/"+kindName(k)+"/"+objectName(r.Inputs)] = true
-		}
-	}
-	return out
-}
-
-// controllerOwner is "<namespace>/<Kind>/<name>" of the object's managing
-// controller (the ownerReference with controller: true), or "". Owners are
-// namespaced like the object (cluster-scoped owners do not own pods).
-func controllerOwner(obj map[string]any, ns string) string {
-	md, _ := obj["metadata"].(map[string]any)
-	refs, _ := md["ownerReferences"].([]any)
-	for _, x := range refs {
-		ref, _ := x.(map[string]any)
-		if c, _ := ref["controller"].(bool); !c {
-			continue
-		}
-		kind, _ := ref["kind"].(string)
-		name, _ := ref["name"].(string)
-		if kind != "" && name != "" {
-			return ns + "/" + kind + "/" + name
-		}
-	}
-	return ""
-}
-
-// autoscalerTarget reads what an autoscaler scales ("<Kind>/<name>") and
-// its floor: a HorizontalPodAutoscaler's minReplicas (default 1), a KEDA
-// ScaledObject's minReplicaCount (default 0; its target kind defaults to
-// Deployment).
-func autoscalerTarget(kind string, obj map[string]any) (string, float64, bool) {
-	spec, _ := obj["spec"].(map[string]any)
-	ref, _ := spec["scaleTargetRef"].(map[string]any)
-	name, _ := ref["name"].(string)
-	target, _ := ref["kind"].(string)
-	switch kind {
-	case "autoscaling/HorizontalPodAutoscaler":
-		floor, ok := number(spec["minReplicas"])
-		if !ok {
-			floor = 1
-		}
-		return target + "/" + name, floor, name != ""
-	case "keda.sh/ScaledObject":
-		if target == "" {
-			target = "Deployment"
-		}
-		floor, _ := number(spec["minReplicaCount"])
-		return target + "/" + name, floor, name != ""
-	}
-	return "", 0, false
-}
-
-// replicaFloors maps "<namespace>/<Kind>/<name>" to the lowest floor of the
-// autoscalers that scale it: an autoscaler owns the replica count, so its
-// floor is what the HA rules judge.
-func replicaFloors(rs []graph.Resource) map[string]float64 {
-	out := map[string]float64{}
-	for _, r := range rs {
-		k := KindKey(r.Type)
-		t, floor, ok := autoscalerTarget(k, r.Inputs)
-		if !ok {
-			continue
-		}
-		key := objectNamespace(r.Inputs) + "/" + t
-		if cur, seen := out[key]; !seen || floor < cur {
-			out[key] = floor
-		}
-	}
-	return out
-}
-
-// replicas is a workload's replica floor: its autoscalers' floor, else
-// spec.replicas, which Kubernetes defaults to 1.
-func replicas(obj map[string]any, floors map[string]float64, key string) float64 {
-	if f, ok := floors[key]; ok {
-		return f
-	}
-	spec, _ := obj["spec"].(map[string]any)
-	if n, ok := number(spec["replicas"]); ok {
-		return n
-	}
-	return 1
-}
-
 // replicatedPods are a namespace's replicated workloads (not owned by
 // another object in the set): their pod labels and replica floor.
 type replicatedPods struct {
@@ -421,17 +316,14 @@ type replicatedPods struct {
 	floor  float64
 }
 
-func podsByNamespace(rs []graph.Resource, owners map[string]bool, floors map[string]float64) map[string][]replicatedPods {
+func podsByNamespace(rs []graph.Resource, owners map[kube.Ref]bool, floors map[kube.Ref]int32) map[string][]replicatedPods {
 	out := map[string][]replicatedPods{}
 	for _, r := range rs {
-		k := KindKey(r.Type)
-		if !scalableKinds[k] {
+		k := kube.Kind(r.Type)
+		if !scalableKinds[k] || kube.Owned(r.Inputs, owners) {
 			continue
 		}
-		ns := objectNamespace(r.Inputs)
-		if owner := controllerOwner(r.Inputs, ns); owner != "" && owners[owner] {
-			continue
-		}
+		ns := kube.Namespace(r.Inputs)
 		pod := podOf(k, r.Inputs)
 		set := labels.Set{}
 		for key, v := range pod["labels"].(map[string]any) {
@@ -439,7 +331,7 @@ func podsByNamespace(rs []graph.Resource, owners map[string]bool, floors map[str
 				set[key] = s
 			}
 		}
-		out[ns] = append(out[ns], replicatedPods{labels: set, floor: replicas(r.Inputs, floors, ns+"/"+kindName(k)+"/"+objectName(r.Inputs))})
+		out[ns] = append(out[ns], replicatedPods{labels: set, floor: float64(kube.Replicas(r.Inputs, floors, kube.Ref{Namespace: ns, Kind: kube.KindName(k), Name: kube.Name(r.Inputs)}))})
 	}
 	return out
 }
@@ -467,21 +359,6 @@ func budgetCovers(r graph.Resource, pods []replicatedPods) map[string]any {
 		}
 	}
 	return map[string]any{"workloads": n, "pods": total}
-}
-
-func number(v any) (float64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return n, true
-	case int:
-		return float64(n), true
-	case int64:
-		return float64(n), true
-	case json.Number:
-		f, err := n.Float64()
-		return f, err == nil
-	}
-	return 0, false
 }
 
 // workloadKinds hold a pod template; podOf finds it once in Go so that
@@ -612,20 +489,7 @@ func inputValue(env string, docs []doc) ast.Value {
 
 // KindKey maps a Kubernetes type token ("kubernetes:apps/v1:Deployment",
 // "kubernetes:core/v1:Service") to "apps/Deployment"; other types to "".
-func KindKey(typ string) string {
-	if !strings.HasPrefix(typ, "kubernetes:") {
-		return ""
-	}
-	parts := strings.Split(typ, ":")
-	if len(parts) != 3 {
-		return ""
-	}
-	group := parts[1]
-	if i := strings.LastIndex(group, "/"); i >= 0 {
-		group = group[:i]
-	}
-	return group + "/" + parts[2]
-}
+func KindKey(typ string) string { return kube.Kind(typ) }
 
 // Scope chooses which rules a check runs.
 type Scope int

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/cloudscale/platform/graph"
+	"github.com/cloudscale/platform/graph/load"
 )
 
 // Generate builds n Kubernetes objects of mixed kinds over 50 namespaces,
@@ -81,7 +82,7 @@ func workload(kind, ns, app string, labels map[string]any, i int) map[string]any
 func GenerateGraph(n int) graph.Graph {
 	g := graph.Graph{Source: fmt.Sprintf("generated:%d", n)}
 	for i, obj := range Generate(n) {
-		r, _ := fromObject(obj)
+		r, _ := load.Object(obj)
 		r.URN = fmt.Sprintf("generated#%d:%s:%s", i, KindKey(r.Type), r.Name)
 		g.Resources = append(g.Resources, r)
 	}

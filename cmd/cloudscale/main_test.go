@@ -100,3 +100,41 @@ func TestValidateAndStacks(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, out, "cloudscale:replicaCount: Invalid value: 0: out of range; allowed: 3 to 100")
 }
+
+func TestChaosCommands(t *testing.T) {
+	dir := t.TempDir()
+	pinned := filepath.Join("..", "..", "chaos", "spof", "testdata", "pinned-to-one-zone.yaml")
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"every stack passes", []string{"chaos", "spof", "--all-stacks"}, 0, []string{"6 sources", "(0 where mandatory)", "mocks:prod (env prod, mandatory"}},
+		{"a Deployment pinned to one zone", []string{"chaos", "spof", "--manifests", pinned}, 1,
+			[]string{"SPOF     zone   apps/Deployment shop/checkout", "nodeSelector pins every replica to topology.kubernetes.io/zone=us-east-1a", "2 single points of failure where the gate is mandatory"}},
+		{"advisory in dev", []string{"chaos", "spof", "--env", "dev", "--manifests", pinned}, 0, []string{"(env dev, advisory", "(0 where mandatory)"}},
+		{"json", []string{"chaos", "spof", "--format", "json", "--manifests", pinned}, 1, []string{`"domain": "zone"`, `"verdict": "spof"`, `"component": "checkout"`}},
+		{"junit to a file", []string{"chaos", "spof", "--stack", "prod", "--format", "junit", "--output", filepath.Join(dir, "spof.xml")}, 0, []string{"9 components"}},
+		{"unknown format", []string{"chaos", "spof", "--format", "xml", "--all-stacks"}, 2, []string{`--format "xml": want one of table, json, sarif, junit`}},
+		{"no zones", []string{"chaos", "spof", "--zones", "0", "--manifests", pinned}, 2, []string{"--zones/--nodes: zones 0: want 1 or more"}},
+		{"two inputs", []string{"chaos", "spof", "--stack", "prod", "--manifests", pinned}, 2, []string{"give exactly one of"}},
+		{"plan of prod", []string{"chaos", "plan", "--stack", "prod"}, 0,
+			[]string{"zone-outage-us-east-1a", "zone-outage-us-east-1b", "zone-outage-us-east-1c", "topology.kubernetes.io/zone=us-east-1c", "targets:  istio-ingress/Deployment/ingress-gateway", "nothing was applied"}},
+		{"plan as yaml", []string{"chaos", "plan", "--stack", "staging", "--format", "yaml"}, 0, []string{"kind: Schedule", "concurrencyPolicy: Forbid", "abortWithStatusCheck: true"}},
+		{"plan needs a stack", []string{"chaos", "plan"}, 2, []string{"give exactly one of --stack, --all-stacks"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out := run(t, tc.args...)
+			assert.Equal(t, tc.code, code, out)
+			for _, w := range tc.want {
+				assert.Contains(t, out, w)
+			}
+		})
+	}
+	xml, err := os.ReadFile(filepath.Join(dir, "spof.xml"))
+	require.NoError(t, err)
+	assert.Contains(t, string(xml), `survives one zone`)
+	assert.NotContains(t, string(xml), "<failure")
+}

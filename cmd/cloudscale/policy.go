@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/cloudscale/platform/graph"
 	"github.com/cloudscale/platform/policies"
@@ -25,10 +26,18 @@ func newPolicyCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// sourceFlags name what a reader of the graph reads: stacks under mocks,
+// manifests or Pulumi JSON, and the environment whose enforcement applies
+// to the last two.
+type sourceFlags struct {
+	stack, export, env string
+	allStacks          bool
+	manifests          []string
+}
+
 type checkFlags struct {
-	stack, export, format, output, env, waivers, config string
-	allStacks                                           bool
-	manifests                                           []string
+	sourceFlags
+	format, output, waivers, config string
 }
 
 func newPolicyCheckCmd(g *globals) *cobra.Command {
@@ -45,13 +54,9 @@ func newPolicyCheckCmd(g *globals) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.stack, "stack", "", "check one stack under mocks")
-	fl.BoolVar(&f.allStacks, "all-stacks", false, "check every stack under mocks")
-	fl.StringArrayVar(&f.manifests, "manifests", nil, "Kubernetes YAML/JSON files or directories (repeatable)")
-	fl.StringVar(&f.export, "pulumi-export", "", "`pulumi stack export`, `pulumi preview --json` or engine-event JSON")
+	f.addFlags(fl, "check")
 	fl.StringVar(&f.format, "format", "table", "table, json, sarif or junit")
 	fl.StringVar(&f.output, "output", "", "write the report to this file (a summary still goes to stderr)")
-	fl.StringVar(&f.env, "env", "prod", "enforcement for manifests and Pulumi JSON: dev, staging or prod")
 	fl.StringVar(&f.waivers, "waivers", "", "waiver file (default: policies/waivers.yaml in the checkout, when present)")
 	fl.StringVar(&f.config, "config", "", "settings file (YAML): allowedRegistries, meshRootNamespace; each key given replaces the built-in value")
 	return cmd
@@ -80,7 +85,7 @@ func runPolicyCheck(cmd *cobra.Command, g *globals, f *checkFlags) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	jobs, err := policyJobs(g, f, progress)
+	jobs, err := readSources(g, &f.sourceFlags, progress)
 	if err != nil {
 		return err
 	}
@@ -110,6 +115,27 @@ func runPolicyCheck(cmd *cobra.Command, g *globals, f *checkFlags) error {
 // validate refuses flags that do not name exactly one source, or an
 // unknown format or environment.
 func (f *checkFlags) validate() error {
+	if err := f.sourceFlags.validate(); err != nil {
+		return err
+	}
+	if !contains(policies.Formats, f.format) {
+		return usageErr("--format %q: want one of %s", f.format, strings.Join(policies.Formats, ", "))
+	}
+	return nil
+}
+
+// addFlags registers the source flags; verb says what is done to a stack.
+func (f *sourceFlags) addFlags(fl *pflag.FlagSet, verb string) {
+	fl.StringVar(&f.stack, "stack", "", verb+" one stack under mocks")
+	fl.BoolVar(&f.allStacks, "all-stacks", false, verb+" every stack under mocks")
+	fl.StringArrayVar(&f.manifests, "manifests", nil, "Kubernetes YAML/JSON files or directories (repeatable)")
+	fl.StringVar(&f.export, "pulumi-export", "", "`pulumi stack export`, `pulumi preview --json` or engine-event JSON")
+	fl.StringVar(&f.env, "env", "prod", "enforcement for manifests and Pulumi JSON: dev (advisory HA), staging or prod")
+}
+
+// validate refuses flags that do not name exactly one source, or an
+// unknown environment.
+func (f *sourceFlags) validate() error {
 	modes := 0
 	for _, set := range []bool{f.stack != "", f.allStacks, len(f.manifests) > 0, f.export != ""} {
 		if set {
@@ -119,37 +145,36 @@ func (f *checkFlags) validate() error {
 	switch {
 	case modes != 1:
 		return usageErr("give exactly one of --stack, --all-stacks, --manifests, --pulumi-export")
-	case !contains(policies.Formats, f.format):
-		return usageErr("--format %q: want one of %s", f.format, strings.Join(policies.Formats, ", "))
 	case !contains(policies.Environments, f.env):
 		return usageErr("--env %q: want one of %s", f.env, strings.Join(policies.Environments, ", "))
 	}
 	return nil
 }
 
-// policyJob is one graph the gate checks and the environment whose
-// enforcement applies.
-type policyJob struct {
-	g   graph.Graph
-	env string
+// source is one graph a reader judges, the environment whose enforcement
+// applies, and the stack's spec when it came from a stack.
+type source struct {
+	g    graph.Graph
+	env  string
+	spec *spec.Spec
 }
 
-// policyJobs reads the graphs the flags name: stacks under mocks,
+// readSources reads the graphs the flags name: stacks under mocks,
 // manifests, or Pulumi JSON.
-func policyJobs(g *globals, f *checkFlags, progress io.Writer) ([]policyJob, error) {
+func readSources(g *globals, f *sourceFlags, progress io.Writer) ([]source, error) {
 	switch {
 	case len(f.manifests) > 0:
 		gr, err := policies.LoadManifests(f.manifests...)
 		if err != nil {
 			return nil, usageErr("%v", err)
 		}
-		return []policyJob{{gr, f.env}}, nil
+		return []source{{g: gr, env: f.env}}, nil
 	case f.export != "":
 		gr, err := policies.LoadPulumiJSON(f.export)
 		if err != nil {
 			return nil, usageErr("%v", err)
 		}
-		return []policyJob{{gr, f.env}}, nil
+		return []source{{g: gr, env: f.env}}, nil
 	}
 	dir, err := g.stackDir()
 	if err != nil {
@@ -161,7 +186,7 @@ func policyJobs(g *globals, f *checkFlags, progress io.Writer) ([]policyJob, err
 			return nil, usageErr("%v", err)
 		}
 	}
-	var jobs []policyJob
+	var jobs []source
 	for _, n := range names {
 		if _, err := os.Stat(spec.FilePath(dir, n)); err != nil {
 			all, _ := spec.Discover(dir)
@@ -176,26 +201,15 @@ func policyJobs(g *globals, f *checkFlags, progress io.Writer) ([]policyJob, err
 			}
 			return nil, err
 		}
-		jobs = append(jobs, policyJob{res.Graph, string(res.Spec.Environment)})
+		jobs = append(jobs, source{g: res.Graph, env: string(res.Spec.Environment), spec: &res.Spec})
 	}
 	return jobs, nil
 }
 
 // writeReport writes the reports in the flags' format to stdout or to the
-// --output file, whose close is checked (a report cut short is an error).
+// --output file.
 func writeReport(stdout io.Writer, f *checkFlags, reports []*policies.Report, rules []policies.Rule) error {
-	if f.output == "" {
-		return policies.Write(stdout, f.format, reports, rules)
-	}
-	file, err := os.Create(f.output)
-	if err != nil {
-		return usageErr("--output %s: %v", f.output, err)
-	}
-	if err := policies.Write(file, f.format, reports, rules); err != nil {
-		_ = file.Close()
-		return err
-	}
-	return file.Close()
+	return writeTo(stdout, f.output, func(w io.Writer) error { return policies.Write(w, f.format, reports, rules) })
 }
 
 func loadWaivers(g *globals, file string, e *policies.Engine) ([]policies.Waiver, error) {

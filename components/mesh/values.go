@@ -2,6 +2,8 @@ package mesh
 
 import (
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/cloudscale/platform/components/workload"
 )
 
 // BaseValues are the values of Istio's base chart the platform sets.
@@ -41,6 +43,9 @@ type PilotValues struct {
 	CNI            Enabled                     `json:"cni"`
 	SeccompProfile corev1.SeccompProfile       `json:"seccompProfile"`
 	Resources      corev1.ResourceRequirements `json:"resources"`
+	// TopologySpreadConstraints spread istiod over zones (the chart sets
+	// none).
+	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints"`
 }
 
 // IstiodGlobal turns on the chart's disruption budgets and JSON logs.
@@ -65,6 +70,8 @@ func NewIstiodValues(a *Args) (IstiodValues, error) {
 		CNI:            Enabled{true},
 		SeccompProfile: corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 		Resources:      res,
+		// The labels the istiod chart gives its pods.
+		TopologySpreadConstraints: workload.Spread(map[string]string{"app": "istiod", "istio": "pilot"}),
 	}
 	return IstiodValues{
 		PilotValues: pilot, ConfigMap: false, Pilot: pilot,

@@ -10,11 +10,13 @@ import (
 	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cloudscale/platform/components/contract"
 	"github.com/cloudscale/platform/components/tier"
 	"github.com/cloudscale/platform/components/upstream"
+	"github.com/cloudscale/platform/components/workload"
 )
 
 // CertManagerNamespace is where cert-manager runs.
@@ -100,14 +102,16 @@ func (a *CertsArgs) Validate() error {
 // controller, webhook and cainjector with disruption budgets, CRDs kept on
 // uninstall, DNS-01 self-checks over HTTPS, metrics.
 type CertManagerValues struct {
-	CRDs                      CRDValues        `json:"crds"`
-	ReplicaCount              int              `json:"replicaCount"`
-	PodDisruptionBudget       PDBValues        `json:"podDisruptionBudget"`
-	Webhook                   ReplicatedValues `json:"webhook"`
-	CAInjector                ReplicatedValues `json:"cainjector"`
-	EnableCertificateOwnerRef bool             `json:"enableCertificateOwnerRef"`
-	ExtraArgs                 []string         `json:"extraArgs"`
-	Prometheus                EnabledValues    `json:"prometheus"`
+	CRDs                CRDValues `json:"crds"`
+	ReplicaCount        int       `json:"replicaCount"`
+	PodDisruptionBudget PDBValues `json:"podDisruptionBudget"`
+	// TopologySpreadConstraints spread the controller over zones.
+	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints"`
+	Webhook                   ReplicatedValues                  `json:"webhook"`
+	CAInjector                ReplicatedValues                  `json:"cainjector"`
+	EnableCertificateOwnerRef bool                              `json:"enableCertificateOwnerRef"`
+	ExtraArgs                 []string                          `json:"extraArgs"`
+	Prometheus                EnabledValues                     `json:"prometheus"`
 }
 
 // CRDValues install the chart's CRDs and keep them on uninstall.
@@ -116,10 +120,19 @@ type CRDValues struct {
 	Keep    bool `json:"keep"`
 }
 
-// ReplicatedValues are a chart component's replicas and disruption budget.
+// ReplicatedValues are a chart component's replicas, disruption budget
+// and zone spread.
 type ReplicatedValues struct {
-	ReplicaCount        int       `json:"replicaCount"`
-	PodDisruptionBudget PDBValues `json:"podDisruptionBudget"`
+	ReplicaCount              int                               `json:"replicaCount"`
+	PodDisruptionBudget       PDBValues                         `json:"podDisruptionBudget"`
+	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints"`
+}
+
+// replicated are a chart component's values: replicas with a budget that
+// keeps one up, spread over zones by the workload helper's constraints
+// on the labels the chart gives its pods.
+func replicated(replicas int, podLabels map[string]string) ReplicatedValues {
+	return ReplicatedValues{ReplicaCount: replicas, PodDisruptionBudget: pdb, TopologySpreadConstraints: workload.Spread(podLabels)}
 }
 
 // PDBValues are a chart's disruption budget switch.
@@ -136,12 +149,19 @@ type EnabledValues struct {
 // pdb keeps one pod of a component up through drains.
 var pdb = PDBValues{Enabled: true, MinAvailable: 1}
 
+// certManagerPods are the labels cert-manager's chart gives a
+// component's pods (the release is named cert-manager).
+func certManagerPods(name, component string) map[string]string {
+	return map[string]string{"app.kubernetes.io/name": name, "app.kubernetes.io/instance": "cert-manager", "app.kubernetes.io/component": component}
+}
+
 // NewCertManagerValues are cert-manager's values.
 func NewCertManagerValues() CertManagerValues {
 	return CertManagerValues{
 		CRDs: CRDValues{Enabled: true, Keep: true}, ReplicaCount: 2, PodDisruptionBudget: pdb,
-		Webhook:                   ReplicatedValues{ReplicaCount: 3, PodDisruptionBudget: pdb},
-		CAInjector:                ReplicatedValues{ReplicaCount: 2, PodDisruptionBudget: pdb},
+		TopologySpreadConstraints: workload.Spread(certManagerPods("cert-manager", "controller")),
+		Webhook:                   replicated(3, certManagerPods("webhook", "webhook")),
+		CAInjector:                replicated(2, certManagerPods("cainjector", "cainjector")),
 		EnableCertificateOwnerRef: true,
 		// DNS-01 self-checks go to public resolvers over HTTPS: the
 		// namespace's egress admits 443, not port 53 to the internet.

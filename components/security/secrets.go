@@ -8,12 +8,14 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cloudscale/platform/components/contract"
 	esv1 "github.com/cloudscale/platform/components/security/externalsecrets"
 	"github.com/cloudscale/platform/components/tier"
 	"github.com/cloudscale/platform/components/upstream"
+	"github.com/cloudscale/platform/components/workload"
 )
 
 // ExternalSecretsNamespace is where the External Secrets Operator runs.
@@ -81,6 +83,14 @@ type ExternalSecretsValues struct {
 	PodDisruptionBudget PDBValues        `json:"podDisruptionBudget"`
 	Webhook             ReplicatedValues `json:"webhook"`
 	CertController      ReplicatedValues `json:"certController"`
+	// TopologySpreadConstraints spread the controller over zones.
+	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints"`
+}
+
+// externalSecretsPods are the labels the external-secrets chart gives a
+// component's pods (the release is named external-secrets).
+func externalSecretsPods(name string) map[string]string {
+	return map[string]string{"app.kubernetes.io/name": name, "app.kubernetes.io/instance": "external-secrets"}
 }
 
 // NewSecrets installs the External Secrets Operator, a ClusterSecretStore
@@ -97,8 +107,9 @@ func NewSecrets(ctx *pulumi.Context, name string, args *SecretsArgs, opts ...pul
 	child := tier.Children(s, opts)
 	ready, err := upstream.Install(ctx, "external-secrets", upstream.ExternalSecrets, args.Mode, ExternalSecretsNamespace, ExternalSecretsValues{
 		InstallCRDs: true, ReplicaCount: 2, LeaderElect: true, PodDisruptionBudget: pdb,
-		Webhook:        ReplicatedValues{ReplicaCount: 2, PodDisruptionBudget: pdb},
-		CertController: ReplicatedValues{ReplicaCount: 2, PodDisruptionBudget: pdb},
+		TopologySpreadConstraints: workload.Spread(externalSecretsPods("external-secrets")),
+		Webhook:                   replicated(2, externalSecretsPods("external-secrets-webhook")),
+		CertController:            replicated(2, externalSecretsPods("external-secrets-cert-controller")),
 	}, nil, child...)
 	if err != nil {
 		return nil, err

@@ -7,7 +7,6 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	"github.com/cloudscale/platform/components/contract"
@@ -283,16 +282,13 @@ func NewVaultValues(a *VaultArgs) (VaultValues, error) {
 			// Ready means serving: a sealed or uninitialised server answers
 			// 204 so the release completes before Vault is initialised, and
 			// standbys count as ready.
-			ReadinessProbe: VaultProbe{Enabled: true, Path: "/v1/sys/health?standbyok=true&sealedcode=204&uninitcode=204"},
-			DataStorage:    VaultStorage{Enabled: true, Size: a.VolumeSize, StorageClass: a.StorageClass},
-			AuditStorage:   VaultStorage{Enabled: true, Size: a.VolumeSize, StorageClass: a.StorageClass},
-			ServiceAccount: VaultServiceAccount{Create: true},
-			ExtraLabels:    a.PodLabels,
-			Resources:      res,
-			TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{
-				MaxSkew: 1, TopologyKey: corev1.LabelTopologyZone, WhenUnsatisfiable: corev1.DoNotSchedule,
-				LabelSelector: &metav1.LabelSelector{MatchLabels: VaultEndpoint().Peer.PodLabels},
-			}},
+			ReadinessProbe:            VaultProbe{Enabled: true, Path: "/v1/sys/health?standbyok=true&sealedcode=204&uninitcode=204"},
+			DataStorage:               VaultStorage{Enabled: true, Size: a.VolumeSize, StorageClass: a.StorageClass},
+			AuditStorage:              VaultStorage{Enabled: true, Size: a.VolumeSize, StorageClass: a.StorageClass},
+			ServiceAccount:            VaultServiceAccount{Create: true},
+			ExtraLabels:               a.PodLabels,
+			Resources:                 res,
+			TopologySpreadConstraints: workload.Spread(VaultEndpoint().Peer.PodLabels),
 			StatefulSet: VaultStatefulSet{SecurityContext: VaultSecurityContext{
 				Pod: corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), RunAsUser: &uid, RunAsGroup: &gid, FSGroup: &gid,
 					SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},

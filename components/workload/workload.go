@@ -24,6 +24,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	k8scorev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	k8smetav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cloudscale/platform/components/contract"
 	"github.com/cloudscale/platform/components/tier"
@@ -72,6 +73,21 @@ func (r Resources) Requirements() (k8scorev1.ResourceRequirements, error) {
 		return k8scorev1.ResourceRequirements{}, fmt.Errorf("limits: %w", err)
 	}
 	return k8scorev1.ResourceRequirements{Requests: requests, Limits: limits}, nil
+}
+
+// Spread is the zone and host spread of a replicated workload that a chart
+// runs, as Kubernetes' own type for its values: at most one replica more
+// in any zone than in another (DoNotSchedule, so a zone never holds more
+// than its share and the loss of one leaves the rest: chaos/spof checks
+// it), and a host spread the scheduler may relax. podLabels must be the
+// labels the chart gives the workload's pods, or the constraint counts
+// nothing.
+func Spread(podLabels map[string]string) []k8scorev1.TopologySpreadConstraint {
+	sel := &k8smetav1.LabelSelector{MatchLabels: podLabels}
+	return []k8scorev1.TopologySpreadConstraint{
+		{MaxSkew: 1, TopologyKey: k8scorev1.LabelTopologyZone, WhenUnsatisfiable: k8scorev1.DoNotSchedule, LabelSelector: sel},
+		{MaxSkew: 1, TopologyKey: k8scorev1.LabelHostname, WhenUnsatisfiable: k8scorev1.ScheduleAnyway, LabelSelector: sel},
+	}
 }
 
 // Autoscaling adds a HorizontalPodAutoscaler on CPU.

@@ -87,6 +87,7 @@ func TestLoadReadsEveryKey(t *testing.T) {
 			`"rateLimitRedis":{"type":"SENTINEL","url":"mymaster,redis-sentinel.platform:26379","namespace":"platform"}}`,
 		"cloudscale:mesh":     `{"tracingSampling":2.5,"istiodReplicas":3}`,
 		"cloudscale:security": `{"acme":{"email":"ops@example.com","dnsZone":"example.com"}}`,
+		"cloudscale:chaos":    `{"enabled":false,"schedule":"*/30 9-16 * * 1-5","businessHoursOnly":true,"historyLimit":10}`,
 	})
 	require.NoError(t, err)
 	require.NotNil(t, s.Gateway.Document)
@@ -109,6 +110,7 @@ func TestLoadReadsEveryKey(t *testing.T) {
 			RateLimitRedis: &contract.Redis{Mode: contract.RedisSentinel, URL: "mymaster,redis-sentinel.platform:26379", Namespace: "platform"}},
 		Mesh:     Mesh{TracingSampling: 2.5, IstiodReplicas: 3},
 		Security: Security{ACME: &ACME{Email: "ops@example.com", Server: DefaultACMEServer, DNSZone: "example.com"}},
+		Chaos:    Chaos{Enabled: false, Schedule: "*/30 9-16 * * 1-5", BusinessHoursOnly: true, HistoryLimit: 10},
 	}, s.withoutDir())
 	assert.Equal(t, 3, s.NodesPerZone())
 }
@@ -156,6 +158,15 @@ func badCases() []badCase {
 		{"request above limit", with(prodAWS(), "cloudscale:resources", `{"limits":{"memory":"1Gi"},"requests":{"memory":"2Gi"}}`),
 			[]string{
 				`cloudscale:resources.requests.memory: Invalid value: "2Gi": more than the limit 1Gi; a request must not exceed its limit`,
+			}},
+		{"chaos at night in prod", with(prodAWS(), "cloudscale:chaos", `{"schedule":"0 2 * * *"}`),
+			[]string{
+				`cloudscale:chaos.schedule: Invalid value: "0 2 * * *": fires at 02:00, outside 09:00-17:00, Monday to Friday`,
+			}},
+		{"chaos schedule not cron, no history", with(prodAWS(), "cloudscale:chaos", `{"schedule":"daily","businessHoursOnly":false,"historyLimit":0}`),
+			[]string{
+				`cloudscale:chaos.schedule: Invalid value: "daily": expected 5 to 6 fields, found 1: [daily]`,
+				`cloudscale:chaos.historyLimit: Invalid value: 0: keeps no run; allowed: 1 or more`,
 			}},
 		{"2 zones in prod", with(prodAWS(), "cloudscale:zones", `["us-east-1a","us-east-1b"]`, "cloudscale:cluster", `{"nodeCount":6}`),
 			[]string{
@@ -207,7 +218,7 @@ func badCases() []badCase {
 			}},
 		{"unknown top-level key", with(prodAWS(), "cloudscale:replicas", "3"),
 			[]string{
-				`cloudscale:replicas: Unsupported value: unknown key (did you mean "replicaCount"?); allowed: cloud, environment, region, zones, namespace, replicaCount, resources, persistence, cluster, network, local, gcp, services, gateway, mesh, security`,
+				`cloudscale:replicas: Unsupported value: unknown key (did you mean "replicaCount"?); allowed: cloud, environment, region, zones, namespace, replicaCount, resources, persistence, cluster, network, local, gcp, services, gateway, mesh, security, chaos`,
 			}},
 		{"unknown nested key", with(prodAWS(), "cloudscale:resources", `{"limit":{"cpu":"1"}}`),
 			[]string{

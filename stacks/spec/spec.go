@@ -80,6 +80,7 @@ type Spec struct {
 	Gateway      Gateway     `json:"gateway"`
 	Mesh         Mesh        `json:"mesh"`
 	Security     Security    `json:"security"`
+	Chaos        Chaos       `json:"chaos"`
 
 	// dir is where files the config names are read from.
 	dir string
@@ -215,6 +216,20 @@ type Mesh struct {
 	// TracingSampling is the percentage of requests traced.
 	TracingSampling float64 `json:"tracingSampling"`
 	IstiodReplicas  int     `json:"istiodReplicas"`
+}
+
+// Chaos is when the stack's resilience experiments run (the chaos tier's
+// Schedule).
+type Chaos struct {
+	// Enabled turns the Schedule on.
+	Enabled bool `json:"enabled"`
+	// Schedule is a cron expression read as Chaos Mesh reads it.
+	Schedule string `json:"schedule"`
+	// BusinessHoursOnly refuses a schedule that fires outside
+	// schedule.BusinessHours.
+	BusinessHoursOnly bool `json:"businessHoursOnly"`
+	// HistoryLimit is how many finished runs the Schedule keeps.
+	HistoryLimit int `json:"historyLimit"`
 }
 
 // Security holds the certificate authority settings.

@@ -13,6 +13,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"github.com/cloudscale/platform/chaos/schedule"
 	"github.com/cloudscale/platform/components/contract"
 	"github.com/cloudscale/platform/components/gateway/gatewaydoc"
 )
@@ -218,6 +219,28 @@ func (m *Mesh) Validate(_ *Spec, p *field.Path) field.ErrorList {
 	}
 	if m.IstiodReplicas < DefaultIstiodReplicas {
 		errs = append(errs, field.Invalid(p.Child("istiodReplicas"), m.IstiodReplicas, fmt.Sprintf("leaves the mesh's control plane a single point of failure; allowed: %d or more", DefaultIstiodReplicas)))
+	}
+	return errs
+}
+
+// DefaultChaosSchedule runs the experiments at 10:00 on weekdays.
+const DefaultChaosSchedule = "0 10 * * 1-5"
+
+// Default runs the experiments on weekdays at 10:00, keeping 5 runs, and
+// in prod only ever in business hours.
+func (c *Chaos) Default(s *Spec) {
+	*c = Chaos{Enabled: true, Schedule: DefaultChaosSchedule, BusinessHoursOnly: s.Environment == Prod, HistoryLimit: 5}
+}
+
+// Validate checks the schedule as Chaos Mesh parses it, business hours
+// where they are required, and the history limit.
+func (c *Chaos) Validate(_ *Spec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if err := schedule.Check(c.Schedule, c.BusinessHoursOnly); err != nil {
+		errs = append(errs, field.Invalid(p.Child("schedule"), c.Schedule, err.Error()))
+	}
+	if c.HistoryLimit < 1 {
+		errs = append(errs, field.Invalid(p.Child("historyLimit"), c.HistoryLimit, "keeps no run; allowed: 1 or more"))
 	}
 	return errs
 }
