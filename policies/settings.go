@@ -30,6 +30,9 @@ type Settings struct {
 	// default istio-system), where the mesh-wide PeerAuthentication lives
 	// (CS-ENC-012).
 	MeshRootNamespace string `json:"meshRootNamespace"`
+	// ProtectedNamespaces are the namespaces no chaos experiment may
+	// select (CS-CHAOS-001): Kubernetes' own and the operators'.
+	ProtectedNamespaces []string `json:"protectedNamespaces"`
 }
 
 // DefaultSettings are the built-in settings (policies/config.yaml).
@@ -92,6 +95,11 @@ func (s Settings) Validate(root *field.Path) field.ErrorList {
 			errs = append(errs, field.Invalid(root.Child("meshRootNamespace"), s.MeshRootNamespace, msg))
 		}
 	}
+	for i, ns := range s.ProtectedNamespaces {
+		for _, msg := range validation.IsDNS1123Label(ns) {
+			errs = append(errs, field.Invalid(root.Child("protectedNamespaces").Index(i), ns, msg))
+		}
+	}
 	return errs
 }
 
@@ -105,5 +113,9 @@ func (s Settings) data() map[string]any {
 	if ns == "" {
 		ns = "istio-system"
 	}
-	return map[string]any{"allowedRegistries": regs, "meshRootNamespace": ns}
+	protected := make([]any, len(s.ProtectedNamespaces))
+	for i, p := range s.ProtectedNamespaces {
+		protected[i] = p
+	}
+	return map[string]any{"allowedRegistries": regs, "meshRootNamespace": ns, "protectedNamespaces": protected}
 }

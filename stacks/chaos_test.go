@@ -1,6 +1,9 @@
 package stacks_test
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -8,6 +11,9 @@ import (
 
 	"github.com/cloudscale/platform/chaos/experiments"
 	"github.com/cloudscale/platform/chaos/spof"
+	"github.com/cloudscale/platform/graph"
+	"github.com/cloudscale/platform/graph/load"
+	"github.com/cloudscale/platform/policies"
 	"github.com/cloudscale/platform/stacks"
 	"github.com/cloudscale/platform/stacks/mockstack"
 	"github.com/cloudscale/platform/stacks/spec"
@@ -55,6 +61,41 @@ func TestStacksHaveNoSinglePointOfFailure(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The chaos catalogue is born under the policy gate: the prod Schedule and
+// every Workflow pass the CS-CHAOS rules (and every other rule that reads
+// them).
+func TestChaosObjectsPassThePolicyGate(t *testing.T) {
+	res, err := mockstack.RunDir(".", "prod", stacks.Options{})
+	require.NoError(t, err)
+	rep, err := spof.Analyze(res.Graph, "prod", stacks.ChaosTopology(res.Spec))
+	require.NoError(t, err)
+	plan, err := experiments.New(res.Graph, rep, stacks.ChaosConfig(res.Spec))
+	require.NoError(t, err)
+	objects := []any{plan.Schedule()}
+	for _, e := range plan.Experiments {
+		if w, err := plan.Workflow(e); err == nil {
+			objects = append(objects, w)
+		}
+	}
+	g := graph.Graph{Source: "chaos-plan:prod"}
+	for i, o := range objects {
+		raw, err := json.Marshal(o)
+		require.NoError(t, err)
+		var obj map[string]any
+		require.NoError(t, json.Unmarshal(raw, &obj))
+		r, err := load.Object(obj)
+		require.NoError(t, err)
+		r.URN = fmt.Sprintf("plan#%d", i)
+		g.Resources = append(g.Resources, r)
+	}
+	require.Greater(t, len(g.Resources), 10)
+	e, err := policies.New()
+	require.NoError(t, err)
+	pr, err := e.Check(context.Background(), g, "prod")
+	require.NoError(t, err)
+	assert.Empty(t, pr.Findings)
 }
 
 // BenchmarkChaosGateAndPlanAllStacks is `chaos spof` and `chaos plan` on

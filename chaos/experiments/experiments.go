@@ -225,9 +225,17 @@ func (c component) partition(d spof.Target) Experiment {
 	e.BlastRadius = fmt.Sprintf("traffic between every pod of %s and every pod of %s/%s, both directions", t.Name, d.Namespace, d.Name)
 	e.Targets = append(e.Targets, ref(d))
 	target := selector(d, chaosv1alpha1.AllMode, "")
+	// Both directions change the dependency's pods too; a dependency
+	// outside the application namespaces is cut off from the component's
+	// side only (direction to).
+	direction := chaosv1alpha1.Both
+	if !slices.Contains(c.cfg.Namespaces, d.Namespace) {
+		direction = chaosv1alpha1.To
+		e.BlastRadius = fmt.Sprintf("traffic from every pod of %s to %s/%s, changed on %s's side only", t.Name, d.Namespace, d.Name, t.Name)
+	}
 	e.NeedsDaemon, e.ChaosKind = true, chaosv1alpha1.TypeNetworkChaos
 	e.Chaos = &chaosv1alpha1.EmbedChaos{NetworkChaos: &chaosv1alpha1.NetworkChaosSpec{
-		PodSelector: e.Selector, Action: chaosv1alpha1.PartitionAction, Direction: chaosv1alpha1.Both, Target: &target, Duration: &dur,
+		PodSelector: e.Selector, Action: chaosv1alpha1.PartitionAction, Direction: direction, Target: &target, Duration: &dur,
 	}}
 	return e
 }

@@ -2,6 +2,8 @@ package experiments
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	chaosv1alpha1 "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -66,6 +68,9 @@ func (c Config) templates(e Experiment) []chaosv1alpha1.Template {
 func (p *Plan) Workflow(e Experiment) (*chaosv1alpha1.Workflow, error) {
 	if e.Chaos == nil {
 		return nil, fmt.Errorf("experiment %s: %s is run by %s, not by a Workflow", e.Name, e.Fault, e.Executor)
+	}
+	if e.Namespace != "" && !slices.Contains(p.Config.Namespaces, e.Namespace) {
+		return nil, fmt.Errorf("experiment %s: %s is outside the application namespaces the controller injects into (%s)", e.Name, e.Namespace, strings.Join(p.Config.Namespaces, ", "))
 	}
 	return &chaosv1alpha1.Workflow{
 		TypeMeta:   typeMeta(chaosv1alpha1.KindWorkflow),
