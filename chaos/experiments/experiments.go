@@ -150,7 +150,12 @@ func componentExperiments(t spof.Target, rep *spof.Report, cfg Config, deps []sp
 	out = append(out, c.nodeLoss())
 	out = append(out, c.zoneOutages()...)
 	for _, d := range deps {
-		out = append(out, c.partition(d))
+		// A partition changes the target's pods too (Chaos Mesh's
+		// partition sets rules on both sides whatever the direction): only
+		// dependencies in the application namespaces are partitioned.
+		if slices.Contains(cfg.Namespaces, d.Namespace) {
+			out = append(out, c.partition(d))
+		}
 	}
 	return append(out, c.inContainer()...)
 }
@@ -178,11 +183,12 @@ func (c component) kills() []Experiment {
 	e.BlastRadius = fmt.Sprintf("one pod of %d", t.Replicas)
 	e.ChaosKind, e.Chaos = chaosv1alpha1.TypePodChaos, podChaos(e.Selector, chaosv1alpha1.PodKillAction, nil)
 	out := []Experiment{e}
-	if t.Quorum && t.Replicas > t.Needed {
-		lose := t.Replicas - t.Needed
+	if t.Quorum && t.Running > t.Needed {
+		// Of the members that run: Pending ones cannot be killed.
+		lose := t.Running - t.Needed
 		e := c.base(PodKillAllButQuorum, spof.Quorum, selector(t, chaosv1alpha1.FixedMode, fmt.Sprint(lose)))
 		e.Hypothesis = fmt.Sprintf("%s keeps its quorum (%d of %d) while %d member(s) are killed at once", t.Name, t.Needed, t.Replicas, lose)
-		e.BlastRadius = fmt.Sprintf("%d pods of %d, all but a majority", lose, t.Replicas)
+		e.BlastRadius = fmt.Sprintf("%d pods of the %d that run, all but a majority", lose, t.Running)
 		e.ChaosKind, e.Chaos = chaosv1alpha1.TypePodChaos, podChaos(e.Selector, chaosv1alpha1.PodKillAction, nil)
 		out = append(out, e)
 	}
@@ -225,17 +231,9 @@ func (c component) partition(d spof.Target) Experiment {
 	e.BlastRadius = fmt.Sprintf("traffic between every pod of %s and every pod of %s/%s, both directions", t.Name, d.Namespace, d.Name)
 	e.Targets = append(e.Targets, ref(d))
 	target := selector(d, chaosv1alpha1.AllMode, "")
-	// Both directions change the dependency's pods too; a dependency
-	// outside the application namespaces is cut off from the component's
-	// side only (direction to).
-	direction := chaosv1alpha1.Both
-	if !slices.Contains(c.cfg.Namespaces, d.Namespace) {
-		direction = chaosv1alpha1.To
-		e.BlastRadius = fmt.Sprintf("traffic from every pod of %s to %s/%s, changed on %s's side only", t.Name, d.Namespace, d.Name, t.Name)
-	}
 	e.NeedsDaemon, e.ChaosKind = true, chaosv1alpha1.TypeNetworkChaos
 	e.Chaos = &chaosv1alpha1.EmbedChaos{NetworkChaos: &chaosv1alpha1.NetworkChaosSpec{
-		PodSelector: e.Selector, Action: chaosv1alpha1.PartitionAction, Direction: direction, Target: &target, Duration: &dur,
+		PodSelector: e.Selector, Action: chaosv1alpha1.PartitionAction, Direction: chaosv1alpha1.Both, Target: &target, Duration: &dur,
 	}}
 	return e
 }

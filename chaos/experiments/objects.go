@@ -19,12 +19,14 @@ const ScheduleName = "cloudscale-resilience"
 
 // StatusCheck asks the SLO gate about a component: 200 while its steady
 // state holds. A Synchronous check passes once it succeeds; a Continuous
-// one runs beside the fault and, with abortWithStatusCheck, aborts the
-// workflow (and recovers the fault) after three failures in a row.
+// one runs beside the fault. Every check aborts the workflow (and
+// recovers the fault) after three failures in a row: without
+// abortWithStatusCheck Chaos Mesh marks a failed check finished and goes
+// on, so a failed "before" would still inject the fault.
 func (c Config) statusCheck(name, component string, mode chaosv1alpha1.StatusCheckMode, deadline string) chaosv1alpha1.Template {
 	return chaosv1alpha1.Template{
 		Name: name, Type: chaosv1alpha1.TypeStatusCheck, Deadline: &deadline,
-		AbortWithStatusCheck: mode == chaosv1alpha1.StatusCheckContinuous,
+		AbortWithStatusCheck: true,
 		StatusCheck: &chaosv1alpha1.StatusCheckSpec{
 			Mode: mode, Type: chaosv1alpha1.TypeHTTP, IntervalSeconds: 5, TimeoutSeconds: 2,
 			FailureThreshold: 3, SuccessThreshold: 1, RecordsHistoryLimit: 20,

@@ -40,9 +40,11 @@ type component struct {
 	// nil when nothing limits evictions; budgetName says whose it is.
 	budget     *int
 	budgetName string
-	// operatorBudget is set when the component's operator writes its own
-	// disruption budgets (CloudNativePG's enablePDB).
-	operatorBudget *int
+	// operatorBudget is set when the component's operator or chart writes
+	// its own disruption budgets (CloudNativePG's enablePDB, a chart's
+	// podDisruptionBudget); operatorBudgetText names it.
+	operatorBudget     *int
+	operatorBudgetText string
 	// sync is the synchronous standbys writes wait for, and whether they
 	// block without them (CloudNativePG dataDurability: required).
 	sync         int
@@ -93,7 +95,7 @@ func components(g graph.Graph, t Topology) ([]*component, error) {
 		out = append(out, c...)
 	}
 	for _, c := range out {
-		c.place = place(c.shape, c.replicas, t)
+		c.place = place(c.shape, c.replicas, t, matchedReplicas(out, c.namespace))
 	}
 	if err := applyBudgets(out, pdbs); err != nil {
 		return nil, err
@@ -154,6 +156,24 @@ func barePod(r graph.Resource) ([]*component, error) {
 	}}, nil
 }
 
+// matchedReplicas counts the replicas of the components in ns whose pods
+// a selector matches.
+func matchedReplicas(comps []*component, ns string) matcher {
+	return func(ls *metav1.LabelSelector) int {
+		sel, err := metav1.LabelSelectorAsSelector(ls)
+		if err != nil {
+			return 0
+		}
+		n := 0
+		for _, c := range comps {
+			if c.namespace == ns && !c.agent && sel.Matches(c.shape.labels) {
+				n += c.replicas
+			}
+		}
+		return n
+	}
+}
+
 // QuorumAnnotation on a workload (or its pod template) says whether its
 // members need a majority ("true") or not ("false"), for systems the
 // analysis does not know by name.
@@ -211,14 +231,15 @@ func applyBudgets(comps []*component, pdbs []graph.Resource) error {
 			}
 		}
 		var covered []*component
-		expected := 0
+		expected, healthy := 0, 0
 		for _, c := range comps {
 			if c.namespace == ns && !c.agent && sel.Matches(c.shape.labels) {
 				covered = append(covered, c)
 				expected += c.replicas
+				healthy += c.place.running // Pending replicas are not healthy
 			}
 		}
-		allowed, err := kube.DisruptionsAllowed(pdb.Spec, int32(expected))
+		allowed, err := kube.DisruptionsAllowed(pdb.Spec, int32(expected), int32(healthy))
 		if err != nil {
 			return fmt.Errorf("policy/PodDisruptionBudget %s: %w", r.Name, err)
 		}

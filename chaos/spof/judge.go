@@ -58,9 +58,11 @@ func (c *component) pod() Finding {
 	switch {
 	case c.bare:
 		return c.finding(Pod, SPOF, 0, c.needed, "a bare Pod: nothing recreates it when it dies; run it under "+c.replicasField)
+	case v == SPOF && c.replicas == 0:
+		return c.finding(Pod, v, rem, c.needed, fmt.Sprintf("its autoscaler may scale it to zero: nothing serves then; set %s to 2 or more (3 in staging and prod)", c.replicasField))
 	case v == SPOF && c.replicas <= 1:
 		return c.finding(Pod, v, rem, c.needed, fmt.Sprintf("a single replica: losing its pod stops it; set %s to 2 or more (3 in staging and prod)", c.replicasField))
-	case v == SPOF && c.quorum:
+	case v == SPOF && c.quorum && run == c.replicas:
 		return c.finding(Pod, v, rem, c.needed, fmt.Sprintf("%d members: losing one leaves %d, fewer than %s; set %s to an odd number of 3 or more", c.replicas, rem, c.what(), c.replicasField))
 	case v == SPOF:
 		return c.finding(Pod, v, rem, c.needed, fmt.Sprintf("%d of %d replicas can run (%s): losing one leaves %d, fewer than %s", run, c.replicas, c.place.nodeWhy, rem, c.what()))
@@ -118,12 +120,11 @@ func (c *component) drain() Finding {
 		return c.finding(Drain, SPOF, 0, c.needed, "a drain deletes a bare Pod and nothing recreates it; run it under "+c.replicasField)
 	}
 	run, share := c.place.running, c.place.perZone
+	// An eviction must satisfy every budget: the user's and the one its
+	// operator or chart writes.
 	budget, name := c.budget, c.budgetName
-	if budget == nil && c.operatorBudget != nil {
-		budget = c.operatorBudget
-		if name == "" {
-			name = "its operator's disruption budgets"
-		}
+	if o := c.operatorBudget; o != nil && (budget == nil || *o < *budget) {
+		budget, name = o, c.operatorBudgetName()
 	}
 	if budget == nil {
 		rem := run - share
@@ -144,15 +145,27 @@ func (c *component) drain() Finding {
 	if v := c.verdict(rem); v != Survives {
 		return c.finding(Drain, v, rem, c.needed, fmt.Sprintf("%s allows %d disruptions at once and one zone holds %d: a drain leaves %d, fewer than %s; lower the budget to %d", name, allowed, share, rem, c.what(), max(run-c.needed, 1)))
 	}
+	if c.place.drainStalls && share > allowed {
+		return c.finding(Drain, Degraded, rem, c.needed, fmt.Sprintf("%s lets %d go at a time, but the zone spread still counts the drained zone's cordoned nodes (nodeTaintsPolicy: Ignore, the default), so replacements beyond the skew stay Pending and the budget stops the drain before the zone's %d pods are out; set nodeTaintsPolicy: Honor on the constraint", name, allowed, share))
+	}
 	if spare := run - c.needed; allowed > spare {
 		return c.finding(Drain, Degraded, rem, c.needed, fmt.Sprintf("%s allows %d disruptions at once, more than the %d the component can lose: a drain of more than one zone's nodes can take it down; set maxUnavailable to %d", name, allowed, spare, max(spare, 1)))
 	}
 	return c.finding(Drain, Survives, rem, c.needed, fmt.Sprintf("%s lets %d go at a time: a drain leaves %d of %s", name, lost, rem, c.what()))
 }
 
-// quorumShape judges the member count of a consensus system.
+// quorumShape judges the member count of a consensus system: the members
+// that can run (a required anti-affinity leaves the rest Pending).
 func (c *component) quorumShape() Finding {
-	m := c.replicas
+	m := c.place.running
+	if m < c.replicas {
+		tolerates := max(m-c.needed, 0)
+		v := Degraded
+		if tolerates == 0 {
+			v = SPOF
+		}
+		return c.finding(Quorum, v, m, c.needed, fmt.Sprintf("only %d of %d members can run (%s): a majority of %d needs %d, so it tolerates %d failure(s); add domains or lower %s", m, c.replicas, c.place.nodeWhy, c.replicas, c.needed, tolerates, c.replicasField))
+	}
 	tolerates := (m - 1) / 2
 	switch {
 	case m < 3:
@@ -168,4 +181,9 @@ func or(s, fallback string) string {
 		return s
 	}
 	return fallback
+}
+
+// operatorBudgetName names the budget an operator or a chart writes.
+func (c *component) operatorBudgetName() string {
+	return or(c.operatorBudgetText, "its operator's disruption budgets")
 }

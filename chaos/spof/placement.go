@@ -45,14 +45,24 @@ type placement struct {
 	nodeWhy, zoneWhy string
 	// nodeNotes and zoneNotes say why a rule gives no guarantee.
 	nodeNotes, zoneNotes []string
+	// drainStalls is set when the zone bound comes from a DoNotSchedule
+	// spread that counts cordoned nodes (nodeTaintsPolicy Ignore, the
+	// default): a drained zone still counts as a domain, so replacements
+	// beyond the skew stay Pending.
+	drainStalls bool
 }
 
-// place computes the placement of replicas pods of shape p on topology t.
-func place(p podShape, replicas int, t Topology) placement {
+// matcher counts the replicas, in the pods' namespace, of every component
+// a label selector matches (the pods a spread constraint counts).
+type matcher func(*metav1.LabelSelector) int
+
+// place computes the placement of replicas pods of shape p on topology t;
+// matched counts the pods a spread constraint's selector matches.
+func place(p podShape, replicas int, t Topology, matched matcher) placement {
 	pl := placement{zones: t.Zones, nodes: t.Nodes, running: replicas, perNode: replicas, perZone: replicas}
 	pl.narrow(p, t)
 	pl.antiAffinity(p)
-	pl.spread(p, replicas)
+	pl.spread(p, replicas, matched)
 	if pl.zones == 1 && pl.pin != "" {
 		pl.perZone, pl.zoneWhy = pl.running, pl.pin
 	}
@@ -121,9 +131,9 @@ func (pl *placement) antiAffinity(p podShape) {
 }
 
 // spread applies topology spread constraints on the zone or the host: a
-// DoNotSchedule one that selects the pods bounds a domain; others are
-// noted.
-func (pl *placement) spread(p podShape, replicas int) {
+// DoNotSchedule one that selects the pods bounds a domain (counting every
+// pod its selector matches, other components' too); others are noted.
+func (pl *placement) spread(p podShape, replicas int, matched matcher) {
 	for _, c := range p.spec.TopologySpreadConstraints {
 		key, skew := c.TopologyKey, max(int(c.MaxSkew), 1)
 		host, zone := isHost(key), slices.Contains(zoneKeys, key)
@@ -137,15 +147,26 @@ func (pl *placement) spread(p podShape, replicas int) {
 			} else {
 				pl.nodeNotes = append(pl.nodeNotes, note)
 			}
+			continue
 		case !p.selects(c.LabelSelector):
 			note := fmt.Sprintf("the topologySpreadConstraint on %s does not select the pods' own labels", key)
 			pl.zoneNotes, pl.nodeNotes = append(pl.zoneNotes, note), append(pl.nodeNotes, note)
-		case zone:
-			why := fmt.Sprintf("topologySpreadConstraint on %s, DoNotSchedule, maxSkew %d", key, skew)
-			pl.boundZone(spreadBound(replicas, pl.zones, skew), why)
-			pl.boundNode(spreadBound(replicas, pl.zones, skew), why)
-		default:
-			pl.boundNode(spreadBound(replicas, pl.nodes, skew), fmt.Sprintf("topologySpreadConstraint on %s, DoNotSchedule, maxSkew %d", key, skew))
+			continue
+		}
+		counted := max(replicas, matched(c.LabelSelector))
+		why := fmt.Sprintf("topologySpreadConstraint on %s, DoNotSchedule, maxSkew %d", key, skew)
+		if counted > replicas {
+			why += fmt.Sprintf(", over the %d pods its selector matches", counted)
+		}
+		if zone {
+			b := min(replicas, spreadBound(counted, pl.zones, skew))
+			pl.boundZone(b, why)
+			pl.boundNode(b, why)
+			if pl.zoneWhy == why && (c.NodeTaintsPolicy == nil || *c.NodeTaintsPolicy != corev1.NodeInclusionPolicyHonor) {
+				pl.drainStalls = true
+			}
+		} else {
+			pl.boundNode(min(replicas, spreadBound(counted, pl.nodes, skew)), why)
 		}
 	}
 }
@@ -183,15 +204,15 @@ func (pl *placement) narrow(p podShape, t Topology) {
 	}
 	a := p.spec.Affinity
 	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
-		pl.nodes = max(1, min(pl.nodes, t.Nodes*pl.zones/t.Zones))
+		pl.eligibleNodes(t)
 		return
 	}
 	zones, hosts, zoneLimited, hostLimited, notIn := requiredTerms(a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms)
 	field := p.field + ".affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
 	switch {
 	case hostLimited && len(hosts) > 0:
-		pl.nodes = len(hosts)
-		pl.zones = min(pl.zones, len(hosts))
+		// Named hosts may share a zone: no zone guarantee beyond them.
+		pl.nodes, pl.zones = len(hosts), 1
 		if len(hosts) == 1 {
 			pl.pin = fmt.Sprintf("%s pins every replica to node %s", field, sortedKeys(hosts)[0])
 		}
@@ -206,7 +227,16 @@ func (pl *placement) narrow(p podShape, t Topology) {
 			pl.pin = fmt.Sprintf("%s leaves one zone", field)
 		}
 	}
-	pl.nodes = max(1, min(pl.nodes, t.Nodes*pl.zones/t.Zones))
+	pl.eligibleNodes(t)
+}
+
+// eligibleNodes is the fewest nodes the eligible zones can have: all of
+// them when every zone is eligible; one per zone otherwise, since nodes
+// need not be spread evenly (Topology guarantees one per zone).
+func (pl *placement) eligibleNodes(t Topology) {
+	if pl.zones < t.Zones {
+		pl.nodes = max(1, min(pl.nodes, pl.zones))
+	}
 }
 
 // requiredTerms reads required node selector terms (ORed): the zones and
@@ -250,24 +280,32 @@ func sortedKeys(m map[string]bool) []string {
 
 // selects reports whether a label selector matches the pods' own labels
 // (a nil selector matches no pod: a spread constraint without one counts
-// nothing).
+// nothing; an empty one matches every pod).
 func (p podShape) selects(ls *metav1.LabelSelector) bool {
 	if ls == nil {
 		return false
 	}
 	sel, err := metav1.LabelSelectorAsSelector(ls)
-	return err == nil && !sel.Empty() && sel.Matches(p.labels)
+	return err == nil && sel.Matches(p.labels)
 }
 
 // selectsSelf reports whether a pod affinity term applies to the pods'
 // own replicas: its selector matches their labels and its namespaces
-// include theirs (none listed and no namespace selector means their own).
+// include theirs. The namespaces are the union of the listed ones and
+// those namespaceSelector matches (empty: every namespace); with neither,
+// the pods' own. A namespace selector is matched against the
+// kubernetes.io/metadata.name label only, the one label every namespace
+// is known to carry; anything else gives no guarantee.
 func (p podShape) selectsSelf(term corev1.PodAffinityTerm) bool {
 	if !p.selects(term.LabelSelector) {
 		return false
 	}
-	if len(term.Namespaces) == 0 || term.NamespaceSelector != nil {
+	if slices.Contains(term.Namespaces, p.namespace) || (len(term.Namespaces) == 0 && term.NamespaceSelector == nil) {
 		return true
 	}
-	return slices.Contains(term.Namespaces, p.namespace)
+	if term.NamespaceSelector == nil {
+		return false
+	}
+	sel, err := metav1.LabelSelectorAsSelector(term.NamespaceSelector)
+	return err == nil && sel.Matches(labels.Set{corev1.LabelMetadataName: p.namespace})
 }

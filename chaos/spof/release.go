@@ -181,7 +181,7 @@ func vaultRelease(in releaseInputs) (*component, error) {
 		if m := s.HA.DisruptionBudget.MaxUnavailable; m != nil && *m != 0 {
 			allowed = min(*m, n)
 		}
-		c.operatorBudget, c.budgetName = &allowed, fmt.Sprintf("the chart's PodDisruptionBudget (maxUnavailable %d)", allowed)
+		c.operatorBudget, c.operatorBudgetText = &allowed, fmt.Sprintf("the chart's PodDisruptionBudget (maxUnavailable %d)", allowed)
 	}
 	return c, nil
 }
@@ -236,7 +236,7 @@ func istiodRelease(in releaseInputs) (*component, error) {
 	}
 	if e := v.Global.DefaultPodDisruptionBudget.Enabled; e == nil || *e {
 		allowed := max(n-1, 0)
-		c.operatorBudget, c.budgetName = &allowed, "the chart's PodDisruptionBudget (minAvailable 1)"
+		c.operatorBudget, c.operatorBudgetText = &allowed, "the chart's PodDisruptionBudget (minAvailable 1)"
 	}
 	return c, nil
 }
@@ -328,12 +328,12 @@ func replicatedChart(parts []chartPart) func(releaseInputs) ([]*component, error
 					one := intstr.FromInt32(1)
 					spec.MinAvailable = &one
 				}
-				allowed, err := kube.DisruptionsAllowed(spec, int32(n))
+				allowed, err := kube.DisruptionsAllowed(spec, int32(n), int32(n))
 				if err != nil {
 					return nil, fmt.Errorf("%spodDisruptionBudget: %w", prefix, err)
 				}
 				a := int(allowed)
-				c.operatorBudget, c.budgetName = &a, fmt.Sprintf("the chart's PodDisruptionBudget (%s)", budgetText(spec))
+				c.operatorBudget, c.operatorBudgetText = &a, fmt.Sprintf("the chart's PodDisruptionBudget (%s)", budgetText(spec))
 			}
 			out = append(out, c)
 		}

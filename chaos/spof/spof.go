@@ -121,8 +121,10 @@ type Report struct {
 type Target struct {
 	Name, Kind, Namespace, URN string
 	PodLabels                  map[string]string
-	Replicas, Needed           int
-	Quorum                     bool
+	// Running is how many replicas can be scheduled at all (a required
+	// anti-affinity leaves the rest Pending).
+	Replicas, Running, Needed int
+	Quorum                    bool
 	// Agent marks a DaemonSet (one pod per node).
 	Agent bool
 }
@@ -178,7 +180,7 @@ func Analyze(g graph.Graph, env string, t Topology) (*Report, error) {
 		rep.Findings = append(rep.Findings, c.judge(t)...)
 		rep.Targets = append(rep.Targets, Target{
 			Name: c.name, Kind: c.kind, Namespace: c.namespace, URN: c.urn, PodLabels: c.shape.labels,
-			Replicas: c.replicas, Needed: c.needed, Quorum: c.quorum, Agent: c.agent,
+			Replicas: c.replicas, Running: c.place.running, Needed: c.needed, Quorum: c.quorum, Agent: c.agent,
 		})
 	}
 	sort.SliceStable(rep.Findings, func(i, j int) bool {

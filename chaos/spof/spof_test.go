@@ -411,6 +411,86 @@ spec:
 `},
 			wants: map[string]want{"web": all(Survives)},
 		},
+		{
+			name: "an anti-affinity whose namespace selector misses the pods' namespace guarantees nothing",
+			docs: []string{deployment("web", 3, `affinity:
+  podAntiAffinity:
+    requiredDuringSchedulingIgnoredDuringExecution:
+    - {topologyKey: kubernetes.io/hostname, labelSelector: {matchLabels: {app: web}}, namespaceSelector: {matchLabels: {team: payments}}}
+`), pdb("web", "maxUnavailable", "1")},
+			wants:   map[string]want{"web": {Node: SPOF}},
+			reasons: map[string]string{"web/node": "does not select the pods' own labels"},
+		},
+		{
+			name: "an empty namespace selector is every namespace, the pods' own included",
+			docs: []string{deployment("web", 3, `affinity:
+  podAntiAffinity:
+    requiredDuringSchedulingIgnoredDuringExecution:
+    - {topologyKey: kubernetes.io/hostname, labelSelector: {matchLabels: {app: web}}, namespaceSelector: {}}
+`), pdb("web", "maxUnavailable", "1")},
+			wants: map[string]want{"web": {Node: Survives}},
+		},
+		{
+			name: "a spread over a label other components share bounds their sum, not the component",
+			docs: []string{
+				strings.ReplaceAll(deployment("web", 3, strings.ReplaceAll(spreadFor("web"), "{app: web}", "{tier: backend}")), "labels: {app: web}", "labels: {app: web, tier: backend}"),
+				strings.ReplaceAll(deployment("api", 6, strings.ReplaceAll(spreadFor("api"), "{app: api}", "{tier: backend}")), "labels: {app: api}", "labels: {app: api, tier: backend}"),
+				pdb("web", "maxUnavailable", "1"), pdb("api", "maxUnavailable", "1"),
+			},
+			wants:   map[string]want{"web": {Zone: SPOF}, "api": {Zone: Survives}},
+			reasons: map[string]string{"web/zone": "over the 9 pods its selector matches"},
+		},
+		{
+			name:    "a budget that sets neither bound allows nothing",
+			docs:    []string{deployment("web", 3, spreadFor("web")), strings.ReplaceAll(pdb("web", "maxUnavailable", "1"), "  maxUnavailable: 1\n", "")},
+			wants:   map[string]want{"web": {Drain: Degraded}},
+			reasons: map[string]string{"web/drain": "(neither minAvailable nor maxUnavailable) allows no disruption"},
+		},
+		{
+			name: "Pending replicas are not healthy: the budget allows nothing, and a quorum of 5 that runs 3",
+			docs: []string{`apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: etcd, namespace: shop}
+spec:
+  replicas: 5
+  serviceName: etcd
+  selector: {matchLabels: {app.kubernetes.io/name: etcd}}
+  template:
+    metadata: {labels: {app.kubernetes.io/name: etcd}}
+    spec:
+      containers: [{name: etcd, image: "registry.k8s.io/etcd:3.5.21-0"}]
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+          - {topologyKey: topology.kubernetes.io/zone, labelSelector: {matchLabels: {app.kubernetes.io/name: etcd}}}
+`, `apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: etcd, namespace: shop}
+spec: {maxUnavailable: 1, selector: {matchLabels: {app.kubernetes.io/name: etcd}}}
+`},
+			wants:   map[string]want{"etcd": {Pod: SPOF, Zone: SPOF, Drain: Degraded, Quorum: SPOF}},
+			reasons: map[string]string{"etcd/quorum": "only 3 of 5 members can run", "etcd/drain": "allows no disruption", "etcd/pod": "3 of 5 replicas can run"},
+			remain:  map[string]int{"etcd/zone": 2},
+		},
+		{
+			name:    "a zone drain stalls when the spread still counts cordoned nodes",
+			docs:    []string{deployment("web", 6, spreadFor("web")), pdb("web", "maxUnavailable", "1")},
+			wants:   map[string]want{"web": {Zone: Survives, Drain: Degraded}},
+			reasons: map[string]string{"web/drain": "set nodeTaintsPolicy: Honor"},
+		},
+		{
+			name:  "with nodeTaintsPolicy Honor the drain moves the zone's pods",
+			docs:  []string{deployment("web", 6, strings.ReplaceAll(spreadFor("web"), "whenUnsatisfiable: DoNotSchedule,", "whenUnsatisfiable: DoNotSchedule, nodeTaintsPolicy: Honor,")), pdb("web", "maxUnavailable", "1")},
+			wants: map[string]want{"web": {Drain: Survives}},
+		},
+		{
+			name: "pinned to one zone, nodes may be as few as one there",
+			docs: []string{deployment("web", 2, `nodeSelector: {topology.kubernetes.io/zone: us-east-1a}
+topologySpreadConstraints:
+- {maxSkew: 1, topologyKey: kubernetes.io/hostname, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: web}}}
+`), pdb("web", "maxUnavailable", "1")},
+			wants: map[string]want{"web": {Node: SPOF, Zone: SPOF}},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

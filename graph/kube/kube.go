@@ -201,12 +201,15 @@ func Decode[T any](obj map[string]any) (T, error) {
 }
 
 // DisruptionsAllowed is the number of pods the eviction API lets go at
-// once from a budget covering expected healthy pods, computed as the
-// disruption controller does (pkg/controller/disruption): percentages are
-// scaled against expected and rounded up, desired healthy is minAvailable
-// or expected minus maxUnavailable, and a budget that sets neither allows
-// every pod. An error names a value the API server refuses.
-func DisruptionsAllowed(spec policyv1.PodDisruptionBudgetSpec, expected int32) (int32, error) {
+// once from a budget whose selected pods' controllers expect `expected`
+// and of which `healthy` run, computed as the disruption controller does
+// (pkg/controller/disruption, getExpectedPodCount and updatePdbStatus):
+// percentages are scaled against expected and rounded up, desired healthy
+// is minAvailable or expected minus maxUnavailable, allowed is healthy
+// minus desired and never below 0; a policy/v1 budget that sets neither
+// bound expects nothing and allows nothing. An error names a value the
+// API server refuses.
+func DisruptionsAllowed(spec policyv1.PodDisruptionBudgetSpec, expected, healthy int32) (int32, error) {
 	n := int(expected)
 	var desired int
 	switch {
@@ -223,9 +226,12 @@ func DisruptionsAllowed(spec policyv1.PodDisruptionBudgetSpec, expected int32) (
 		}
 		desired = v
 	default:
-		return expected, nil
+		return 0, nil
 	}
-	return int32(max(n-desired, 0)), nil
+	if expected <= 0 {
+		return 0, nil
+	}
+	return int32(max(int(healthy)-desired, 0)), nil
 }
 
 func scaled(v *intstr.IntOrString, n int, field string) (int, error) {

@@ -71,20 +71,15 @@ selected_namespaces(sel, own) := {own} if {
 protected := {ns | some ns in data.cloudscale.config.protectedNamespaces}
 
 # selectors: the pod selectors a fault injects into: its own, and a
-# NetworkChaos target's when the direction is from or both (with to, the
-# default, only the source pods are changed).
-selectors(spec) := [object.get(spec, "selector", {})] if not injects_target(spec)
+# NetworkChaos target's (a partition sets rules on the target's pods too,
+# whatever the direction).
+selectors(spec) := [object.get(spec, "selector", {})] if not spec.target.selector
 
-selectors(spec) := [object.get(spec, "selector", {}), spec.target.selector] if injects_target(spec)
-
-injects_target(spec) if {
-	spec.target.selector
-	object.get(spec, "direction", "to") in {"from", "both"}
-}
+selectors(spec) := [object.get(spec, "selector", {}), spec.target.selector] if spec.target.selector
 
 # METADATA
 # title: Chaos experiments stay out of system and operator namespaces
-# description: A fault in kube-system, the chaos controller's namespace or an operator's namespace can take down what every workload depends on, or the means to stop the experiment; experiments select only application namespaces (an empty selector means the experiment's own namespace; a NetworkChaos target counts when the direction is from or both).
+# description: A fault in kube-system, the chaos controller's namespace or an operator's namespace can take down what every workload depends on, or the means to stop the experiment; experiments select only application namespaces (an empty selector means the experiment's own namespace; a NetworkChaos target counts too, since a partition changes the target's pods whatever the direction).
 # custom:
 #   id: CS-CHAOS-001
 #   severity: critical

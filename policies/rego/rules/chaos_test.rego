@@ -21,11 +21,10 @@ test_cs_chaos_001_pass if {
 	count(chaos.cs_chaos_001) == 0 with input as fx.kube([
 		pod_kill("chaos", {"namespaces": ["shop"], "labelSelectors": {"app": "web"}}),
 		pod_kill("shop", {"labelSelectors": {"app": "web"}}),
-		# A partition towards a dependency in a protected namespace changes
-		# only the source pods.
-		object.union(meta("NetworkChaos", "to-vault", "shop"), {"spec": {
+		# A partition between two application namespaces.
+		object.union(meta("NetworkChaos", "shop-web", "shop"), {"spec": {
 			"action": "partition", "mode": "all", "direction": "to", "selector": {"namespaces": ["shop"]},
-			"target": {"mode": "all", "selector": {"namespaces": ["vault"]}},
+			"target": {"mode": "all", "selector": {"namespaces": ["web"]}},
 		}}),
 		object.union(meta("Workflow", "wf", "chaos"), {"spec": {"entry": "entry", "templates": guarded}}),
 	])
@@ -41,9 +40,9 @@ test_cs_chaos_001_fail if {
 	} with input as fx.kube([
 		# No namespaces: the experiment's own (Chaos Mesh's default).
 		pod_kill("kube-system", {"labelSelectors": {"k8s-app": "kube-dns"}}),
-		# The target of a partition counts too.
+		# The target of a partition counts too, whatever the direction.
 		object.union(meta("NetworkChaos", "net", "chaos"), {"spec": {
-			"action": "partition", "mode": "all", "direction": "both", "selector": {"namespaces": ["shop"]},
+			"action": "partition", "mode": "all", "direction": "to", "selector": {"namespaces": ["shop"]},
 			"target": {"mode": "all", "selector": {"namespaces": ["vault"]}},
 		}}),
 		# Pods named by namespace.

@@ -329,13 +329,14 @@ spread_ok(subnets, nodes) if {
 # (pkg/controller/disruption): with n pods expected and all healthy,
 #   maxUnavailable m: allowed = m, a percentage rounded up (ceil(m% * n));
 #   minAvailable m:   allowed = n - m, a percentage rounded up as well;
-#   neither:          every pod may go.
+#   neither:          nothing may go (a policy/v1 budget without a bound
+#                     expects no pod, so the controller allows none).
 # n is the replica floor of the workloads the budget selects.
 disruptions_allowed(spec, n) := min([scaled(spec.maxUnavailable, n), n]) if {
 	spec.maxUnavailable != null
 } else := max([n - scaled(spec.minAvailable, n), 0]) if {
 	spec.minAvailable != null
-} else := n
+} else := 0
 
 scaled(v, _) := v if is_number(v)
 

@@ -192,9 +192,12 @@ test_cs_ha_011_fail if {
 		{"urn": "urn:api", "msg": "PodDisruptionBudget shop/api (minAvailable 1) allows no disruption of the 1 pods it covers, so it blocks every drain"},
 		{"urn": "urn:other", "msg": "PodDisruptionBudget shop/other (maxUnavailable 0%) allows no disruption at any size, so it blocks every drain"},
 		{"urn": "urn:bad", "msg": "PodDisruptionBudget shop/bad: minAvailable is 1, not a non-negative integer or a percentage up to 100%"},
+		{"urn": "urn:none", "msg": "PodDisruptionBudget shop/none (neither minAvailable nor maxUnavailable) allows no disruption of the 1 pods it covers, so it blocks every drain"},
 	} with input as fx.kube([
 		object.union(fx.deployment, {"spec": {"replicas": 1}}),
 		budget({"minAvailable": 1}),
+		# A policy/v1 budget without a bound expects no pod: it allows none.
+		object.union(budget({}), {"metadata": {"name": "none"}}),
 		object.union(budget({"maxUnavailable": "0%"}), {"metadata": {"name": "other"}, "spec": {"selector": {"matchLabels": {"app": "gone"}}}}),
 		object.union(budget({"minAvailable": "1"}), {"metadata": {"name": "bad"}, "spec": {"selector": {"matchLabels": {"app": "gone"}}}}),
 	])
