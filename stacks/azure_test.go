@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cloudscale/platform/graph"
-	"github.com/cloudscale/platform/stacks/mockstack"
+	"github.com/cloudscale/platform/stacks/mocks"
 	"github.com/cloudscale/platform/stacks/spec"
 )
 
@@ -23,7 +23,7 @@ func TestAzureProd(t *testing.T) {
 	assert.Equal(t, true, get(kv, "properties.enableRbacAuthorization"))
 	assert.Equal(t, true, get(kv, "properties.enableSoftDelete"))
 	assert.Equal(t, "Deny", get(kv, "properties.networkAcls.defaultAction"))
-	assert.Equal(t, mockstack.AzureTenantID, get(kv, "properties.tenantId"))
+	assert.Equal(t, mocks.AzureTenantID, get(kv, "properties.tenantId"))
 	assert.LessOrEqual(t, len(kv.String("vaultName")), 24)
 
 	// Keys rotate every 90 days.

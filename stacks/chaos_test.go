@@ -8,12 +8,14 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"sigs.k8s.io/yaml"
 
 	"github.com/cloudscale/platform/chaos/experiments"
 	"github.com/cloudscale/platform/chaos/spof"
 	"github.com/cloudscale/platform/graph"
 	"github.com/cloudscale/platform/graph/load"
 	"github.com/cloudscale/platform/policies"
+	"github.com/cloudscale/platform/services/slogate/gate"
 	"github.com/cloudscale/platform/stacks"
 	"github.com/cloudscale/platform/stacks/mockstack"
 	"github.com/cloudscale/platform/stacks/spec"
@@ -29,9 +31,11 @@ func TestStacksHaveNoSinglePointOfFailure(t *testing.T) {
 		components int
 		spof       int
 	}{
-		{"prod", 9, 0}, {"prod-azure", 9, 0}, {"prod-gcp", 9, 0}, {"staging", 9, 0},
-		{"dev", 9, 2},   // ingress-gateway: node and zone (advisory)
-		{"local", 1, 2}, // the charts are CRDs only on the simulated cluster
+		{"prod", 11, 0}, {"prod-azure", 11, 0}, {"prod-gcp", 11, 0}, {"staging", 11, 0},
+		// ingress-gateway, slo-gate and Chaos Mesh's controller: node and
+		// zone, from preferred spreads (advisory)
+		{"dev", 11, 6},
+		{"local", 2, 4}, // the charts are CRDs only on the simulated cluster
 	}
 	for _, tc := range cases {
 		t.Run(tc.stack, func(t *testing.T) {
@@ -42,8 +46,8 @@ func TestStacksHaveNoSinglePointOfFailure(t *testing.T) {
 			assert.Equal(t, tc.components, rep.Components)
 			assert.Equal(t, tc.spof, rep.Count(spof.SPOF), "%v", rep.Failing())
 			for _, f := range rep.Failing() {
-				assert.Equal(t, "ingress-gateway", f.Component)
-				assert.Contains(t, f.Reason, "ScheduleAnyway")
+				assert.Contains(t, []string{"ingress-gateway", "slo-gate", "chaos-mesh-controller-manager"}, f.Component)
+				assert.Regexp(t, "ScheduleAnyway|preferred", f.Reason)
 			}
 			plan, err := experiments.New(res.Graph, rep, stacks.ChaosConfig(res.Spec))
 			require.NoError(t, err)
@@ -107,6 +111,7 @@ func BenchmarkChaosGateAndPlanAllStacks(b *testing.B) {
 		b.Fatal(err)
 	}
 	for b.Loop() {
+		stacks.ForgetChaosPlans()
 		for _, name := range names {
 			res, err := mockstack.RunDir(".", name, stacks.Options{})
 			if err != nil {
@@ -121,4 +126,71 @@ func BenchmarkChaosGateAndPlanAllStacks(b *testing.B) {
 			}
 		}
 	}
+}
+
+// Every stack installs the Schedule of its own plan: the one `cloudscale
+// chaos plan --stack` derives from the stack's graph, object for object;
+// the gate answers for the components the experiments ask about; only the
+// application namespaces accept injection; the chaos namespace is
+// privileged only where chaos-daemon runs.
+func TestStacksScheduleTheirOwnPlan(t *testing.T) {
+	names, err := spec.Discover(".")
+	require.NoError(t, err)
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			res, err := mockstack.RunDir(".", name, stacks.Options{})
+			require.NoError(t, err)
+			rep, err := spof.Analyze(res.Graph, string(res.Spec.Environment), stacks.ChaosTopology(res.Spec))
+			require.NoError(t, err)
+			plan, err := experiments.New(res.Graph, rep, stacks.ChaosConfig(res.Spec))
+			require.NoError(t, err)
+
+			installed, ok := res.Graph.Named("kubernetes:chaos-mesh.org/v1alpha1:Schedule", "chaos-schedule")
+			want := plan.Schedule()
+			require.Equal(t, want != nil, ok, "a Schedule exactly when the plan has one (chaos.enabled %v)", res.Spec.Chaos.Enabled)
+			if ok {
+				raw, err := json.Marshal(want)
+				require.NoError(t, err)
+				var wantObj map[string]any
+				require.NoError(t, json.Unmarshal(raw, &wantObj))
+				assert.Equal(t, wantObj["spec"], installed.Inputs["spec"])
+			}
+
+			cm, ok := res.Graph.Named("kubernetes:core/v1:ConfigMap", "chaos-slo-gate")
+			require.True(t, ok)
+			var c gate.Config
+			require.NoError(t, yaml.UnmarshalStrict([]byte(mapAt(cm, "data")["config.yaml"].(string)), &c))
+			require.NoError(t, c.Validate())
+			wantGate, err := stacks.GateConfig(res.Graph, rep, plan.Config.Namespaces)
+			require.NoError(t, err)
+			assert.Equal(t, wantGate, c)
+			assert.Contains(t, c.Components, "ingress-gateway")
+
+			for _, ns := range plan.Config.Namespaces {
+				n, ok := res.Graph.Named("kubernetes:core/v1:Namespace", ns)
+				require.True(t, ok, ns)
+				assert.Equal(t, "enabled", mapAt(n, "metadata.annotations")["chaos-mesh.org/inject"], ns)
+			}
+			for _, ns := range []string{"chaos", "vault", "istio-system"} {
+				n, ok := res.Graph.Named("kubernetes:core/v1:Namespace", ns)
+				require.True(t, ok, ns)
+				_, annotated := n.Get("metadata.annotations")
+				assert.False(t, annotated, "%s accepts no chaos", ns)
+			}
+			chaosNS, _ := res.Graph.Named("kubernetes:core/v1:Namespace", "chaos")
+			level := "restricted"
+			if res.Spec.Cloud != spec.Local {
+				level = "privileged"
+			}
+			assert.Equal(t, level, mapAt(chaosNS, "metadata.labels")["pod-security.kubernetes.io/enforce"])
+		})
+	}
+}
+
+// mapAt is the object at path (keys with dots, such as annotations, are
+// read from it).
+func mapAt(r graph.Resource, path string) map[string]any {
+	v, _ := r.Get(path)
+	m, _ := v.(map[string]any)
+	return m
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cloudscale/platform/components/gateway"
+	"github.com/cloudscale/platform/components/resilience"
 	"github.com/cloudscale/platform/components/security"
 	"github.com/cloudscale/platform/infra"
 	awsinfra "github.com/cloudscale/platform/infra/aws"
@@ -34,6 +35,11 @@ type Options struct {
 	// StacksDir is where files the config names (gateway.documentFile) are
 	// read from; default the project root's stacks directory.
 	StacksDir string
+
+	// deriving marks the evaluation of the stack under mocks from which
+	// its chaos Schedule is derived (ChaosPlan): it registers the chaos
+	// tier without the Schedule and the gate's components.
+	deriving bool
 }
 
 // Deploy is the Pulumi program: `pulumi up -s <stack>` runs it.
@@ -87,6 +93,7 @@ type Platform struct {
 	Cluster  infra.Cluster
 	Baseline *security.Baseline
 	Gateway  *gateway.Gateway
+	Chaos    *resilience.Resilience
 }
 
 // NewPlatform composes the tiers of one stack.
@@ -95,9 +102,14 @@ func NewPlatform(ctx *pulumi.Context, s spec.Spec, opts Options) (*Platform, err
 	if opts.RenderDir != "" && s.Cloud != spec.Local {
 		return nil, fmt.Errorf("stack %s: --render works only for cloud local; %s stacks deploy to their cloud", s.Stack, s.Cloud)
 	}
-	tiers, err := checkTiers(s)
+	tiers, err := checkTiers(s, opts)
 	if err != nil {
 		return nil, err
+	}
+	if !opts.deriving {
+		if err := tiers.deriveChaos(s); err != nil {
+			return nil, fmt.Errorf("stack %s: chaos: %w", s.Stack, err)
+		}
 	}
 	p := &Platform{Spec: s}
 	if err := ctx.RegisterComponentResource("cloudscale:stack:Platform", s.Stack, p); err != nil {
@@ -124,6 +136,7 @@ func NewPlatform(ctx *pulumi.Context, s spec.Spec, opts Options) (*Platform, err
 		"kubeconfig":   cluster.Kubeconfig,
 		"backupBucket": cluster.Backups.Bucket,
 		"gateway":      p.Gateway.Service,
+		"sloGate":      p.Chaos.GateURL,
 	}
 	for k, v := range outputs {
 		ctx.Export(k, v)

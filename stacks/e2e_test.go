@@ -180,6 +180,26 @@ func tiersDeployed(t *testing.T, ctx context.Context, client *kubernetes.Clients
 	mesh, err := client.CoreV1().ConfigMaps("istio-system").Get(ctx, "istio", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Contains(t, mesh.Data["mesh"], "REGISTRY_ONLY")
+
+	// The chaos tier: the stack's Schedule accepted under Chaos Mesh's own
+	// schema (every kind defined, for a controller to act on), the SLO gate
+	// running, the application namespaces open to injection.
+	sched := get("chaos-mesh.org", "v1alpha1", "schedules", "chaos", "cloudscale-resilience")
+	policy, _, _ := unstructured.NestedString(sched.Object, "spec", "concurrencyPolicy")
+	assert.Equal(t, "Forbid", policy)
+	templates, _, _ := unstructured.NestedSlice(sched.Object, "spec", "workflow", "templates")
+	assert.NotEmpty(t, templates, "the workflow's templates survive the schema (nothing pruned)")
+	for _, kind := range []string{"podchaos", "networkchaos", "stresschaos", "dnschaos", "workflows", "workflownodes", "statuschecks"} {
+		_, err := dyn.Resource(schema.GroupVersionResource{Group: "chaos-mesh.org", Version: "v1alpha1", Resource: kind}).Namespace("chaos").
+			List(ctx, metav1.ListOptions{})
+		assert.NoError(t, err, "chaos-mesh.org %s is served", kind)
+	}
+	gate, err := client.AppsV1().Deployments("chaos").Get(ctx, "slo-gate", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, int32(3), gate.Status.ReadyReplicas)
+	app, err := client.CoreV1().Namespaces().Get(ctx, "cloudscale", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "enabled", app.Annotations["chaos-mesh.org/inject"])
 }
 
 func probeSpread(t *testing.T, ctx context.Context, client *kubernetes.Clientset) {

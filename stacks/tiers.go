@@ -11,6 +11,7 @@ import (
 	"github.com/cloudscale/platform/components/gateway"
 	"github.com/cloudscale/platform/components/mesh"
 	"github.com/cloudscale/platform/components/monitoring"
+	"github.com/cloudscale/platform/components/resilience"
 	"github.com/cloudscale/platform/components/security"
 	"github.com/cloudscale/platform/components/upstream"
 	"github.com/cloudscale/platform/components/workload"
@@ -27,15 +28,19 @@ type tierArgs struct {
 	vault    *security.VaultArgs
 	secrets  *security.SecretsArgs
 	gateway  *gateway.Args
+	chaos    *resilience.Args
 }
 
 // planTiers derives every tier's arguments from the spec and the tiers'
 // contracts, before the cluster exists; what the cloud tier provides (the
 // storage class, the seal, the load balancer) is added by kubernetesTiers.
-func planTiers(s spec.Spec) *tierArgs {
+func planTiers(s spec.Spec, opts Options) *tierArgs {
 	mode := upstream.Charts
 	if s.Cloud == spec.Local {
 		mode = upstream.CRDsOnly // no chart can be fetched offline; the kinds are defined so the objects apply
+		if opts.deriving {
+			mode = upstream.Omitted // the chaos plan reads workloads, not definitions
+		}
 	}
 	res := workload.Resources{
 		RequestCPU: s.Resources.Requests.CPU, RequestMemory: s.Resources.Requests.Memory,
@@ -58,11 +63,15 @@ func planTiers(s spec.Spec) *tierArgs {
 	if a := s.Security.ACME; a != nil {
 		acme = &security.ACME{Email: a.Email, Server: a.Server, DNS01: dns01(s)}
 	}
+	chaos := ChaosConfig(s)
 	return &tierArgs{
 		baseline: &security.BaselineArgs{
 			Namespaces: []string{s.Namespace, spec.IngressNamespace}, Mesh: true,
 			System: []contract.OperatorNamespace{mesh.OperatorNamespace(), security.CertManagerOperatorNamespace(),
-				security.VaultOperatorNamespace(), security.ExternalSecretsOperatorNamespace()},
+				security.VaultOperatorNamespace(), security.ExternalSecretsOperatorNamespace(),
+				resilience.OperatorNamespace(chaos.Daemon)},
+			// Only the application namespaces accept chaos.
+			Annotations: resilience.InjectAnnotation(),
 		},
 		mesh: &mesh.Args{
 			Mode: mode, IstiodReplicas: s.Mesh.IstiodReplicas, TracingSampling: s.Mesh.TracingSampling, Tracing: tracing,
@@ -74,6 +83,12 @@ func planTiers(s spec.Spec) *tierArgs {
 		},
 		secrets: &security.SecretsArgs{Mode: mode, Secrets: gw.VaultSecrets(), Vault: security.VaultEndpoint()},
 		gateway: gw,
+		chaos: &resilience.Args{
+			Mode: mode, AppNamespaces: chaos.Namespaces, Replicas: s.ReplicaCount,
+			// The managed clouds' default; the cluster's distribution decides.
+			Runtime:    resilience.RuntimeOf(""),
+			Production: s.Environment.Production(), Resources: res,
+		},
 	}
 }
 
@@ -121,6 +136,7 @@ func (t *tierArgs) validate() error {
 	}{
 		{"baseline", t.baseline.Validate()}, {"mesh", t.mesh.Validate()}, {"certs", t.certs.Validate()},
 		{"vault", t.vault.Validate()}, {"secrets", t.secrets.Validate()}, {"gateway", t.gateway.Validate()},
+		{"chaos", t.chaos.Validate()},
 	} {
 		if c.err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", c.tier, c.err))
@@ -131,8 +147,8 @@ func (t *tierArgs) validate() error {
 
 // checkTiers plans and checks every Kubernetes tier; the stack calls it
 // before it registers anything, the cloud tier included.
-func checkTiers(s spec.Spec) (*tierArgs, error) {
-	t := planTiers(s)
+func checkTiers(s spec.Spec, opts Options) (*tierArgs, error) {
+	t := planTiers(s, opts)
 	if err := t.validate(); err != nil {
 		return nil, fmt.Errorf("stack %s: %w", s.Stack, err)
 	}
@@ -148,6 +164,7 @@ func kubernetesTiers(ctx *pulumi.Context, p *Platform, t *tierArgs, cluster infr
 		t.vault.Seal, t.vault.ServiceAccountAnnotations, t.vault.PodLabels = seal.Stanza, seal.Annotations, seal.Labels
 	}
 	t.mesh.Distribution = string(cluster.Distribution)
+	t.chaos.Runtime = resilience.RuntimeOf(string(cluster.Distribution))
 	t.gateway.ServiceAnnotations = cluster.LoadBalancerAnnotations
 	after := func(deps ...pulumi.Resource) []pulumi.ResourceOption {
 		return append(append([]pulumi.ResourceOption(nil), opts...), pulumi.DependsOn(deps))
@@ -161,7 +178,8 @@ func kubernetesTiers(ctx *pulumi.Context, p *Platform, t *tierArgs, cluster infr
 	if err != nil {
 		return err
 	}
-	if _, err := security.NewCerts(ctx, "certs", t.certs, after(baseline)...); err != nil {
+	certs, err := security.NewCerts(ctx, "certs", t.certs, after(baseline)...)
+	if err != nil {
 		return err
 	}
 	if _, err := security.NewVault(ctx, "vault", t.vault, after(baseline)...); err != nil {
@@ -171,6 +189,12 @@ func kubernetesTiers(ctx *pulumi.Context, p *Platform, t *tierArgs, cluster infr
 		return err
 	}
 	p.Gateway, err = gateway.New(ctx, "gateway", t.gateway, after(baseline, m)...)
+	if err != nil {
+		return err
+	}
+	// Last: its Schedule targets every other tier, and its webhook's
+	// certificate comes from cert-manager.
+	p.Chaos, err = resilience.New(ctx, "chaos", t.chaos, after(baseline, certs)...)
 	return err
 }
 

@@ -56,10 +56,13 @@ func TestKubernetesTiersInStaging(t *testing.T) {
 		named(t, g, "kubernetes:networking.istio.io/v1alpha3:EnvoyFilter", f)
 	}
 	// No Redis is named for global limits, so no route has one and no
-	// rate-limit service runs.
-	deployments := g.OfType("kubernetes:apps/v1:Deployment")
-	require.Len(t, deployments, 1)
-	assert.Equal(t, "ingress-gateway", componenttest.Decode[appsv1.Deployment](t, deployments[0].Inputs, "deployment").Name)
+	// rate-limit service runs: the gateway and the chaos tier's SLO gate
+	// are the only Deployments.
+	var deployments []string
+	for _, d := range g.OfType("kubernetes:apps/v1:Deployment") {
+		deployments = append(deployments, componenttest.Decode[appsv1.Deployment](t, d.Inputs, "deployment").Name)
+	}
+	assert.ElementsMatch(t, []string{"ingress-gateway", "slo-gate"}, deployments)
 	ra := componenttest.Object[securityv1.RequestAuthentication](t, g, "kubernetes:security.istio.io/v1:RequestAuthentication", "gateway-jwt")
 	assert.Equal(t, "https://id.cloudscale.example.com", ra.Spec.JwtRules[0].GetIssuer())
 	es := componenttest.Object[esv1.ExternalSecret](t, g, "kubernetes:external-secrets.io/v1:ExternalSecret", "secrets-istio-ingress-gateway-api-keys")

@@ -88,6 +88,9 @@ type Experiment struct {
 	Chaos *chaosv1alpha1.EmbedChaos `json:"-"`
 	// ChaosKind is the template type of Chaos ("PodChaos").
 	ChaosKind chaosv1alpha1.TemplateType `json:"chaosKind,omitempty"`
+	// Route is a route fault's route and its Istio VirtualService (nil
+	// for the others; see routes.go).
+	Route *RouteFault `json:"route,omitempty"`
 }
 
 // Plan is the catalogue of one stack.
@@ -117,6 +120,11 @@ func New(g graph.Graph, rep *spof.Report, cfg Config) (*Plan, error) {
 	for _, z := range cfg.Zones {
 		p.Experiments = append(p.Experiments, zoneOutage(z, rep, cfg))
 	}
+	routes, err := routeExperiments(g, rep, cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.Experiments = append(p.Experiments, routes...)
 	for i := range p.Experiments {
 		e := &p.Experiments[i]
 		e.Scheduled, e.Why = schedulable(*e, cfg)
@@ -324,9 +332,12 @@ func rank(v spof.Verdict) int {
 // schedulable decides whether the stack's Schedule runs an experiment: not
 // one predicted to take a component down (fix it first), not one outside
 // the namespaces the controller may inject into, not node loss (the
-// runner's, not the controller's).
+// runner's, not the controller's), not a route fault (an Istio
+// VirtualService, which the controller cannot apply).
 func schedulable(e Experiment, cfg Config) (bool, string) {
 	switch {
+	case e.Route != nil:
+		return false, "run by `cloudscale chaos run`: Chaos Mesh cannot apply an Istio VirtualService"
 	case e.Executor != ChaosMesh:
 		return false, "node loss is run by `cloudscale chaos run`, not by the Chaos Mesh controller"
 	case e.NeedsDaemon && !cfg.Daemon:

@@ -14,8 +14,10 @@ import (
 var Formats = []string{"table", "json", "yaml"}
 
 // Write renders plans: table (per experiment: fault, domain, prediction,
-// schedule, selector and targets), json ({plans}, every experiment with
-// its selector), yaml (each plan, then the Schedule each stack applies).
+// schedule, selector or route, and targets), json ({plans}, every
+// experiment with its selector or route), yaml (each plan, then the
+// Schedule each stack applies, then the VirtualService each route fault
+// applies for its run).
 func Write(w io.Writer, format string, plans []*Plan) error {
 	switch format {
 	case "table":
@@ -32,6 +34,9 @@ func Write(w io.Writer, format string, plans []*Plan) error {
 			docs := []any{p}
 			if s := p.Schedule(); s != nil {
 				docs = append(docs, s)
+			}
+			for _, vs := range p.VirtualServices() {
+				docs = append(docs, vs)
 			}
 			for j, d := range docs {
 				out, err := yaml.Marshal(d)
@@ -70,7 +75,11 @@ func writeTable(w io.Writer, plans []*Plan) error {
 				mark = "S"
 			}
 			fmt.Fprintf(w, "%s %-48s %-24s %-6s predicted %-8s %s\n", mark, e.Name, e.Fault, e.Domain, e.Predicted, e.Executor)
-			fmt.Fprintf(w, "      selector: %s\n", selectorText(e))
+			if e.Route != nil {
+				fmt.Fprintf(w, "      route:    %s\n", routeText(*e.Route))
+			} else {
+				fmt.Fprintf(w, "      selector: %s\n", selectorText(e))
+			}
 			fmt.Fprintf(w, "      targets:  %s\n", strings.Join(e.Targets, ", "))
 			if e.Why != "" {
 				fmt.Fprintf(w, "      not scheduled: %s\n", e.Why)

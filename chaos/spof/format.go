@@ -43,6 +43,7 @@ func Write(w io.Writer, format string, reports []*Report) error {
 type Summary struct {
 	Sources    int `json:"sources"`
 	Components int `json:"components"`
+	Cloud      int `json:"cloud"`
 	SPOF       int `json:"spof"`
 	Degraded   int `json:"degraded"`
 	// Failing counts the spof findings where the gate is enforced.
@@ -55,6 +56,7 @@ func Summarize(reports []*Report) Summary {
 	for _, r := range reports {
 		s.Sources++
 		s.Components += r.Components
+		s.Cloud += r.Cloud
 		s.SPOF += r.Count(SPOF)
 		s.Degraded += r.Count(Degraded)
 		if Enforced(r.Env) {
@@ -70,8 +72,8 @@ func writeTable(w io.Writer, reports []*Report) error {
 		if Enforced(r.Env) {
 			mode = "mandatory"
 		}
-		fmt.Fprintf(w, "== %s (env %s, %s; %d zones, %d nodes): %d components, %d spof, %d degraded, %.0f ms\n",
-			r.Source, r.Env, mode, r.Topology.Zones, r.Topology.Nodes, r.Components, r.Count(SPOF), r.Count(Degraded), float64(r.Duration.Microseconds())/1000)
+		fmt.Fprintf(w, "== %s (env %s, %s; %d zones, %d nodes): %d components, %d cloud resources, %d spof, %d degraded, %.0f ms\n",
+			r.Source, r.Env, mode, r.Topology.Zones, r.Topology.Nodes, r.Components, r.Cloud, r.Count(SPOF), r.Count(Degraded), float64(r.Duration.Microseconds())/1000)
 		shown := 0
 		for _, f := range r.Findings {
 			if f.Verdict == Survives {
@@ -118,7 +120,7 @@ func writeSARIF(w io.Writer, reports []*Report) error {
 				sarif.NewLogicalLocation().WithName(f.Component).WithFullyQualifiedName(orName(f)).WithKind("resource"),
 			}).WithPhysicalLocation(sarif.NewPhysicalLocation().WithArtifactLocation(sarif.NewSimpleArtifactLocation(artifact(rep, f))))
 			res := run.CreateResultForRule(ruleID(f.Domain)).WithLevel(level).
-				WithMessage(sarif.NewTextMessage(fmt.Sprintf("%s %s/%s (%s): %s", f.Kind, f.Namespace, f.Component, f.Verdict, f.Reason)))
+				WithMessage(sarif.NewTextMessage(fmt.Sprintf("%s %s (%s): %s", f.Kind, qualified(f), f.Verdict, f.Reason)))
 			res.AddLocation(loc)
 			pb := sarif.NewPropertyBag()
 			pb.Add("source", rep.Source)
@@ -140,6 +142,15 @@ func orName(f Finding) string {
 	if f.URN != "" {
 		return f.URN
 	}
+	return qualified(f)
+}
+
+// qualified is "<namespace>/<component>", or the component alone for a
+// cloud resource (which has no namespace).
+func qualified(f Finding) string {
+	if f.Namespace == "" {
+		return f.Component
+	}
 	return f.Namespace + "/" + f.Component
 }
 
@@ -160,7 +171,7 @@ func writeJUnit(w io.Writer, reports []*Report) error {
 	for _, rep := range reports {
 		s := junit.Testsuite{Name: rep.Source + " (" + rep.Env + ")", Time: fmt.Sprintf("%.3f", rep.Duration.Seconds())}
 		for _, f := range rep.Findings {
-			c := junit.Testcase{Name: fmt.Sprintf("%s/%s survives one %s", f.Namespace, f.Component, f.Domain), Classname: "cloudscale.spof." + f.Kind}
+			c := junit.Testcase{Name: fmt.Sprintf("%s survives one %s", qualified(f), f.Domain), Classname: "cloudscale.spof." + f.Kind}
 			text := fmt.Sprintf("%s: %d of %d remain, %d needed: %s", f.Verdict, f.Remaining, f.Replicas, f.Needed, f.Reason)
 			if f.Verdict == SPOF && Enforced(rep.Env) {
 				c.Failure = &junit.Result{Message: "single point of failure", Type: string(f.Domain), Data: text}

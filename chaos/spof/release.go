@@ -35,6 +35,19 @@ var charts = map[string]func(releaseInputs) ([]*component, error){
 	"istiod":           one(istiodRelease),
 	"cert-manager":     replicatedChart(certManagerParts),
 	"external-secrets": replicatedChart(externalSecretsParts),
+	"chaos-mesh":       replicatedChart(chaosMeshParts),
+}
+
+// chaosMeshParts is Chaos Mesh's controller manager (chaos-mesh
+// helm/chaos-mesh: values.yaml's controllerManager.replicaCount defaults
+// to 3, leader-elected; _helpers.tpl's selector labels plus the
+// component). It serves the admission webhook of every chaos kind, so
+// without it no experiment can be created or recovered. The dashboard
+// (one replica, a UI) and chaos-daemon (per node) are not on that path.
+var chaosMeshParts = []chartPart{
+	{"controllerManager", "-controller-manager", func(r string) map[string]string {
+		return map[string]string{"app.kubernetes.io/name": "chaos-mesh", "app.kubernetes.io/instance": r, "app.kubernetes.io/component": "controller-manager"}
+	}, 3},
 }
 
 func one(read func(releaseInputs) (*component, error)) func(releaseInputs) ([]*component, error) {
@@ -247,6 +260,8 @@ func istiodRelease(in releaseInputs) (*component, error) {
 type chartPart struct {
 	key, suffix string
 	labels      func(release string) map[string]string
+	// replicas is the chart's default replicaCount (0: 1).
+	replicas int
 }
 
 // certManagerParts are cert-manager's workloads (jetstack/cert-manager
@@ -254,13 +269,13 @@ type chartPart struct {
 var certManagerParts = []chartPart{
 	{"", "", func(r string) map[string]string {
 		return map[string]string{"app.kubernetes.io/name": "cert-manager", "app.kubernetes.io/instance": r, "app.kubernetes.io/component": "controller"}
-	}},
+	}, 0},
 	{"webhook", "-webhook", func(r string) map[string]string {
 		return map[string]string{"app.kubernetes.io/name": "webhook", "app.kubernetes.io/instance": r, "app.kubernetes.io/component": "webhook"}
-	}},
+	}, 0},
 	{"cainjector", "-cainjector", func(r string) map[string]string {
 		return map[string]string{"app.kubernetes.io/name": "cainjector", "app.kubernetes.io/instance": r, "app.kubernetes.io/component": "cainjector"}
-	}},
+	}, 0},
 }
 
 // externalSecretsParts are the External Secrets Operator's workloads
@@ -268,13 +283,13 @@ var certManagerParts = []chartPart{
 var externalSecretsParts = []chartPart{
 	{"", "", func(r string) map[string]string {
 		return map[string]string{"app.kubernetes.io/name": "external-secrets", "app.kubernetes.io/instance": r}
-	}},
+	}, 0},
 	{"webhook", "-webhook", func(r string) map[string]string {
 		return map[string]string{"app.kubernetes.io/name": "external-secrets-webhook", "app.kubernetes.io/instance": r}
-	}},
+	}, 0},
 	{"certController", "-cert-controller", func(r string) map[string]string {
 		return map[string]string{"app.kubernetes.io/name": "external-secrets-cert-controller", "app.kubernetes.io/instance": r}
-	}},
+	}, 0},
 }
 
 // replicatedValues are the scheduling values both charts give each
@@ -310,7 +325,7 @@ func replicatedChart(parts []chartPart) func(releaseInputs) ([]*component, error
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", p.key, err)
 			}
-			n := 1
+			n := max(1, p.replicas)
 			if v.ReplicaCount != nil {
 				n = *v.ReplicaCount
 			}

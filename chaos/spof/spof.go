@@ -59,7 +59,9 @@ const (
 // Finding is the verdict for one component and one failure domain.
 type Finding struct {
 	// Component is the component's name; Kind its "<group>/<Kind>" (or
-	// "helm.sh/Release", or the cloud resource's type token).
+	// "helm.sh/Release"). A cloud resource's Component is its logical
+	// name ("<cluster>/<pool>" for a pool inline in its cluster) and its
+	// Kind the last part of its type token ("NodeGroup", "RouteTable").
 	Component string  `json:"component"`
 	Kind      string  `json:"kind"`
 	Namespace string  `json:"namespace,omitempty"`
@@ -105,12 +107,16 @@ func (t Topology) Validate() error {
 
 // Report is the analysis of one graph.
 type Report struct {
-	Source     string        `json:"source"`
-	Env        string        `json:"env"`
-	Topology   Topology      `json:"topology"`
-	Components int           `json:"components"`
-	Findings   []Finding     `json:"findings"`
-	Duration   time.Duration `json:"-"`
+	Source     string   `json:"source"`
+	Env        string   `json:"env"`
+	Topology   Topology `json:"topology"`
+	Components int      `json:"components"`
+	// Cloud counts the cloud resources judged (node pools, clusters,
+	// route tables, NAT gateways, disk storage classes), apart from
+	// Components, the workloads.
+	Cloud    int           `json:"cloud"`
+	Findings []Finding     `json:"findings"`
+	Duration time.Duration `json:"-"`
 	// Targets are the components as the chaos planner selects them.
 	Targets []Target `json:"-"`
 }
@@ -163,9 +169,11 @@ func (r *Report) Failing() []Finding {
 }
 
 // Analyze judges every component of g in every failure domain, assuming
-// topology t. env is carried into the report (the gate's enforcement
-// reads it). An error names the object that does not decode as its API
-// type.
+// topology t, and the cloud tier's node pools, egress and disk classes in
+// the domains they fail in (cloud.go). env is carried into the report
+// (the gate's enforcement reads it, and a NAT gateway shared across zones
+// is a single point of failure only where it is enforced). An error
+// names the object that does not decode as its API type.
 func Analyze(g graph.Graph, env string, t Topology) (*Report, error) {
 	start := time.Now()
 	if err := t.Validate(); err != nil {
@@ -175,7 +183,8 @@ func Analyze(g graph.Graph, env string, t Topology) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Source: g.Source, Env: env, Topology: t, Components: len(comps)}
+	cloud, judged := cloudFindings(g, env, t)
+	rep := &Report{Source: g.Source, Env: env, Topology: t, Components: len(comps), Cloud: judged, Findings: cloud}
 	for _, c := range comps {
 		rep.Findings = append(rep.Findings, c.judge(t)...)
 		rep.Targets = append(rep.Targets, Target{

@@ -2,13 +2,18 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cloudscale/platform/stacks"
+	"github.com/cloudscale/platform/stacks/mockstack"
 )
 
 // run executes the CLI in-process and returns its exit code and output.
@@ -115,7 +120,7 @@ func TestChaosCommands(t *testing.T) {
 			[]string{"SPOF     zone   apps/Deployment shop/checkout", "nodeSelector pins every replica to topology.kubernetes.io/zone=us-east-1a", "2 single points of failure where the gate is mandatory"}},
 		{"advisory in dev", []string{"chaos", "spof", "--env", "dev", "--manifests", pinned}, 0, []string{"(env dev, advisory", "(0 where mandatory)"}},
 		{"json", []string{"chaos", "spof", "--format", "json", "--manifests", pinned}, 1, []string{`"domain": "zone"`, `"verdict": "spof"`, `"component": "checkout"`}},
-		{"junit to a file", []string{"chaos", "spof", "--stack", "prod", "--format", "junit", "--output", filepath.Join(dir, "spof.xml")}, 0, []string{"9 components"}},
+		{"junit to a file", []string{"chaos", "spof", "--stack", "prod", "--format", "junit", "--output", filepath.Join(dir, "spof.xml")}, 0, []string{"11 components"}},
 		{"unknown format", []string{"chaos", "spof", "--format", "xml", "--all-stacks"}, 2, []string{`--format "xml": want one of table, json, sarif, junit`}},
 		{"no zones", []string{"chaos", "spof", "--zones", "0", "--manifests", pinned}, 2, []string{"--zones/--nodes: zones 0: want 1 or more"}},
 		{"two inputs", []string{"chaos", "spof", "--stack", "prod", "--manifests", pinned}, 2, []string{"give exactly one of"}},
@@ -137,4 +142,58 @@ func TestChaosCommands(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(xml), `survives one zone`)
 	assert.NotContains(t, string(xml), "<failure")
+}
+
+// A copy of the prod stack with replicaCount 1: the program refuses the
+// configuration before any resource (exit 2, naming the key), and a prod
+// stack whose state holds one replica (a `pulumi stack export` where the
+// gateway was scaled to 1) is a single point of failure (exit 1, naming
+// the component and the domains).
+func TestChaosGateOnAProdCopyWithOneReplica(t *testing.T) {
+	project := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(project, "Pulumi.yaml"), []byte("name: cloudscale\nruntime: go\nstackConfigDir: stacks\n"), 0o644))
+	require.NoError(t, os.CopyFS(filepath.Join(project, "stacks"), os.DirFS("../../stacks")))
+	prod, err := os.ReadFile("../../stacks/Pulumi.prod.yaml")
+	require.NoError(t, err)
+	copied := strings.Replace(string(prod), "cloudscale:replicaCount: 3", "cloudscale:replicaCount: 1", 1)
+	require.NotEqual(t, string(prod), copied, "the prod stack sets replicaCount")
+	require.NoError(t, os.WriteFile(filepath.Join(project, "stacks", "Pulumi.prod-copy.yaml"), []byte(copied), 0o644))
+	root := newRoot()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs([]string{"--project-dir", project, "chaos", "spof", "--stack", "prod-copy"})
+	err = root.Execute()
+	var ee *exitError
+	require.ErrorAs(t, err, &ee)
+	assert.Equal(t, 2, ee.code, out.String())
+	assert.Contains(t, err.Error(), "cloudscale:replicaCount: Invalid value: 1: too few for prod")
+
+	res, err := mockstack.RunDir("../../stacks", "prod", stacks.Options{})
+	require.NoError(t, err)
+	var resources []map[string]any
+	for _, r := range res.Graph.Resources {
+		in := r.Inputs
+		if r.Name == "ingress-gateway" {
+			if spec, ok := in["spec"].(map[string]any); ok {
+				if _, ok := spec["replicas"]; ok {
+					spec["replicas"] = 1.0
+				}
+				if _, ok := spec["minReplicas"]; ok {
+					spec["minReplicas"] = 1.0
+				}
+			}
+		}
+		resources = append(resources, map[string]any{"urn": r.URN, "type": r.Type, "parent": r.Parent, "inputs": in})
+	}
+	export, err := json.Marshal(map[string]any{"version": 3, "deployment": map[string]any{"resources": resources}})
+	require.NoError(t, err)
+	file := filepath.Join(t.TempDir(), "prod-export.json")
+	require.NoError(t, os.WriteFile(file, export, 0o644))
+	code, text := run(t, "chaos", "spof", "--pulumi-export", file, "--env", "prod")
+	assert.Equal(t, 1, code, text)
+	for _, d := range []string{"pod ", "node", "zone"} {
+		assert.Contains(t, text, "SPOF     "+d+"   apps/Deployment istio-ingress/ingress-gateway: 0 of 1 remain, 1 needed")
+	}
+	assert.Contains(t, text, "where the gate is mandatory")
 }

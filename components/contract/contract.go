@@ -92,6 +92,11 @@ func (s Sidecar) Peers() map[string]Peer {
 type OperatorNamespace struct {
 	Name                      string
 	IngressPorts, EgressPorts []int
+	// PodSecurity is the Pod Security Admission level the namespace
+	// enforces when its chart needs more than "restricted" (the default),
+	// e.g. "privileged" for Chaos Mesh's node agent, which enters other
+	// containers' namespaces to inject faults.
+	PodSecurity string
 }
 
 // Certificate is a certificate a tier needs issued (by the certificate

@@ -25,6 +25,9 @@ type BaselineArgs struct {
 	// Vault, External Secrets), each as its tier declares it: same PSA and
 	// default-deny, no sidecars, and the access their charts' pods need.
 	System []contract.OperatorNamespace
+	// Annotations are set on the workload namespaces (not the operator
+	// ones), e.g. the chaos tier's injection opt-in.
+	Annotations map[string]string
 }
 
 // Baseline is the security baseline of one stack.
@@ -48,6 +51,13 @@ func (a *BaselineArgs) Validate() error {
 	names := append([]string(nil), a.Namespaces...)
 	for _, sn := range a.System {
 		names = append(names, sn.Name)
+	}
+	for _, sn := range a.System {
+		switch sn.PodSecurity {
+		case "", "restricted", "baseline", "privileged":
+		default:
+			errs = append(errs, fmt.Errorf("namespace %s: pod security level %q is not restricted, baseline or privileged", sn.Name, sn.PodSecurity))
+		}
 	}
 	for _, ns := range names {
 		if seen[ns] {
@@ -88,9 +98,14 @@ func NewBaseline(ctx *pulumi.Context, name string, args *BaselineArgs, opts ...p
 		if args.Mesh && !isSystem {
 			labels["istio-injection"] = pulumi.String("enabled")
 		}
-		n, err := corev1.NewNamespace(ctx, ns, &corev1.NamespaceArgs{
-			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(ns), Labels: labels},
-		}, pulumi.Parent(b))
+		if level := system[ns].PodSecurity; level != "" {
+			labels["pod-security.kubernetes.io/enforce"] = pulumi.String(level)
+		}
+		meta := &metav1.ObjectMetaArgs{Name: pulumi.String(ns), Labels: labels}
+		if !isSystem && len(args.Annotations) > 0 {
+			meta.Annotations = pulumi.ToStringMap(args.Annotations)
+		}
+		n, err := corev1.NewNamespace(ctx, ns, &corev1.NamespaceArgs{Metadata: meta}, pulumi.Parent(b))
 		if err != nil {
 			return nil, err
 		}

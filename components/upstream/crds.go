@@ -4,6 +4,7 @@ import (
 	"embed"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -44,10 +45,27 @@ func Definitions(ctx *pulumi.Context, kinds []Kind, opts ...pulumi.ResourceOptio
 // scope (its chart's templates write ClusterIssuer's), and controller-gen
 // then writes Namespaced.
 func Definition(k Kind) (*apiextensionsv1.CustomResourceDefinition, error) {
-	name := k.Plural + "." + k.Group
 	if !k.Generated {
 		return openDefinition(k), nil
 	}
+	// Parsed once per process: the Chaos Mesh definitions alone are 1.3 MB
+	// of YAML, and a stack is evaluated more than once (stacks.ChaosPlan).
+	key := k.Group + "/" + k.Plural + "/" + k.Kind
+	if v, ok := definitions.Load(key); ok {
+		return v.(*apiextensionsv1.CustomResourceDefinition).DeepCopy(), nil
+	}
+	crd, err := parseDefinition(k)
+	if err != nil {
+		return nil, err
+	}
+	definitions.Store(key, crd)
+	return crd.DeepCopy(), nil
+}
+
+var definitions sync.Map // group/plural/kind -> *CustomResourceDefinition
+
+func parseDefinition(k Kind) (*apiextensionsv1.CustomResourceDefinition, error) {
+	name := k.Plural + "." + k.Group
 	file := "crds/" + k.Group + "_" + k.Plural + ".yaml"
 	data, err := generated.ReadFile(file)
 	if err != nil {

@@ -74,12 +74,48 @@ var (
 	}}
 )
 
+// ChaosMeshVersion is the Chaos Mesh release; the chart and its images
+// share it. The platform's objects are typed from the chaos-mesh api
+// module go.mod pins, whose kinds and fields the 2.7 CRDs serve.
+const ChaosMeshVersion = "2.7.3"
+
+// chaosMeshKind is a Chaos Mesh kind (chaos-mesh.org/v1alpha1), its CRD
+// generated from the api module.
+func chaosMeshKind(kind, plural string, namespaced bool) Kind {
+	return Kind{Group: "chaos-mesh.org", Kind: kind, Plural: plural, Versions: []string{"v1alpha1"}, Namespaced: namespaced, Generated: true}
+}
+
+// ChaosMesh is the chaos tier's chart. Its kinds are every kind the
+// controller serves, not only the Schedule the platform writes: the local
+// stack installs them all so the real chaos-controller-manager can run
+// against the simulated cluster (it watches each of them).
+var ChaosMesh = Chart{Name: "chaos-mesh", Repo: "https://charts.chaos-mesh.org", Version: ChaosMeshVersion, Kinds: []Kind{
+	chaosMeshKind("AWSChaos", "awschaos", true), chaosMeshKind("AzureChaos", "azurechaos", true),
+	chaosMeshKind("BlockChaos", "blockchaos", true), chaosMeshKind("DNSChaos", "dnschaos", true),
+	chaosMeshKind("GCPChaos", "gcpchaos", true), chaosMeshKind("HTTPChaos", "httpchaos", true),
+	chaosMeshKind("IOChaos", "iochaos", true), chaosMeshKind("JVMChaos", "jvmchaos", true),
+	chaosMeshKind("KernelChaos", "kernelchaos", true), chaosMeshKind("NetworkChaos", "networkchaos", true),
+	chaosMeshKind("PhysicalMachineChaos", "physicalmachinechaos", true), chaosMeshKind("PhysicalMachine", "physicalmachines", true),
+	chaosMeshKind("PodChaos", "podchaos", true), chaosMeshKind("PodHttpChaos", "podhttpchaos", true),
+	chaosMeshKind("PodIOChaos", "podiochaos", true), chaosMeshKind("PodNetworkChaos", "podnetworkchaos", true),
+	chaosMeshKind("RemoteCluster", "remoteclusters", false), chaosMeshKind("Schedule", "schedules", true),
+	chaosMeshKind("StatusCheck", "statuschecks", true), chaosMeshKind("StressChaos", "stresschaos", true),
+	chaosMeshKind("TimeChaos", "timechaos", true), chaosMeshKind("WorkflowNode", "workflownodes", true),
+	chaosMeshKind("Workflow", "workflows", true),
+}}
+
 // The pinned images the platform runs itself (charts pin their own).
 const (
 	// ProxyImage is replaced by the injector with the same version; it is
 	// named so the object is complete where no injector runs.
 	ProxyImage     = "docker.io/istio/proxyv2:" + IstioVersion
 	RateLimitImage = "docker.io/envoyproxy/ratelimit:6f5de117"
+	// PauseImage is what Chaos Mesh's pod-failure swaps a container's
+	// image for (the chart's default is an unpinned :latest).
+	PauseImage = "registry.k8s.io/pause:3.10"
+	// SLOGateImage is the platform's own SLO gate (services/slogate),
+	// built to an image with the platform's services.
+	SLOGateImage = "ghcr.io/cloudscale/slogate:0.1.0"
 )
 
 // Mode says how Install provides a chart.
@@ -93,11 +129,19 @@ const (
 	// simulated nodes run no containers), so the real API server still
 	// stores, and where it can validates, the platform's objects.
 	CRDsOnly
+	// Omitted registers nothing for the chart: for an evaluation of a
+	// stack that reads only its workloads (the chaos plan's derivation,
+	// stacks.ChaosPlan), where the definitions change nothing and weigh
+	// most of the local stack's graph.
+	Omitted
 )
 
 func (m Mode) String() string {
-	if m == CRDsOnly {
+	switch m {
+	case CRDsOnly:
 		return "crds-only"
+	case Omitted:
+		return "omitted"
 	}
 	return "charts"
 }
@@ -124,8 +168,11 @@ func Install(ctx *pulumi.Context, name string, c Chart, mode Mode, ns string, va
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	if mode == CRDsOnly {
+	switch mode {
+	case CRDsOnly:
 		return Definitions(ctx, c.Kinds, opts...)
+	case Omitted:
+		return nil, nil
 	}
 	v, err := Values(values, outputs)
 	if err != nil {

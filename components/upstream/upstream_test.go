@@ -32,7 +32,7 @@ func TestEveryChartIsPinned(t *testing.T) {
 // definition with its group, names, versions and scope; the generated ones
 // carry the operator's schema, the open ones say so.
 func TestDefinitionsOfEveryChartKind(t *testing.T) {
-	for _, c := range []Chart{IstioBase, CertManager, ExternalSecrets} {
+	for _, c := range []Chart{IstioBase, CertManager, ExternalSecrets, ChaosMesh} {
 		for _, k := range c.Kinds {
 			crd, err := Definition(k)
 			require.NoError(t, err, k.Kind)
@@ -61,7 +61,7 @@ func TestDefinitionsOfEveryChartKind(t *testing.T) {
 // Every generated file is one a kind uses: `make crds` keeps no others.
 func TestNoUnusedGeneratedDefinitions(t *testing.T) {
 	used := map[string]bool{}
-	for _, c := range []Chart{IstioBase, CertManager, ExternalSecrets} {
+	for _, c := range []Chart{IstioBase, CertManager, ExternalSecrets, ChaosMesh} {
 		for _, k := range c.Kinds {
 			if k.Generated {
 				used[k.Group+"_"+k.Plural+".yaml"] = true

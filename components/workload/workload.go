@@ -134,6 +134,10 @@ type Args struct {
 	ServiceAnnotations map[string]string
 	// Sidecar, when set, opens what the workload's mesh proxy needs.
 	Sidecar *contract.Sidecar
+	// KubernetesAPI mounts the service account's token into the pod: the
+	// workload calls the Kubernetes API, with only the RBAC its tier binds
+	// to Workload.ServiceAccount. Off, no token is mounted.
+	KubernetesAPI bool
 }
 
 // Workload is the component.
@@ -460,7 +464,7 @@ func podTemplate(name string, a *Args, labels pulumi.StringMap, sa *corev1.Servi
 		Metadata: &metav1.ObjectMetaArgs{Labels: podLabels, Annotations: pulumi.ToStringMap(a.PodAnnotations)},
 		Spec: &corev1.PodSpecArgs{
 			ServiceAccountName:           sa.Metadata.Name().Elem(),
-			AutomountServiceAccountToken: pulumi.Bool(false),
+			AutomountServiceAccountToken: pulumi.Bool(a.KubernetesAPI),
 			SecurityContext: &corev1.PodSecurityContextArgs{
 				RunAsNonRoot: pulumi.Bool(true), RunAsUser: pulumi.Int(65532), RunAsGroup: pulumi.Int(65532), FsGroup: pulumi.Int(65532),
 				SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},

@@ -3,11 +3,9 @@ package mockstack
 import (
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cloudscale/platform/graph"
 	"github.com/cloudscale/platform/stacks"
 )
 
@@ -73,23 +71,4 @@ func TestBadConfigStopsBeforeAnyResource(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "cloudscale:replicaCount: Invalid value: 0: out of range")
 	assert.Empty(t, res.Graph.Resources)
-}
-
-func TestPlainHidesSecrets(t *testing.T) {
-	pm := resource.PropertyMap{
-		"name":     resource.NewProperty("db"),
-		"password": resource.MakeSecret(resource.NewProperty("hunter2")),
-		"nested": resource.NewProperty(resource.PropertyMap{
-			"token": resource.MakeSecret(resource.NewProperty("abc")),
-			"ports": resource.NewProperty([]resource.PropertyValue{resource.NewProperty(443.0)}),
-		}),
-		"pending":    resource.MakeComputed(resource.NewProperty("")),
-		"__defaults": resource.NewProperty([]resource.PropertyValue{}),
-	}
-	assert.Equal(t, map[string]any{
-		"name":     "db",
-		"password": graph.SecretValue,
-		"nested":   map[string]any{"token": graph.SecretValue, "ports": []any{443.0}},
-		"pending":  nil,
-	}, Plain(pm))
 }

@@ -146,3 +146,29 @@ aborts(templates) if {
 	t.templateType == "StatusCheck"
 	t.abortWithStatusCheck == true
 }
+
+# METADATA
+# title: Chaos Mesh is confined and its dashboard secured
+# description: "A Chaos Mesh release whose controller does not filter namespaces can inject into any namespace, the operators' and kube-system included, whatever an experiment's author intended; a dashboard without security mode lets anyone who reaches it create experiments with the controller's cluster-wide rights."
+# custom:
+#   id: CS-CHAOS-004
+#   severity: critical
+#   category: resilience
+#   enforcement: {dev: mandatory, staging: mandatory, prod: mandatory}
+#   fix: "Set the chaos-mesh chart's controllerManager.enableFilterNamespace: true (and annotate only application namespaces chaos-mesh.org/inject=enabled) and leave dashboard.securityMode true."
+cs_chaos_004 contains f if {
+	some r in chaos_mesh_releases
+	not object.get(r.inputs, ["values", "controllerManager", "enableFilterNamespace"], false) == true
+	f := {"urn": r.urn, "msg": sprintf("Chaos Mesh release %s: controllerManager.enableFilterNamespace is %v, so every namespace can be injected", [r.name, object.get(r.inputs, ["values", "controllerManager", "enableFilterNamespace"], "unset (the chart's default false)")])}
+}
+
+cs_chaos_004 contains f if {
+	some r in chaos_mesh_releases
+	object.get(r.inputs, ["values", "dashboard", "securityMode"], true) == false
+	f := {"urn": r.urn, "msg": sprintf("Chaos Mesh release %s: dashboard.securityMode is false, so the dashboard acts without the user's token", [r.name])}
+}
+
+chaos_mesh_releases contains r if {
+	some r in input.by_type["kubernetes:helm.sh/v3:Release"]
+	r.inputs.chart == "chaos-mesh"
+}

@@ -106,3 +106,30 @@ test_cs_chaos_003_fail if {
 		object.union(meta("Schedule", "sched", "chaos"), {"spec": {"schedule": "0 10 * * 1-5", "type": "Workflow", "workflow": {"entry": "entry", "templates": observing}}}),
 	])
 }
+
+chaos_mesh(name, values) := fx.res("kubernetes:helm.sh/v3:Release", name, {
+	"chart": "chaos-mesh", "version": "2.7.3", "namespace": "chaos",
+	"repositoryOpts": {"repo": "https://charts.chaos-mesh.org"}, "values": values,
+})
+
+test_cs_chaos_004_pass if {
+	count(chaos.cs_chaos_004) == 0 with input as fx.cloud([
+		chaos_mesh("confined", {"controllerManager": {"enableFilterNamespace": true}, "dashboard": {"securityMode": true}}),
+		# securityMode is on by the chart's default.
+		chaos_mesh("default-dashboard", {"controllerManager": {"enableFilterNamespace": true}}),
+		# Another chart's values are not read.
+		fx.res("kubernetes:helm.sh/v3:Release", "vault", {"chart": "vault", "values": {}}),
+	])
+}
+
+test_cs_chaos_004_fail if {
+	chaos.cs_chaos_004 == {
+		{"urn": "urn:unfiltered", "msg": "Chaos Mesh release unfiltered: controllerManager.enableFilterNamespace is unset (the chart's default false), so every namespace can be injected"},
+		{"urn": "urn:off", "msg": "Chaos Mesh release off: controllerManager.enableFilterNamespace is false, so every namespace can be injected"},
+		{"urn": "urn:open-dashboard", "msg": "Chaos Mesh release open-dashboard: dashboard.securityMode is false, so the dashboard acts without the user's token"},
+	} with input as fx.cloud([
+		chaos_mesh("unfiltered", {}),
+		chaos_mesh("off", {"controllerManager": {"enableFilterNamespace": false}}),
+		chaos_mesh("open-dashboard", {"controllerManager": {"enableFilterNamespace": true}, "dashboard": {"securityMode": false}}),
+	])
+}

@@ -1,4 +1,4 @@
-package mockstack
+package mocks
 
 import (
 	"encoding/base64"

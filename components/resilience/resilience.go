@@ -1,0 +1,281 @@
+// Package resilience is the chaos tier (cloudscale:chaos:Resilience): Chaos
+// Mesh, confined to the platform's application namespaces; the stack's
+// Schedule of experiments (built by chaos/experiments from the stack's own
+// resource graph); and the SLO gate (services/slogate) the experiments'
+// StatusChecks ask, with read-only access to the application namespaces.
+//
+// On clouds it installs the pinned Chaos Mesh chart; on the local stack,
+// whose simulated nodes run no containers, it installs every Chaos Mesh
+// kind as a real CRD generated from the api module, so a controller run
+// beside the simulated control plane can act on the Schedule.
+package resilience
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
+	rbacv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/rbac/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"sigs.k8s.io/yaml"
+
+	"github.com/cloudscale/platform/chaos/experiments"
+	"github.com/cloudscale/platform/components/contract"
+	"github.com/cloudscale/platform/components/tier"
+	"github.com/cloudscale/platform/components/upstream"
+	"github.com/cloudscale/platform/components/workload"
+	"github.com/cloudscale/platform/services/slogate/gate"
+)
+
+// The tier's names. The experiments' StatusChecks call the gate at
+// experiments.DefaultSLOGate, which these make up.
+const (
+	// Namespace is where Chaos Mesh, the Schedule and the gate live.
+	Namespace = experiments.Namespace
+	// Release is the Chaos Mesh chart's release name.
+	Release = "chaos-mesh"
+	// GateName names the SLO gate's workload, Service and ConfigMap.
+	GateName = "slo-gate"
+	// GatePort serves the gate's HTTP API.
+	GatePort = 8080
+	// WebhookPort is where the API server calls the controller's
+	// admission webhooks (the chart's controllerManager.env.WEBHOOK_PORT).
+	WebhookPort = 9443
+	// PrometheusPort is the port the gate's PromQL queries go to.
+	PrometheusPort = 9090
+)
+
+// InjectAnnotation is the annotation Chaos Mesh's controller looks for on
+// a namespace when it filters namespaces (controllerManager
+// .enableFilterNamespace): only namespaces annotated
+// chaos-mesh.org/inject=enabled can be targets. The security baseline sets
+// it on the application namespaces, never on the operators'.
+func InjectAnnotation() map[string]string {
+	return map[string]string{"chaos-mesh.org/inject": "enabled"}
+}
+
+// GateURL is the gate's in-cluster address.
+func GateURL() string {
+	return "http://" + GateName + "." + Namespace + ".svc:" + strconv.Itoa(GatePort)
+}
+
+// OperatorNamespace is the chaos namespace as the security baseline opens
+// it: the admission webhook served to the API server; calls to the API
+// server (443 and 6443) and to Prometheus. Pod security is "privileged"
+// where chaos-daemon runs (it enters the target containers' namespaces),
+// "restricted" where it does not.
+func OperatorNamespace(daemon bool) contract.OperatorNamespace {
+	ns := contract.OperatorNamespace{Name: Namespace, IngressPorts: []int{WebhookPort}, EgressPorts: []int{443, 6443, PrometheusPort}}
+	if daemon {
+		ns.PodSecurity = "privileged"
+	}
+	return ns
+}
+
+// Runtime is the container runtime chaos-daemon acts through and the
+// path of its socket on the nodes.
+type Runtime struct {
+	Name, Socket string
+}
+
+// RuntimeOf is the runtime of a cluster distribution (infra.Distribution
+// values): EKS (since 1.24), AKS (since 1.19) and GKE (since 1.24) all run
+// containerd at its default socket (their node images' documentation);
+// k3s keeps its own.
+func RuntimeOf(distribution string) Runtime {
+	if distribution == "k3s" {
+		return Runtime{Name: "containerd", Socket: "/run/k3s/containerd/containerd.sock"}
+	}
+	return Runtime{Name: "containerd", Socket: "/run/containerd/containerd.sock"}
+}
+
+// Args configure the chaos tier.
+type Args struct {
+	// Mode is Charts on clouds and CRDsOnly on the local stack.
+	Mode upstream.Mode
+	// AppNamespaces are the namespaces experiments may target; the gate
+	// reads their EndpointSlices and pods.
+	AppNamespaces []string
+	// Runtime is chaos-daemon's container runtime (Charts only).
+	Runtime Runtime
+	// Replicas of the controller manager (leader-elected) and of the gate;
+	// Production makes their zone spread required.
+	Replicas   int
+	Production bool
+	Resources  workload.Resources
+	// Gate is the SLO gate's configuration: a component per experiment
+	// target, what it needs ready (from the failure-domain analysis).
+	Gate gate.Config
+	// PrometheusURL is the Prometheus HTTP API the gate's PromQL SLOs
+	// query; empty until the stack has a monitoring tier.
+	PrometheusURL string
+	// Schedule is the stack's chaos Schedule (experiments.Plan.Schedule),
+	// a typed Chaos Mesh object; nil when the stack's chaos is disabled.
+	Schedule upstream.Object
+}
+
+// Validate checks the arguments; New registers nothing unless they pass.
+func (a *Args) Validate() error {
+	if a == nil {
+		return errors.New("args are required")
+	}
+	var errs []error
+	if len(a.AppNamespaces) == 0 {
+		errs = append(errs, errors.New("at least one application namespace is required"))
+	}
+	for _, ns := range a.AppNamespaces {
+		if ns == Namespace || ns == "kube-system" {
+			errs = append(errs, fmt.Errorf("application namespaces: %s cannot be a chaos target", ns))
+		}
+	}
+	if a.Replicas < 1 {
+		errs = append(errs, fmt.Errorf("replicas: %d, want at least 1", a.Replicas))
+	}
+	if a.Mode == upstream.Charts && (a.Runtime.Name == "" || a.Runtime.Socket == "") {
+		errs = append(errs, errors.New("runtime: chaos-daemon needs the container runtime and its socket"))
+	}
+	if len(a.Gate.Components) > 0 {
+		if err := a.Gate.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("gate: %w", err))
+		}
+		for name, c := range a.Gate.Components {
+			if !slices.Contains(a.AppNamespaces, c.Namespace) {
+				errs = append(errs, fmt.Errorf("gate: components.%s: namespace %s is not an application namespace the gate may read", name, c.Namespace))
+			}
+		}
+	}
+	if a.Schedule != nil {
+		if gvk := a.Schedule.GetObjectKind().GroupVersionKind(); gvk.Group != "chaos-mesh.org" || gvk.Kind != "Schedule" {
+			errs = append(errs, fmt.Errorf("schedule: a %s, not a chaos-mesh.org Schedule", gvk.String()))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// GateResources are the SLO gate's container's: it answers a StatusCheck
+// every few seconds with one List of EndpointSlices per Service and, on
+// clouds, a PromQL query or two.
+var GateResources = workload.Resources{RequestCPU: "50m", RequestMemory: "64Mi", LimitCPU: "250m", LimitMemory: "128Mi"}
+
+// Resilience is the chaos tier of one stack.
+type Resilience struct {
+	pulumi.ResourceState
+
+	// GateURL is the SLO gate's in-cluster address.
+	GateURL pulumi.StringOutput
+	// Schedule is the Schedule's name ("" when chaos is disabled).
+	Schedule pulumi.StringOutput
+}
+
+// New installs Chaos Mesh (or its kinds), the SLO gate with its RBAC, and
+// the stack's Schedule.
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Resilience, error) {
+	if err := args.Validate(); err != nil {
+		return nil, fmt.Errorf("chaos tier %s: %w", name, err)
+	}
+	values, err := NewValues(args)
+	if err != nil {
+		return nil, fmt.Errorf("chaos tier %s: %w", name, err)
+	}
+	config, err := yaml.Marshal(args.Gate)
+	if err != nil {
+		return nil, fmt.Errorf("chaos tier %s: gate configuration: %w", name, err)
+	}
+	r := &Resilience{}
+	if err := ctx.RegisterComponentResource("cloudscale:chaos:Resilience", name, r, opts...); err != nil {
+		return nil, err
+	}
+	child := tier.Children(r, opts)
+	kinds, err := upstream.Install(ctx, Release, upstream.ChaosMesh, args.Mode, Namespace, values, nil, child...)
+	if err != nil {
+		return nil, err
+	}
+	if args.Mode == upstream.Charts {
+		// The chart has no budget for the controller, which serves every
+		// chaos kind's webhook: a drain could evict all its replicas.
+		if _, err := policyv1.NewPodDisruptionBudget(ctx, name+"-controller-manager", &policyv1.PodDisruptionBudgetArgs{
+			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(Release + "-controller-manager"), Namespace: pulumi.String(Namespace)},
+			Spec: &policyv1.PodDisruptionBudgetSpecArgs{
+				MaxUnavailable: pulumi.Int(1),
+				Selector:       &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(ControllerLabels())},
+			},
+		}, append(child, pulumi.DependsOn(kinds))...); err != nil {
+			return nil, err
+		}
+	}
+	if err := newGate(ctx, name, args, string(config), child); err != nil {
+		return nil, err
+	}
+	r.GateURL = pulumi.String(GateURL()).ToStringOutput()
+	r.Schedule = pulumi.String("").ToStringOutput()
+	if args.Schedule != nil {
+		s, err := upstream.NewObject(ctx, name+"-schedule", args.Schedule, nil, append(child, pulumi.DependsOn(kinds))...)
+		if err != nil {
+			return nil, err
+		}
+		r.Schedule = s.Metadata.Name().Elem()
+	}
+	if err := ctx.RegisterResourceOutputs(r, pulumi.Map{"gateURL": r.GateURL, "schedule": r.Schedule}); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// newGate runs the SLO gate through the workload helper, its configuration
+// in a ConfigMap, and in every application namespace a Role that reads
+// EndpointSlices and pods, bound to the gate's service account: nothing
+// else, nowhere else.
+func newGate(ctx *pulumi.Context, name string, args *Args, config string, child []pulumi.ResourceOption) error {
+	cm, err := corev1.NewConfigMap(ctx, name+"-"+GateName, &corev1.ConfigMapArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(GateName), Namespace: pulumi.String(Namespace),
+			Labels: pulumi.StringMap{contract.NameLabel: pulumi.String(GateName), "app.kubernetes.io/part-of": pulumi.String("cloudscale")}},
+		Data: pulumi.StringMap{"config.yaml": pulumi.String(config)},
+	}, child...)
+	if err != nil {
+		return err
+	}
+	env := map[string]string{"SLOGATE_CONFIG": "/etc/slogate/config.yaml", "SLOGATE_LISTEN": ":" + strconv.Itoa(GatePort)}
+	if args.PrometheusURL != "" {
+		env["SLOGATE_PROMETHEUS_URL"] = args.PrometheusURL
+	}
+	w, err := workload.New(ctx, GateName, &workload.Args{
+		Namespace: Namespace, Image: upstream.SLOGateImage, Env: env,
+		Ports:    []workload.Port{{Name: "http", Port: GatePort}},
+		Replicas: max(2, args.Replicas), Production: args.Production, Resources: GateResources,
+		HealthPath: "/healthz", KubernetesAPI: true,
+		Volumes: []workload.Volume{{Name: "config", MountPath: "/etc/slogate", ConfigMap: GateName}},
+		// Only Chaos Mesh's controller (which runs the StatusChecks) asks.
+		Ingress: []contract.Peer{{PodLabels: ControllerLabels(), Ports: []int{GatePort}}},
+	}, append(child, pulumi.DependsOn([]pulumi.Resource{cm}))...)
+	if err != nil {
+		return err
+	}
+	for _, ns := range args.AppNamespaces {
+		meta := &metav1.ObjectMetaArgs{Name: pulumi.String(GateName), Namespace: pulumi.String(ns),
+			Labels: pulumi.StringMap{"app.kubernetes.io/part-of": pulumi.String("cloudscale")}}
+		role, err := rbacv1.NewRole(ctx, name+"-"+GateName+"-"+ns, &rbacv1.RoleArgs{
+			Metadata: meta,
+			Rules: rbacv1.PolicyRuleArray{
+				&rbacv1.PolicyRuleArgs{ApiGroups: pulumi.StringArray{pulumi.String("discovery.k8s.io")},
+					Resources: pulumi.StringArray{pulumi.String("endpointslices")}, Verbs: pulumi.ToStringArray([]string{"get", "list", "watch"})},
+				&rbacv1.PolicyRuleArgs{ApiGroups: pulumi.StringArray{pulumi.String("")},
+					Resources: pulumi.StringArray{pulumi.String("pods")}, Verbs: pulumi.ToStringArray([]string{"get", "list", "watch"})},
+			},
+		}, child...)
+		if err != nil {
+			return err
+		}
+		if _, err := rbacv1.NewRoleBinding(ctx, name+"-"+GateName+"-"+ns, &rbacv1.RoleBindingArgs{
+			Metadata: meta,
+			RoleRef:  &rbacv1.RoleRefArgs{ApiGroup: pulumi.String("rbac.authorization.k8s.io"), Kind: pulumi.String("Role"), Name: role.Metadata.Name().Elem()},
+			Subjects: rbacv1.SubjectArray{&rbacv1.SubjectArgs{Kind: pulumi.String("ServiceAccount"), Name: w.ServiceAccount, Namespace: pulumi.String(Namespace)}},
+		}, child...); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,210 @@
+package resilience
+
+import (
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/cloudscale/platform/chaos/experiments"
+	"github.com/cloudscale/platform/components/componenttest"
+	"github.com/cloudscale/platform/components/upstream"
+	"github.com/cloudscale/platform/components/workload"
+	"github.com/cloudscale/platform/graph"
+	"github.com/cloudscale/platform/services/slogate/gate"
+)
+
+const (
+	releaseType = "kubernetes:helm.sh/v3:Release"
+	crdType     = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
+	roleType    = "kubernetes:rbac.authorization.k8s.io/v1:Role"
+	bindingType = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
+	deployType  = "kubernetes:apps/v1:Deployment"
+	cmType      = "kubernetes:core/v1:ConfigMap"
+	scheduleTyp = "kubernetes:chaos-mesh.org/v1alpha1:Schedule"
+)
+
+var resources = workload.Resources{RequestCPU: "100m", RequestMemory: "128Mi", LimitCPU: "500m", LimitMemory: "256Mi"}
+
+// schedule is a typed object of the Schedule's kind; the tier takes any.
+type schedule struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              map[string]string `json:"spec"`
+}
+
+func args(mode upstream.Mode) *Args {
+	return &Args{
+		Mode: mode, AppNamespaces: []string{"cloudscale", "istio-ingress"}, Runtime: RuntimeOf("eks"),
+		Replicas: 3, Production: true, Resources: resources,
+		Gate: gate.Config{Components: map[string]gate.Component{
+			"ingress-gateway": {Namespace: "istio-ingress", Services: []string{"ingress-gateway"}, Needed: 1},
+		}},
+		Schedule: &schedule{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "chaos-mesh.org/v1alpha1", Kind: "Schedule"},
+			ObjectMeta: metav1.ObjectMeta{Name: experiments.ScheduleName, Namespace: Namespace},
+			Spec:       map[string]string{"schedule": "0 10 * * 2"},
+		},
+	}
+}
+
+func run(t *testing.T, a *Args) graph.Graph {
+	t.Helper()
+	g, err := componenttest.Run(func(ctx *pulumi.Context) error {
+		_, err := New(ctx, "chaos", a)
+		return err
+	})
+	require.NoError(t, err)
+	return g
+}
+
+// The StatusChecks the experiments build ask the gate this tier runs.
+func TestGateIsWhereTheExperimentsAsk(t *testing.T) {
+	assert.Equal(t, experiments.DefaultSLOGate, GateURL())
+	assert.Equal(t, experiments.Namespace, Namespace)
+}
+
+// On clouds: the pinned chart with the controller confined to annotated
+// namespaces, replicated across zones, the dashboard in security mode,
+// chaos-daemon on the cluster's runtime, every image pinned.
+func TestChartValues(t *testing.T) {
+	g := run(t, args(upstream.Charts))
+	r, ok := g.Named(releaseType, Release)
+	require.True(t, ok)
+	assert.Equal(t, upstream.ChaosMesh.Version, r.Inputs["version"])
+	assert.Equal(t, Namespace, r.Inputs["namespace"])
+	v := componenttest.Decode[Values](t, r.Inputs["values"], "chaos-mesh values")
+	assert.True(t, v.ControllerManager.EnableFilterNamespace)
+	assert.True(t, v.Dashboard.SecurityMode)
+	assert.Equal(t, "ClusterIP", v.Dashboard.Service.Type)
+	assert.Equal(t, "v"+upstream.ChaosMeshVersion, v.Images.Tag)
+	assert.Equal(t, upstream.PauseImage, v.ControllerManager.PodChaos.PodFailure.PauseImage)
+	assert.Equal(t, ChaosDaemon{Runtime: "containerd", SocketPath: "/run/containerd/containerd.sock", Resources: v.ChaosDaemon.Resources}, v.ChaosDaemon)
+	assert.False(t, v.EnableProfiling)
+	assert.False(t, v.EnableCtrlServer)
+	assert.Equal(t, 3, v.ControllerManager.ReplicaCount)
+	assert.True(t, v.ControllerManager.LeaderElection.Enabled)
+	anti := v.ControllerManager.Affinity.PodAntiAffinity
+	require.Len(t, anti.RequiredDuringSchedulingIgnoredDuringExecution, 1, "production: one controller per zone")
+	assert.Equal(t, corev1.LabelTopologyZone, anti.RequiredDuringSchedulingIgnoredDuringExecution[0].TopologyKey)
+	assert.Equal(t, ControllerLabels(), anti.RequiredDuringSchedulingIgnoredDuringExecution[0].LabelSelector.MatchLabels)
+	assert.True(t, v.Webhook.CertManager.Enabled)
+	_, crds := g.Named(crdType, "schedules.chaos-mesh.org")
+	assert.False(t, crds, "the chart brings its own definitions")
+
+	a := args(upstream.Charts)
+	a.Production = false
+	v = componenttest.Decode[Values](t, must(run(t, a).Named(releaseType, Release)).Inputs["values"], "dev values")
+	assert.Empty(t, v.ControllerManager.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution)
+	assert.Len(t, v.ControllerManager.Affinity.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution, 1)
+}
+
+func must(r graph.Resource, ok bool) graph.Resource {
+	if !ok {
+		panic("missing resource")
+	}
+	return r
+}
+
+// On the local stack: every Chaos Mesh kind as a generated CRD, no chart.
+func TestLocalDefinesEveryKind(t *testing.T) {
+	g := run(t, args(upstream.CRDsOnly))
+	_, ok := g.Named(releaseType, Release)
+	assert.False(t, ok)
+	for _, k := range upstream.ChaosMesh.Kinds {
+		_, ok := g.Named(crdType, k.Plural+"."+k.Group)
+		assert.True(t, ok, k.Kind)
+	}
+	_, ok = g.Named(scheduleTyp, "chaos-schedule")
+	assert.True(t, ok)
+}
+
+// The gate: the workload helper's Deployment with the API token mounted
+// (it reads EndpointSlices), its configuration from the analysis, and in
+// each application namespace a Role that only reads EndpointSlices and
+// pods, bound to its service account; nothing cluster-wide.
+func TestGateAndItsRBAC(t *testing.T) {
+	a := args(upstream.Charts)
+	g := run(t, a)
+	d := componenttest.Object[appsv1.Deployment](t, g, deployType, GateName)
+	assert.Equal(t, Namespace, d.Namespace)
+	assert.Equal(t, int32(3), *d.Spec.Replicas)
+	assert.True(t, *d.Spec.Template.Spec.AutomountServiceAccountToken)
+	assert.Equal(t, upstream.SLOGateImage, d.Spec.Template.Spec.Containers[0].Image)
+
+	cm := componenttest.Object[corev1.ConfigMap](t, g, cmType, "chaos-"+GateName)
+	var c gate.Config
+	require.NoError(t, yaml.UnmarshalStrict([]byte(cm.Data["config.yaml"]), &c))
+	assert.Equal(t, a.Gate, c)
+
+	for _, r := range g.Resources {
+		assert.NotContains(t, r.Type, "ClusterRole", "the gate reads only the application namespaces")
+	}
+	for _, ns := range a.AppNamespaces {
+		role := componenttest.Object[rbacv1.Role](t, g, roleType, "chaos-"+GateName+"-"+ns)
+		assert.Equal(t, ns, role.Namespace)
+		assert.Equal(t, []rbacv1.PolicyRule{
+			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"get", "list", "watch"}},
+			{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch"}},
+		}, role.Rules)
+		b := componenttest.Object[rbacv1.RoleBinding](t, g, bindingType, "chaos-"+GateName+"-"+ns)
+		assert.Equal(t, []rbacv1.Subject{{Kind: "ServiceAccount", Name: GateName, Namespace: Namespace}}, b.Subjects)
+	}
+	s, ok := g.Named(scheduleTyp, "chaos-schedule")
+	require.True(t, ok)
+	assert.Equal(t, "0 10 * * 2", s.String("spec.schedule"))
+
+	a.Schedule = nil
+	for _, r := range run(t, a).Resources {
+		assert.NotEqual(t, scheduleTyp, r.Type, "chaos disabled: no Schedule")
+	}
+}
+
+func TestValidate(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(*Args)
+		want string
+	}{
+		{"no namespaces", func(a *Args) { a.AppNamespaces = nil }, "at least one application namespace is required"},
+		{"kube-system", func(a *Args) { a.AppNamespaces = append(a.AppNamespaces, "kube-system") }, "application namespaces: kube-system cannot be a chaos target"},
+		{"its own namespace", func(a *Args) { a.AppNamespaces = append(a.AppNamespaces, Namespace) }, "application namespaces: chaos cannot be a chaos target"},
+		{"no replicas", func(a *Args) { a.Replicas = 0 }, "replicas: 0, want at least 1"},
+		{"no runtime", func(a *Args) { a.Runtime = Runtime{} }, "runtime: chaos-daemon needs the container runtime and its socket"},
+		{"gate outside", func(a *Args) {
+			a.Gate.Components["vault"] = gate.Component{Namespace: "vault", Services: []string{"vault"}}
+		}, "gate: components.vault: namespace vault is not an application namespace the gate may read"},
+		{"not a schedule", func(a *Args) {
+			a.Schedule = &schedule{TypeMeta: metav1.TypeMeta{APIVersion: "chaos-mesh.org/v1alpha1", Kind: "PodChaos"}}
+		}, "schedule: a chaos-mesh.org/v1alpha1, Kind=PodChaos, not a chaos-mesh.org Schedule"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := args(upstream.Charts)
+			tc.edit(a)
+			assert.ErrorContains(t, a.Validate(), tc.want)
+			g, err := componenttest.Run(func(ctx *pulumi.Context) error { _, err := New(ctx, "chaos", a); return err })
+			assert.Error(t, err)
+			assert.Empty(t, g.Resources, "nothing is registered")
+		})
+	}
+	a := args(upstream.CRDsOnly)
+	a.Runtime = Runtime{}
+	assert.NoError(t, a.Validate(), "no chaos-daemon on the local stack")
+}
+
+func TestRuntimeAndNamespace(t *testing.T) {
+	for _, d := range []string{"eks", "aks", "gke", ""} {
+		assert.Equal(t, Runtime{Name: "containerd", Socket: "/run/containerd/containerd.sock"}, RuntimeOf(d), d)
+	}
+	assert.Equal(t, "/run/k3s/containerd/containerd.sock", RuntimeOf("k3s").Socket)
+	assert.Equal(t, "privileged", OperatorNamespace(true).PodSecurity, "chaos-daemon enters other containers")
+	assert.Empty(t, OperatorNamespace(false).PodSecurity)
+	assert.Equal(t, []int{WebhookPort}, OperatorNamespace(true).IngressPorts)
+}

@@ -1,0 +1,133 @@
+package resilience
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/cloudscale/platform/components/upstream"
+)
+
+// ControllerLabels select the controller manager's pods: the chart's
+// selector labels (chaos-mesh.selectors plus the component).
+func ControllerLabels() map[string]string {
+	return map[string]string{
+		"app.kubernetes.io/name":      "chaos-mesh",
+		"app.kubernetes.io/instance":  Release,
+		"app.kubernetes.io/component": "controller-manager",
+	}
+}
+
+// Values are the Chaos Mesh chart's values the platform sets (the chart's
+// values.yaml at upstream.ChaosMeshVersion names them); the rest keep the
+// chart's defaults.
+type Values struct {
+	ClusterScoped bool `json:"clusterScoped"`
+	// EnableProfiling serves pprof; EnableCtrlServer a GraphQL debugging
+	// API into the controller and the daemons. Both off in a platform.
+	EnableProfiling   bool              `json:"enableProfiling"`
+	EnableCtrlServer  bool              `json:"enableCtrlServer"`
+	Images            Images            `json:"images"`
+	ControllerManager ControllerManager `json:"controllerManager"`
+	ChaosDaemon       ChaosDaemon       `json:"chaosDaemon"`
+	Dashboard         Dashboard         `json:"dashboard"`
+	DNSServer         Enabled           `json:"dnsServer"`
+	Webhook           Webhook           `json:"webhook"`
+}
+
+// Images pins every Chaos Mesh image (the chart's default tag is latest).
+type Images struct {
+	Tag string `json:"tag"`
+}
+
+// ControllerManager is the controller's deployment.
+type ControllerManager struct {
+	ReplicaCount int `json:"replicaCount"`
+	// EnableFilterNamespace limits injection to namespaces annotated
+	// chaos-mesh.org/inject=enabled (InjectAnnotation).
+	EnableFilterNamespace bool                        `json:"enableFilterNamespace"`
+	Resources             corev1.ResourceRequirements `json:"resources"`
+	Affinity              *corev1.Affinity            `json:"affinity,omitempty"`
+	LeaderElection        Enabled                     `json:"leaderElection"`
+	PodChaos              PodChaos                    `json:"podChaos"`
+}
+
+// PodChaos pins the image pod-failure swaps a container's for.
+type PodChaos struct {
+	PodFailure struct {
+		PauseImage string `json:"pauseImage"`
+	} `json:"podFailure"`
+}
+
+// ChaosDaemon is the node agent that injects faults inside containers.
+type ChaosDaemon struct {
+	Runtime    string                      `json:"runtime"`
+	SocketPath string                      `json:"socketPath"`
+	Resources  corev1.ResourceRequirements `json:"resources"`
+}
+
+// Dashboard is Chaos Mesh's web UI.
+type Dashboard struct {
+	Create bool `json:"create"`
+	// SecurityMode makes every user sign in with a service account token,
+	// so the dashboard can do no more than that account's RBAC allows.
+	SecurityMode bool                        `json:"securityMode"`
+	Service      ServiceType                 `json:"service"`
+	Resources    corev1.ResourceRequirements `json:"resources"`
+}
+
+// ServiceType is a chart Service's type.
+type ServiceType struct {
+	Type string `json:"type"`
+}
+
+// Enabled switches a chart part.
+type Enabled struct {
+	Enabled bool `json:"enabled,omitempty"`
+	Create  bool `json:"create,omitempty"`
+}
+
+// Webhook gets the admission webhook's certificate from cert-manager
+// (the platform's certificate tier) rather than one Helm generates at
+// every upgrade.
+type Webhook struct {
+	CertManager Enabled `json:"certManager"`
+}
+
+// NewValues are the chart's values for a: the controller confined to the
+// annotated namespaces, replicated with leader election and spread over
+// zones (required in production), chaos-daemon on the cluster's runtime,
+// the dashboard in security mode behind a ClusterIP Service, the DNS
+// server that DNSChaos needs, every image pinned.
+func NewValues(a *Args) (Values, error) {
+	res, err := a.Resources.Requirements()
+	if err != nil {
+		return Values{}, err
+	}
+	v := Values{
+		ClusterScoped: true,
+		Images:        Images{Tag: "v" + upstream.ChaosMeshVersion},
+		ControllerManager: ControllerManager{
+			ReplicaCount: max(1, a.Replicas), EnableFilterNamespace: true, Resources: res,
+			Affinity: zoneAntiAffinity(ControllerLabels(), a.Production), LeaderElection: Enabled{Enabled: true},
+		},
+		ChaosDaemon: ChaosDaemon{Runtime: a.Runtime.Name, SocketPath: a.Runtime.Socket, Resources: res},
+		Dashboard:   Dashboard{Create: true, SecurityMode: true, Service: ServiceType{Type: "ClusterIP"}, Resources: res},
+		DNSServer:   Enabled{Create: true},
+		Webhook:     Webhook{CertManager: Enabled{Enabled: true}},
+	}
+	v.ControllerManager.PodChaos.PodFailure.PauseImage = upstream.PauseImage
+	return v, nil
+}
+
+// zoneAntiAffinity keeps the controller's replicas in different zones:
+// required in production (each zone keeps a candidate leader), preferred
+// elsewhere. The chart takes an affinity, not topology spread constraints.
+func zoneAntiAffinity(labels map[string]string, required bool) *corev1.Affinity {
+	term := corev1.PodAffinityTerm{LabelSelector: &metav1.LabelSelector{MatchLabels: labels}, TopologyKey: corev1.LabelTopologyZone}
+	if required {
+		return &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{term}}}
+	}
+	return &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+		PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{Weight: 100, PodAffinityTerm: term}},
+	}}
+}
