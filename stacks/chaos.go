@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -43,7 +44,13 @@ func ChaosConfig(s spec.Spec) experiments.Config {
 // in-process under the mocks the gates use (stacks/mocks), without the
 // Schedule being derived. So the Schedule `pulumi up` installs is the one
 // `cloudscale chaos plan --stack` shows. Results are kept per spec for
-// the life of the process.
+// the life of the process and shared by every caller: read them, never
+// change them.
+//
+// The evaluation is a context of its own built from the spec alone
+// (pulumi.NewContext with the mocks, no address, no config), so inside a
+// real `pulumi up` it reads nothing from the engine's environment (its
+// monitor, dry-run flag, config or tracing) and sends nothing to it.
 func ChaosPlan(s spec.Spec) (graph.Graph, *spof.Report, *experiments.Plan, error) {
 	key, err := json.Marshal(s)
 	if err != nil {
@@ -54,10 +61,15 @@ func ChaosPlan(s spec.Spec) (graph.Graph, *spof.Report, *experiments.Plan, error
 		return d.graph, d.report, d.plan, nil
 	}
 	m := mocks.New(s)
-	err = pulumi.RunErr(func(ctx *pulumi.Context) error {
+	ctx, err := pulumi.NewContext(context.Background(), pulumi.RunInfo{Project: mocks.Project, Stack: s.Stack, Mocks: m, Config: map[string]string{}})
+	if err != nil {
+		return graph.Graph{}, nil, nil, err
+	}
+	defer func() { _ = ctx.Close() }()
+	err = pulumi.RunWithContext(ctx, func(ctx *pulumi.Context) error {
 		_, err := NewPlatform(ctx, s, Options{deriving: true})
 		return err
-	}, pulumi.WithMocks(mocks.Project, s.Stack, m))
+	})
 	if err != nil {
 		return graph.Graph{}, nil, nil, fmt.Errorf("the stack's graph under mocks: %w", err)
 	}

@@ -84,7 +84,7 @@ func planTiers(s spec.Spec, opts Options) *tierArgs {
 		secrets: &security.SecretsArgs{Mode: mode, Secrets: gw.VaultSecrets(), Vault: security.VaultEndpoint()},
 		gateway: gw,
 		chaos: &resilience.Args{
-			Mode: mode, AppNamespaces: chaos.Namespaces, Replicas: s.ReplicaCount,
+			Mode: mode, AppNamespaces: chaos.Namespaces, Replicas: s.ReplicaCount, Zones: len(s.Zones),
 			// The managed clouds' default; the cluster's distribution decides.
 			Runtime:    resilience.RuntimeOf(""),
 			Production: s.Environment.Production(), Resources: res,

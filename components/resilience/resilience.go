@@ -18,7 +18,7 @@ import (
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
-	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
+	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
 	rbacv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/rbac/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"sigs.k8s.io/yaml"
@@ -45,9 +45,12 @@ const (
 	// WebhookPort is where the API server calls the controller's
 	// admission webhooks (the chart's controllerManager.env.WEBHOOK_PORT).
 	WebhookPort = 9443
-	// PrometheusPort is the port the gate's PromQL queries go to.
-	PrometheusPort = 9090
 )
+
+// DNSPorts are the ports of Chaos Mesh's DNS server, UDP and TCP: the
+// Service's 53 and the pod port it maps to (5353 in the chart's current
+// templates, 53 in older ones; a NetworkPolicy matches the pod's port).
+var DNSPorts = []int{53, 5353}
 
 // InjectAnnotation is the annotation Chaos Mesh's controller looks for on
 // a namespace when it filters namespaces (controllerManager
@@ -65,11 +68,13 @@ func GateURL() string {
 
 // OperatorNamespace is the chaos namespace as the security baseline opens
 // it: the admission webhook served to the API server; calls to the API
-// server (443 and 6443) and to Prometheus. Pod security is "privileged"
-// where chaos-daemon runs (it enters the target containers' namespaces),
-// "restricted" where it does not.
+// server (443 and 6443). Pod security is "privileged" where chaos-daemon
+// runs (it is privileged, with host volumes and the host's PID namespace,
+// to enter the target containers' namespaces), "restricted" where it does
+// not. The PromQL SLOs' egress to Prometheus comes with the monitoring
+// tier's peer.
 func OperatorNamespace(daemon bool) contract.OperatorNamespace {
-	ns := contract.OperatorNamespace{Name: Namespace, IngressPorts: []int{WebhookPort}, EgressPorts: []int{443, 6443, PrometheusPort}}
+	ns := contract.OperatorNamespace{Name: Namespace, IngressPorts: []int{WebhookPort}, EgressPorts: []int{443, 6443}}
 	if daemon {
 		ns.PodSecurity = "privileged"
 	}
@@ -83,9 +88,11 @@ type Runtime struct {
 }
 
 // RuntimeOf is the runtime of a cluster distribution (infra.Distribution
-// values): EKS (since 1.24), AKS (since 1.19) and GKE (since 1.24) all run
-// containerd at its default socket (their node images' documentation);
-// k3s keeps its own.
+// values): EKS (Amazon EKS: "Dockershim deprecation", containerd only from
+// 1.24), AKS ("Container runtime configuration": containerd for Linux
+// node pools from 1.19) and GKE ("Migrate nodes to containerd": the only
+// runtime from 1.24) all run containerd at its default socket; k3s
+// embeds its own, under /run/k3s.
 func RuntimeOf(distribution string) Runtime {
 	if distribution == "k3s" {
 		return Runtime{Name: "containerd", Socket: "/run/k3s/containerd/containerd.sock"}
@@ -98,15 +105,19 @@ type Args struct {
 	// Mode is Charts on clouds and CRDsOnly on the local stack.
 	Mode upstream.Mode
 	// AppNamespaces are the namespaces experiments may target; the gate
-	// reads their EndpointSlices and pods.
+	// lists their EndpointSlices, and their pods may query the chaos DNS
+	// server.
 	AppNamespaces []string
 	// Runtime is chaos-daemon's container runtime (Charts only).
 	Runtime Runtime
-	// Replicas of the controller manager (leader-elected) and of the gate;
-	// Production makes their zone spread required.
+	// Replicas of the gate (and of the controller manager outside
+	// production, see ControllerReplicas); Production makes their zone
+	// spread required.
 	Replicas   int
 	Production bool
-	Resources  workload.Resources
+	// Zones is the cluster's zone count (production needs 3 or more).
+	Zones     int
+	Resources workload.Resources
 	// Gate is the SLO gate's configuration: a component per experiment
 	// target, what it needs ready (from the failure-domain analysis).
 	Gate gate.Config
@@ -134,6 +145,9 @@ func (a *Args) Validate() error {
 	}
 	if a.Replicas < 1 {
 		errs = append(errs, fmt.Errorf("replicas: %d, want at least 1", a.Replicas))
+	}
+	if a.Production && a.Zones < 3 {
+		errs = append(errs, fmt.Errorf("zones: %d; production spreads the controller one per zone over at least 3", a.Zones))
 	}
 	if a.Mode == upstream.Charts && (a.Runtime.Name == "" || a.Runtime.Socket == "") {
 		errs = append(errs, errors.New("runtime: chaos-daemon needs the container runtime and its socket"))
@@ -196,14 +210,12 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 	if args.Mode == upstream.Charts {
 		// The chart has no budget for the controller, which serves every
-		// chaos kind's webhook: a drain could evict all its replicas.
-		if _, err := policyv1.NewPodDisruptionBudget(ctx, name+"-controller-manager", &policyv1.PodDisruptionBudgetArgs{
-			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(Release + "-controller-manager"), Namespace: pulumi.String(Namespace)},
-			Spec: &policyv1.PodDisruptionBudgetSpecArgs{
-				MaxUnavailable: pulumi.Int(1),
-				Selector:       &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(ControllerLabels())},
-			},
-		}, append(child, pulumi.DependsOn(kinds))...); err != nil {
+		// chaos kind's webhook and recovers injected faults: a drain could
+		// evict all its replicas at once.
+		if _, err := workload.NewBudget(ctx, Release+"-controller-manager", Namespace, ControllerLabels(), append(child, pulumi.DependsOn(kinds))...); err != nil {
+			return nil, err
+		}
+		if err := openChaosDNS(ctx, name, args.AppNamespaces, child); err != nil {
 			return nil, err
 		}
 	}
@@ -226,8 +238,10 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 }
 
 // newGate runs the SLO gate through the workload helper, its configuration
-// in a ConfigMap, and in every application namespace a Role that reads
-// EndpointSlices and pods, bound to the gate's service account: nothing
+// in a ConfigMap, and in every application namespace a Role that lists
+// EndpointSlices (the one call the gate makes: readiness comes from the
+// slices' endpoint conditions, so it needs no pods, whose specs may carry
+// environment values), bound to the gate's service account: nothing
 // else, nowhere else.
 func newGate(ctx *pulumi.Context, name string, args *Args, config string, child []pulumi.ResourceOption) error {
 	cm, err := corev1.NewConfigMap(ctx, name+"-"+GateName, &corev1.ConfigMapArgs{
@@ -261,9 +275,7 @@ func newGate(ctx *pulumi.Context, name string, args *Args, config string, child 
 			Metadata: meta,
 			Rules: rbacv1.PolicyRuleArray{
 				&rbacv1.PolicyRuleArgs{ApiGroups: pulumi.StringArray{pulumi.String("discovery.k8s.io")},
-					Resources: pulumi.StringArray{pulumi.String("endpointslices")}, Verbs: pulumi.ToStringArray([]string{"get", "list", "watch"})},
-				&rbacv1.PolicyRuleArgs{ApiGroups: pulumi.StringArray{pulumi.String("")},
-					Resources: pulumi.StringArray{pulumi.String("pods")}, Verbs: pulumi.ToStringArray([]string{"get", "list", "watch"})},
+					Resources: pulumi.StringArray{pulumi.String("endpointslices")}, Verbs: pulumi.StringArray{pulumi.String("list")}},
 			},
 		}, child...)
 		if err != nil {
@@ -278,4 +290,63 @@ func newGate(ctx *pulumi.Context, name string, args *Args, config string, child 
 		}
 	}
 	return nil
+}
+
+// DNSServerLabels select Chaos Mesh's DNS server pods (the chart's
+// selector labels plus the component).
+func DNSServerLabels() map[string]string {
+	return map[string]string{
+		"app.kubernetes.io/name":      "chaos-mesh",
+		"app.kubernetes.io/instance":  Release,
+		"app.kubernetes.io/component": "chaos-dns-server",
+	}
+}
+
+// openChaosDNS lets the application namespaces' pods query Chaos Mesh's
+// DNS server, and the server answer them: a DNSChaos points the target
+// pods' resolver at it (chaos-daemon rewrites their resolv.conf), and the
+// baseline's default deny admits DNS to kube-dns only. The experiments'
+// DNS failure answers every name with an error ("*"), so the server needs
+// no upstream resolver.
+func openChaosDNS(ctx *pulumi.Context, name string, appNamespaces []string, child []pulumi.ResourceOption) error {
+	var ports networkingv1.NetworkPolicyPortArray
+	for _, p := range DNSPorts {
+		for _, proto := range []string{"UDP", "TCP"} {
+			ports = append(ports, &networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String(proto), Port: pulumi.Int(p)})
+		}
+	}
+	server := &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(DNSServerLabels())}
+	labels := pulumi.StringMap{"app.kubernetes.io/part-of": pulumi.String("cloudscale")}
+	var clients networkingv1.NetworkPolicyPeerArray
+	for _, ns := range appNamespaces {
+		clients = append(clients, &networkingv1.NetworkPolicyPeerArgs{
+			NamespaceSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(contract.InNamespace(ns))},
+			PodSelector:       &metav1.LabelSelectorArgs{},
+		})
+		if _, err := networkingv1.NewNetworkPolicy(ctx, name+"-dns-"+ns, &networkingv1.NetworkPolicyArgs{
+			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("chaos-dns"), Namespace: pulumi.String(ns), Labels: labels},
+			Spec: &networkingv1.NetworkPolicySpecArgs{
+				PodSelector: &metav1.LabelSelectorArgs{},
+				PolicyTypes: pulumi.StringArray{pulumi.String("Egress")},
+				Egress: networkingv1.NetworkPolicyEgressRuleArray{&networkingv1.NetworkPolicyEgressRuleArgs{
+					To: networkingv1.NetworkPolicyPeerArray{&networkingv1.NetworkPolicyPeerArgs{
+						NamespaceSelector: &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(contract.InNamespace(Namespace))},
+						PodSelector:       server,
+					}},
+					Ports: ports,
+				}},
+			},
+		}, child...); err != nil {
+			return err
+		}
+	}
+	_, err := networkingv1.NewNetworkPolicy(ctx, name+"-dns-server", &networkingv1.NetworkPolicyArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("chaos-dns-server"), Namespace: pulumi.String(Namespace), Labels: labels},
+		Spec: &networkingv1.NetworkPolicySpecArgs{
+			PodSelector: server,
+			PolicyTypes: pulumi.StringArray{pulumi.String("Ingress")},
+			Ingress:     networkingv1.NetworkPolicyIngressRuleArray{&networkingv1.NetworkPolicyIngressRuleArgs{From: clients, Ports: ports}},
+		},
+	}, child...)
+	return err
 }

@@ -8,8 +8,10 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 
 	"github.com/cloudscale/platform/chaos/experiments"
@@ -28,6 +30,7 @@ const (
 	deployType  = "kubernetes:apps/v1:Deployment"
 	cmType      = "kubernetes:core/v1:ConfigMap"
 	scheduleTyp = "kubernetes:chaos-mesh.org/v1alpha1:Schedule"
+	npType      = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 )
 
 var resources = workload.Resources{RequestCPU: "100m", RequestMemory: "128Mi", LimitCPU: "500m", LimitMemory: "256Mi"}
@@ -42,7 +45,7 @@ type schedule struct {
 func args(mode upstream.Mode) *Args {
 	return &Args{
 		Mode: mode, AppNamespaces: []string{"cloudscale", "istio-ingress"}, Runtime: RuntimeOf("eks"),
-		Replicas: 3, Production: true, Resources: resources,
+		Replicas: 3, Production: true, Zones: 3, Resources: resources,
 		Gate: gate.Config{Components: map[string]gate.Component{
 			"ingress-gateway": {Namespace: "istio-ingress", Services: []string{"ingress-gateway"}, Needed: 1},
 		}},
@@ -88,7 +91,7 @@ func TestChartValues(t *testing.T) {
 	assert.Equal(t, ChaosDaemon{Runtime: "containerd", SocketPath: "/run/containerd/containerd.sock", Resources: v.ChaosDaemon.Resources}, v.ChaosDaemon)
 	assert.False(t, v.EnableProfiling)
 	assert.False(t, v.EnableCtrlServer)
-	assert.Equal(t, 3, v.ControllerManager.ReplicaCount)
+	assert.Equal(t, 2, v.ControllerManager.ReplicaCount, "one per zone, a zone free for a rollout's surge pod")
 	assert.True(t, v.ControllerManager.LeaderElection.Enabled)
 	anti := v.ControllerManager.Affinity.PodAntiAffinity
 	require.Len(t, anti.RequiredDuringSchedulingIgnoredDuringExecution, 1, "production: one controller per zone")
@@ -143,16 +146,19 @@ func TestGateAndItsRBAC(t *testing.T) {
 	require.NoError(t, yaml.UnmarshalStrict([]byte(cm.Data["config.yaml"]), &c))
 	assert.Equal(t, a.Gate, c)
 
+	roles := 0
 	for _, r := range g.Resources {
-		assert.NotContains(t, r.Type, "ClusterRole", "the gate reads only the application namespaces")
+		if r.Type == roleType || r.Type == bindingType {
+			roles++
+		}
 	}
+	assert.Equal(t, 2*len(a.AppNamespaces), roles, "a Role and its binding per application namespace, nothing else")
 	for _, ns := range a.AppNamespaces {
 		role := componenttest.Object[rbacv1.Role](t, g, roleType, "chaos-"+GateName+"-"+ns)
 		assert.Equal(t, ns, role.Namespace)
 		assert.Equal(t, []rbacv1.PolicyRule{
-			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"get", "list", "watch"}},
-			{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch"}},
-		}, role.Rules)
+			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list"}},
+		}, role.Rules, "the one call the gate makes")
 		b := componenttest.Object[rbacv1.RoleBinding](t, g, bindingType, "chaos-"+GateName+"-"+ns)
 		assert.Equal(t, []rbacv1.Subject{{Kind: "ServiceAccount", Name: GateName, Namespace: Namespace}}, b.Subjects)
 	}
@@ -177,6 +183,7 @@ func TestValidate(t *testing.T) {
 		{"its own namespace", func(a *Args) { a.AppNamespaces = append(a.AppNamespaces, Namespace) }, "application namespaces: chaos cannot be a chaos target"},
 		{"no replicas", func(a *Args) { a.Replicas = 0 }, "replicas: 0, want at least 1"},
 		{"no runtime", func(a *Args) { a.Runtime = Runtime{} }, "runtime: chaos-daemon needs the container runtime and its socket"},
+		{"two zones in production", func(a *Args) { a.Zones = 2 }, "zones: 2; production spreads the controller one per zone over at least 3"},
 		{"gate outside", func(a *Args) {
 			a.Gate.Components["vault"] = gate.Component{Namespace: "vault", Services: []string{"vault"}}
 		}, "gate: components.vault: namespace vault is not an application namespace the gate may read"},
@@ -207,4 +214,59 @@ func TestRuntimeAndNamespace(t *testing.T) {
 	assert.Equal(t, "privileged", OperatorNamespace(true).PodSecurity, "chaos-daemon enters other containers")
 	assert.Empty(t, OperatorNamespace(false).PodSecurity)
 	assert.Equal(t, []int{WebhookPort}, OperatorNamespace(true).IngressPorts)
+	assert.Equal(t, []int{443, 6443}, OperatorNamespace(true).EgressPorts, "the API server only")
+}
+
+func TestControllerReplicas(t *testing.T) {
+	cases := []struct {
+		production      bool
+		zones, replicas int
+		want            int
+	}{
+		{true, 3, 3, 2}, {true, 4, 3, 3}, {true, 5, 9, 4}, // one per zone, one zone free
+		{false, 3, 2, 2}, {false, 3, 1, 1}, {false, 3, 5, 5}, // the stack's count, preferred spread
+	}
+	for _, tc := range cases {
+		assert.Equal(t, tc.want, ControllerReplicas(&Args{Production: tc.production, Zones: tc.zones, Replicas: tc.replicas}), "%+v", tc)
+	}
+}
+
+// DNSChaos points the targets' resolver at Chaos Mesh's DNS server: the
+// application namespaces may reach it, and it admits them, on its ports,
+// UDP and TCP; nothing else is opened.
+func TestChaosDNSIsReachableFromTheApplicationNamespaces(t *testing.T) {
+	a := args(upstream.Charts)
+	g := run(t, a)
+	var ports []networkingv1.NetworkPolicyPort
+	for _, p := range DNSPorts {
+		for _, proto := range []corev1.Protocol{corev1.ProtocolUDP, corev1.ProtocolTCP} {
+			port := intstr.FromInt32(int32(p))
+			ports = append(ports, networkingv1.NetworkPolicyPort{Protocol: &proto, Port: &port})
+		}
+	}
+	server := metav1.LabelSelector{MatchLabels: DNSServerLabels()}
+	var clients []networkingv1.NetworkPolicyPeer
+	for _, ns := range a.AppNamespaces {
+		np := componenttest.Object[networkingv1.NetworkPolicy](t, g, npType, "chaos-dns-"+ns)
+		assert.Equal(t, ns, np.Namespace)
+		assert.Equal(t, []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}, np.Spec.PolicyTypes)
+		require.Len(t, np.Spec.Egress, 1)
+		assert.Equal(t, []networkingv1.NetworkPolicyPeer{{
+			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": Namespace}},
+			PodSelector:       &server,
+		}}, np.Spec.Egress[0].To)
+		assert.Equal(t, ports, np.Spec.Egress[0].Ports)
+		clients = append(clients, networkingv1.NetworkPolicyPeer{
+			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}},
+			PodSelector:       &metav1.LabelSelector{},
+		})
+	}
+	np := componenttest.Object[networkingv1.NetworkPolicy](t, g, npType, "chaos-dns-server")
+	assert.Equal(t, Namespace, np.Namespace)
+	assert.Equal(t, server, np.Spec.PodSelector)
+	assert.Equal(t, []networkingv1.NetworkPolicyIngressRule{{From: clients, Ports: ports}}, np.Spec.Ingress)
+
+	for _, r := range run(t, args(upstream.CRDsOnly)).OfType(npType) {
+		assert.NotContains(t, r.Name, "dns", "no DNS server where no chart runs")
+	}
 }

@@ -2,9 +2,9 @@ package resilience
 
 import (
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cloudscale/platform/components/upstream"
+	"github.com/cloudscale/platform/components/workload"
 )
 
 // ControllerLabels select the controller manager's pods: the chart's
@@ -86,16 +86,16 @@ type Enabled struct {
 	Create  bool `json:"create,omitempty"`
 }
 
-// Webhook gets the admission webhook's certificate from cert-manager
-// (the platform's certificate tier) rather than one Helm generates at
-// every upgrade.
+// Webhook has cert-manager (the platform's certificate tier runs it)
+// issue the admission webhook's certificate, from the chart's own
+// self-signed Issuer, rather than one Helm generates anew at every upgrade.
 type Webhook struct {
 	CertManager Enabled `json:"certManager"`
 }
 
 // NewValues are the chart's values for a: the controller confined to the
 // annotated namespaces, replicated with leader election and spread over
-// zones (required in production), chaos-daemon on the cluster's runtime,
+// zones (see ControllerReplicas), chaos-daemon on the cluster's runtime,
 // the dashboard in security mode behind a ClusterIP Service, the DNS
 // server that DNSChaos needs, every image pinned.
 func NewValues(a *Args) (Values, error) {
@@ -107,8 +107,8 @@ func NewValues(a *Args) (Values, error) {
 		ClusterScoped: true,
 		Images:        Images{Tag: "v" + upstream.ChaosMeshVersion},
 		ControllerManager: ControllerManager{
-			ReplicaCount: max(1, a.Replicas), EnableFilterNamespace: true, Resources: res,
-			Affinity: zoneAntiAffinity(ControllerLabels(), a.Production), LeaderElection: Enabled{Enabled: true},
+			ReplicaCount: ControllerReplicas(a), EnableFilterNamespace: true, Resources: res,
+			Affinity: workload.ZoneAntiAffinity(ControllerLabels(), a.Production), LeaderElection: Enabled{Enabled: true},
 		},
 		ChaosDaemon: ChaosDaemon{Runtime: a.Runtime.Name, SocketPath: a.Runtime.Socket, Resources: res},
 		Dashboard:   Dashboard{Create: true, SecurityMode: true, Service: ServiceType{Type: "ClusterIP"}, Resources: res},
@@ -119,15 +119,16 @@ func NewValues(a *Args) (Values, error) {
 	return v, nil
 }
 
-// zoneAntiAffinity keeps the controller's replicas in different zones:
-// required in production (each zone keeps a candidate leader), preferred
-// elsewhere. The chart takes an affinity, not topology spread constraints.
-func zoneAntiAffinity(labels map[string]string, required bool) *corev1.Affinity {
-	term := corev1.PodAffinityTerm{LabelSelector: &metav1.LabelSelector{MatchLabels: labels}, TopologyKey: corev1.LabelTopologyZone}
-	if required {
-		return &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{term}}}
+// ControllerReplicas is the controller manager's replica count. In
+// production, one replica per zone but one (2 over 3 zones) under a
+// required zone anti-affinity: a zone's loss leaves a leader candidate,
+// and a rolling update's surge pod (the chart's Deployment keeps the
+// default 25% surge, 0 unavailable at 3 replicas) has a free zone to start
+// in, where one per zone in every zone would leave it Pending and stall
+// every upgrade. Elsewhere the stack's replica count, spread preferred.
+func ControllerReplicas(a *Args) int {
+	if a.Production {
+		return max(2, a.Zones-1)
 	}
-	return &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
-		PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{Weight: 100, PodAffinityTerm: term}},
-	}}
+	return max(1, a.Replicas)
 }

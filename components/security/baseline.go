@@ -99,7 +99,11 @@ func NewBaseline(ctx *pulumi.Context, name string, args *BaselineArgs, opts ...p
 			labels["istio-injection"] = pulumi.String("enabled")
 		}
 		if level := system[ns].PodSecurity; level != "" {
-			labels["pod-security.kubernetes.io/enforce"] = pulumi.String(level)
+			// warn and audit follow, or every admission of the pods that
+			// need the level would warn.
+			for _, mode := range []string{"enforce", "warn", "audit"} {
+				labels["pod-security.kubernetes.io/"+mode] = pulumi.String(level)
+			}
 		}
 		meta := &metav1.ObjectMetaArgs{Name: pulumi.String(ns), Labels: labels}
 		if !isSystem && len(args.Annotations) > 0 {

@@ -199,3 +199,28 @@ func TestSystemNamespacesGetOperatorAccessNotSidecars(t *testing.T) {
 		assert.True(t, len(rule.Ports) > 0 || len(rule.From) > 0, "no rule admits everything: %v", rule)
 	}
 }
+
+// An operator namespace may ask for a Pod Security level above
+// restricted (Chaos Mesh's node agent is privileged): enforce, warn and
+// audit follow it there and nowhere else; the annotations go on the
+// workload namespaces only; an unknown level is refused.
+func TestOperatorNamespacePodSecurityAndAnnotations(t *testing.T) {
+	args := &BaselineArgs{Namespaces: []string{"cloudscale"}, Mesh: true,
+		System:      []contract.OperatorNamespace{VaultOperatorNamespace(), {Name: "chaos", PodSecurity: "privileged"}},
+		Annotations: map[string]string{"chaos-mesh.org/inject": "enabled"}}
+	g, err := componenttest.Run(func(ctx *pulumi.Context) error { _, err := NewBaseline(ctx, "baseline", args); return err })
+	require.NoError(t, err)
+	for ns, level := range map[string]string{"chaos": "privileged", "vault": "restricted", "cloudscale": "restricted"} {
+		n := componenttest.Object[corev1.Namespace](t, g, "kubernetes:core/v1:Namespace", ns)
+		for _, mode := range []string{"enforce", "warn", "audit"} {
+			assert.Equal(t, level, n.Labels["pod-security.kubernetes.io/"+mode], "%s %s", ns, mode)
+		}
+		if ns == "cloudscale" {
+			assert.Equal(t, map[string]string{"chaos-mesh.org/inject": "enabled"}, n.Annotations)
+		} else {
+			assert.Empty(t, n.Annotations, ns)
+		}
+	}
+	args.System[1].PodSecurity = "root"
+	assert.EqualError(t, args.Validate(), `namespace chaos: pod security level "root" is not restricted, baseline or privileged`)
+}

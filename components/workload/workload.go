@@ -90,6 +90,36 @@ func Spread(podLabels map[string]string) []k8scorev1.TopologySpreadConstraint {
 	}
 }
 
+// ZoneAntiAffinity is the affinity of a replicated workload that a chart
+// runs whose values take an affinity but no spread constraints: one
+// replica per zone, required (a zone's loss takes at most one; with
+// replicas fewer than the zones, a rollout's surge pod still has a free
+// zone) or preferred (the scheduler may stack them). podLabels must be the
+// labels the chart gives the workload's pods.
+func ZoneAntiAffinity(podLabels map[string]string, required bool) *k8scorev1.Affinity {
+	term := k8scorev1.PodAffinityTerm{LabelSelector: &k8smetav1.LabelSelector{MatchLabels: podLabels}, TopologyKey: k8scorev1.LabelTopologyZone}
+	if required {
+		return &k8scorev1.Affinity{PodAntiAffinity: &k8scorev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []k8scorev1.PodAffinityTerm{term}}}
+	}
+	return &k8scorev1.Affinity{PodAntiAffinity: &k8scorev1.PodAntiAffinity{
+		PreferredDuringSchedulingIgnoredDuringExecution: []k8scorev1.WeightedPodAffinityTerm{{Weight: 100, PodAffinityTerm: term}},
+	}}
+}
+
+// NewBudget registers the disruption budget every workload gets (one pod
+// at a time, maxUnavailable 1) for pods a chart runs without one, selected
+// by podLabels in namespace ns.
+func NewBudget(ctx *pulumi.Context, name, ns string, podLabels map[string]string, opts ...pulumi.ResourceOption) (*policyv1.PodDisruptionBudget, error) {
+	return policyv1.NewPodDisruptionBudget(ctx, name, &policyv1.PodDisruptionBudgetArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(name), Namespace: pulumi.String(ns),
+			Labels: pulumi.StringMap{"app.kubernetes.io/part-of": pulumi.String("cloudscale")}},
+		Spec: &policyv1.PodDisruptionBudgetSpecArgs{
+			MaxUnavailable: pulumi.Int(1),
+			Selector:       &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(podLabels)},
+		},
+	}, opts...)
+}
+
 // Autoscaling adds a HorizontalPodAutoscaler on CPU.
 type Autoscaling struct {
 	Min, Max       int
