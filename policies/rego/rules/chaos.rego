@@ -172,3 +172,20 @@ chaos_mesh_releases contains r if {
 	some r in input.by_type["kubernetes:helm.sh/v3:Release"]
 	r.inputs.chart == "chaos-mesh"
 }
+
+# METADATA
+# title: Only application namespaces accept chaos injection
+# description: "With enableFilterNamespace, Chaos Mesh injects into a namespace only when it is annotated chaos-mesh.org/inject=enabled; the annotation on kube-system, the chaos controller's or an operator's namespace reopens what the filter closes, for every experiment at once."
+# custom:
+#   id: CS-CHAOS-005
+#   severity: critical
+#   category: resilience
+#   enforcement: {dev: mandatory, staging: mandatory, prod: mandatory}
+#   fix: "Remove the chaos-mesh.org/inject annotation from the namespace (protectedNamespaces in the settings lists the namespaces chaos may not touch); annotate application namespaces only."
+cs_chaos_005 contains f if {
+	some r in input.kinds["core/Namespace"]
+	ns := lib.name(r)
+	ns in protected
+	object.get(r.inputs, ["metadata", "annotations", "chaos-mesh.org/inject"], "") == "enabled"
+	f := {"urn": r.urn, "msg": sprintf("namespace %s is protected but annotated chaos-mesh.org/inject=enabled", [ns])}
+}

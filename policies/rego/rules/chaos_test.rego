@@ -133,3 +133,27 @@ test_cs_chaos_004_fail if {
 		chaos_mesh("open-dashboard", {"controllerManager": {"enableFilterNamespace": true}, "dashboard": {"securityMode": false}}),
 	])
 }
+
+namespace(name, annotations) := {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "annotations": annotations}}
+
+test_cs_chaos_005_pass if {
+	count(chaos.cs_chaos_005) == 0 with input as fx.kube([
+		namespace("shop", {"chaos-mesh.org/inject": "enabled"}),
+		namespace("vault", {}),
+		# Explicitly not enabled.
+		namespace("kube-system", {"chaos-mesh.org/inject": "disabled"}),
+	])
+		with data.cloudscale.config as settings
+}
+
+test_cs_chaos_005_fail if {
+	chaos.cs_chaos_005 == {
+		{"urn": "urn:kube-system", "msg": "namespace kube-system is protected but annotated chaos-mesh.org/inject=enabled"},
+		{"urn": "urn:vault", "msg": "namespace vault is protected but annotated chaos-mesh.org/inject=enabled"},
+	} with input as fx.kube([
+		namespace("shop", {"chaos-mesh.org/inject": "enabled"}),
+		namespace("kube-system", {"chaos-mesh.org/inject": "enabled"}),
+		namespace("vault", {"chaos-mesh.org/inject": "enabled"}),
+	])
+		with data.cloudscale.config as settings
+}
