@@ -1,6 +1,9 @@
 package resilience
 
 import (
+	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -269,4 +272,51 @@ func TestChaosDNSIsReachableFromTheApplicationNamespaces(t *testing.T) {
 	for _, r := range run(t, args(upstream.CRDsOnly)).OfType(npType) {
 		assert.NotContains(t, r.Name, "dns", "no DNS server where no chart runs")
 	}
+}
+
+// chartKeys are the leaf keys of the chaos-mesh chart's values.yaml
+// (helm/chaos-mesh/values.yaml at the chart's version) that Values sets;
+// a key the chart does not have would be ignored by Helm without a word.
+// Resources are given as Kubernetes' own type under each part's
+// "resources" key, which the chart passes through.
+var chartKeys = map[string]bool{
+	"clusterScoped": true, "enableProfiling": true, "enableCtrlServer": true, "images.tag": true,
+	"controllerManager.replicaCount": true, "controllerManager.enableFilterNamespace": true,
+	"controllerManager.leaderElection.enabled": true, "controllerManager.podChaos.podFailure.pauseImage": true,
+	"chaosDaemon.runtime": true, "chaosDaemon.socketPath": true,
+	"dashboard.create": true, "dashboard.securityMode": true, "dashboard.service.type": true,
+	"dnsServer.create": true, "webhook.certManager.enabled": true,
+}
+
+// passThrough are values the chart copies into a pod spec as they are.
+var passThrough = []string{"controllerManager.resources", "controllerManager.affinity", "chaosDaemon.resources", "dashboard.resources"}
+
+// Every value the tier sets is a key of the chart's values.yaml.
+func TestValuesAreChartKeys(t *testing.T) {
+	v, err := NewValues(args(upstream.Charts))
+	require.NoError(t, err)
+	raw, err := json.Marshal(v)
+	require.NoError(t, err)
+	var tree map[string]any
+	require.NoError(t, json.Unmarshal(raw, &tree))
+	var leaves []string
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		if slices.Contains(passThrough, prefix) {
+			return
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			leaves = append(leaves, prefix)
+			return
+		}
+		for k, c := range m {
+			walk(strings.TrimPrefix(prefix+"."+k, "."), c)
+		}
+	}
+	walk("", tree)
+	for _, l := range leaves {
+		assert.True(t, chartKeys[l], "%s is not a key of the chart's values.yaml", l)
+	}
+	assert.Len(t, leaves, len(chartKeys), "every key the tier means to set is set")
 }
