@@ -18,8 +18,12 @@ import (
 // operators read an operator's custom resource into the components its
 // operator runs, by the operator's documented semantics.
 var operators = map[string]func(graph.Resource) ([]*component, error){
-	"postgresql.cnpg.io/Cluster":   postgresCluster,
-	"rabbitmq.com/RabbitmqCluster": rabbitmqCluster,
+	"postgresql.cnpg.io/Cluster":                 postgresCluster,
+	"rabbitmq.com/RabbitmqCluster":               rabbitmqCluster,
+	"psmdb.percona.com/PerconaServerMongoDB":     perconaMongoDB,
+	"monitoring.coreos.com/Prometheus":           prometheusServer,
+	"monitoring.coreos.com/Alertmanager":         alertmanagerCluster,
+	"elasticsearch.k8s.elastic.co/Elasticsearch": elasticsearchCluster,
 }
 
 // postgresCluster reads a CloudNativePG Cluster. Its instance pods are

@@ -61,7 +61,7 @@ var (
 	IstioCNI = Chart{Name: "cni", Repo: istioRepo, Version: IstioVersion}
 	Istiod   = Chart{Name: "istiod", Repo: istioRepo, Version: IstioVersion}
 
-	CertManager = Chart{Name: "cert-manager", Repo: "https://charts.jetstack.io", Version: "v1.18.2", Kinds: []Kind{
+	CertManager = Chart{Name: "cert-manager", Repo: "https://charts.jetstack.io", Version: "v1.19.3", Kinds: []Kind{
 		{Group: "cert-manager.io", Kind: "ClusterIssuer", Plural: "clusterissuers", Versions: []string{"v1"}, Generated: true},
 		{Group: "cert-manager.io", Kind: "Issuer", Plural: "issuers", Versions: []string{"v1"}, Namespaced: true, Generated: true},
 		{Group: "cert-manager.io", Kind: "Certificate", Plural: "certificates", Versions: []string{"v1"}, Namespaced: true, Generated: true},
