@@ -106,25 +106,7 @@ replsets:
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			rep := analyzeYAML(t, DefaultTopology, perconaCR(tc.spec))
-			got := map[string]Finding{}
-			for _, f := range rep.Findings {
-				got[f.Component+"/"+string(f.Domain)] = f
-			}
-			for comp, w := range tc.wants {
-				for d, v := range w {
-					f, ok := got[comp+"/"+string(d)]
-					if assert.True(t, ok, "no finding for %s/%s", comp, d) {
-						assert.Equal(t, v, f.Verdict, "%s/%s: %s", comp, d, f.Reason)
-					}
-				}
-			}
-			for key, n := range tc.remain {
-				assert.Equal(t, n, got[key].Remaining, "%s: %s", key, got[key].Reason)
-			}
-			for key, sub := range tc.reason {
-				assert.Contains(t, got[key].Reason, sub, key)
-			}
+			checkFindings(t, analyzeYAML(t, DefaultTopology, perconaCR(tc.spec)), tc.wants, tc.reason, tc.remain)
 		})
 	}
 }

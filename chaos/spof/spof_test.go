@@ -494,26 +494,33 @@ topologySpreadConstraints:
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			rep := analyzeYAML(t, DefaultTopology, tc.docs...)
-			got := map[string]Finding{}
-			for _, f := range rep.Findings {
-				got[f.Component+"/"+string(f.Domain)] = f
-			}
-			for comp, w := range tc.wants {
-				for d, v := range w {
-					f, ok := got[comp+"/"+string(d)]
-					if assert.True(t, ok, "no finding for %s/%s", comp, d) {
-						assert.Equal(t, v, f.Verdict, "%s/%s: %s", comp, d, f.Reason)
-					}
-				}
-			}
-			for key, sub := range tc.reasons {
-				assert.Contains(t, got[key].Reason, sub, key)
-			}
-			for key, n := range tc.remain {
-				assert.Equal(t, n, got[key].Remaining, key)
-			}
+			checkFindings(t, analyzeYAML(t, DefaultTopology, tc.docs...), tc.wants, tc.reasons, tc.remain)
 		})
+	}
+}
+
+// checkFindings asserts a report's verdicts per component and domain,
+// the reasons' substrings and the replicas that remain, each keyed
+// "component/domain".
+func checkFindings(t *testing.T, rep *Report, wants map[string]want, reasons map[string]string, remain map[string]int) {
+	t.Helper()
+	got := map[string]Finding{}
+	for _, f := range rep.Findings {
+		got[f.Component+"/"+string(f.Domain)] = f
+	}
+	for comp, w := range wants {
+		for d, v := range w {
+			f, ok := got[comp+"/"+string(d)]
+			if assert.True(t, ok, "no finding for %s/%s", comp, d) {
+				assert.Equal(t, v, f.Verdict, "%s/%s: %s", comp, d, f.Reason)
+			}
+		}
+	}
+	for key, sub := range reasons {
+		assert.Contains(t, got[key].Reason, sub, key)
+	}
+	for key, n := range remain {
+		assert.Equal(t, n, got[key].Remaining, "%s: %s", key, got[key].Reason)
 	}
 }
 
