@@ -6,7 +6,8 @@
 #   scripts/tools.sh [TOOL...]     tools: pulumi, kubernetes-provider, kubernetes
 #                                  (kube-apiserver, kube-controller-manager,
 #                                  kube-scheduler, kubectl), kwok, etcd,
-#                                  controller-gen, golangci-lint (default: all)
+#                                  controller-gen, golangci-lint,
+#                                  chaos-controller-manager (default: all)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,6 +25,12 @@ KUBERNETES_STAGING=v0.33.3
 KWOK_VERSION=v0.7.0
 CONTROLLER_TOOLS_VERSION=v0.23.0
 GOLANGCI_LINT_VERSION=v2.15.0
+# Chaos Mesh's tags are not served; this pseudo-version of the main module
+# is (shared/notes/chaos-mesh-local.md), and its api submodule is the one
+# go.mod pins. The chart and images of components/upstream are v2.7.3.
+CHAOS_MESH_MODULE=github.com/chaos-mesh/chaos-mesh
+CHAOS_MESH_PSEUDO=v0.9.1-0.20260902003049-47411975a8cb
+CHAOS_MESH_API=v0.0.0-20260906172039-d70b66ad97ac
 # The staging modules k8s.io/kubernetes replaces with ./staging; outside
 # its tree each must point at its published version.
 KUBERNETES_STAGING_MODULES="api apiextensions-apiserver apimachinery apiserver cli-runtime client-go
@@ -144,6 +151,28 @@ install_etcd() {
   ln -sf "$(command -v etcd)" "$BIN/etcd"
 }
 
+# install_chaos_controller builds the genuine chaos-controller-manager,
+# which `cloudscale cluster start --chaos-mesh` runs beside the simulated
+# control plane. The module zip leaves out ./api, which its go.mod replaces
+# into place, so the api module is copied there (about 6.5 min cold).
+install_chaos_controller() {
+  local target="$BIN/chaos-controller-manager"
+  if [ -x "$target" ] && [ -f "$target.version" ] && [ "$(cat "$target.version")" = "$CHAOS_MESH_PSEUDO" ]; then
+    log "chaos-controller-manager $CHAOS_MESH_PSEUDO: present in $BIN"; return
+  fi
+  log "chaos-controller-manager $CHAOS_MESH_PSEUDO: building from the Go module proxy (about 6.5 min cold)"
+  local t=$(date +%s) d="$WORK/chaos-mesh" src api
+  src=$(go mod download -json "$CHAOS_MESH_MODULE@$CHAOS_MESH_PSEUDO" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')
+  api=$(go mod download -json "$CHAOS_MESH_MODULE/api@$CHAOS_MESH_API" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')
+  [ -n "$src" ] && [ -n "$api" ] || { echo "tools.sh: chaos-mesh modules not downloaded" >&2; exit 1; }
+  rm -rf "$d" && cp -r "$src" "$d" && chmod -R u+w "$d"
+  rm -rf "$d/api" && cp -r "$api" "$d/api" && chmod -R u+w "$d/api"
+  (cd "$d" && go build -trimpath -ldflags "-s -w" -o "$target" ./cmd/chaos-controller-manager)
+  echo "$CHAOS_MESH_PSEUDO" > "$target.version"
+  rm -rf "$d"
+  log "chaos-controller-manager $CHAOS_MESH_PSEUDO: built in $(( $(date +%s) - t ))s"
+}
+
 apt_install() {
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
   else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null; fi
@@ -156,7 +185,7 @@ need_jq() {
 }
 
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(pulumi kubernetes-provider kubernetes kwok etcd controller-gen golangci-lint)
+[ ${#tools[@]} -gt 0 ] || tools=(pulumi kubernetes-provider kubernetes kwok etcd controller-gen golangci-lint chaos-controller-manager)
 for t in "${tools[@]}"; do
   case "$t" in
     pulumi) install_pulumi ;;
@@ -168,7 +197,9 @@ for t in "${tools[@]}"; do
     controller-gen) go_install_tool controller-gen sigs.k8s.io/controller-tools/cmd/controller-gen "$CONTROLLER_TOOLS_VERSION" ;;
     # `make lint` (.golangci.yml).
     golangci-lint) go_install_tool golangci-lint github.com/golangci/golangci-lint/v2/cmd/golangci-lint "$GOLANGCI_LINT_VERSION" ;;
-    *) echo "tools.sh: unknown tool $t (known: pulumi, kubernetes-provider, kubernetes, kwok, etcd, controller-gen, golangci-lint)" >&2; exit 2 ;;
+    # `cloudscale cluster start --chaos-mesh` and `cloudscale chaos run`.
+    chaos-controller-manager) install_chaos_controller ;;
+    *) echo "tools.sh: unknown tool $t (known: pulumi, kubernetes-provider, kubernetes, kwok, etcd, controller-gen, golangci-lint, chaos-controller-manager)" >&2; exit 2 ;;
   esac
 done
 log "tools ready in $BIN ($(( $(date +%s) - total_start ))s)"

@@ -16,7 +16,7 @@ import (
 
 func newChaosCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "chaos", Short: "Resilience: the single-point-of-failure gate and the chaos experiments"}
-	cmd.AddCommand(newSPOFCmd(g), newPlanCmd(g))
+	cmd.AddCommand(newSPOFCmd(g), newPlanCmd(g), newRunCmd(g), newReportCmd(g))
 	return cmd
 }
 

@@ -26,15 +26,21 @@ func (g *globals) controlPlane(cmd *cobra.Command) (*controlplane.Cluster, error
 
 func newClusterCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "cluster", Short: "The local simulated control plane the local stack deploys into"}
-	var fresh, asJSON bool
+	var fresh, asJSON, chaosMesh bool
 	start := &cobra.Command{
-		Use:   "start [--fresh]",
-		Short: "Start etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok with 6 nodes over 3 zones",
-		Args:  cobra.NoArgs,
+		Use:   "start [--fresh] [--chaos-mesh=false]",
+		Short: "Start etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok with 6 nodes over 3 zones (and the Chaos Mesh controller)",
+		Long: "Start the simulated control plane on 127.0.0.1. With --chaos-mesh (the default once `make tools` built\n" +
+			"chaos-controller-manager) the genuine Chaos Mesh controller runs beside it, its CRDs installed and its\n" +
+			"validating and mutating webhooks registered, so the API server enforces Chaos Mesh's own validation.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := g.controlPlane(cmd)
 			if err != nil {
 				return err
+			}
+			if cmd.Flags().Changed("chaos-mesh") {
+				c.ChaosMesh = chaosMesh
 			}
 			ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer cancel()
@@ -48,6 +54,7 @@ func newClusterCmd(g *globals) *cobra.Command {
 		},
 	}
 	start.Flags().BoolVar(&fresh, "fresh", false, "stop it and wipe its data first")
+	start.Flags().BoolVar(&chaosMesh, "chaos-mesh", true, "run the Chaos Mesh controller (needs `make tools`; default: when it is built)")
 	stop := &cobra.Command{
 		Use:   "stop",
 		Short: "Stop the processes `cluster start` started (by their recorded PIDs)",
@@ -84,9 +91,14 @@ func clusterStatus(cmd *cobra.Command, g *globals, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	st, err := c.Status(ctx)
+	if err == nil && st.Healthy() {
+		// What an interrupted chaos run left (a lost or cordoned node, a
+		// chaos object, a stuck finalizer) is undone here too.
+		err = cleanLeftovers(ctx, c, cmd.ErrOrStderr())
+	}
 	out := cmd.OutOrStdout()
 	if asJSON {
 		enc := json.NewEncoder(out)

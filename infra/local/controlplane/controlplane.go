@@ -28,16 +28,19 @@ import (
 // Ports the control plane listens on, all on 127.0.0.1.
 type Ports struct {
 	API, Etcd, EtcdPeer, Controller, Scheduler, Kwok int
+	// ChaosWebhook and ChaosMetrics are the Chaos Mesh controller's.
+	ChaosWebhook, ChaosMetrics int
 }
 
 // DefaultPorts stay clear of the defaults a developer's own cluster tools
 // use, so both can run side by side.
-var DefaultPorts = Ports{API: 16443, Etcd: 23790, EtcdPeer: 23800, Controller: 20257, Scheduler: 20259, Kwok: 20247}
+var DefaultPorts = Ports{API: 16443, Etcd: 23790, EtcdPeer: 23800, Controller: 20257, Scheduler: 20259, Kwok: 20247,
+	ChaosWebhook: 29443, ChaosMetrics: 20280}
 
 // Offset moves every port by n (tests run a second cluster beside the
 // developer's).
 func (p Ports) Offset(n int) Ports {
-	return Ports{p.API + n, p.Etcd + n, p.EtcdPeer + n, p.Controller + n, p.Scheduler + n, p.Kwok + n}
+	return Ports{p.API + n, p.Etcd + n, p.EtcdPeer + n, p.Controller + n, p.Scheduler + n, p.Kwok + n, p.ChaosWebhook + n, p.ChaosMetrics + n}
 }
 
 // The service network of the simulated cluster.
@@ -52,6 +55,16 @@ type Process struct {
 	// Binary is looked up in the tools dir first, then on PATH.
 	Binary string
 	Args   func(c *Cluster) []string
+	// Env is added to the process' environment (nil: none).
+	Env func(c *Cluster) []string
+	// Optional processes start only when Enabled says so; a disabled one
+	// is left out of Status unless it still runs.
+	Optional bool
+	Enabled  func(c *Cluster) bool
+	// BeforeStart runs before the process is launched (the API server
+	// already serves), AfterStart once it is healthy; Disabled when
+	// Start skips an optional process (to undo what AfterStart did).
+	BeforeStart, AfterStart, Disabled func(ctx context.Context, c *Cluster) error
 	// Healthy answers whether the process serves; nil means "is running".
 	Healthy func(ctx context.Context, c *Cluster) error
 	// RepeatTerm sends SIGTERM again while it waits (the Chaos Mesh
@@ -71,6 +84,9 @@ type Cluster struct {
 	Nodes []Node
 	Ports Ports
 	Out   io.Writer
+	// ChaosMesh runs the Chaos Mesh controller (see chaosmesh.go); New
+	// turns it on when `make tools` built it.
+	ChaosMesh bool
 
 	token string
 }
@@ -81,7 +97,8 @@ func New(dir, binDir string, out io.Writer) *Cluster {
 	if out == nil {
 		out = io.Discard
 	}
-	return &Cluster{Dir: dir, BinDir: binDir, Processes: DefaultProcesses(), Nodes: DefaultNodes(6, []string{"zone-a", "zone-b", "zone-c"}), Ports: DefaultPorts, Out: out}
+	return &Cluster{Dir: dir, BinDir: binDir, Processes: DefaultProcesses(), Nodes: DefaultNodes(6, []string{"zone-a", "zone-b", "zone-c"}), Ports: DefaultPorts, Out: out,
+		ChaosMesh: exists(filepath.Join(binDir, ChaosControllerBinary))}
 }
 
 // Kubeconfig is the admin kubeconfig the local stack uses.
@@ -92,10 +109,35 @@ func (c *Cluster) path(parts ...string) string {
 }
 
 // DefaultProcesses are etcd, the API server, the controller manager, the
-// scheduler and kwok.
+// scheduler, kwok and, when enabled, the Chaos Mesh controller.
 func DefaultProcesses() []Process {
-	return []Process{etcdProcess(), apiServerProcess(), controllerManagerProcess(), schedulerProcess(), kwokProcess()}
+	return []Process{etcdProcess(), apiServerProcess(), controllerManagerProcess(), schedulerProcess(), kwokProcess(), chaosMeshProcess()}
 }
+
+// enabled reports whether Start runs p.
+func (c *Cluster) enabled(p Process) bool {
+	return !p.Optional || (p.Enabled != nil && p.Enabled(c))
+}
+
+// Eviction timings of the simulated cluster, shortened so a lost node or
+// zone resolves in seconds. The real defaults: kubelets renew their lease
+// every 10 s (a 40 s lease), the node lifecycle controller declares a node
+// NotReady after --node-monitor-grace-period (50 s since Kubernetes 1.32)
+// and the DefaultTolerationSeconds admission plugin lets pods stay on a
+// NotReady or unreachable node for 300 s: about 5 minutes before they are
+// evicted, at --node-eviction-rate 0.1 nodes per second (docs/chaos.md).
+const (
+	// NodeLeaseSeconds is kwok's node lease (renewed every quarter).
+	NodeLeaseSeconds = 16
+	// NodeMonitorGrace is how long a node may miss its lease.
+	NodeMonitorGrace = "16s"
+	// TolerationSeconds is the default not-ready/unreachable toleration.
+	TolerationSeconds = 5
+	// NodeEvictionRate is how many nodes per second the node lifecycle
+	// controller taints for eviction (real default 0.1: one node every
+	// 10 s, so a zone of several nodes empties over tens of seconds).
+	NodeEvictionRate = "1"
+)
 
 // etcdProcess is etcd on loopback, its data in the cluster directory.
 func etcdProcess() Process {
@@ -138,6 +180,8 @@ func apiServerProcess() Process {
 				"--disable-admission-plugins=ServiceAccount",
 				"--endpoint-reconciler-type=none",
 				"--allow-privileged=false",
+				fmt.Sprintf("--default-not-ready-toleration-seconds=%d", TolerationSeconds),
+				fmt.Sprintf("--default-unreachable-toleration-seconds=%d", TolerationSeconds),
 			}
 		},
 		Healthy: func(ctx context.Context, c *Cluster) error {
@@ -158,6 +202,8 @@ func controllerManagerProcess() Process {
 				"--service-account-private-key-file=" + c.path("pki", "sa.key"),
 				"--root-ca-file=" + c.path("pki", "ca.crt"),
 				"--use-service-account-credentials=false",
+				"--node-monitor-period=2s", "--node-monitor-grace-period=" + NodeMonitorGrace,
+				"--node-eviction-rate=" + NodeEvictionRate,
 			}
 		},
 		Healthy: func(ctx context.Context, c *Cluster) error {
@@ -184,7 +230,9 @@ func schedulerProcess() Process {
 }
 
 // kwokProcess is kwok, the fake kubelets of the simulated nodes (those
-// annotated kwok.x-k8s.io/node: fake).
+// labelled KubeletLabel=fake). The selector is a label, filtered by the API
+// server, so a node whose label is taken away leaves kwok's watch: its
+// lease is no longer renewed, as when a real kubelet dies (node loss).
 func kwokProcess() Process {
 	return Process{
 		Name: "kwok", Binary: "kwok",
@@ -192,8 +240,9 @@ func kwokProcess() Process {
 			return []string{
 				"--kubeconfig=" + c.Kubeconfig(),
 				"--manage-all-nodes=false",
-				"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+				"--manage-nodes-with-label-selector=" + KubeletLabel + "=" + KubeletValue,
 				"--node-ip=10.244.0.1",
+				fmt.Sprintf("--node-lease-duration-seconds=%d", NodeLeaseSeconds),
 				fmt.Sprintf("--server-address=127.0.0.1:%d", c.Ports.Kwok),
 			}
 		},
@@ -264,10 +313,10 @@ func (c *Cluster) pid(p Process) int {
 	return pid
 }
 
-// Running reports whether every process runs.
+// Running reports whether every enabled process runs.
 func (c *Cluster) Running() bool {
 	for _, p := range c.Processes {
-		if c.pid(p) == 0 {
+		if c.enabled(p) && c.pid(p) == 0 {
 			return false
 		}
 	}
@@ -292,9 +341,22 @@ func (c *Cluster) Start(ctx context.Context, fresh bool) (err error) {
 		}
 	}()
 	for _, p := range c.Processes {
+		if !c.enabled(p) {
+			if p.Disabled != nil && c.pid(p) == 0 {
+				if err := p.Disabled(ctx, c); err != nil {
+					return fmt.Errorf("%s: %w", p.Name, err)
+				}
+			}
+			continue
+		}
 		if pid := c.pid(p); pid != 0 {
 			fmt.Fprintf(c.out(), "  %-24s running (pid %d)\n", p.Name, pid)
 			continue
+		}
+		if p.BeforeStart != nil {
+			if err := p.BeforeStart(ctx, c); err != nil {
+				return fmt.Errorf("%s: %w", p.Name, err)
+			}
 		}
 		launched, err := c.startOne(ctx, p)
 		if launched {
@@ -302,6 +364,11 @@ func (c *Cluster) Start(ctx context.Context, fresh bool) (err error) {
 		}
 		if err != nil {
 			return err
+		}
+		if p.AfterStart != nil {
+			if err := p.AfterStart(ctx, c); err != nil {
+				return fmt.Errorf("%s: %w", p.Name, err)
+			}
 		}
 	}
 	return c.registerNodes(ctx)
@@ -325,6 +392,11 @@ func (c *Cluster) prepare(fresh bool) error {
 	}
 	if err := c.pki(); err != nil {
 		return fmt.Errorf("certificates: %w", err)
+	}
+	if c.ChaosMesh {
+		if _, err := c.binary(chaosMeshProcess()); err != nil {
+			return err
+		}
 	}
 	return c.writeAccess()
 }
@@ -368,6 +440,9 @@ func (c *Cluster) launch(p Process) (<-chan error, error) {
 	}
 	defer logf.Close()
 	cmd := exec.Command(bin, p.Args(c)...)
+	if p.Env != nil {
+		cmd.Env = append(os.Environ(), p.Env(c)...)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Its own session: the control plane outlives the command that
 	// started it and does not get the terminal's signals.

@@ -10,8 +10,17 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+)
+
+// KubeletLabel=KubeletValue marks a node whose kubelet kwok plays. Taking
+// the label away loses the node (see kwokProcess); setting it back brings
+// the node back.
+const (
+	KubeletLabel = "kwok.x-k8s.io/node"
+	KubeletValue = "fake"
 )
 
 // Node is one simulated node.
@@ -65,12 +74,19 @@ func (c *Cluster) registerNodes(ctx context.Context) error {
 				Labels: map[string]string{
 					"kubernetes.io/hostname": n.Name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
 					"topology.kubernetes.io/zone": n.Zone, "topology.kubernetes.io/region": "local",
-					"node.kubernetes.io/instance-type": "sim-4cpu-16gi", "type": "kwok",
+					"node.kubernetes.io/instance-type": "sim-4cpu-16gi", "type": "kwok", KubeletLabel: KubeletValue,
 				},
 			},
 			Status: corev1.NodeStatus{Capacity: capacity, Allocatable: capacity},
 		}
-		if _, err := client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		_, err := client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			// A node from an older start, or one a chaos run lost and an
+			// interrupted run left behind: kwok plays its kubelet again.
+			patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, KubeletLabel, KubeletValue)
+			_, err = client.CoreV1().Nodes().Patch(ctx, n.Name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{})
+		}
+		if err != nil {
 			return fmt.Errorf("node %s: %w", n.Name, err)
 		}
 	}
@@ -120,6 +136,9 @@ func (c *Cluster) Status(ctx context.Context) (Status, error) {
 	_ = c.readToken()
 	for _, p := range c.Processes {
 		ps := ProcessStatus{Name: p.Name, PID: c.pid(p)}
+		if !c.enabled(p) && ps.PID == 0 {
+			continue
+		}
 		switch {
 		case ps.PID == 0:
 			ps.Detail = "not running"
