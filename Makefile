@@ -31,8 +31,10 @@ crds:
 	bash scripts/tools.sh controller-gen
 	bash scripts/crds.sh
 
+# The end-to-end tests (a simulated cluster, the stack, chaos runs) take
+# minutes on two cores beside every other package: hence the timeout.
 unit:
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 30m ./...
 
 build:
 	$(GO) build -o bin/cloudscale ./cmd/cloudscale

@@ -7,7 +7,7 @@
 #                                  (kube-apiserver, kube-controller-manager,
 #                                  kube-scheduler, kubectl), kwok, etcd,
 #                                  controller-gen, golangci-lint,
-#                                  chaos-controller-manager (default: all)
+#                                  chaos-controller-manager, chromium (default: all)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -178,6 +178,16 @@ apt_install() {
   else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null; fi
 }
 
+# chromium (Debian's) renders the chaos report's HTML page in a test
+# (chaos/report), headless, to check the picture a reader sees.
+install_chromium() {
+  if command -v chromium >/dev/null; then
+    log "chromium: present ($(chromium --version 2>/dev/null | head -n1))"; return
+  fi
+  log "chromium: installing Debian's chromium"
+  apt_install chromium
+}
+
 need_jq() {
   command -v jq >/dev/null && return
   log "jq: installing from Debian"
@@ -185,7 +195,7 @@ need_jq() {
 }
 
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(pulumi kubernetes-provider kubernetes kwok etcd controller-gen golangci-lint chaos-controller-manager)
+[ ${#tools[@]} -gt 0 ] || tools=(pulumi kubernetes-provider kubernetes kwok etcd controller-gen golangci-lint chaos-controller-manager chromium)
 for t in "${tools[@]}"; do
   case "$t" in
     pulumi) install_pulumi ;;
@@ -199,7 +209,8 @@ for t in "${tools[@]}"; do
     golangci-lint) go_install_tool golangci-lint github.com/golangci/golangci-lint/v2/cmd/golangci-lint "$GOLANGCI_LINT_VERSION" ;;
     # `cloudscale cluster start --chaos-mesh` and `cloudscale chaos run`.
     chaos-controller-manager) install_chaos_controller ;;
-    *) echo "tools.sh: unknown tool $t (known: pulumi, kubernetes-provider, kubernetes, kwok, etcd, controller-gen, golangci-lint, chaos-controller-manager)" >&2; exit 2 ;;
+    chromium) install_chromium ;;
+    *) echo "tools.sh: unknown tool $t (known: pulumi, kubernetes-provider, kubernetes, kwok, etcd, controller-gen, golangci-lint, chaos-controller-manager, chromium)" >&2; exit 2 ;;
   esac
 done
 log "tools ready in $BIN ($(( $(date +%s) - total_start ))s)"

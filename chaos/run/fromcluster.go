@@ -99,10 +99,10 @@ func FromCluster(ctx context.Context, c client.Client, src ClusterSource) (*repo
 			if e.Namespace != "" {
 				rec.Component = e.Namespace + "/" + e.Component
 			}
-			prefix := e.Name + "-"
+			own := ownSteps(src.Plan, e)
 			failed := 0
 			for _, sc := range checks.Items {
-				if !strings.HasPrefix(template[sc.Labels[chaosv1alpha1.LabelControlledBy]], prefix) {
+				if !own(template[sc.Labels[chaosv1alpha1.LabelControlledBy]]) {
 					continue
 				}
 				check := template[sc.Labels[chaosv1alpha1.LabelControlledBy]]
@@ -125,7 +125,7 @@ func FromCluster(ctx context.Context, c client.Client, src ClusterSource) (*repo
 			}
 			rec.FaultEnded = rec.Finished
 			for _, k := range kills.Items {
-				if !strings.HasPrefix(template[k.Labels[chaosv1alpha1.LabelControlledBy]], prefix) {
+				if !own(template[k.Labels[chaosv1alpha1.LabelControlledBy]]) {
 					continue
 				}
 				for _, r := range k.Status.Experiment.Records {
@@ -165,4 +165,23 @@ func FromCluster(ctx context.Context, c client.Client, src ClusterSource) (*repo
 		run.Finished = run.Started
 	}
 	return run, nil
+}
+
+// ownSteps tells the templates of e's own steps: those its Workflow names
+// besides its entry. A prefix alone would also take the steps of an
+// experiment whose name extends e's, as etcd-pod-kill-all-but-quorum's
+// extend etcd-pod-kill's in one Schedule; it is the fallback only for an
+// experiment the plan makes no Workflow of.
+func ownSteps(p *experiments.Plan, e experiments.Experiment) func(template string) bool {
+	w, err := p.Workflow(e)
+	if err != nil {
+		return func(t string) bool { return strings.HasPrefix(t, e.Name+"-") }
+	}
+	steps := map[string]bool{}
+	for _, t := range w.Spec.Templates {
+		if t.Name != w.Spec.Entry {
+			steps[t.Name] = true
+		}
+	}
+	return func(t string) bool { return steps[t] }
 }

@@ -66,11 +66,7 @@ func (t *tracker) start(ctx context.Context, kube kubernetes.Interface) error {
 				obj = d.Obj
 			}
 			if p, ok := obj.(*corev1.Pod); ok {
-				t.mu.Lock()
-				t.markDeleted(p)
-				delete(t.pods, p.UID)
-				t.recount()
-				t.mu.Unlock()
+				t.remove(p)
 			}
 		},
 	})
@@ -95,6 +91,15 @@ func (t *tracker) put(obj any) {
 		t.markDeleted(p)
 	}
 	t.pods[p.UID] = p
+	t.recount()
+}
+
+// remove forgets a pod the API server deleted.
+func (t *tracker) remove(p *corev1.Pod) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.markDeleted(p)
+	delete(t.pods, p.UID)
 	t.recount()
 }
 
