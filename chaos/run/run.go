@@ -297,11 +297,17 @@ type SelectError struct{ msg string }
 func (e *SelectError) Error() string { return e.msg }
 
 // Execute runs the selected experiments one at a time and returns the
-// record (also saved in o.Dir after each). It cleans up first (what an
-// interrupted run left) and last, also when ctx is cancelled (Ctrl-C):
-// then the record says Interrupted and the error is ctx's.
+// record (also saved in o.Dir after each). It holds the cluster's run
+// lease throughout (one run at a time; see LeaseName). It cleans up first
+// (what an interrupted run left) and last, also when ctx is cancelled
+// (Ctrl-C): then the record says Interrupted and the error is ctx's.
 func Execute(ctx context.Context, o Options) (*report.Run, error) {
 	o.defaults()
+	release, err := acquire(ctx, o.Kube, o.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	// Cleanup must outlive a cancelled ctx.
 	cleanup := func(when string) {
 		cctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)

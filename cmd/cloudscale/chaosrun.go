@@ -308,6 +308,12 @@ func cleanLeftovers(ctx context.Context, cp *controlplane.Cluster, out io.Writer
 	if err != nil {
 		return err
 	}
+	if id, err := chaosrun.InProgress(ctx, kube); err != nil || id != "" {
+		if id != "" {
+			fmt.Fprintf(out, "  %-24s run %s in progress: its changes are its own to undo\n", "chaos run", id)
+		}
+		return err
+	}
 	done, err := chaosrun.Cleanup(ctx, kube, c, 10*time.Second)
 	if !done.Empty() {
 		fmt.Fprintf(out, "  %-24s %s\n", "chaos leftovers", done)

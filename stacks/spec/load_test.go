@@ -375,7 +375,7 @@ func TestRepositoryStacksAreValid(t *testing.T) {
 		cloud Cloud
 		env   Environment
 	}{
-		"local": {Local, Dev}, "dev": {AWS, Dev}, "staging": {AWS, Staging}, "prod": {AWS, Prod},
+		"local": {Local, Staging}, "dev": {AWS, Dev}, "staging": {AWS, Staging}, "prod": {AWS, Prod},
 		"prod-azure": {Azure, Prod}, "prod-gcp": {GCP, Prod},
 	}
 	for _, n := range names {
