@@ -124,6 +124,7 @@ func writeHTML(w io.Writer, rep *Report) error {
 	return pageTemplate.Execute(w, buildPage(rep))
 }
 
+// buildPage is the view of rep that pageTemplate renders.
 func buildPage(rep *Report) htmlPage {
 	r := rep.Run
 	s := rep.Summary
@@ -143,96 +144,131 @@ func buildPage(rep *Report) htmlPage {
 	if s.Score != nil {
 		pg.Score += " %"
 	}
+	pg.Facts = runFacts(r)
+	pg.SVG = buildSVG(rep)
+	for _, p := range rep.Pairs {
+		pg.Pairs = append(pg.Pairs, buildHTMLPair(p))
+	}
+	for _, e := range r.Experiments {
+		pg.Exps = append(pg.Exps, buildHTMLExp(e, r.Started))
+	}
+	return pg
+}
+
+// runFacts are the label and value of each fact of the run in the page's
+// header.
+func runFacts(r *Run) [][2]string {
 	zones := strings.Join(r.Zones, ", ")
-	pg.Facts = [][2]string{
+	facts := [][2]string{
 		{"stack", r.Stack}, {"env", r.Env}, {"source", orDash(r.Source)},
 		{"started", stamp(r.Started)}, {"finished", stamp(r.Finished)}, {"duration", runDuration(r)},
 		{"zones", orDash(zones)}, {"nodes", fmt.Sprint(r.Nodes)}, {"experiments", fmt.Sprint(len(r.Experiments))},
 	}
 	if r.Interrupted {
-		pg.Facts = append(pg.Facts, [2]string{"interrupted", "yes: stopped before its last experiment"})
+		facts = append(facts, [2]string{"interrupted", "yes: stopped before its last experiment"})
 	}
-	pg.SVG = buildSVG(rep)
-	for _, p := range rep.Pairs {
-		hp := htmlPair{
-			Component: p.Component, Domain: p.Domain, Verdict: string(p.Verdict), Class: class(p.Verdict),
-			Ready: "-", Recovery: "-", Injected: "-", Predicted: p.Predicted, Match: string(p.Match),
-			Experiment: orDash(p.Experiment), Reason: p.Reason,
-		}
-		if p.Observed {
-			hp.Ready = fmt.Sprintf("%d / %d / %d", p.MinReady, p.Needed, p.Replicas)
-			hp.Recovery = recovery(p.RecoverySeconds)
-		}
-		if p.Experiment != "" && (p.Verdict == VerdictHeld || p.Verdict == VerdictBreached || p.Verdict == VerdictNotHit) {
-			hp.Injected = fmt.Sprint(p.Injected)
-			if p.Aborted {
-				hp.Injected += " (aborted)"
-			}
-		}
-		if p.PredictedReason != "" {
-			hp.Predicted += ": " + p.PredictedReason
-		}
-		switch p.Match {
-		case MatchConfirmed:
-			hp.MatchClass = "m-ok"
-		case MatchWrong:
-			hp.MatchClass = "m-wrong"
-		}
-		pg.Pairs = append(pg.Pairs, hp)
+	return facts
+}
+
+// buildHTMLPair is the row of the pairs table for p.
+func buildHTMLPair(p Pair) htmlPair {
+	hp := htmlPair{
+		Component: p.Component, Domain: p.Domain, Verdict: string(p.Verdict), Class: class(p.Verdict),
+		Ready: "-", Recovery: "-", Injected: "-", Predicted: p.Predicted, Match: string(p.Match),
+		Experiment: orDash(p.Experiment), Reason: p.Reason,
 	}
-	for _, e := range r.Experiments {
-		he := htmlExp{
-			Name: e.Name, Fault: e.Fault, Domain: e.Domain, Target: target(e), Executor: orDash(e.Executor),
-			Status: string(e.Status), StatusClass: statusClass(e.Status), Injected: "-", Targets: "-", Checks: "-",
-			Records: e.StatusChecks,
-		}
-		// The run's header has the date; a time of day is enough here.
-		clock := func(t time.Time) string {
-			if t.IsZero() {
-				return "-"
-			}
-			if y, m, d := t.UTC().Date(); !r.Started.IsZero() && (y != r.Started.UTC().Year() || m != r.Started.UTC().Month() || d != r.Started.UTC().Day()) {
-				return stamp(t)
-			}
-			return t.UTC().Format("15:04:05")
-		}
-		he.Times = "start " + clock(e.Started)
-		if !e.FaultStarted.IsZero() {
-			he.Times += ", fault " + clock(e.FaultStarted)
-			if !e.FaultEnded.IsZero() {
-				he.Times += fmt.Sprintf(" for %s", e.FaultEnded.Sub(e.FaultStarted).Round(100*time.Millisecond))
-			}
-		}
-		if d := duration(e); d > 0 {
-			he.Times += fmt.Sprintf(", took %s", d.Round(100*time.Millisecond))
-		}
-		if e.Status == Ran {
-			he.Injected = fmt.Sprint(e.Injected)
-			if e.Evidence != "" {
-				he.Injected += " (" + e.Evidence + ")"
-			}
-			he.Aborted = yesNo(e.Aborted)
-		}
-		if len(e.Targets) > 0 {
-			he.Targets = strings.Join(e.Targets, ", ")
-		}
-		if len(e.StatusChecks) > 0 {
-			ok, failed := checkCounts(e)
-			he.Checks = fmt.Sprintf("%d success, %d failure", ok, failed)
-		}
-		he.Steady = steadySummary(e.SteadyState)
-		switch e.Status {
-		case NotRun:
-			he.Note = e.NotRunReason
-		case Failed:
-			he.Note = "error: " + e.Error
-		}
-		if len(e.Blocked) > 0 {
-			he.Note = strings.TrimPrefix(he.Note+"; evictions refused by a PodDisruptionBudget: "+strings.Join(e.Blocked, ", "), "; ")
-		}
-		pg.Exps = append(pg.Exps, he)
+	if p.Observed {
+		hp.Ready = fmt.Sprintf("%d / %d / %d", p.MinReady, p.Needed, p.Replicas)
+		hp.Recovery = recovery(p.RecoverySeconds)
 	}
-	return pg
+	if p.Experiment != "" && (p.Verdict == VerdictHeld || p.Verdict == VerdictBreached || p.Verdict == VerdictNotHit) {
+		hp.Injected = fmt.Sprint(p.Injected)
+		if p.Aborted {
+			hp.Injected += " (aborted)"
+		}
+	}
+	if p.PredictedReason != "" {
+		hp.Predicted += ": " + p.PredictedReason
+	}
+	switch p.Match {
+	case MatchConfirmed:
+		hp.MatchClass = "m-ok"
+	case MatchWrong:
+		hp.MatchClass = "m-wrong"
+	}
+	return hp
+}
+
+// buildHTMLExp is the entry of the experiments section for e, of a run
+// that started at runStart.
+func buildHTMLExp(e Experiment, runStart time.Time) htmlExp {
+	he := htmlExp{
+		Name: e.Name, Fault: e.Fault, Domain: e.Domain, Target: target(e), Executor: orDash(e.Executor),
+		Status: string(e.Status), StatusClass: statusClass(e.Status), Injected: "-", Targets: "-", Checks: "-",
+		Records: e.StatusChecks,
+	}
+	he.Times = expTimes(e, runStart)
+	if e.Status == Ran {
+		he.Injected = fmt.Sprint(e.Injected)
+		if e.Evidence != "" {
+			he.Injected += " (" + e.Evidence + ")"
+		}
+		he.Aborted = yesNo(e.Aborted)
+	}
+	if len(e.Targets) > 0 {
+		he.Targets = strings.Join(e.Targets, ", ")
+	}
+	if len(e.StatusChecks) > 0 {
+		ok, failed := checkCounts(e)
+		he.Checks = fmt.Sprintf("%d success, %d failure", ok, failed)
+	}
+	he.Steady = steadySummary(e.SteadyState)
+	he.Note = expNote(e)
+	return he
+}
+
+// expTimes is when e started, when its fault started and for how long,
+// and how long e took, each time told by clock.
+func expTimes(e Experiment, runStart time.Time) string {
+	times := "start " + clock(e.Started, runStart)
+	if !e.FaultStarted.IsZero() {
+		times += ", fault " + clock(e.FaultStarted, runStart)
+		if !e.FaultEnded.IsZero() {
+			times += fmt.Sprintf(" for %s", e.FaultEnded.Sub(e.FaultStarted).Round(100*time.Millisecond))
+		}
+	}
+	if d := duration(e); d > 0 {
+		times += fmt.Sprintf(", took %s", d.Round(100*time.Millisecond))
+	}
+	return times
+}
+
+// clock is t as a time of day in UTC, the run's header having the date;
+// a full stamp when t falls on another day than runStart, "-" when zero.
+func clock(t, runStart time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	if y, m, d := t.UTC().Date(); !runStart.IsZero() && (y != runStart.UTC().Year() || m != runStart.UTC().Month() || d != runStart.UTC().Day()) {
+		return stamp(t)
+	}
+	return t.UTC().Format("15:04:05")
+}
+
+// expNote is why e did not run or failed, and which evictions a
+// PodDisruptionBudget refused, "" when none.
+func expNote(e Experiment) string {
+	var note string
+	switch e.Status {
+	case NotRun:
+		note = e.NotRunReason
+	case Failed:
+		note = "error: " + e.Error
+	}
+	if len(e.Blocked) > 0 {
+		note = strings.TrimPrefix(note+"; evictions refused by a PodDisruptionBudget: "+strings.Join(e.Blocked, ", "), "; ")
+	}
+	return note
 }
 
 // buildSVG lays out the matrix: a row per component, a column per domain,

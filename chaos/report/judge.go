@@ -272,15 +272,7 @@ func domains(r *Run) []string {
 // the domain that concerns it.
 func judgePair(r *Run, c Component, domain string) Pair {
 	key := c.Key()
-	weight := c.Weight
-	if weight == 0 {
-		weight = 1
-	}
-	best := Pair{
-		Component: key, Namespace: c.Namespace, Name: c.Name, Kind: c.Kind, Domain: domain,
-		Verdict: VerdictNotRun, Reason: NoExperimentReason,
-		Replicas: c.Replicas, Needed: c.Needed, Weight: weight,
-	}
+	best := unjudgedPair(c, domain)
 	decided := false
 	for _, e := range r.Experiments {
 		if e.Domain != domain {
@@ -292,57 +284,7 @@ func judgePair(r *Run, c Component, domain string) Pair {
 			// it take pods of another component too.
 			continue
 		}
-		p := best
-		p.Experiment, p.Fault = e.Name, e.Fault
-		p.Injected, p.Aborted = e.Injected, e.Aborted
-		p.DurationSeconds = duration(e).Seconds()
-		p.Replicas, p.Needed = c.Replicas, c.Needed
-		p.Observed, p.Hit, p.MinReady, p.RecoverySeconds = false, 0, 0, 0
-		switch e.Status {
-		case Ran:
-			if !hit {
-				p.Verdict = VerdictNotHit
-				p.Reason = fmt.Sprintf("%s did not touch it", e.Name)
-				break
-			}
-			if im.Replicas > 0 {
-				p.Replicas = im.Replicas
-			}
-			if im.Needed > 0 {
-				p.Needed = im.Needed
-			}
-			p.Observed, p.Hit, p.MinReady, p.RecoverySeconds = true, im.Hit, im.MinReady, im.RecoverySeconds
-			var why []string
-			if p.MinReady < p.Needed {
-				why = append(why, fmt.Sprintf("%d ready of %d needed", p.MinReady, p.Needed))
-			}
-			if p.RecoverySeconds < 0 {
-				why = append(why, fmt.Sprintf("not back to %d ready within the run's limit", p.Replicas))
-			}
-			switch {
-			case im.Basis == BasisStatusChecks && len(why) > 0:
-				p.Verdict = VerdictBreached
-				p.Reason = fmt.Sprintf("%s: the SLO gate's StatusChecks failed or aborted the workflow (ready replicas were not counted on this cluster)", e.Name)
-			case im.Basis == BasisStatusChecks:
-				p.Verdict = VerdictHeld
-				p.Reason = fmt.Sprintf("%s: every StatusCheck of the SLO gate passed (ready replicas were not counted on this cluster)", e.Name)
-			case len(why) > 0:
-				p.Verdict = VerdictBreached
-				p.Reason = fmt.Sprintf("%s took %d pod(s): %s", e.Name, p.Hit, strings.Join(why, "; "))
-			default:
-				p.Verdict = VerdictHeld
-				p.Reason = fmt.Sprintf("%s took %d pod(s): at least %d ready of %d needed, back to %d in %.1fs", e.Name, p.Hit, p.MinReady, p.Needed, p.Replicas, p.RecoverySeconds)
-			}
-		case NotRun:
-			p.Verdict = VerdictNotRun
-			p.Reason = cmp.Or(e.NotRunReason, "not run (no reason recorded)")
-		case Failed:
-			p.Verdict = VerdictFailed
-			p.Reason = fmt.Sprintf("%s failed: %s", e.Name, cmp.Or(e.Error, "no error recorded"))
-		default:
-			p.Verdict = VerdictFailed
-			p.Reason = fmt.Sprintf("%s has unknown status %q", e.Name, e.Status)
-		}
+		p := experimentPair(best, c, e, im, hit)
 		if !decided || worse(p, best) {
 			best, decided = p, true
 		}
@@ -354,6 +296,83 @@ func judgePair(r *Run, c Component, domain string) Pair {
 	best.PredictedReason = c.Reasons[domain]
 	best.Match = match(best.Verdict, best.Predicted)
 	return best
+}
+
+// unjudgedPair is the pair of c in domain before any experiment is
+// considered: not run, for want of an experiment of the domain.
+func unjudgedPair(c Component, domain string) Pair {
+	weight := c.Weight
+	if weight == 0 {
+		weight = 1
+	}
+	return Pair{
+		Component: c.Key(), Namespace: c.Namespace, Name: c.Name, Kind: c.Kind, Domain: domain,
+		Verdict: VerdictNotRun, Reason: NoExperimentReason,
+		Replicas: c.Replicas, Needed: c.Needed, Weight: weight,
+	}
+}
+
+// experimentPair is p as experiment e alone decides it: e's evidence
+// replaces any earlier experiment's, im being c's impact in e when hit.
+func experimentPair(p Pair, c Component, e Experiment, im Impact, hit bool) Pair {
+	p.Experiment, p.Fault = e.Name, e.Fault
+	p.Injected, p.Aborted = e.Injected, e.Aborted
+	p.DurationSeconds = duration(e).Seconds()
+	p.Replicas, p.Needed = c.Replicas, c.Needed
+	p.Observed, p.Hit, p.MinReady, p.RecoverySeconds = false, 0, 0, 0
+	switch e.Status {
+	case Ran:
+		if !hit {
+			p.Verdict = VerdictNotHit
+			p.Reason = fmt.Sprintf("%s did not touch it", e.Name)
+			break
+		}
+		p = observedPair(p, e, im)
+	case NotRun:
+		p.Verdict = VerdictNotRun
+		p.Reason = cmp.Or(e.NotRunReason, "not run (no reason recorded)")
+	case Failed:
+		p.Verdict = VerdictFailed
+		p.Reason = fmt.Sprintf("%s failed: %s", e.Name, cmp.Or(e.Error, "no error recorded"))
+	default:
+		p.Verdict = VerdictFailed
+		p.Reason = fmt.Sprintf("%s has unknown status %q", e.Name, e.Status)
+	}
+	return p
+}
+
+// observedPair is p judged held or breached on im, the impact of e, an
+// experiment that ran and took some of its pods.
+func observedPair(p Pair, e Experiment, im Impact) Pair {
+	if im.Replicas > 0 {
+		p.Replicas = im.Replicas
+	}
+	if im.Needed > 0 {
+		p.Needed = im.Needed
+	}
+	p.Observed, p.Hit, p.MinReady, p.RecoverySeconds = true, im.Hit, im.MinReady, im.RecoverySeconds
+	var why []string
+	if p.MinReady < p.Needed {
+		why = append(why, fmt.Sprintf("%d ready of %d needed", p.MinReady, p.Needed))
+	}
+	if p.RecoverySeconds < 0 {
+		why = append(why, fmt.Sprintf("not back to %d ready within the run's limit", p.Replicas))
+	}
+	switch {
+	case im.Basis == BasisStatusChecks && len(why) > 0:
+		p.Verdict = VerdictBreached
+		p.Reason = fmt.Sprintf("%s: the SLO gate's StatusChecks failed or aborted the workflow (ready replicas were not counted on this cluster)", e.Name)
+	case im.Basis == BasisStatusChecks:
+		p.Verdict = VerdictHeld
+		p.Reason = fmt.Sprintf("%s: every StatusCheck of the SLO gate passed (ready replicas were not counted on this cluster)", e.Name)
+	case len(why) > 0:
+		p.Verdict = VerdictBreached
+		p.Reason = fmt.Sprintf("%s took %d pod(s): %s", e.Name, p.Hit, strings.Join(why, "; "))
+	default:
+		p.Verdict = VerdictHeld
+		p.Reason = fmt.Sprintf("%s took %d pod(s): at least %d ready of %d needed, back to %d in %.1fs", e.Name, p.Hit, p.MinReady, p.Needed, p.Replicas, p.RecoverySeconds)
+	}
+	return p
 }
 
 // impactOf is the component's impact in e with Hit > 0 (the largest if

@@ -69,11 +69,22 @@ func (c Cleaned) String() string {
 // time: a run calls it first and last, and `cluster status` calls it.
 func Cleanup(ctx context.Context, kube kubernetes.Interface, c client.Client, finalizerWait time.Duration) (Cleaned, error) {
 	var out Cleaned
-	var errs []error
+	errs := cleanNodes(ctx, kube, &out)
+	if c == nil {
+		return out, errors.Join(errs...)
+	}
+	errs = append(errs, cleanObjects(ctx, c, finalizerWait, &out)...)
+	return out, errors.Join(errs...)
+}
+
+// cleanNodes gives lost nodes their kubelet back and uncordons the nodes
+// a run cordoned.
+func cleanNodes(ctx context.Context, kube kubernetes.Interface, out *Cleaned) []error {
 	nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return out, err
+		return []error{err}
 	}
+	var errs []error
 	for _, n := range nodes.Items {
 		if _, ok := n.Annotations[LostAnnotation]; ok {
 			if err := restoreNode(ctx, kube, n.Name); err != nil {
@@ -90,13 +101,17 @@ func Cleanup(ctx context.Context, kube kubernetes.Interface, c client.Client, fi
 			}
 		}
 	}
-	if c == nil {
-		return out, errors.Join(errs...)
-	}
+	return errs
+}
+
+// cleanObjects deletes the runs' chaos objects, waits up to finalizerWait
+// for the controller to release them, and strips what it did not.
+func cleanObjects(ctx context.Context, c client.Client, finalizerWait time.Duration, out *Cleaned) []error {
 	objs, err := leftovers(ctx, c)
 	if err != nil {
-		return out, errors.Join(append(errs, err)...)
+		return []error{err}
 	}
+	var errs []error
 	for _, o := range objs {
 		if o.GetDeletionTimestamp() == nil {
 			if err := c.Delete(ctx, o, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
@@ -110,14 +125,14 @@ func Cleanup(ctx context.Context, kube kubernetes.Interface, c client.Client, fi
 	deadline := time.Now().Add(finalizerWait)
 	for len(objs) > 0 {
 		if objs, err = leftovers(ctx, c); err != nil {
-			return out, errors.Join(append(errs, err)...)
+			return append(errs, err)
 		}
 		if len(objs) == 0 || time.Now().After(deadline) {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			return out, ctx.Err()
+			return append(errs, ctx.Err())
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
@@ -132,7 +147,7 @@ func Cleanup(ctx context.Context, kube kubernetes.Interface, c client.Client, fi
 		}
 		out.Finalizers = append(out.Finalizers, o.GetKind()+"/"+o.GetName())
 	}
-	return out, errors.Join(errs...)
+	return errs
 }
 
 // leftovers are the chaos objects of runs in the chaos namespace: the

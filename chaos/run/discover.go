@@ -21,88 +21,18 @@ import (
 // are really there, so a workload changed by hand is judged as it is.
 func Discover(ctx context.Context, kube kubernetes.Interface, namespaces []string, env string, topo spof.Topology) (graph.Graph, *spof.Report, error) {
 	g := graph.Graph{Source: "cluster"}
-	add := func(apiVersion, kind string, obj runtime.Object) error {
-		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-		if err != nil {
-			return err
-		}
-		m["apiVersion"], m["kind"] = apiVersion, kind
-		delete(m, "status")
-		if md, ok := m["metadata"].(map[string]any); ok {
-			for _, k := range []string{"managedFields", "resourceVersion", "uid", "generation", "creationTimestamp"} {
-				delete(md, k)
-			}
-		}
-		r, err := load.Object(m)
-		if err != nil {
-			return err
-		}
-		g.Resources = append(g.Resources, r)
-		return nil
-	}
 	for _, ns := range namespaces {
-		list := metav1.ListOptions{}
-		deps, err := kube.AppsV1().Deployments(ns).List(ctx, list)
-		if err != nil {
-			return g, nil, fmt.Errorf("list deployments in %s: %w", ns, err)
-		}
-		for i := range deps.Items {
-			if err := add("apps/v1", "Deployment", &deps.Items[i]); err != nil {
-				return g, nil, err
+		for _, l := range listers(kube) {
+			objs, err := l.list(ctx, ns)
+			if err != nil {
+				return g, nil, fmt.Errorf("list %s in %s: %w", l.kind, ns, err)
 			}
-		}
-		sts, err := kube.AppsV1().StatefulSets(ns).List(ctx, list)
-		if err != nil {
-			return g, nil, fmt.Errorf("list statefulsets in %s: %w", ns, err)
-		}
-		for i := range sts.Items {
-			if err := add("apps/v1", "StatefulSet", &sts.Items[i]); err != nil {
-				return g, nil, err
-			}
-		}
-		dss, err := kube.AppsV1().DaemonSets(ns).List(ctx, list)
-		if err != nil {
-			return g, nil, fmt.Errorf("list daemonsets in %s: %w", ns, err)
-		}
-		for i := range dss.Items {
-			if err := add("apps/v1", "DaemonSet", &dss.Items[i]); err != nil {
-				return g, nil, err
-			}
-		}
-		pdbs, err := kube.PolicyV1().PodDisruptionBudgets(ns).List(ctx, list)
-		if err != nil {
-			return g, nil, fmt.Errorf("list poddisruptionbudgets in %s: %w", ns, err)
-		}
-		for i := range pdbs.Items {
-			if err := add("policy/v1", "PodDisruptionBudget", &pdbs.Items[i]); err != nil {
-				return g, nil, err
-			}
-		}
-		hpas, err := kube.AutoscalingV2().HorizontalPodAutoscalers(ns).List(ctx, list)
-		if err != nil {
-			return g, nil, fmt.Errorf("list horizontalpodautoscalers in %s: %w", ns, err)
-		}
-		for i := range hpas.Items {
-			if err := add("autoscaling/v2", "HorizontalPodAutoscaler", &hpas.Items[i]); err != nil {
-				return g, nil, err
-			}
-		}
-		svcs, err := kube.CoreV1().Services(ns).List(ctx, list)
-		if err != nil {
-			return g, nil, fmt.Errorf("list services in %s: %w", ns, err)
-		}
-		for i := range svcs.Items {
-			if err := add("v1", "Service", &svcs.Items[i]); err != nil {
-				return g, nil, err
-			}
-		}
-		nps, err := kube.NetworkingV1().NetworkPolicies(ns).List(ctx, list)
-		if err != nil {
-			return g, nil, fmt.Errorf("list networkpolicies in %s: %w", ns, err)
-		}
-		for i := range nps.Items {
-			if err := add("networking.k8s.io/v1", "NetworkPolicy", &nps.Items[i]); err != nil {
-				return g, nil, err
+			for _, obj := range objs {
+				r, err := resource(l.apiVersion, l.kind, obj)
+				if err != nil {
+					return g, nil, err
+				}
+				g.Resources = append(g.Resources, r)
 			}
 		}
 	}
@@ -112,4 +42,95 @@ func Discover(ctx context.Context, kube kubernetes.Interface, namespaces []strin
 		return g, nil, err
 	}
 	return g, rep, nil
+}
+
+// lister lists one kind in a namespace.
+type lister struct {
+	apiVersion, kind string
+	list             func(ctx context.Context, ns string) ([]runtime.Object, error)
+}
+
+// listers are the kinds the analysis reads.
+func listers(kube kubernetes.Interface) []lister {
+	opts := metav1.ListOptions{}
+	return []lister{
+		{"apps/v1", "Deployment", func(ctx context.Context, ns string) ([]runtime.Object, error) {
+			l, err := kube.AppsV1().Deployments(ns).List(ctx, opts)
+			if err != nil {
+				return nil, err
+			}
+			return items(l.Items), nil
+		}},
+		{"apps/v1", "StatefulSet", func(ctx context.Context, ns string) ([]runtime.Object, error) {
+			l, err := kube.AppsV1().StatefulSets(ns).List(ctx, opts)
+			if err != nil {
+				return nil, err
+			}
+			return items(l.Items), nil
+		}},
+		{"apps/v1", "DaemonSet", func(ctx context.Context, ns string) ([]runtime.Object, error) {
+			l, err := kube.AppsV1().DaemonSets(ns).List(ctx, opts)
+			if err != nil {
+				return nil, err
+			}
+			return items(l.Items), nil
+		}},
+		{"policy/v1", "PodDisruptionBudget", func(ctx context.Context, ns string) ([]runtime.Object, error) {
+			l, err := kube.PolicyV1().PodDisruptionBudgets(ns).List(ctx, opts)
+			if err != nil {
+				return nil, err
+			}
+			return items(l.Items), nil
+		}},
+		{"autoscaling/v2", "HorizontalPodAutoscaler", func(ctx context.Context, ns string) ([]runtime.Object, error) {
+			l, err := kube.AutoscalingV2().HorizontalPodAutoscalers(ns).List(ctx, opts)
+			if err != nil {
+				return nil, err
+			}
+			return items(l.Items), nil
+		}},
+		{"v1", "Service", func(ctx context.Context, ns string) ([]runtime.Object, error) {
+			l, err := kube.CoreV1().Services(ns).List(ctx, opts)
+			if err != nil {
+				return nil, err
+			}
+			return items(l.Items), nil
+		}},
+		{"networking.k8s.io/v1", "NetworkPolicy", func(ctx context.Context, ns string) ([]runtime.Object, error) {
+			l, err := kube.NetworkingV1().NetworkPolicies(ns).List(ctx, opts)
+			if err != nil {
+				return nil, err
+			}
+			return items(l.Items), nil
+		}},
+	}
+}
+
+// items are a list's items as objects (pointers into the list).
+func items[T any, P interface {
+	*T
+	runtime.Object
+}](list []T) []runtime.Object {
+	out := make([]runtime.Object, 0, len(list))
+	for i := range list {
+		out = append(out, P(&list[i]))
+	}
+	return out
+}
+
+// resource is a live object in the shape every reader takes (its status
+// and server-set metadata dropped: the analysis reads what was asked for).
+func resource(apiVersion, kind string, obj runtime.Object) (graph.Resource, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return graph.Resource{}, err
+	}
+	m["apiVersion"], m["kind"] = apiVersion, kind
+	delete(m, "status")
+	if md, ok := m["metadata"].(map[string]any); ok {
+		for _, k := range []string{"managedFields", "resourceVersion", "uid", "generation", "creationTimestamp"} {
+			delete(md, k)
+		}
+	}
+	return load.Object(m)
 }

@@ -43,7 +43,6 @@ import (
 	"github.com/cloudscale/platform/chaos/report"
 	"github.com/cloudscale/platform/chaos/spof"
 	"github.com/cloudscale/platform/graph"
-	"github.com/cloudscale/platform/graph/kube"
 	"github.com/cloudscale/platform/services/slogate/gate"
 )
 
@@ -164,31 +163,13 @@ func prepare(ctx context.Context, o Options) (*Runner, error) {
 	}
 	r := &Runner{o: o, plan: plan, targets: map[string]spof.Target{}}
 	r.run = &report.Run{Stack: o.Stack, Env: o.Env, Source: o.Source, Zones: slices.Clone(cfg.Zones), Nodes: o.Topology.Nodes, Started: time.Now().UTC()}
+	r.run.Components = Components(rep, cfg.Namespaces)
 	podLabels := map[string]map[string]string{}
 	for _, t := range rep.Targets {
-		if t.Agent {
-			continue
-		}
-		c := report.Component{
-			Name: t.Name, Namespace: t.Namespace, Kind: kube.KindName(t.Kind), Replicas: t.Replicas, Needed: max(t.Needed, 1),
-			Weight: 1, Predicted: map[string]string{}, Reasons: map[string]string{},
-		}
-		if slices.Contains(cfg.Namespaces, t.Namespace) {
-			c.Weight = 2 // in the request path
-		}
-		for _, d := range []spof.Domain{spof.Pod, spof.Node, spof.Zone, spof.Drain} {
-			c.Predicted[string(d)] = string(rep.Verdict(t.Namespace, t.Name, d))
-		}
-		for _, f := range rep.Findings {
-			if f.Namespace == t.Namespace && f.Component == t.Name && f.Verdict != spof.Survives {
-				c.Reasons[string(f.Domain)] = f.Reason
-			}
-		}
-		r.run.Components = append(r.run.Components, c)
-		r.targets[c.Key()] = t
-		podLabels[c.Key()] = t.PodLabels
+		key := t.Namespace + "/" + t.Name
+		r.targets[key] = t
+		podLabels[key] = t.PodLabels
 	}
-	sort.Slice(r.run.Components, func(i, j int) bool { return r.run.Components[i].Key() < r.run.Components[j].Key() })
 	r.track = newTracker(r.run.Components, podLabels)
 	for _, w := range r.track.comps {
 		if t := r.targets[w.c.Key()]; t.Running > 0 && t.Running < t.Replicas {

@@ -47,22 +47,39 @@ func (o *workflowOutcome) observe(ctx context.Context, c client.Client, wf strin
 	if err := c.List(ctx, &nodes, ns, sel); err != nil {
 		return err
 	}
-	entryAborted := false
-	for _, n := range nodes.Items {
-		for _, cond := range n.Status.Conditions {
-			if cond.Type == chaosv1alpha1.ConditionAborted && cond.Status == corev1.ConditionTrue {
-				o.aborted = true
-				if n.Spec.TemplateName == w.Spec.Entry {
-					entryAborted = true
-				}
-			}
-		}
+	// An aborted entry is the end: Chaos Mesh marks no Accomplished then.
+	if o.readAborted(nodes.Items, w.Spec.Entry) {
+		o.done = true
 	}
 	var kills chaosv1alpha1.PodChaosList
 	if err := c.List(ctx, &kills, ns, sel); err != nil {
 		return err
 	}
-	for _, k := range kills.Items {
+	o.readKills(kills.Items)
+	var checks chaosv1alpha1.StatusCheckList
+	if err := c.List(ctx, &checks, ns, sel); err != nil {
+		return err
+	}
+	o.readChecks(checks.Items)
+	return nil
+}
+
+// readAborted notes an aborted node and reports whether the entry is.
+func (o *workflowOutcome) readAborted(nodes []chaosv1alpha1.WorkflowNode, entry string) (entryAborted bool) {
+	for _, n := range nodes {
+		for _, cond := range n.Status.Conditions {
+			if cond.Type == chaosv1alpha1.ConditionAborted && cond.Status == corev1.ConditionTrue {
+				o.aborted = true
+				entryAborted = entryAborted || n.Spec.TemplateName == entry
+			}
+		}
+	}
+	return entryAborted
+}
+
+// readKills keeps each chaos object's targets and the most it injected.
+func (o *workflowOutcome) readKills(kills []chaosv1alpha1.PodChaos) {
+	for _, k := range kills {
 		n := 0
 		for _, r := range k.Status.Experiment.Records {
 			o.targets[r.Id] = true
@@ -72,11 +89,11 @@ func (o *workflowOutcome) observe(ctx context.Context, c client.Client, wf strin
 			o.injected[k.Name] = n
 		}
 	}
-	var checks chaosv1alpha1.StatusCheckList
-	if err := c.List(ctx, &checks, ns, sel); err != nil {
-		return err
-	}
-	for _, sc := range checks.Items {
+}
+
+// readChecks keeps every StatusCheck record, once.
+func (o *workflowOutcome) readChecks(checks []chaosv1alpha1.StatusCheck) {
+	for _, sc := range checks {
 		check := sc.Labels[chaosv1alpha1.LabelControlledBy]
 		if check == "" {
 			check = sc.Name
@@ -89,11 +106,6 @@ func (o *workflowOutcome) observe(ctx context.Context, c client.Client, wf strin
 			o.checks[key] = report.StatusCheckRecord{Check: check, Time: r.StartTime.UTC(), Outcome: string(r.Outcome)}
 		}
 	}
-	// An aborted entry is the end: Chaos Mesh marks no Accomplished then.
-	if entryAborted {
-		o.done = true
-	}
-	return nil
 }
 
 func (o *workflowOutcome) totalInjected() int {

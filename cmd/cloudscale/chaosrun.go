@@ -146,25 +146,9 @@ func runChaos(cmd *cobra.Command, g *globals, f *runFlags) error {
 	defer cancel()
 	start := time.Now()
 
-	cp, err := g.controlPlane(cmd)
+	kubeconfig, err := localCluster(ctx, cmd, g, project, s, out)
 	if err != nil {
 		return err
-	}
-	cp.Out = out
-	kubeconfig := s.Local.Kubeconfig
-	if !filepath.IsAbs(kubeconfig) {
-		kubeconfig = filepath.Join(project, kubeconfig)
-	}
-	if kubeconfig == cp.Kubeconfig() {
-		if !cp.ChaosMesh {
-			return fmt.Errorf("chaos-controller-manager is not built in %s: run `make tools`", cp.BinDir)
-		}
-		if !cp.Running() {
-			fmt.Fprintln(out, "==> starting the local cluster with the Chaos Mesh controller")
-			if err := cp.Start(ctx, false); err != nil {
-				return fmt.Errorf("local cluster: %w", err)
-			}
-		}
 	}
 	kube, c, err := clients(kubeconfig)
 	if err != nil {
@@ -206,16 +190,22 @@ func runChaos(cmd *cobra.Command, g *globals, f *runFlags) error {
 	if err != nil && run == nil {
 		return selectErr(err)
 	}
+	return finishRun(cmd, run, err, filepath.Join(dir, report.FileName), start)
+}
+
+// finishRun prints a run's report and summary and gives its exit: 130
+// when interrupted, 1 on a finding.
+func finishRun(cmd *cobra.Command, run *report.Run, err error, record string, start time.Time) error {
 	rep := report.Judge(run)
 	if werr := report.Write(cmd.OutOrStdout(), "table", rep); werr != nil && err == nil {
 		err = werr
 	}
-	fmt.Fprintf(out, "-- chaos run: %d experiments (%d ran, %d not run, %d failed), score %s, coverage %.0f%%, %.0fs; record %s\n",
+	fmt.Fprintf(cmd.ErrOrStderr(), "-- chaos run: %d experiments (%d ran, %d not run, %d failed), score %s, coverage %.0f%%, %.0fs; record %s\n",
 		len(run.Experiments), count(run, report.Ran), count(run, report.NotRun), count(run, report.Failed),
-		rep.Summary.ScoreText(), rep.Summary.Coverage, time.Since(start).Seconds(), filepath.Join(dir, report.FileName))
+		rep.Summary.ScoreText(), rep.Summary.Coverage, time.Since(start).Seconds(), record)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
-			return &exitError{code: 130, err: fmt.Errorf("interrupted; the cluster was cleaned up (%s)", filepath.Join(dir, report.FileName))}
+			return &exitError{code: 130, err: fmt.Errorf("interrupted; the cluster was cleaned up (%s)", record)}
 		}
 		return err
 	}
@@ -223,6 +213,34 @@ func runChaos(cmd *cobra.Command, g *globals, f *runFlags) error {
 		return &exitError{code: 1, err: fmt.Errorf("%d finding(s): %s", len(rep.Findings), strings.Join(rep.Findings, "; "))}
 	}
 	return nil
+}
+
+// localCluster is the stack's kubeconfig; when it is the simulated
+// cluster's, the cluster is started (with the Chaos Mesh controller) if
+// it is not running.
+func localCluster(ctx context.Context, cmd *cobra.Command, g *globals, project string, s spec.Spec, out io.Writer) (string, error) {
+	cp, err := g.controlPlane(cmd)
+	if err != nil {
+		return "", err
+	}
+	cp.Out = out
+	kubeconfig := s.Local.Kubeconfig
+	if !filepath.IsAbs(kubeconfig) {
+		kubeconfig = filepath.Join(project, kubeconfig)
+	}
+	if kubeconfig != cp.Kubeconfig() {
+		return kubeconfig, nil // the user's own cluster
+	}
+	if !cp.ChaosMesh {
+		return "", fmt.Errorf("chaos-controller-manager is not built in %s: run `make tools`", cp.BinDir)
+	}
+	if !cp.Running() {
+		fmt.Fprintln(out, "==> starting the local cluster with the Chaos Mesh controller")
+		if err := cp.Start(ctx, false); err != nil {
+			return "", fmt.Errorf("local cluster: %w", err)
+		}
+	}
+	return kubeconfig, nil
 }
 
 func selectErr(err error) error {

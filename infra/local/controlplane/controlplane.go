@@ -341,37 +341,48 @@ func (c *Cluster) Start(ctx context.Context, fresh bool) (err error) {
 		}
 	}()
 	for _, p := range c.Processes {
-		if !c.enabled(p) {
-			if p.Disabled != nil && c.pid(p) == 0 {
-				if err := p.Disabled(ctx, c); err != nil {
-					return fmt.Errorf("%s: %w", p.Name, err)
-				}
-			}
-			continue
-		}
-		if pid := c.pid(p); pid != 0 {
-			fmt.Fprintf(c.out(), "  %-24s running (pid %d)\n", p.Name, pid)
-			continue
-		}
-		if p.BeforeStart != nil {
-			if err := p.BeforeStart(ctx, c); err != nil {
-				return fmt.Errorf("%s: %w", p.Name, err)
-			}
-		}
-		launched, err := c.startOne(ctx, p)
+		launched, err := c.ensure(ctx, p)
 		if launched {
 			started = append(started, p)
 		}
 		if err != nil {
 			return err
 		}
-		if p.AfterStart != nil {
-			if err := p.AfterStart(ctx, c); err != nil {
-				return fmt.Errorf("%s: %w", p.Name, err)
-			}
-		}
 	}
 	return c.registerNodes(ctx)
+}
+
+// ensure starts p unless it runs or is disabled (then its Disabled hook
+// runs), with its hooks around the start; it reports whether it launched
+// p.
+func (c *Cluster) ensure(ctx context.Context, p Process) (bool, error) {
+	if !c.enabled(p) {
+		if p.Disabled != nil && c.pid(p) == 0 {
+			if err := p.Disabled(ctx, c); err != nil {
+				return false, fmt.Errorf("%s: %w", p.Name, err)
+			}
+		}
+		return false, nil
+	}
+	if pid := c.pid(p); pid != 0 {
+		fmt.Fprintf(c.out(), "  %-24s running (pid %d)\n", p.Name, pid)
+		return false, nil
+	}
+	if p.BeforeStart != nil {
+		if err := p.BeforeStart(ctx, c); err != nil {
+			return false, fmt.Errorf("%s: %w", p.Name, err)
+		}
+	}
+	launched, err := c.startOne(ctx, p)
+	if err != nil {
+		return launched, err
+	}
+	if p.AfterStart != nil {
+		if err := p.AfterStart(ctx, c); err != nil {
+			return launched, fmt.Errorf("%s: %w", p.Name, err)
+		}
+	}
+	return launched, nil
 }
 
 // prepare stops everything and wipes the data when fresh, and makes the
