@@ -42,6 +42,11 @@ type Cluster struct {
 	// Rendering is true when the provider writes YAML instead of calling a
 	// cluster: nothing can be awaited or read back.
 	Rendering bool
+	// Volumes, when set, are what the cluster offers claims (the local
+	// tier's statically provisioned PersistentVolumes): the Kubernetes
+	// tiers depend on them, so a destroy removes the namespaces (and the
+	// claims in them, which hold the volumes) first.
+	Volumes []pulumi.Resource
 }
 
 // Distribution is a Kubernetes distribution the cloud tiers build.

@@ -18,9 +18,6 @@ type StorageClassArgs struct {
 	Annotations map[string]string
 }
 
-// NewStorageClass registers the platform's default StorageClass, the same
-// on every target: bound where the pod lands (volumes are zonal), retained
-// when a claim goes, expandable.
 // NewKubernetes is the Kubernetes provider for a cloud's cluster, from its
 // kubeconfig (a secret), created once providerDeps exist (the node pools,
 // so the tiers find nodes), and the encrypted default storage class on it,
@@ -38,6 +35,9 @@ func NewKubernetes(ctx *pulumi.Context, name string, parent pulumi.Resource, kub
 	return provider, nil
 }
 
+// NewStorageClass registers the platform's default StorageClass, the same
+// on every target: bound where the pod lands (volumes are zonal), retained
+// when a claim goes, expandable.
 func NewStorageClass(ctx *pulumi.Context, name string, args StorageClassArgs, parent pulumi.Resource, provider *kubernetes.Provider, deps ...pulumi.Resource) (*storagev1.StorageClass, error) {
 	annotations := pulumi.StringMap{"storageclass.kubernetes.io/is-default-class": pulumi.String("true")}
 	for k, v := range args.Annotations {

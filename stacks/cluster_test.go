@@ -35,7 +35,7 @@ func TestClusterMeansTheSameOnEveryTarget(t *testing.T) {
 		lb     bool
 	}{
 		spec.AWS: {infra.EKS, infra.S3, true}, spec.Azure: {infra.AKS, infra.AzureBlob, false},
-		spec.GCP: {infra.GKE, infra.GCS, false}, spec.Local: {infra.Local, infra.NoBackups, false},
+		spec.GCP: {infra.GKE, infra.GCS, false}, spec.Local: {infra.Local, infra.S3, false},
 	}
 	names, err := spec.Discover(".")
 	require.NoError(t, err)

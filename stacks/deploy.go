@@ -14,6 +14,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cloudscale/platform/components/gateway"
+	"github.com/cloudscale/platform/components/postgres"
+	"github.com/cloudscale/platform/components/redis"
 	"github.com/cloudscale/platform/components/resilience"
 	"github.com/cloudscale/platform/components/security"
 	"github.com/cloudscale/platform/infra"
@@ -93,6 +95,8 @@ type Platform struct {
 	Cluster  infra.Cluster
 	Baseline *security.Baseline
 	Gateway  *gateway.Gateway
+	Postgres *postgres.Postgres
+	Redis    *redis.Redis
 	Chaos    *resilience.Resilience
 }
 
@@ -122,6 +126,10 @@ func NewPlatform(ctx *pulumi.Context, s spec.Spec, opts Options) (*Platform, err
 	p.Cluster = cluster
 
 	k8s := []pulumi.ResourceOption{pulumi.Parent(p), pulumi.Providers(cluster.Provider)}
+	if len(cluster.Volumes) > 0 {
+		// Destroyed after the tiers' namespaces, whose claims hold them.
+		k8s = append(k8s, pulumi.DependsOn(cluster.Volumes))
+	}
 	if err := kubernetesTiers(ctx, p, tiers, cluster, k8s...); err != nil {
 		return nil, err
 	}
@@ -137,6 +145,11 @@ func NewPlatform(ctx *pulumi.Context, s spec.Spec, opts Options) (*Platform, err
 		"backupBucket": cluster.Backups.Bucket,
 		"gateway":      p.Gateway.Service,
 		"sloGate":      p.Chaos.GateURL,
+		// Where the services connect: endpoints and the names of the
+		// Secrets that hold credentials, never their values.
+		"redis": pulumi.StringMap{"state": pulumi.String(p.Redis.State.URL), "cache": pulumi.String(p.Redis.Cache.URL),
+			"auth": pulumi.String(p.Redis.State.Auth.Namespace + "/" + p.Redis.State.Auth.Name)},
+		"postgres": postgresOutputs(p.Postgres),
 	}
 	for k, v := range outputs {
 		ctx.Export(k, v)
@@ -197,4 +210,16 @@ func newCluster(ctx *pulumi.Context, s spec.Spec, opts Options, parent pulumi.Re
 		return c.Out, nil
 	}
 	return infra.Cluster{}, fmt.Errorf("stack %s: unknown cloud %q", s.Stack, s.Cloud)
+}
+
+// postgresOutputs are each database's poolers and credentials Secret.
+func postgresOutputs(pg *postgres.Postgres) pulumi.Map {
+	out := pulumi.Map{}
+	for _, e := range pg.Endpoints {
+		out[e.Database] = pulumi.StringMap{
+			"readWrite": pulumi.String(e.ReadWrite.Address()), "readOnly": pulumi.String(e.ReadOnly.Address()),
+			"credentials": pulumi.String(e.CredentialsSecret.Namespace + "/" + e.CredentialsSecret.Name),
+		}
+	}
+	return out
 }

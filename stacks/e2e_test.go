@@ -88,7 +88,14 @@ func TestLocalStackEndToEnd(t *testing.T) {
 	assert.Equal(t, "restricted", ns.Labels["pod-security.kubernetes.io/enforce"])
 	pols, err := client.NetworkingV1().NetworkPolicies("cloudscale").List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)
-	assert.Len(t, pols.Items, 2)
+	var policyNames []string
+	for _, p := range pols.Items {
+		policyNames = append(policyNames, p.Name)
+	}
+	// The namespace's default deny and DNS, then one per workload: the
+	// database's instances and poolers, the Redis instances.
+	assert.ElementsMatch(t, []string{"default-deny", "allow-dns", "postgres-orders", "postgres-orders-pooler-rw",
+		"postgres-orders-pooler-ro", "redis-state", "redis-cache"}, policyNames)
 	sc, err := client.StorageV1().StorageClasses().Get(ctx, "cloudscale-encrypted", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "true", sc.Annotations["storageclass.kubernetes.io/is-default-class"])
@@ -97,6 +104,11 @@ func TestLocalStackEndToEnd(t *testing.T) {
 	// pods run on the simulated nodes, its Istio, cert-manager and External
 	// Secrets objects are accepted under their (stand-in) kinds.
 	tiersDeployed(t, ctx, client, cp.Kubeconfig())
+
+	// The data tier: CloudNativePG's and the Barman Cloud plugin's objects
+	// under their own schemas, Redis running with its volumes bound.
+	dataTierDeployed(t, ctx, client, cp.Kubeconfig())
+	credentials := plantCredentials(t, ctx, client)
 
 	// The simulated nodes run pods, and the real scheduler spreads replicas
 	// over the zones, as every platform workload will ask it to.
@@ -111,6 +123,7 @@ func TestLocalStackEndToEnd(t *testing.T) {
 	second := op(engine.Up)
 	assert.Zero(t, second.Changes["create"]+second.Changes["update"]+second.Changes["replace"]+second.Changes["delete"], out.String())
 	assert.Contains(t, out.String(), "removed a stale lock")
+	notExported(t, ctx, project, credentials)
 
 	op(engine.Destroy)
 	_, err = client.StorageV1().StorageClasses().Get(ctx, "cloudscale-encrypted", metav1.GetOptions{})

@@ -5,12 +5,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/cloudscale/platform/cmd/cloudscale/engine"
@@ -76,6 +78,46 @@ func TestRealEngineRendersTheLocalStack(t *testing.T) {
 	deny := kinds["NetworkPolicy/default-deny"]
 	require.NotNil(t, deny)
 	assert.Equal(t, []any{"Ingress", "Egress"}, deny["spec"].(map[string]any)["policyTypes"])
+
+	// The stores' credentials are generated in the cluster: no Secret of
+	// theirs is rendered, every container reads them by reference, and no
+	// rendered file holds a password setting.
+	for _, name := range []string{"Secret/redis-auth", "Secret/postgres-orders-app"} {
+		assert.Nil(t, kinds[name], name)
+	}
+	require.NotNil(t, kinds["StatefulSet/redis-state"])
+	require.NotNil(t, kinds["Cluster/postgres-orders"])
+	// Every password setting names the variable the container reads
+	// from the Secret, never a value.
+	setting := regexp.MustCompile(`(requirepass|masterauth|auth-pass \S+|sentinel-pass)[\s\\"]+([^\s\\"]+)`)
+	settings := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for _, m := range setting.FindAllStringSubmatch(string(data), -1) {
+			settings++
+			assert.Equal(t, "${REDIS_PASSWORD}", m[2], "%s: %s", f, m[0])
+		}
+	}
+	assert.Positive(t, settings, "the scripts set the password from the environment")
+	var sts struct {
+		Spec struct {
+			Template struct {
+				Spec corev1.PodSpec `json:"spec"`
+			} `json:"template"`
+		} `json:"spec"`
+	}
+	data, err := yaml.Marshal(kinds["StatefulSet/redis-state"])
+	require.NoError(t, err)
+	require.NoError(t, yaml.Unmarshal(data, &sts))
+	for _, c := range sts.Spec.Template.Spec.Containers {
+		for _, e := range c.Env {
+			if e.Name == "REDIS_PASSWORD" {
+				assert.Empty(t, e.Value, c.Name)
+				assert.Equal(t, "redis-auth", e.ValueFrom.SecretKeyRef.Name, c.Name)
+			}
+		}
+	}
 
 	// A second up changes nothing.
 	second := op(engine.Up)

@@ -11,6 +11,8 @@ import (
 	"github.com/cloudscale/platform/components/gateway"
 	"github.com/cloudscale/platform/components/mesh"
 	"github.com/cloudscale/platform/components/monitoring"
+	"github.com/cloudscale/platform/components/postgres"
+	"github.com/cloudscale/platform/components/redis"
 	"github.com/cloudscale/platform/components/resilience"
 	"github.com/cloudscale/platform/components/security"
 	"github.com/cloudscale/platform/components/upstream"
@@ -28,6 +30,8 @@ type tierArgs struct {
 	vault    *security.VaultArgs
 	secrets  *security.SecretsArgs
 	gateway  *gateway.Args
+	postgres *postgres.Args
+	redis    *redis.Args
 	chaos    *resilience.Args
 }
 
@@ -53,8 +57,12 @@ func planTiers(s spec.Spec, opts Options) *tierArgs {
 		Issuer: s.Gateway.OIDC.Issuer, JWKSURI: s.Gateway.OIDC.JWKSURI, Canaries: canaries(s.Services),
 		Production: s.Environment.Production(), MinReplicas: s.Gateway.MinReplicas, MaxReplicas: s.Gateway.MaxReplicas,
 		Resources: res, ServiceType: "LoadBalancer", SourceRanges: s.Gateway.SourceRanges,
-		Counters: s.Gateway.RateLimitRedis, Sidecar: mesh.Sidecar(tracing, monitoring.Scraper()),
+		Sidecar: mesh.Sidecar(tracing, monitoring.Scraper()),
 	}
+	data := planData(s, mode, res, gw)
+	// The gateway's global limits count in the state instance.
+	state := redis.Topology()[0].Endpoint(s.Namespace, data.redis.Replicas)
+	gw.Counters = &state
 	if s.Cloud == spec.Local {
 		// The simulated cluster has no load balancer controller.
 		gw.ServiceType, gw.SourceRanges = "ClusterIP", nil
@@ -69,20 +77,23 @@ func planTiers(s spec.Spec, opts Options) *tierArgs {
 			Namespaces: []string{s.Namespace, spec.IngressNamespace}, Mesh: true,
 			System: []contract.OperatorNamespace{mesh.OperatorNamespace(), security.CertManagerOperatorNamespace(),
 				security.VaultOperatorNamespace(), security.ExternalSecretsOperatorNamespace(),
-				resilience.OperatorNamespace(chaos.Daemon)},
+				resilience.OperatorNamespace(chaos.Daemon), postgres.OperatorNamespaceAccess(), monitoring.OperatorNamespace()},
 			// Only the application namespaces accept chaos.
 			Annotations: resilience.InjectAnnotation(),
 		},
 		mesh: &mesh.Args{
 			Mode: mode, IstiodReplicas: s.Mesh.IstiodReplicas, TracingSampling: s.Mesh.TracingSampling, Tracing: tracing,
-			AppNamespaces: []string{s.Namespace, spec.IngressNamespace}, Services: meshServices(s, gw), Resources: res,
+			AppNamespaces: []string{s.Namespace, spec.IngressNamespace}, Services: append(meshServices(s, gw), data.meshServices()...), Resources: res,
 		},
-		certs: &security.CertsArgs{Mode: mode, ACME: acme, Certificates: append(gw.Certificates(), security.VaultCertificate())},
+		certs: &security.CertsArgs{Mode: mode, ACME: acme,
+			Certificates: append(gw.Certificates(), security.VaultCertificate(), redis.Certificate(s.Namespace, data.redis.Replicas))},
 		vault: &security.VaultArgs{
 			Mode: mode, Replicas: max(3, s.ReplicaCount), StorageClass: naming.StorageClass, VolumeSize: "10Gi", Resources: res,
 		},
-		secrets: &security.SecretsArgs{Mode: mode, Secrets: gw.VaultSecrets(), Vault: security.VaultEndpoint()},
-		gateway: gw,
+		secrets:  &security.SecretsArgs{Mode: mode, Secrets: gw.VaultSecrets(), Vault: security.VaultEndpoint()},
+		gateway:  gw,
+		postgres: data.postgres,
+		redis:    data.redis,
 		chaos: &resilience.Args{
 			Mode: mode, AppNamespaces: chaos.Namespaces, Replicas: s.ReplicaCount, Zones: len(s.Zones),
 			// The managed clouds' default; the cluster's distribution decides.
@@ -136,7 +147,7 @@ func (t *tierArgs) validate() error {
 	}{
 		{"baseline", t.baseline.Validate()}, {"mesh", t.mesh.Validate()}, {"certs", t.certs.Validate()},
 		{"vault", t.vault.Validate()}, {"secrets", t.secrets.Validate()}, {"gateway", t.gateway.Validate()},
-		{"chaos", t.chaos.Validate()},
+		{"postgres", t.postgres.Validate()}, {"redis", t.redis.Validate()}, {"chaos", t.chaos.Validate()},
 	} {
 		if c.err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", c.tier, c.err))
@@ -185,10 +196,14 @@ func kubernetesTiers(ctx *pulumi.Context, p *Platform, t *tierArgs, cluster infr
 	if _, err := security.NewVault(ctx, "vault", t.vault, after(baseline)...); err != nil {
 		return err
 	}
-	if _, err := security.NewSecrets(ctx, "secrets", t.secrets, after(baseline)...); err != nil {
+	secrets, err := security.NewSecrets(ctx, "secrets", t.secrets, after(baseline)...)
+	if err != nil {
 		return err
 	}
-	p.Gateway, err = gateway.New(ctx, "gateway", t.gateway, after(baseline, m)...)
+	if err := dataTiers(ctx, p, t, cluster, after(baseline, m, certs, secrets)...); err != nil {
+		return err
+	}
+	p.Gateway, err = gateway.New(ctx, "gateway", t.gateway, after(baseline, m, p.Redis)...)
 	if err != nil {
 		return err
 	}

@@ -55,14 +55,21 @@ func TestKubernetesTiersInStaging(t *testing.T) {
 	for _, f := range []string{"gateway-local-ratelimit", "gateway-api-keys"} {
 		named(t, g, "kubernetes:networking.istio.io/v1alpha3:EnvoyFilter", f)
 	}
-	// No Redis is named for global limits, so no route has one and no
-	// rate-limit service runs: the gateway and the chaos tier's SLO gate
-	// are the only Deployments.
+	// The account route's global limit counts in the data tier's Redis:
+	// the rate-limit service reaches its state instance through Sentinel,
+	// over TLS, with the password from Vault.
 	var deployments []string
 	for _, d := range g.OfType("kubernetes:apps/v1:Deployment") {
 		deployments = append(deployments, componenttest.Decode[appsv1.Deployment](t, d.Inputs, "deployment").Name)
 	}
-	assert.ElementsMatch(t, []string{"ingress-gateway", "slo-gate"}, deployments)
+	assert.ElementsMatch(t, []string{"ingress-gateway", "ratelimit", "slo-gate"}, deployments)
+	rl := componenttest.Object[appsv1.Deployment](t, g, "kubernetes:apps/v1:Deployment", "ratelimit").Spec.Template.Spec.Containers[0]
+	assert.Contains(t, rl.Env, corev1.EnvVar{Name: "REDIS_TYPE", Value: "SENTINEL"})
+	assert.Contains(t, rl.Env, corev1.EnvVar{Name: "REDIS_URL", Value: "redis-state,redis-state-0.redis-state.cloudscale.svc.cluster.local:26379," +
+		"redis-state-1.redis-state.cloudscale.svc.cluster.local:26379,redis-state-2.redis-state.cloudscale.svc.cluster.local:26379"})
+	assert.Contains(t, rl.Env, corev1.EnvVar{Name: "REDIS_TLS", Value: "true"})
+	named(t, g, "kubernetes:external-secrets.io/v1:ExternalSecret", "secrets-istio-ingress-ratelimit-redis-auth")
+	named(t, g, "kubernetes:cert-manager.io/v1:Certificate", "certs-cloudscale-redis-tls")
 	ra := componenttest.Object[securityv1.RequestAuthentication](t, g, "kubernetes:security.istio.io/v1:RequestAuthentication", "gateway-jwt")
 	assert.Equal(t, "https://id.cloudscale.example.com", ra.Spec.JwtRules[0].GetIssuer())
 	es := componenttest.Object[esv1.ExternalSecret](t, g, "kubernetes:external-secrets.io/v1:ExternalSecret", "secrets-istio-ingress-gateway-api-keys")

@@ -49,6 +49,12 @@ type component struct {
 	// block without them (CloudNativePG dataDurability: required).
 	sync         int
 	syncRequired bool
+	// sentinel is the Sentinel quorum (SENTINEL_QUORUM) of a Redis whose
+	// members each run a sentinel: a failover needs that many sentinels to
+	// agree and a majority to authorise it, so needed is the larger of the
+	// two; sentinelRead says how the quorum was read. 0 otherwise.
+	sentinel     int
+	sentinelRead string
 	services     []string
 }
 
@@ -125,8 +131,19 @@ func workload(r graph.Resource, k string, floors map[kube.Ref]int32) ([]*compone
 		name: obj.Name, kind: k, namespace: ref.Namespace, urn: r.URN, replicas: n, needed: 1, replicasField: field,
 		shape: podShape{namespace: ref.Namespace, labels: obj.Spec.Template.Labels, spec: obj.Spec.Template.Spec, field: "spec.template.spec"},
 	}
-	if quorumMember(obj.ObjectMeta, obj.Spec.Template.ObjectMeta) {
+	member, annotated := quorumMember(obj.ObjectMeta, obj.Spec.Template.ObjectMeta)
+	q, read, sentinel, err := sentinelQuorum(obj.Spec.Template.Spec, n)
+	if err != nil {
+		return nil, fmt.Errorf("spec.template.spec: %w", err)
+	}
+	if sentinel && !annotated {
+		member = true
+	}
+	if member {
 		c.quorum, c.needed = true, n/2+1
+	}
+	if member && sentinel {
+		c.sentinel, c.sentinelRead, c.needed = q, read, max(q, n/2+1)
 	}
 	return []*component{c}, nil
 }
@@ -183,29 +200,34 @@ const QuorumAnnotation = "cloudscale.io/quorum"
 // app.kubernetes.io/name (or app) label: each needs a majority of its
 // members to serve (etcd and Vault raft, ZooKeeper's and Consul's
 // ensembles, RabbitMQ's quorum queues, MongoDB replica sets, Redis
-// Sentinel, NATS JetStream, Kafka's KRaft controllers).
+// Sentinel, NATS JetStream, Kafka's KRaft controllers). A workload whose
+// pods run a "sentinel" container beside Redis or Valkey is a Sentinel
+// quorum whatever its name (sentinelQuorum).
 var quorumSystems = []string{
 	"etcd", "vault", "consul", "zookeeper", "rabbitmq", "mongodb", "mongod",
 	"redis-sentinel", "sentinel", "nats", "kafka-controller",
 }
 
-func quorumMember(metas ...metav1.ObjectMeta) bool {
+// quorumMember reports whether a workload's members need a majority, by
+// QuorumAnnotation (annotated is then true: the annotation decides) or by
+// the name of a known quorum system.
+func quorumMember(metas ...metav1.ObjectMeta) (member, annotated bool) {
 	for _, m := range metas {
 		switch m.Annotations[QuorumAnnotation] {
 		case "true":
-			return true
+			return true, true
 		case "false":
-			return false
+			return false, true
 		}
 	}
 	for _, m := range metas {
 		for _, key := range []string{"app.kubernetes.io/name", "app"} {
 			if slices.Contains(quorumSystems, m.Labels[key]) {
-				return true
+				return true, false
 			}
 		}
 	}
-	return false
+	return false, false
 }
 
 // applyBudgets gives each component the eviction allowance of the

@@ -14,7 +14,10 @@ func (c *component) judge(t Topology) []Finding {
 		return out
 	}
 	out := []Finding{c.pod(), c.node(), c.zone(t), c.drain()}
-	if c.quorum {
+	switch {
+	case c.sentinel > 0:
+		out = append(out, c.sentinelShape())
+	case c.quorum:
 		out = append(out, c.quorumShape())
 	}
 	return out
@@ -30,6 +33,8 @@ func (c *component) finding(d Domain, v Verdict, remaining, needed int, reason s
 // what names what the component needs: "1", "a majority of 3".
 func (c *component) what() string {
 	switch {
+	case c.sentinel > 0:
+		return fmt.Sprintf("the %d a Sentinel failover needs (%s: %d of %d sentinels agreeing the master is down, and a majority authorising it)", c.needed, c.sentinelRead, c.sentinel, c.replicas)
 	case c.quorum:
 		return fmt.Sprintf("the %d a majority of %d members needs", c.needed, c.replicas)
 	case c.syncRequired && c.sync > 0:
@@ -62,6 +67,8 @@ func (c *component) pod() Finding {
 		return c.finding(Pod, v, rem, c.needed, fmt.Sprintf("its autoscaler may scale it to zero: nothing serves then; set %s to 2 or more (3 in staging and prod)", c.replicasField))
 	case v == SPOF && c.replicas <= 1:
 		return c.finding(Pod, v, rem, c.needed, fmt.Sprintf("a single replica: losing its pod stops it; set %s to 2 or more (3 in staging and prod)", c.replicasField))
+	case v == SPOF && c.sentinelBlocks(rem):
+		return c.finding(Pod, v, rem, c.needed, fmt.Sprintf("a Sentinel quorum of %d over %d members: losing one (the master's, at worst) leaves %d, fewer than %s; %s", c.sentinel, c.replicas, rem, c.what(), c.sentinelFix()))
 	case v == SPOF && c.quorum && run == c.replicas:
 		return c.finding(Pod, v, rem, c.needed, fmt.Sprintf("%d members: losing one leaves %d, fewer than %s; set %s to an odd number of 3 or more", c.replicas, rem, c.what(), c.replicasField))
 	case v == SPOF:
@@ -105,7 +112,12 @@ func (c *component) lose(d Domain, lost int, why, unit, fix string) Finding {
 		return c.finding(d, v, rem, c.needed, fmt.Sprintf("%s: losing that zone leaves %d, fewer than %s; allow every zone", c.place.pin, rem, c.what()))
 	case v == SPOF && c.place.pin != "" && c.place.nodes == 1:
 		return c.finding(d, v, rem, c.needed, fmt.Sprintf("%s, which has one node: losing it leaves %d, fewer than %s; allow every zone", c.place.pin, rem, c.what()))
+	case v == SPOF && c.sentinelBlocks(rem):
+		return c.finding(d, v, rem, c.needed, fmt.Sprintf("%s; losing it leaves %d, a majority but fewer than %s; %s", bound, rem, c.what(), c.sentinelFix()))
 	case v == SPOF:
+		if f := c.sentinelFix(); f != "" {
+			fix += "; and " + f
+		}
 		return c.finding(d, v, rem, c.needed, fmt.Sprintf("%s; losing it leaves %d, fewer than %s; %s", bound, rem, c.what(), fix))
 	case v == Degraded:
 		return c.finding(d, v, rem, c.needed, fmt.Sprintf("%s; losing it leaves %d instances: writes go on without a synchronous standby (dataDurability: preferred)", bound, rem))
@@ -129,7 +141,7 @@ func (c *component) drain() Finding {
 	if budget == nil {
 		rem := run - share
 		if v := c.verdict(rem); v != Survives {
-			return c.finding(Drain, v, rem, c.needed, fmt.Sprintf("no PodDisruptionBudget: a drain evicts the %d replicas one zone can hold at once, leaving %d, fewer than %s; add a PodDisruptionBudget with maxUnavailable: 1 and spread the replicas", share, rem, c.what()))
+			return c.finding(Drain, v, rem, c.needed, fmt.Sprintf("no PodDisruptionBudget: a drain evicts the %d replicas one zone can hold at once, leaving %d, fewer than %s; %s", share, rem, c.what(), c.unbudgetedFix(rem)))
 		}
 		if c.replicas > 1 {
 			return c.finding(Drain, Degraded, rem, c.needed, fmt.Sprintf("no PodDisruptionBudget: nothing limits evictions, so draining several nodes at once can evict all %d replicas; add a PodDisruptionBudget with maxUnavailable: 1", run))
@@ -143,7 +155,7 @@ func (c *component) drain() Finding {
 	lost := min(allowed, share)
 	rem := run - lost
 	if v := c.verdict(rem); v != Survives {
-		return c.finding(Drain, v, rem, c.needed, fmt.Sprintf("%s allows %d disruptions at once and one zone holds %d: a drain leaves %d, fewer than %s; lower the budget to %d", name, allowed, share, rem, c.what(), max(run-c.needed, 1)))
+		return c.finding(Drain, v, rem, c.needed, fmt.Sprintf("%s allows %d disruptions at once and one zone holds %d: a drain leaves %d, fewer than %s; %s", name, allowed, share, rem, c.what(), c.budgetFix(rem)))
 	}
 	if c.place.drainStalls && share > allowed {
 		return c.finding(Drain, Degraded, rem, c.needed, fmt.Sprintf("%s lets %d go at a time, but the zone spread still counts the drained zone's cordoned nodes (nodeTaintsPolicy: Ignore, the default), so replacements beyond the skew stay Pending and the budget stops the drain before the zone's %d pods are out; set nodeTaintsPolicy: Honor on the constraint", name, allowed, share))
@@ -152,6 +164,30 @@ func (c *component) drain() Finding {
 		return c.finding(Drain, Degraded, rem, c.needed, fmt.Sprintf("%s allows %d disruptions at once, more than the %d the component can lose: a drain of more than one zone's nodes can take it down; set maxUnavailable to %d", name, allowed, spare, max(spare, 1)))
 	}
 	return c.finding(Drain, Survives, rem, c.needed, fmt.Sprintf("%s lets %d go at a time: a drain leaves %d of %s", name, lost, rem, c.what()))
+}
+
+// unbudgetedFix is how to keep a drain without a budget from taking more
+// than the component can lose: a budget and a spread, or a Sentinel quorum
+// no higher than a majority when that is why rem falls short.
+func (c *component) unbudgetedFix(rem int) string {
+	const fix = "add a PodDisruptionBudget with maxUnavailable: 1"
+	switch {
+	case c.sentinelBlocks(rem):
+		return c.sentinelFix() + ", and " + fix
+	case c.sentinelFix() != "":
+		return fix + " and spread the replicas; and " + c.sentinelFix()
+	}
+	return fix + " and spread the replicas"
+}
+
+// budgetFix is how to keep a budgeted drain from leaving rem, too few: a
+// tighter budget, or a Sentinel quorum no higher than a majority when that
+// is why rem falls short.
+func (c *component) budgetFix(rem int) string {
+	if c.sentinelBlocks(rem) {
+		return c.sentinelFix()
+	}
+	return fmt.Sprintf("lower the budget to %d", max(c.place.running-c.needed, 1))
 }
 
 // quorumShape judges the member count of a consensus system: the members

@@ -7,6 +7,7 @@ import (
 
 	cnpgv1 "github.com/cloudnative-pg/cloudnative-pg/api/v1"
 	cnpgspecs "github.com/cloudnative-pg/cloudnative-pg/pkg/specs"
+	"github.com/cloudnative-pg/cloudnative-pg/pkg/specs/pgbouncer"
 	rabbitmqv1beta1 "github.com/rabbitmq/cluster-operator/v2/api/v1beta1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,6 +20,7 @@ import (
 // operator runs, by the operator's documented semantics.
 var operators = map[string]func(graph.Resource) ([]*component, error){
 	"postgresql.cnpg.io/Cluster":                 postgresCluster,
+	"postgresql.cnpg.io/Pooler":                  pgbouncerPooler,
 	"rabbitmq.com/RabbitmqCluster":               rabbitmqCluster,
 	"psmdb.percona.com/PerconaServerMongoDB":     perconaMongoDB,
 	"monitoring.coreos.com/Prometheus":           prometheusServer,
@@ -73,6 +75,40 @@ func postgresCluster(r graph.Resource) ([]*component, error) {
 		c.operatorBudget = &allowed
 	}
 	return []*component{c}, nil
+}
+
+// pgbouncerPooler reads a CloudNativePG Pooler: spec.instances (default 1)
+// PgBouncer pods, any one of which serves. Its pods are those of the
+// Deployment the operator itself builds (pkg/specs/pgbouncer.Deployment,
+// called by internal/controller/pooler_update.go): spec.template as
+// given, labels cnpg.io/poolerName, cnpg.io/cluster, cnpg.io/podRole:
+// pooler and app.kubernetes.io/* added, and no affinity or spread of the
+// operator's own. The builder reads the Cluster only for its name (a
+// label), its TLS secrets and its security context, none of which place
+// pods, so the Cluster spec.cluster names stands in. The operator writes
+// no disruption budget for poolers: a PodDisruptionBudget in the graph
+// that selects the pods limits drains as for any workload.
+func pgbouncerPooler(r graph.Resource) ([]*component, error) {
+	pooler, err := kube.Decode[cnpgv1.Pooler](r.Inputs)
+	if err != nil {
+		return nil, err
+	}
+	ns := kube.Namespace(r.Inputs)
+	pooler.Namespace = ns
+	cluster := &cnpgv1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: pooler.Spec.Cluster.Name, Namespace: ns}}
+	d, err := pgbouncer.Deployment(&pooler, cluster)
+	if err != nil {
+		return nil, fmt.Errorf("building its Deployment as the operator does: %w", err)
+	}
+	n := 1 // the API's default, and the Deployment's for a nil spec.replicas
+	if d.Spec.Replicas != nil {
+		n = int(*d.Spec.Replicas)
+	}
+	return []*component{{
+		name: pooler.Name, kind: "postgresql.cnpg.io/Pooler", namespace: ns, urn: r.URN,
+		replicas: n, needed: 1, replicasField: "spec.instances",
+		shape: podShape{namespace: ns, labels: d.Spec.Template.Labels, spec: d.Spec.Template.Spec, field: "spec.template.spec"},
+	}}, nil
 }
 
 func withoutKeys(m map[string]string, keys ...string) map[string]string {

@@ -156,6 +156,16 @@ type Redis struct {
 	URL string `json:"url"`
 	// Namespace is where its pods run.
 	Namespace string `json:"namespace"`
+	// Name is the app.kubernetes.io/name label of its pods (default
+	// "redis", as the Bitnami chart and the common operators label them).
+	Name string `json:"-"`
+	// TLS: clients connect with TLS only, trusting the platform's CA.
+	TLS bool `json:"-"`
+	// Auth is the Secret (key "password") in Namespace that holds the
+	// password clients AUTH with; AuthVaultPath the Vault KV path (property
+	// "password") other namespaces read it from. Empty: no AUTH.
+	Auth          SecretRef `json:"-"`
+	AuthVaultPath string    `json:"-"`
 }
 
 // Addresses splits URL into the master name (SENTINEL only) and the
@@ -185,8 +195,7 @@ func (r Redis) Addresses() (master string, addrs []string, err error) {
 	return master, parts, nil
 }
 
-// Peer selects the Redis pods (labelled app.kubernetes.io/name: redis, as
-// the Redis tier, the Bitnami chart and the common operators label them)
+// Peer selects the Redis pods (labelled app.kubernetes.io/name: Name)
 // on the ports its clients use: those in URL, and for SENTINEL also the
 // data port the Sentinels hand out.
 func (r Redis) Peer() Peer {
@@ -202,5 +211,9 @@ func (r Redis) Peer() Peer {
 		}
 	}
 	slices.Sort(ports)
-	return Peer{PodLabels: map[string]string{NameLabel: "redis"}, NamespaceLabels: InNamespace(r.Namespace), Ports: ports}
+	name := r.Name
+	if name == "" {
+		name = "redis"
+	}
+	return Peer{PodLabels: map[string]string{NameLabel: name}, NamespaceLabels: InNamespace(r.Namespace), Ports: ports}
 }

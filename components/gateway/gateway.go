@@ -140,18 +140,45 @@ func (a *Args) Certificates() []contract.Certificate {
 			out = append(out, contract.Certificate{Name: l.TLS.CertificateRef, Namespace: a.Namespace, DNSNames: a.Hosts, Public: true})
 		}
 	}
+	if c := a.counters(); c != nil && c.TLS {
+		// Its ca.crt is the platform's CA, which the Redis members'
+		// certificate chains to.
+		out = append(out, contract.Certificate{Name: RateLimitRedisTLS, Namespace: a.Namespace,
+			DNSNames: []string{RateLimitName + "." + a.Namespace + ".svc.cluster.local"}})
+	}
 	return out
+}
+
+// The rate-limit service's Secrets for its Redis: the platform's CA (and a
+// client certificate) and the password delivered from Vault.
+const (
+	RateLimitRedisTLS  = RateLimitName + "-redis-tls"
+	RateLimitRedisAuth = RateLimitName + "-redis-auth"
+)
+
+// counters is the Redis the rate-limit service counts in, when a route
+// has a global limit.
+func (a *Args) counters() *contract.Redis {
+	if a.Document == nil || a.Document.Needs().GlobalLimits < 0 {
+		return nil
+	}
+	return a.Counters
 }
 
 // VaultSecrets are what the gateway needs delivered from Vault: the API
 // keys, when a route accepts them, merged into the placeholder Secret the
 // gateway creates.
 func (a *Args) VaultSecrets() []contract.VaultSecret {
-	if a.Document.Needs().APIKeys < 0 {
-		return nil
+	var out []contract.VaultSecret
+	if a.Document.Needs().APIKeys >= 0 {
+		out = append(out, contract.VaultSecret{Name: APIKeysSecret, Namespace: a.Namespace, VaultPath: APIKeysVaultPath,
+			Keys: map[string]string{APIKeysProperty: APIKeysProperty}, Merge: true})
 	}
-	return []contract.VaultSecret{{Name: APIKeysSecret, Namespace: a.Namespace, VaultPath: APIKeysVaultPath,
-		Keys: map[string]string{APIKeysProperty: APIKeysProperty}, Merge: true}}
+	if c := a.counters(); c != nil && c.AuthVaultPath != "" {
+		out = append(out, contract.VaultSecret{Name: RateLimitRedisAuth, Namespace: a.Namespace, VaultPath: c.AuthVaultPath,
+			Keys: map[string]string{"password": "password"}})
+	}
+	return out
 }
 
 // Validate checks the arguments; New registers nothing unless they pass.
@@ -371,13 +398,12 @@ func (b *builder) readCertificates() error {
 // rateLimitArgs describe the rate-limit service to the workload helper.
 func rateLimitArgs(a *Args) *workload.Args {
 	c := a.Counters
-	return &workload.Args{
+	w := &workload.Args{
 		Namespace: a.Namespace, Image: upstream.RateLimitImage,
 		Args:  []string{"/bin/ratelimit"},
 		Ports: []workload.Port{{Name: "http", Port: 8080}, {Name: "grpc", Port: RateLimitPort}},
 		Env: map[string]string{
 			"USE_STATSD": "false", "LOG_FORMAT": "json",
-			// The mesh's mutual TLS encrypts the connection to Redis.
 			"REDIS_SOCKET_TYPE": "tcp", "REDIS_TYPE": string(c.Mode), "REDIS_URL": c.URL,
 			"RUNTIME_ROOT": "/data", "RUNTIME_SUBDIRECTORY": "ratelimit", "RUNTIME_WATCH_ROOT": "false",
 			"RUNTIME_IGNOREDOTFILES": "true",
@@ -389,6 +415,17 @@ func rateLimitArgs(a *Args) *workload.Args {
 		Egress:  []contract.Peer{c.Peer()},
 		Sidecar: &a.Sidecar,
 	}
+	if c.TLS {
+		w.Env["REDIS_TLS"] = "true"
+		w.Env["REDIS_TLS_CACERT"] = "/redis-tls/ca.crt"
+		w.Volumes = append(w.Volumes, workload.Volume{Name: "redis-tls", Secret: RateLimitRedisTLS, MountPath: "/redis-tls"})
+	}
+	if c.AuthVaultPath != "" {
+		// The master's password and the Sentinels' (the same one).
+		ref := workload.SecretKey{Secret: RateLimitRedisAuth, Key: "password"}
+		w.SecretEnv = map[string]workload.SecretKey{"REDIS_AUTH": ref, "REDIS_SENTINEL_AUTH": ref}
+	}
+	return w
 }
 
 // rateLimitService runs the Envoy rate-limit service (counters in Redis)

@@ -271,9 +271,17 @@ func TestRateLimitsAndAPIKeys(t *testing.T) {
 	assert.Contains(t, err.Error(), "a Redis for the counters is required")
 
 	args := base()
-	args.Counters = &contract.Redis{Mode: contract.RedisSentinel, URL: "mymaster,redis-sentinel.cloudscale:26379", Namespace: "cloudscale"}
+	args.Counters = &contract.Redis{Mode: contract.RedisSentinel, URL: "mymaster,redis-sentinel.cloudscale:26379", Namespace: "cloudscale",
+		TLS: true, AuthVaultPath: "redis/auth"}
 	g, err := build(t, src, args)
 	require.NoError(t, err)
+	// The counters' Redis: TLS against the platform's CA (a certificate
+	// in the gateway's namespace) and AUTH from Vault, never a value.
+	args.Document, _ = gatewaydoc.Parse([]byte(src), field.NewPath("document"))
+	assert.Contains(t, args.Certificates(), contract.Certificate{Name: RateLimitRedisTLS, Namespace: args.Namespace,
+		DNSNames: []string{"ratelimit.istio-ingress.svc.cluster.local"}})
+	assert.Contains(t, args.VaultSecrets(), contract.VaultSecret{Name: RateLimitRedisAuth, Namespace: args.Namespace, VaultPath: "redis/auth",
+		Keys: map[string]string{"password": "password"}})
 
 	// Local: a token bucket on route-0 only.
 	local := &componenttest.Object[networkingv1alpha3.EnvoyFilter](t, g, envoyFilterType, "main-local-ratelimit").Spec
@@ -298,7 +306,14 @@ func TestRateLimitsAndAPIKeys(t *testing.T) {
 	assert.Equal(t, RateLimitDomain{Domain: RateLimitScope, Descriptors: []RateLimitDescriptor{{Key: "generic_key", Value: "route-0",
 		Descriptors: []RateLimitDescriptor{{Key: "remote_address", RateLimit: &RateLimitPolicy{Unit: "minute", RequestsPerUnit: 600}}}}}}, cfg)
 	rl := componenttest.Object[appsv1.Deployment](t, g, deploymentType, RateLimitName)
-	assert.Contains(t, rl.Spec.Template.Spec.Containers[0].Env, corev1.EnvVar{Name: "REDIS_URL", Value: "mymaster,redis-sentinel.cloudscale:26379"})
+	rlEnv := rl.Spec.Template.Spec.Containers[0].Env
+	assert.Contains(t, rlEnv, corev1.EnvVar{Name: "REDIS_URL", Value: "mymaster,redis-sentinel.cloudscale:26379"})
+	assert.Contains(t, rlEnv, corev1.EnvVar{Name: "REDIS_TLS", Value: "true"})
+	assert.Contains(t, rlEnv, corev1.EnvVar{Name: "REDIS_TLS_CACERT", Value: "/redis-tls/ca.crt"})
+	for _, name := range []string{"REDIS_AUTH", "REDIS_SENTINEL_AUTH"} {
+		assert.Contains(t, rlEnv, corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: RateLimitRedisAuth}, Key: "password"}}})
+	}
 	global := componenttest.Object[networkingv1alpha3.EnvoyFilter](t, g, envoyFilterType, "main-global-ratelimit").Spec.ConfigPatches
 	rls := typedConfig[ratelimitv3.RateLimit](t, envoyValue[hcmv3.HttpFilter](t, global[0]).GetTypedConfig())
 	assert.False(t, rls.GetFailureModeDeny(), "the gateway fails open; local limits still hold")

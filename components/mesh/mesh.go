@@ -103,6 +103,12 @@ type Service struct {
 	// version=canary (the rest to version=stable); 0 means no canary.
 	CanaryWeight   int
 	CircuitBreaker *CircuitBreaker
+	// ExtraPorts are further ports its callers may use (a Sentinel's
+	// beside Redis's).
+	ExtraPorts []int
+	// Selector selects its pods (default app.kubernetes.io/name: Name),
+	// for pods an operator labels its own way.
+	Selector map[string]string
 }
 
 // Host is the service's in-cluster name.
@@ -329,7 +335,7 @@ func serviceObjects(name string, s Service) []upstream.NamedObject {
 		TypeMeta:   typeMeta(securityv1.SchemeGroupVersion.String(), "AuthorizationPolicy"),
 		ObjectMeta: objectMeta(s.Namespace, s.Name+"-allow"),
 		Spec: securityapi.AuthorizationPolicy{
-			Selector: &istiotype.WorkloadSelector{MatchLabels: map[string]string{contract.NameLabel: s.Name}},
+			Selector: &istiotype.WorkloadSelector{MatchLabels: selector(s)},
 			Action:   securityapi.AuthorizationPolicy_ALLOW,
 		},
 	}
@@ -342,10 +348,27 @@ func serviceObjects(name string, s Service) []upstream.NamedObject {
 		}
 		allow.Spec.Rules = []*securityapi.Rule{{
 			From: []*securityapi.Rule_From{{Source: &securityapi.Source{Principals: principals}}},
-			To:   []*securityapi.Rule_To{{Operation: &securityapi.Operation{Ports: []string{fmt.Sprint(s.Port)}}}},
+			To:   []*securityapi.Rule_To{{Operation: &securityapi.Operation{Ports: ports(s)}}},
 		}}
 	}
 	return append(objs, upstream.NamedObject{Name: res + "-allow", Object: allow})
+}
+
+// selector selects a service's pods.
+func selector(s Service) map[string]string {
+	if len(s.Selector) > 0 {
+		return s.Selector
+	}
+	return map[string]string{contract.NameLabel: s.Name}
+}
+
+// ports are the ports a service's callers may use.
+func ports(s Service) []string {
+	out := []string{fmt.Sprint(s.Port)}
+	for _, p := range s.ExtraPorts {
+		out = append(out, fmt.Sprint(p))
+	}
+	return out
 }
 
 // Principal is the mesh identity of a caller "namespace/serviceaccount".

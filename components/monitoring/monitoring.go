@@ -28,3 +28,10 @@ func TracingCollector() contract.Endpoint {
 func Scraper() contract.Peer {
 	return contract.Peer{NamespaceLabels: contract.InNamespace(Namespace), PodLabels: map[string]string{contract.NameLabel: "prometheus"}}
 }
+
+// OperatorNamespace is the monitoring namespace as the security baseline
+// opens it; it holds prometheus-operator's definitions' release until the
+// tier's own workloads land, and calls the API server.
+func OperatorNamespace() contract.OperatorNamespace {
+	return contract.OperatorNamespace{Name: Namespace, EgressPorts: []int{443, 6443}}
+}

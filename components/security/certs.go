@@ -259,6 +259,6 @@ func privateKey() *certmanagerv1.CertificatePrivateKey {
 	return &certmanagerv1.CertificatePrivateKey{Algorithm: certmanagerv1.ECDSAKeyAlgorithm, Size: 256, RotationPolicy: certmanagerv1.RotationPolicyAlways}
 }
 
-func issuerRef(name string) cmmeta.ObjectReference {
-	return cmmeta.ObjectReference{Name: name, Kind: certmanagerv1.ClusterIssuerKind, Group: "cert-manager.io"}
+func issuerRef(name string) cmmeta.IssuerReference {
+	return cmmeta.IssuerReference{Name: name, Kind: certmanagerv1.ClusterIssuerKind, Group: "cert-manager.io"}
 }

@@ -61,7 +61,7 @@ var (
 	IstioCNI = Chart{Name: "cni", Repo: istioRepo, Version: IstioVersion}
 	Istiod   = Chart{Name: "istiod", Repo: istioRepo, Version: IstioVersion}
 
-	CertManager = Chart{Name: "cert-manager", Repo: "https://charts.jetstack.io", Version: "v1.19.3", Kinds: []Kind{
+	CertManager = Chart{Name: "cert-manager", Repo: "https://charts.jetstack.io", Version: "v1.20.2", Kinds: []Kind{
 		{Group: "cert-manager.io", Kind: "ClusterIssuer", Plural: "clusterissuers", Versions: []string{"v1"}, Generated: true},
 		{Group: "cert-manager.io", Kind: "Issuer", Plural: "issuers", Versions: []string{"v1"}, Namespaced: true, Generated: true},
 		{Group: "cert-manager.io", Kind: "Certificate", Plural: "certificates", Versions: []string{"v1"}, Namespaced: true, Generated: true},
@@ -71,8 +71,53 @@ var (
 	ExternalSecrets = Chart{Name: "external-secrets", Repo: "https://charts.external-secrets.io", Version: "0.19.2", Kinds: []Kind{
 		{Group: "external-secrets.io", Kind: "ClusterSecretStore", Plural: "clustersecretstores", Versions: []string{"v1"}, Generated: true},
 		{Group: "external-secrets.io", Kind: "ExternalSecret", Plural: "externalsecrets", Versions: []string{"v1"}, Namespaced: true, Generated: true},
+		// PushSecret and the Password generator: a password generated
+		// in the cluster and written to the store (the Redis tier's).
+		{Group: "external-secrets.io", Kind: "PushSecret", Plural: "pushsecrets", Versions: []string{"v1alpha1"}, Namespaced: true, Generated: true},
+		{Group: "generators.external-secrets.io", Kind: "Password", Plural: "passwords", Versions: []string{"v1alpha1"}, Namespaced: true, Generated: true},
 	}}
 )
+
+// cnpgRepo serves CloudNativePG's charts: the operator's and its Barman
+// Cloud plugin's.
+var cnpgRepo = "https://cloudnative-pg.github.io/charts"
+
+// The data tier's charts. Their kinds' definitions are generated from the
+// modules go.mod pins (cloudnative-pg v1.30.0, plugin-barman-cloud
+// v0.13.0, prometheus-operator v0.92.0), which are the versions the charts
+// ship.
+var (
+	// CloudNativePG is the PostgreSQL operator: chart 0.29.0 is the one
+	// with appVersion 1.30.0 (the repository's index.yaml, released the
+	// day the operator was).
+	CloudNativePG = Chart{Name: "cloudnative-pg", Repo: cnpgRepo, Version: "0.29.0", Kinds: []Kind{
+		{Group: "postgresql.cnpg.io", Kind: "Cluster", Plural: "clusters", Versions: []string{"v1"}, Namespaced: true, Generated: true},
+		{Group: "postgresql.cnpg.io", Kind: "Pooler", Plural: "poolers", Versions: []string{"v1"}, Namespaced: true, Generated: true},
+		{Group: "postgresql.cnpg.io", Kind: "ScheduledBackup", Plural: "scheduledbackups", Versions: []string{"v1"}, Namespaced: true, Generated: true},
+	}}
+	// BarmanCloud is CloudNativePG's backup plugin (base backups and WAL
+	// to an object store, through a sidecar in each instance pod): chart
+	// 0.7.0 is the one that moved the plugin and sidecar images from
+	// v0.12.0 to v0.13.0 (0.7.1 ships v0.14.0). It runs in the
+	// operator's namespace, and the operator and the plugin authenticate
+	// each other with certificates (cert-manager's, as the plugin's
+	// documentation recommends).
+	BarmanCloud = Chart{Name: "plugin-barman-cloud", Repo: cnpgRepo, Version: "0.7.0", Kinds: []Kind{
+		{Group: "barmancloud.cnpg.io", Kind: "ObjectStore", Plural: "objectstores", Versions: []string{"v1"}, Namespaced: true, Generated: true},
+	}}
+	// PrometheusOperatorCRDs are prometheus-operator's definitions alone:
+	// chart 30.0.0 is the one that moved to operator v0.92.0 (30.0.1 ships
+	// v0.92.1).
+	PrometheusOperatorCRDs = Chart{Name: "prometheus-operator-crds", Repo: "https://prometheus-community.github.io/helm-charts", Version: "30.0.0", Kinds: []Kind{
+		{Group: "monitoring.coreos.com", Kind: "PodMonitor", Plural: "podmonitors", Versions: []string{"v1"}, Namespaced: true, Generated: true},
+		{Group: "monitoring.coreos.com", Kind: "ServiceMonitor", Plural: "servicemonitors", Versions: []string{"v1"}, Namespaced: true, Generated: true},
+		{Group: "monitoring.coreos.com", Kind: "PrometheusRule", Plural: "prometheusrules", Versions: []string{"v1"}, Namespaced: true, Generated: true},
+	}}
+)
+
+// BarmanCloudPlugin is the name a Cluster's spec.plugins gives the Barman
+// Cloud plugin.
+const BarmanCloudPlugin = "barman-cloud.cloudnative-pg.io"
 
 // ChaosMeshVersion is the Chaos Mesh release; the chart and its images
 // share it. The platform's objects are typed from the chaos-mesh api
@@ -116,6 +161,22 @@ const (
 	// SLOGateImage is the platform's own SLO gate (services/slogate),
 	// built to an image with the platform's services.
 	SLOGateImage = "ghcr.io/cloudscale/slogate:0.1.0"
+
+	// PostgresImage is the PostgreSQL the data tier's Clusters run: 17,
+	// at the minor released with CloudNativePG 1.30's default (18.4,
+	// versions.DefaultImageName), in the "standard" flavour: 1.30's
+	// default "system" flavour carries Barman Cloud for the in-core
+	// backups, which the project deprecates for the plugin (BarmanCloud),
+	// whose sidecar brings its own.
+	PostgresImage = "ghcr.io/cloudnative-pg/postgresql:17.10-standard-trixie"
+	// PgBouncerImage is CloudNativePG 1.30's PgBouncer for Poolers
+	// (versions.DefaultPgbouncerImage; a test keeps them equal).
+	PgBouncerImage = "ghcr.io/cloudnative-pg/pgbouncer:1.25.1"
+	// ValkeyImage is the cache tier's server: Valkey, the Linux
+	// Foundation's BSD-3-Clause fork of Redis 7.2, protocol-compatible
+	// with Redis clients. Redis itself is licensed RSALv2/SSPLv1 from
+	// 7.4 (AGPLv3 added in 8.0), which the platform does not ship.
+	ValkeyImage = "docker.io/valkey/valkey:8.1.4"
 )
 
 // Mode says how Install provides a chart.

@@ -6,13 +6,14 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/cloudnative-pg/cloudnative-pg/pkg/versions"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 )
 
 func TestEveryChartIsPinned(t *testing.T) {
-	for _, c := range []Chart{IstioBase, IstioCNI, Istiod, CertManager, Vault, ExternalSecrets} {
+	for _, c := range []Chart{IstioBase, IstioCNI, Istiod, CertManager, Vault, ExternalSecrets, ChaosMesh, CloudNativePG, BarmanCloud, PrometheusOperatorCRDs} {
 		assert.NoError(t, c.Validate(), c.Name)
 	}
 	cases := []struct {
@@ -28,11 +29,14 @@ func TestEveryChartIsPinned(t *testing.T) {
 	}
 }
 
+// chartsWithKinds are the charts whose kinds the platform writes.
+var chartsWithKinds = []Chart{IstioBase, CertManager, ExternalSecrets, ChaosMesh, CloudNativePG, BarmanCloud, PrometheusOperatorCRDs}
+
 // Every kind the charts define for the platform's objects has a
 // definition with its group, names, versions and scope; the generated ones
 // carry the operator's schema, the open ones say so.
 func TestDefinitionsOfEveryChartKind(t *testing.T) {
-	for _, c := range []Chart{IstioBase, CertManager, ExternalSecrets, ChaosMesh} {
+	for _, c := range chartsWithKinds {
 		for _, k := range c.Kinds {
 			crd, err := Definition(k)
 			require.NoError(t, err, k.Kind)
@@ -61,7 +65,7 @@ func TestDefinitionsOfEveryChartKind(t *testing.T) {
 // Every generated file is one a kind uses: `make crds` keeps no others.
 func TestNoUnusedGeneratedDefinitions(t *testing.T) {
 	used := map[string]bool{}
-	for _, c := range []Chart{IstioBase, CertManager, ExternalSecrets, ChaosMesh} {
+	for _, c := range chartsWithKinds {
 		for _, k := range c.Kinds {
 			if k.Generated {
 				used[k.Group+"_"+k.Plural+".yaml"] = true
@@ -97,4 +101,14 @@ func TestGeneratedDefinitionsAreCurrent(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, string(got), string(want), "%s is stale: run `make crds`", f.Name())
 	}
+}
+
+// The data tier's images follow the CloudNativePG release go.mod pins:
+// its PgBouncer, and a PostgreSQL 17 of an image flavour it publishes.
+func TestDataTierImages(t *testing.T) {
+	assert.Equal(t, versions.DefaultPgbouncerImage, PgBouncerImage)
+	assert.Regexp(t, `^ghcr\.io/cloudnative-pg/postgresql:17\.[0-9]+-(minimal|standard)-trixie$`, PostgresImage)
+	assert.Regexp(t, `^ghcr\.io/cloudnative-pg/postgresql:[0-9]+\.[0-9]+-[a-z]+-trixie$`, versions.DefaultImageName,
+		"CloudNativePG's default image moved to another Debian release: move PostgresImage with it")
+	assert.Regexp(t, `^docker\.io/valkey/valkey:[0-9]+\.[0-9]+\.[0-9]+$`, ValkeyImage)
 }

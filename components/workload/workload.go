@@ -120,6 +120,26 @@ func NewBudget(ctx *pulumi.Context, name, ns string, podLabels map[string]string
 	}, opts...)
 }
 
+// SecretKey is one key of a Secret in the workload's namespace.
+type SecretKey struct {
+	Secret, Key string
+}
+
+// Container is a further container of the workload's pods (a sidecar such
+// as Redis Sentinel beside Redis). It runs the workload's image with the
+// same security context, resources and volume mounts; its ports are added
+// to the pod and the Service.
+type Container struct {
+	Name          string
+	Command, Args []string
+	Env           map[string]string
+	SecretEnv     map[string]SecretKey
+	Ports         []Port
+	// ProbeCommand is its readiness and liveness check (exec); HTTP probes
+	// on HealthPath are the main container's only.
+	ProbeCommand []string
+}
+
 // Autoscaling adds a HorizontalPodAutoscaler on CPU.
 type Autoscaling struct {
 	Min, Max       int
@@ -130,22 +150,39 @@ type Autoscaling struct {
 type Args struct {
 	Namespace string
 	// Image must carry a version tag or digest; latest is refused.
-	Image     string
-	Args      []string
-	Env       map[string]string
+	Image string
+	// Command replaces the image's entrypoint when set.
+	Command []string
+	Args    []string
+	Env     map[string]string
+	// SecretEnv are environment variables read from Secrets (secretKeyRef),
+	// so no secret value is written into the pod template.
+	SecretEnv map[string]SecretKey
 	Ports     []Port
 	Replicas  int
 	Resources Resources
 	// Production makes the zone spread a hard constraint.
 	Production bool
-	// HealthPath is served on the first port for the probes.
-	HealthPath string
-	// Stateful makes a StatefulSet with this volume size, on the platform's
-	// storage class.
-	Stateful   bool
-	VolumeSize string
-	Ingress    []contract.Peer
-	Egress     []contract.Peer
+	// HealthPath is served on the first port for the probes, unless
+	// ProbeCommand is set (an exec probe, for servers that speak no HTTP).
+	HealthPath   string
+	ProbeCommand []string
+	// Containers are further containers of the pod (sidecars).
+	Containers []Container
+	// Stateful makes a StatefulSet whose pods mount a volume "data" at
+	// /data: a claim of VolumeSize on StorageClass (empty: the cluster's
+	// default class), or, with no VolumeSize, an emptyDir (pods keep a
+	// stable identity without durable data).
+	Stateful     bool
+	VolumeSize   string
+	StorageClass string
+	// Headless makes the Service headless and publishes not-ready pods, so
+	// that a StatefulSet's members resolve each other by pod name
+	// (<pod>.<service>) before they are ready, as Sentinel and replication
+	// need.
+	Headless bool
+	Ingress  []contract.Peer
+	Egress   []contract.Peer
 	// Autoscaling, when set, adds an HPA (its Min overrides Replicas as the floor).
 	Autoscaling *Autoscaling
 
@@ -203,8 +240,18 @@ func (a *Args) Validate(name string) error {
 	if a.Resources.RequestCPU == "" || a.Resources.RequestMemory == "" || a.Resources.LimitCPU == "" || a.Resources.LimitMemory == "" {
 		errs = append(errs, errors.New("requests and limits for cpu and memory are required"))
 	}
-	if a.Stateful && a.VolumeSize == "" {
-		errs = append(errs, errors.New("a stateful workload needs a volume size"))
+	if a.VolumeSize != "" && !a.Stateful {
+		errs = append(errs, errors.New("a volume size needs a stateful workload"))
+	}
+	if a.Headless && a.ServiceType == "LoadBalancer" {
+		errs = append(errs, errors.New("a headless service cannot be a LoadBalancer"))
+	}
+	names := map[string]bool{a.containerName(name): true}
+	for _, c := range a.Containers {
+		if !dnsRe.MatchString(c.Name) || names[c.Name] {
+			errs = append(errs, fmt.Errorf("container %q: a DNS label, unique in the pod", c.Name))
+		}
+		names[c.Name] = true
 	}
 	if err := a.validateService(); err != nil {
 		errs = append(errs, err)
@@ -229,6 +276,14 @@ func (a *Args) Validate(name string) error {
 		return fmt.Errorf("workload %s: %w", name, err)
 	}
 	return nil
+}
+
+// containerName is the main container's name.
+func (a *Args) containerName(workload string) string {
+	if a.Container != "" {
+		return a.Container
+	}
+	return workload
 }
 
 // validateImage refuses an image without a pinned version.
@@ -347,15 +402,25 @@ func (b *builder) service() (*corev1.Service, corev1.ContainerPortArray, error) 
 	a := b.a
 	var svcPorts corev1.ServicePortArray
 	var cPorts corev1.ContainerPortArray
-	for _, p := range a.Ports {
+	all := append([]Port(nil), a.Ports...)
+	for _, c := range a.Containers {
+		all = append(all, c.Ports...)
+	}
+	for i, p := range all {
 		sp := p.Port
 		if p.ServicePort != 0 {
 			sp = p.ServicePort
 		}
 		svcPorts = append(svcPorts, &corev1.ServicePortArgs{Name: pulumi.String(p.Name), Port: pulumi.Int(sp), TargetPort: pulumi.Int(p.Port)})
-		cPorts = append(cPorts, &corev1.ContainerPortArgs{Name: pulumi.String(p.Name), ContainerPort: pulumi.Int(p.Port)})
+		if i < len(a.Ports) {
+			cPorts = append(cPorts, &corev1.ContainerPortArgs{Name: pulumi.String(p.Name), ContainerPort: pulumi.Int(p.Port)})
+		}
 	}
 	spec := &corev1.ServiceSpecArgs{Type: pulumi.String("ClusterIP"), Selector: b.selector.MatchLabels, Ports: svcPorts}
+	if a.Headless {
+		spec.ClusterIP = pulumi.String("None")
+		spec.PublishNotReadyAddresses = pulumi.Bool(true)
+	}
 	meta := b.meta()
 	if a.ServiceType == "LoadBalancer" {
 		spec.Type = pulumi.String("LoadBalancer")
@@ -391,18 +456,25 @@ func (b *builder) controller(pod *corev1.PodTemplateSpecArgs) (string, error) {
 		replicas = max(replicas, a.Autoscaling.Min)
 	}
 	if a.Stateful {
+		var claims corev1.PersistentVolumeClaimTypeArray
+		if a.VolumeSize != "" {
+			claim := &corev1.PersistentVolumeClaimSpecArgs{
+				AccessModes: pulumi.StringArray{pulumi.String("ReadWriteOnce")},
+				Resources:   &corev1.VolumeResourceRequirementsArgs{Requests: pulumi.StringMap{"storage": pulumi.String(a.VolumeSize)}},
+			}
+			if a.StorageClass != "" {
+				claim.StorageClassName = pulumi.String(a.StorageClass)
+			}
+			claims = corev1.PersistentVolumeClaimTypeArray{&corev1.PersistentVolumeClaimTypeArgs{
+				Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("data")}, Spec: claim,
+			}}
+		}
 		_, err := appsv1.NewStatefulSet(b.ctx, b.name, &appsv1.StatefulSetArgs{
 			Metadata: b.meta(),
 			Spec: &appsv1.StatefulSetSpecArgs{
 				Replicas: pulumi.Int(replicas), Selector: b.selector, ServiceName: pulumi.String(b.name), Template: pod,
-				PodManagementPolicy: pulumi.String("Parallel"),
-				VolumeClaimTemplates: corev1.PersistentVolumeClaimTypeArray{&corev1.PersistentVolumeClaimTypeArgs{
-					Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("data")},
-					Spec: &corev1.PersistentVolumeClaimSpecArgs{
-						AccessModes: pulumi.StringArray{pulumi.String("ReadWriteOnce")},
-						Resources:   &corev1.VolumeResourceRequirementsArgs{Requests: pulumi.StringMap{"storage": pulumi.String(a.VolumeSize)}},
-					},
-				}},
+				PodManagementPolicy:  pulumi.String("Parallel"),
+				VolumeClaimTemplates: claims,
 			},
 		}, b.child...)
 		return "StatefulSet", err
@@ -447,18 +519,62 @@ func (b *builder) availability(kind string) error {
 	return err
 }
 
-func podTemplate(name string, a *Args, labels pulumi.StringMap, sa *corev1.ServiceAccount, ports corev1.ContainerPortArray) *corev1.PodTemplateSpecArgs {
-	probe := func(failures int) *corev1.ProbeArgs {
-		return &corev1.ProbeArgs{
-			HttpGet:          &corev1.HTTPGetActionArgs{Path: pulumi.String(a.HealthPath), Port: pulumi.Int(a.Ports[0].Port)},
-			PeriodSeconds:    pulumi.Int(10),
-			FailureThreshold: pulumi.Int(failures),
-		}
+// probe is a readiness, liveness or startup check: exec when command is
+// set, else an HTTP GET of path on port.
+func probe(command []string, path string, port, failures int) *corev1.ProbeArgs {
+	p := &corev1.ProbeArgs{PeriodSeconds: pulumi.Int(10), FailureThreshold: pulumi.Int(failures)}
+	if len(command) > 0 {
+		p.Exec = &corev1.ExecActionArgs{Command: pulumi.ToStringArray(command)}
+		p.TimeoutSeconds = pulumi.Int(5)
+	} else {
+		p.HttpGet = &corev1.HTTPGetActionArgs{Path: pulumi.String(path), Port: pulumi.Int(port)}
 	}
+	return p
+}
+
+// envVars are plain values and Secret references, sorted by name.
+func envVars(plain map[string]string, secret map[string]SecretKey) corev1.EnvVarArray {
 	var env corev1.EnvVarArray
-	for _, k := range slices.Sorted(maps.Keys(a.Env)) {
-		env = append(env, &corev1.EnvVarArgs{Name: pulumi.String(k), Value: pulumi.String(a.Env[k])})
+	for _, k := range slices.Sorted(maps.Keys(plain)) {
+		env = append(env, &corev1.EnvVarArgs{Name: pulumi.String(k), Value: pulumi.String(plain[k])})
 	}
+	for _, k := range slices.Sorted(maps.Keys(secret)) {
+		ref := secret[k]
+		env = append(env, &corev1.EnvVarArgs{Name: pulumi.String(k), ValueFrom: &corev1.EnvVarSourceArgs{
+			SecretKeyRef: &corev1.SecretKeySelectorArgs{Name: pulumi.String(ref.Secret), Key: pulumi.String(ref.Key)},
+		}})
+	}
+	return env
+}
+
+// container is one container with the platform's security context and
+// the workload's resources and mounts; ports may be nil.
+func container(name string, a *Args, command, args []string, env corev1.EnvVarArray, ports corev1.ContainerPortArray, probeCommand []string, mounts corev1.VolumeMountArray) *corev1.ContainerArgs {
+	port := 0
+	if len(a.Ports) > 0 {
+		port = a.Ports[0].Port
+	}
+	return &corev1.ContainerArgs{
+		Name: pulumi.String(name), Image: pulumi.String(a.Image), Command: pulumi.ToStringArray(command), Args: pulumi.ToStringArray(args),
+		Env: env, Ports: ports,
+		Resources: &corev1.ResourceRequirementsArgs{
+			Requests: pulumi.StringMap{"cpu": pulumi.String(a.Resources.RequestCPU), "memory": pulumi.String(a.Resources.RequestMemory)},
+			Limits:   pulumi.StringMap{"cpu": pulumi.String(a.Resources.LimitCPU), "memory": pulumi.String(a.Resources.LimitMemory)},
+		},
+		SecurityContext: &corev1.SecurityContextArgs{
+			RunAsNonRoot: pulumi.Bool(true), AllowPrivilegeEscalation: pulumi.Bool(false), ReadOnlyRootFilesystem: pulumi.Bool(true),
+			Privileged:     pulumi.Bool(false),
+			Capabilities:   &corev1.CapabilitiesArgs{Drop: pulumi.StringArray{pulumi.String("ALL")}},
+			SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
+		},
+		ReadinessProbe: probe(probeCommand, a.HealthPath, port, 3),
+		LivenessProbe:  probe(probeCommand, a.HealthPath, port, 3),
+		StartupProbe:   probe(probeCommand, a.HealthPath, port, 30), // up to 5 minutes to start before liveness counts
+		VolumeMounts:   mounts,
+	}
+}
+
+func podTemplate(name string, a *Args, labels pulumi.StringMap, sa *corev1.ServiceAccount, ports corev1.ContainerPortArray) *corev1.PodTemplateSpecArgs {
 	zoneSkew := "ScheduleAnyway"
 	if a.Production {
 		zoneSkew = "DoNotSchedule" // a zone never holds more than its share in prod
@@ -483,12 +599,19 @@ func podTemplate(name string, a *Args, labels pulumi.StringMap, sa *corev1.Servi
 	for k, v := range a.PodLabels {
 		podLabels[k] = pulumi.String(v)
 	}
-	container := name
-	if a.Container != "" {
-		container = a.Container
-	}
 	if a.Stateful {
 		mounts = append(mounts, &corev1.VolumeMountArgs{Name: pulumi.String("data"), MountPath: pulumi.String("/data")})
+		if a.VolumeSize == "" {
+			volumes = append(volumes, &corev1.VolumeArgs{Name: pulumi.String("data"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}})
+		}
+	}
+	containers := corev1.ContainerArray{container(a.containerName(name), a, a.Command, a.Args, envVars(a.Env, a.SecretEnv), ports, a.ProbeCommand, mounts)}
+	for _, c := range a.Containers {
+		var cPorts corev1.ContainerPortArray
+		for _, p := range c.Ports {
+			cPorts = append(cPorts, &corev1.ContainerPortArgs{Name: pulumi.String(p.Name), ContainerPort: pulumi.Int(p.Port)})
+		}
+		containers = append(containers, container(c.Name, a, c.Command, c.Args, envVars(c.Env, c.SecretEnv), cPorts, c.ProbeCommand, mounts))
 	}
 	return &corev1.PodTemplateSpecArgs{
 		Metadata: &metav1.ObjectMetaArgs{Labels: podLabels, Annotations: pulumi.ToStringMap(a.PodAnnotations)},
@@ -505,24 +628,8 @@ func podTemplate(name string, a *Args, labels pulumi.StringMap, sa *corev1.Servi
 				&corev1.TopologySpreadConstraintArgs{MaxSkew: pulumi.Int(1), TopologyKey: pulumi.String("kubernetes.io/hostname"),
 					WhenUnsatisfiable: pulumi.String("ScheduleAnyway"), LabelSelector: match},
 			},
-			Volumes: volumes,
-			Containers: corev1.ContainerArray{&corev1.ContainerArgs{
-				Name: pulumi.String(container), Image: pulumi.String(a.Image), Args: pulumi.ToStringArray(a.Args), Env: env, Ports: ports,
-				Resources: &corev1.ResourceRequirementsArgs{
-					Requests: pulumi.StringMap{"cpu": pulumi.String(a.Resources.RequestCPU), "memory": pulumi.String(a.Resources.RequestMemory)},
-					Limits:   pulumi.StringMap{"cpu": pulumi.String(a.Resources.LimitCPU), "memory": pulumi.String(a.Resources.LimitMemory)},
-				},
-				SecurityContext: &corev1.SecurityContextArgs{
-					RunAsNonRoot: pulumi.Bool(true), AllowPrivilegeEscalation: pulumi.Bool(false), ReadOnlyRootFilesystem: pulumi.Bool(true),
-					Privileged:     pulumi.Bool(false),
-					Capabilities:   &corev1.CapabilitiesArgs{Drop: pulumi.StringArray{pulumi.String("ALL")}},
-					SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
-				},
-				ReadinessProbe: probe(3),
-				LivenessProbe:  probe(3),
-				StartupProbe:   probe(30), // up to 5 minutes to start before liveness counts
-				VolumeMounts:   mounts,
-			}},
+			Volumes:    volumes,
+			Containers: containers,
 		},
 	}
 }
@@ -573,4 +680,22 @@ func policySpec(a *Args, selector *metav1.LabelSelectorArgs) *networkingv1.Netwo
 	}
 	spec.Ingress, spec.Egress = in, out
 	return spec
+}
+
+// NewNetworkPolicy registers the NetworkPolicy that admits exactly the
+// given peers to and from pods a chart or an operator runs (selected by
+// podLabels in namespace ns), the same way New does for its own pods; the
+// namespace's default-deny covers everything else.
+func NewNetworkPolicy(ctx *pulumi.Context, name, ns string, podLabels map[string]string, ingress, egress []contract.Peer, opts ...pulumi.ResourceOption) (*networkingv1.NetworkPolicy, error) {
+	for _, p := range append(append([]contract.Peer(nil), ingress...), egress...) {
+		if !p.Selects() || len(p.Ports) == 0 {
+			return nil, fmt.Errorf("network policy %s: every peer needs a selector or address block and ports (it would admit everything)", name)
+		}
+	}
+	a := &Args{Ingress: ingress, Egress: egress}
+	return networkingv1.NewNetworkPolicy(ctx, name, &networkingv1.NetworkPolicyArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(name), Namespace: pulumi.String(ns),
+			Labels: pulumi.StringMap{"app.kubernetes.io/part-of": pulumi.String("cloudscale")}},
+		Spec: policySpec(a, &metav1.LabelSelectorArgs{MatchLabels: pulumi.ToStringMap(podLabels)}),
+	}, opts...)
 }

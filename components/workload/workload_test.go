@@ -122,7 +122,12 @@ func TestBadArgs(t *testing.T) {
 		{"no ports", func(a *Args) { a.Ports = nil }, "at least one port is required"},
 		{"no limits", func(a *Args) { a.Resources.LimitMemory = "" }, "requests and limits for cpu and memory are required"},
 		{"hpa floor", func(a *Args) { a.Autoscaling.Min = 1 }, "autoscaling 1-10: min at least 1 (3 in production)"},
-		{"stateful without volume", func(a *Args) { a.Stateful = true }, "a stateful workload needs a volume size"},
+		{"volume without state", func(a *Args) { a.VolumeSize = "1Gi" }, "a volume size needs a stateful workload"},
+		{"headless load balancer", func(a *Args) {
+			a.Headless, a.ServiceType, a.SourceRanges = true, "LoadBalancer", []string{"10.0.0.0/8"}
+		},
+			"a headless service cannot be a LoadBalancer"},
+		{"sidecar named as the main container", func(a *Args) { a.Containers = []Container{{Name: "api"}} }, `container "api": a DNS label, unique in the pod`},
 		{"load balancer without firewall", func(a *Args) { a.ServiceType = "LoadBalancer" }, "a LoadBalancer service needs source ranges (its firewall)"},
 		{"source ranges on ClusterIP", func(a *Args) { a.SourceRanges = []string{"10.0.0.0/8"} }, "source ranges apply only to a LoadBalancer service"},
 		{"selector label", func(a *Args) { a.PodLabels = map[string]string{"app.kubernetes.io/name": "other"} },
@@ -191,4 +196,56 @@ func TestExposedWorkload(t *testing.T) {
 	}
 	assert.Equal(t, []int32{15012, 4317}, egressPorts)
 	assert.Equal(t, []int32{8443, 15020}, ingressPorts)
+}
+
+// A StatefulSet with a sidecar, secrets from Secrets, exec probes, a
+// headless Service and a claim on a named class: what the Redis tier asks.
+func TestStatefulSidecar(t *testing.T) {
+	a := api()
+	a.Autoscaling = nil
+	a.Stateful, a.VolumeSize, a.StorageClass, a.Headless = true, "10Gi", "cloudscale-encrypted", true
+	a.Command, a.Args = []string{"/bin/sh", "/scripts/run.sh"}, []string{"--port", "0"}
+	a.ProbeCommand = []string{"/bin/sh", "/scripts/ping.sh"}
+	a.SecretEnv = map[string]SecretKey{"PASSWORD": {Secret: "auth", Key: "password"}}
+	a.Containers = []Container{{Name: "sentinel", Command: []string{"/bin/sh", "/scripts/sentinel.sh"}, Env: map[string]string{"QUORUM": "2"},
+		SecretEnv: map[string]SecretKey{"PASSWORD": {Secret: "auth", Key: "password"}}, Ports: []Port{{Name: "sentinel", Port: 26379}},
+		ProbeCommand: []string{"/bin/sh", "/scripts/sentinel-ping.sh"}}}
+	g, err := run(t, "store", a)
+	require.NoError(t, err)
+	sts := componenttest.Object[appsv1.StatefulSet](t, g, "kubernetes:apps/v1:StatefulSet", "store")
+	require.Len(t, sts.Spec.VolumeClaimTemplates, 1)
+	assert.Equal(t, "cloudscale-encrypted", *sts.Spec.VolumeClaimTemplates[0].Spec.StorageClassName)
+	pod := sts.Spec.Template.Spec
+	require.Len(t, pod.Containers, 2)
+	main, side := pod.Containers[0], pod.Containers[1]
+	assert.Equal(t, []string{"/bin/sh", "/scripts/run.sh"}, main.Command)
+	assert.Equal(t, []string{"/bin/sh", "/scripts/ping.sh"}, main.ReadinessProbe.Exec.Command)
+	assert.Nil(t, main.ReadinessProbe.HTTPGet)
+	require.Len(t, main.Env, 2)
+	assert.Equal(t, "PASSWORD", main.Env[1].Name)
+	assert.Empty(t, main.Env[1].Value, "a secret is referenced, never copied")
+	assert.Equal(t, "auth", main.Env[1].ValueFrom.SecretKeyRef.Name)
+	assert.Equal(t, "sentinel", side.Name)
+	assert.Equal(t, int32(26379), side.Ports[0].ContainerPort)
+	assert.True(t, *side.SecurityContext.ReadOnlyRootFilesystem)
+	assert.Equal(t, main.Resources, side.Resources)
+	svc := componenttest.Object[corev1.Service](t, g, "kubernetes:core/v1:Service", "store")
+	assert.Equal(t, "None", svc.Spec.ClusterIP)
+	assert.True(t, svc.Spec.PublishNotReadyAddresses)
+	require.Len(t, svc.Spec.Ports, 2, "the sidecar's port is served too")
+
+	// Without a volume size the data volume is an emptyDir.
+	a.VolumeSize = ""
+	g, err = run(t, "cache", a)
+	require.NoError(t, err)
+	sts = componenttest.Object[appsv1.StatefulSet](t, g, "kubernetes:apps/v1:StatefulSet", "cache")
+	assert.Empty(t, sts.Spec.VolumeClaimTemplates)
+	var data *corev1.Volume
+	for i, v := range sts.Spec.Template.Spec.Volumes {
+		if v.Name == "data" {
+			data = &sts.Spec.Template.Spec.Volumes[i]
+		}
+	}
+	require.NotNil(t, data)
+	assert.NotNil(t, data.EmptyDir)
 }

@@ -5,15 +5,22 @@ package local
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cloudscale/platform/infra"
 	"github.com/cloudscale/platform/naming"
 )
+
+// SimulatedBucket is the local stack's backup store: a name in API objects
+// only (like the simulated pods' addresses), never reached.
+const SimulatedBucket = "cloudscale-local-backups.simulated"
 
 // ClusterArgs say where the local stack deploys.
 type ClusterArgs struct {
@@ -26,7 +33,32 @@ type ClusterArgs struct {
 	Zones []string
 	// Namespace is the platform's namespace (where backup jobs would run).
 	Namespace string
+	// Volumes is how many PersistentVolumes the pool holds (0:
+	// DefaultVolumes); see newVolumes.
+	Volumes int
 }
+
+// DefaultVolumes is the pool's default size: the data tier's two sets of
+// 3 (a CloudNativePG Cluster's instances and the Valkey StatefulSet's
+// servers) take 6, and the other 6 are headroom for the claims a set makes
+// again (a replaced instance gets a new claim, and a released volume is
+// not bound again, see newVolumes) or for a WAL volume per instance. A
+// stack with more databases sets ClusterArgs.Volumes.
+const DefaultVolumes = 12
+
+// The pool's volumes.
+const (
+	// VolumeCapacity is each volume's size: at least any single claim of
+	// the stacks (persistence.size is 100Gi, a Valkey server's 10Gi). The
+	// binder gives a claim a volume at least as large as it asks for.
+	VolumeCapacity = "200Gi"
+	// VolumeDriver is the CSI driver the volumes name: none runs, and the
+	// name says so. The simulated nodes' kubelets (kwok) mount nothing,
+	// and they do not ask the attach/detach controller to attach (no
+	// controller-managed-attach-detach annotation), so no VolumeAttachment
+	// waits for a driver.
+	VolumeDriver = "simulated.cloudscale.io"
+)
 
 // Cluster is the local cloud tier.
 type Cluster struct {
@@ -68,13 +100,22 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 
 	// Simulated nodes have no disks, so nothing provisions or encrypts
 	// volumes here; the class exists so that every tier binds the same name
-	// on every target, and says plainly that it is simulated.
+	// on every target, and says plainly that it is simulated. Its claims
+	// bind the pool of volumes registered with it (newVolumes).
 	sc, err := infra.NewStorageClass(ctx, name+"-storage", infra.StorageClassArgs{
 		Provisioner: "kubernetes.io/no-provisioner",
 		Annotations: map[string]string{"cloudscale.io/encryption": "simulated"},
 	}, c, provider)
 	if err != nil {
 		return nil, err
+	}
+	pvs, err := newVolumes(ctx, name, args.Volumes, c, provider, sc)
+	if err != nil {
+		return nil, err
+	}
+	var volumes []pulumi.Resource
+	for _, pv := range pvs {
+		volumes = append(volumes, pv)
 	}
 
 	c.Provider = provider
@@ -86,14 +127,19 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		Kubeconfig:   kubeconfigContent(args),
 		Zones:        args.Zones,
 		StorageClass: naming.StorageClass,
+		Volumes:      volumes,
 		Keys: infra.Keys{
 			Secrets: pulumi.String("").ToStringOutput(),
 			Storage: pulumi.String("").ToStringOutput(),
 		},
+		// A simulated S3 bucket: the local stack rehearses staging's
+		// backups (WAL archiving, schedules, retention) as objects the
+		// policy gate judges; nothing runs to write to it, and the name
+		// resolves nowhere.
 		Backups: infra.BackupStore{
-			Kind:     infra.NoBackups,
-			Bucket:   pulumi.String("").ToStringOutput(),
-			Endpoint: pulumi.String("").ToStringOutput(),
+			Kind:     infra.S3,
+			Bucket:   pulumi.String(SimulatedBucket).ToStringOutput(),
+			Endpoint: pulumi.String("s3://" + SimulatedBucket).ToStringOutput(),
 		},
 		Identity: infra.WorkloadIdentity{
 			BackupServiceAccount: infra.BackupServiceAccount(args.Namespace),
@@ -108,6 +154,65 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		return nil, err
 	}
 	return c, nil
+}
+
+// newVolumes registers the pool of statically provisioned volumes of the
+// storage class: nothing provisions a claim's volume here, so without them
+// a StatefulSet's (or a CloudNativePG instance's) claims stay Pending and
+// its pods are never scheduled. The class binds WaitForFirstConsumer: the
+// scheduler picks a free volume of the class, as large as the claim asks,
+// when it places the claim's first pod, and the volume controller binds
+// them. The volumes have no node affinity, so a pod can go to any zone
+// (the nodes hold nothing that a volume would tie a pod to).
+//
+// They are Retain, like the class: when a claim goes, its volume is
+// Released and kept, not bound again, as a real disk would be. Delete
+// would not free it either: no driver deletes the disk, and the volume
+// controller marks the volume Failed. So the pool is used up by the
+// claims made over the stack's life, and a destroy and up refill it.
+//
+// The Kubernetes tiers depend on them (infra.Cluster.Volumes), so a
+// destroy deletes the namespaces, and with them the claims that hold the
+// volumes, before the volumes: a bound volume cannot go before its claim.
+//
+// Rendered YAML holds them too: it shows what deploys.
+func newVolumes(ctx *pulumi.Context, name string, count int, parent pulumi.Resource, provider *kubernetes.Provider, class pulumi.Resource) ([]*corev1.PersistentVolume, error) {
+	if count < 0 {
+		return nil, fmt.Errorf("local cluster: %d volumes", count)
+	}
+	if count == 0 {
+		count = DefaultVolumes
+	}
+	var out []*corev1.PersistentVolume
+	for i := range count {
+		volume := fmt.Sprintf("%s-simulated-%02d", naming.Project, i)
+		pv, err := corev1.NewPersistentVolume(ctx, fmt.Sprintf("%s-volume-%02d", name, i), &corev1.PersistentVolumeArgs{
+			Metadata: &metav1.ObjectMetaArgs{
+				Name:   pulumi.String(volume),
+				Labels: pulumi.StringMap{"cloudscale.io/simulated": pulumi.String("true")},
+				Annotations: pulumi.StringMap{
+					"cloudscale.io/encryption": pulumi.String("simulated"),
+					"pulumi.com/skipAwait":     pulumi.String("true"),
+				},
+			},
+			Spec: &corev1.PersistentVolumeSpecArgs{
+				StorageClassName:              pulumi.String(naming.StorageClass),
+				Capacity:                      pulumi.StringMap{"storage": pulumi.String(VolumeCapacity)},
+				AccessModes:                   pulumi.StringArray{pulumi.String("ReadWriteOnce")},
+				VolumeMode:                    pulumi.String("Filesystem"),
+				PersistentVolumeReclaimPolicy: pulumi.String("Retain"),
+				Csi: &corev1.CSIPersistentVolumeSourceArgs{
+					Driver:       pulumi.String(VolumeDriver),
+					VolumeHandle: pulumi.String(volume),
+				},
+			},
+		}, pulumi.Parent(parent), pulumi.Provider(provider), pulumi.DependsOn([]pulumi.Resource{class}))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pv)
+	}
+	return out, nil
 }
 
 // kubeconfigContent is the simulated cluster's kubeconfig, read when the

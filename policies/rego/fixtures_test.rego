@@ -157,3 +157,122 @@ sizes := {"aws": {"m6i.xlarge": {"MemoryGiB": 16}, "t3.large": {"MemoryGiB": 8}}
 config := {"allowedRegistries": ["ghcr.io", "registry.k8s.io"]}
 
 hpa_target(h) := concat("/", [ns_of(h), object.get(h.spec.scaleTargetRef, "kind", "Deployment"), h.spec.scaleTargetRef.name])
+
+# The data tier as the platform renders it in prod (issue 14): a
+# CloudNativePG cluster archiving WAL through the Barman Cloud plugin, its
+# ObjectStore and daily ScheduledBackup, a PgBouncer Pooler with its
+# disruption budget, the encrypted default StorageClass, and a Valkey
+# StatefulSet whose pods run Redis and its Sentinel.
+storage_class := {
+	"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+	"metadata": {"name": "cloudscale-encrypted", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+	"provisioner": "ebs.csi.aws.com",
+	"parameters": {"type": "gp3", "encrypted": "true", "kmsKeyId": "arn:aws:kms:eu-west-1:111122223333:key/k"},
+}
+
+pg_cluster := {
+	"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+	"metadata": {"name": "postgres-app", "namespace": "cloudscale"},
+	"spec": {
+		"instances": 3,
+		"affinity": {"enablePodAntiAffinity": true, "topologyKey": "topology.kubernetes.io/zone", "podAntiAffinityType": "required"},
+		"postgresql": {
+			"synchronous": {"method": "any", "number": 1, "dataDurability": "required"},
+			"parameters": {"pg_stat_statements.max": "10000", "pg_stat_statements.track": "all", "log_min_duration_statement": "1000"},
+			"pg_hba": ["hostnossl all all all reject", "hostssl all all all scram-sha-256"],
+		},
+		"storage": {"storageClass": "cloudscale-encrypted", "size": "20Gi"},
+		"walStorage": {"storageClass": "cloudscale-encrypted", "size": "5Gi"},
+		"plugins": [{"name": "barman-cloud.cloudnative-pg.io", "isWALArchiver": true, "parameters": {"barmanObjectName": "postgres-app-backups"}}],
+		"monitoring": {"customQueriesConfigMap": [{"name": "postgres-app-queries", "key": "queries.yaml"}]},
+	},
+}
+
+# with_pg(spec) merges spec into the cluster's (object.union: a list given
+# replaces the list).
+with_pg(spec) := object.union(pg_cluster, {"spec": spec})
+
+object_store := {
+	"apiVersion": "barmancloud.cnpg.io/v1", "kind": "ObjectStore",
+	"metadata": {"name": "postgres-app-backups", "namespace": "cloudscale"},
+	"spec": {
+		"configuration": {
+			"destinationPath": "s3://cloudscale-backups/postgres/app",
+			"s3Credentials": {"inheritFromIAMRole": true},
+			"wal": {"compression": "gzip"}, "data": {"compression": "gzip"},
+		},
+		"retentionPolicy": "30d",
+	},
+}
+
+scheduled_backup := {
+	"apiVersion": "postgresql.cnpg.io/v1", "kind": "ScheduledBackup",
+	"metadata": {"name": "postgres-app-daily", "namespace": "cloudscale"},
+	"spec": {
+		"schedule": "0 0 3 * * *", "cluster": {"name": "postgres-app"},
+		"method": "plugin", "pluginConfiguration": {"name": "barman-cloud.cloudnative-pg.io"},
+		"immediate": true, "backupOwnerReference": "self",
+	},
+}
+
+pooler_labels := {"app.kubernetes.io/name": "postgres-app-rw"}
+
+pooler := {
+	"apiVersion": "postgresql.cnpg.io/v1", "kind": "Pooler",
+	"metadata": {"name": "postgres-app-rw", "namespace": "cloudscale"},
+	"spec": {
+		"cluster": {"name": "postgres-app"}, "instances": 3, "type": "rw",
+		"pgbouncer": {"poolMode": "transaction"},
+		"template": {
+			"metadata": {"labels": pooler_labels},
+			"spec": {
+				"topologySpreadConstraints": [
+					{"topologyKey": "topology.kubernetes.io/zone", "maxSkew": 1, "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": pooler_labels}},
+					{"topologyKey": "kubernetes.io/hostname", "maxSkew": 1, "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": pooler_labels}},
+				],
+				"containers": [{"name": "pgbouncer"}],
+			},
+		},
+	},
+}
+
+pooler_pdb := {
+	"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+	"metadata": {"name": "postgres-app-rw", "namespace": "cloudscale"},
+	"spec": {"selector": {"matchLabels": pooler_labels}, "maxUnavailable": 1},
+}
+
+redis_password := {"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "redis-auth", "key": "password"}}}
+
+redis_server := object.union(container, {
+	"name": "redis", "image": "docker.io/valkey/valkey:8.1.4",
+	"args": ["/scripts/redis.sh", "--port", "0", "--tls-port", "6379", "--tls-replication", "yes", "--maxmemory-policy", "noeviction", "--appendonly", "yes"],
+	"env": [redis_password],
+})
+
+redis_sentinel := object.union(container, {
+	"name": "sentinel", "image": "docker.io/valkey/valkey:8.1.4",
+	"args": ["/scripts/sentinel.sh"],
+	"env": [{"name": "SENTINEL_QUORUM", "value": "2"}, redis_password],
+	"ports": [{"containerPort": 26379}],
+})
+
+redis := {
+	"apiVersion": "apps/v1", "kind": "StatefulSet",
+	"metadata": {"name": "redis-state", "namespace": "cloudscale"},
+	"spec": {
+		"replicas": 3,
+		"serviceName": "redis-state",
+		"selector": {"matchLabels": {"app.kubernetes.io/name": "redis-state"}},
+		"template": {
+			"metadata": {"labels": {"app.kubernetes.io/name": "redis-state"}},
+			"spec": {"securityContext": {"runAsNonRoot": true}, "containers": [redis_server, redis_sentinel]},
+		},
+		"volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {"storageClassName": "cloudscale-encrypted", "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "8Gi"}}}}],
+	},
+}
+
+# with_redis(containers) replaces the StatefulSet's containers.
+with_redis(containers) := object.union(redis, {"spec": {"template": {"spec": {"containers": containers}}}})
+
+data_tier := [storage_class, pg_cluster, object_store, scheduled_backup, pooler, pooler_pdb, redis]

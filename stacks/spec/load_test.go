@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cloudscale/platform/components/contract"
 	"github.com/cloudscale/platform/components/gateway/gatewaydoc"
 )
 
@@ -83,8 +82,10 @@ func TestLoadReadsEveryKey(t *testing.T) {
 			`"spec":{"listeners":[{"port":443,"protocol":"HTTPS","tls":{"mode":"TERMINATE","certificateRef":"production-cert"}}],` +
 			`"routes":[{"match":{"path":"/*"},"backend":{"service":"web","port":80}}]}},` +
 			`"hosts":["api.example.com"],"sourceRanges":["203.0.113.0/24"],"minReplicas":4,"maxReplicas":12,` +
-			`"oidc":{"issuer":"https://id.example.com","jwksUri":"https://id.example.com/jwks"},` +
-			`"rateLimitRedis":{"type":"SENTINEL","url":"mymaster,redis-sentinel.platform:26379","namespace":"platform"}}`,
+			`"oidc":{"issuer":"https://id.example.com","jwksUri":"https://id.example.com/jwks"}}`,
+		"cloudscale:postgres": `{"databases":[{"name":"orders","owner":"api","clients":["web"]}],"instances":3,"backupRetentionDays":14,` +
+			`"slowQueryMs":250,"restore":{"database":"orders","source":"postgres-orders-old","targetTime":"2026-11-30T12:00:00Z"}}`,
+		"cloudscale:redis":    `{"replicas":5,"volumeSize":"20Gi","clients":["api"]}`,
 		"cloudscale:mesh":     `{"tracingSampling":2.5,"istiodReplicas":3}`,
 		"cloudscale:security": `{"acme":{"email":"ops@example.com","dnsZone":"example.com"}}`,
 		"cloudscale:chaos":    `{"enabled":false,"schedule":"*/30 9-16 * * 1-5","businessHoursOnly":true,"historyLimit":10}`,
@@ -106,8 +107,11 @@ func TestLoadReadsEveryKey(t *testing.T) {
 		Services: []Service{{Name: "web", Port: 80, CanaryWeight: 20, Callers: []string{"api"}}, {Name: "api", Port: 8080}},
 		Gateway: Gateway{DocumentSource: "cloudscale:gateway.document", Hosts: []string{"api.example.com"},
 			SourceRanges: []string{"203.0.113.0/24"}, MinReplicas: 4, MaxReplicas: 12,
-			OIDC:           OIDC{Issuer: "https://id.example.com", JWKSURI: "https://id.example.com/jwks"},
-			RateLimitRedis: &contract.Redis{Mode: contract.RedisSentinel, URL: "mymaster,redis-sentinel.platform:26379", Namespace: "platform"}},
+			OIDC: OIDC{Issuer: "https://id.example.com", JWKSURI: "https://id.example.com/jwks"}},
+		Postgres: Postgres{Databases: []Database{{Name: "orders", Owner: "api", Clients: []string{"web"}}}, Instances: 3, PoolerInstances: 2,
+			BackupRetentionDays: 14, SlowQueryMs: 250,
+			Restore: &PostgresRestore{Database: "orders", Source: "postgres-orders-old", TargetTime: "2026-11-30T12:00:00Z"}},
+		Redis:    Redis{Replicas: 5, VolumeSize: "20Gi", Clients: []string{"api"}},
 		Mesh:     Mesh{TracingSampling: 2.5, IstiodReplicas: 3},
 		Security: Security{ACME: &ACME{Email: "ops@example.com", Server: DefaultACMEServer, DNSZone: "example.com"}},
 		Chaos:    Chaos{Enabled: false, Schedule: "*/30 9-16 * * 1-5", BusinessHoursOnly: true, HistoryLimit: 10},
@@ -218,7 +222,7 @@ func badCases() []badCase {
 			}},
 		{"unknown top-level key", with(prodAWS(), "cloudscale:replicas", "3"),
 			[]string{
-				`cloudscale:replicas: Unsupported value: unknown key (did you mean "replicaCount"?); allowed: cloud, environment, region, zones, namespace, replicaCount, resources, persistence, cluster, network, local, gcp, services, gateway, mesh, security, chaos`,
+				`cloudscale:replicas: Unsupported value: unknown key (did you mean "replicaCount"?); allowed: cloud, environment, region, zones, namespace, replicaCount, resources, persistence, cluster, network, local, gcp, services, postgres, redis, gateway, mesh, security, chaos`,
 			}},
 		{"unknown nested key", with(prodAWS(), "cloudscale:resources", `{"limit":{"cpu":"1"}}`),
 			[]string{
@@ -300,27 +304,33 @@ func badCases() []badCase {
 			[]string{
 				`cloudscale:gateway.oidc: Required value: cloudscale:gateway.document: spec.routes[0] asks for a user token (auth.required); give the identity provider's issuer and jwksUri`,
 			}},
-		{"global limit without Redis", with(prodAWS(), "cloudscale:gateway", `{"document":{"apiVersion":"gateway.cloudscale.io/v1","kind":"Gateway","metadata":{"name":"g"},"spec":{"listeners":[{"port":443,"protocol":"HTTPS","tls":{"mode":"TERMINATE","certificateRef":"c"}}],"routes":[{"match":{"path":"/*"},"backend":{"service":"api-service","port":8080},"rateLimit":{"requestsPerSecond":5,"globalRequestsPerMinute":60}}]}}}`),
+		{"bad databases", with(prodAWS(), "cloudscale:postgres", `{"databases":[{"name":"Orders","owner":"billing"},{"name":"carts","clients":["web"]},{"name":"carts","owner":"api-service"}],"instances":2,"poolerInstances":2,"backupRetentionDays":0,"slowQueryMs":-1}`),
 			[]string{
-				`cloudscale:gateway.rateLimitRedis: Required value: cloudscale:gateway.document: spec.routes[0] sets globalRequestsPerMinute; name the Redis that counts it (type, url, namespace)`,
+				`cloudscale:postgres.databases[0].name: Invalid value: "Orders": not a database name; use at most 40 lowercase letters, digits and '_', starting with a letter`,
+				`cloudscale:postgres.databases[0].owner: Unsupported value: "billing": supported values: "api-service"`,
+				`cloudscale:postgres.databases[1].owner: Required value: the service that owns the database`,
+				`cloudscale:postgres.databases[1].clients[0]: Unsupported value: "web": supported values: "api-service"`,
+				`cloudscale:postgres.databases[2].name: Duplicate value: "carts"`,
+				`cloudscale:postgres.instances: Invalid value: 2: too few for prod; allowed: 3 or more`,
+				`cloudscale:postgres.poolerInstances: Invalid value: 2: too few for prod; allowed: 3 or more`,
+				`cloudscale:postgres.backupRetentionDays: Invalid value: 0: keeps no backup; allowed: 1 or more`,
+				`cloudscale:postgres.slowQueryMs: Invalid value: -1: allowed: 0 (every statement) or more`,
 			}},
-		{"bad rate-limit Redis", with(prodAWS(), "cloudscale:gateway", `{"rateLimitRedis":{"type":"MEMCACHE","url":"r:6379"}}`),
+		{"instances over the zones", with(prodAWS(), "cloudscale:postgres", `{"instances":5}`),
 			[]string{
-				`cloudscale:gateway.rateLimitRedis.type: Unsupported value: "MEMCACHE": supported values: "SINGLE", "SENTINEL", "CLUSTER"`,
-				`cloudscale:gateway.rateLimitRedis.namespace: Required value: where the Redis pods run`,
+				`cloudscale:postgres.instances: Invalid value: 5: more than the 3 zones; at most one instance per zone`,
 			}},
-		{"rate-limit Redis outside the mesh", with(prodAWS(), "cloudscale:gateway", `{"rateLimitRedis":{"type":"SENTINEL","url":"redis:26379","namespace":"data"}}`),
+		{"bad restore", with(prodAWS(), "cloudscale:postgres", `{"databases":[{"name":"orders","owner":"api-service"}],"restore":{"database":"carts","source":"Old_Server","targetTime":"yesterday"}}`),
 			[]string{
-				`cloudscale:gateway.rateLimitRedis.url: Invalid value: "redis:26379": not a SENTINEL address: want master,host:port[,host:port...]`,
-				`cloudscale:gateway.rateLimitRedis.namespace: Invalid value: "data": has no sidecars, so the connection would be plain text; allowed: cloudscale, istio-ingress`,
+				`cloudscale:postgres.restore.database: Unsupported value: "carts": supported values: "orders"`,
+				`cloudscale:postgres.restore.source: Invalid value: "Old_Server": not a server name (a Cluster's name, e.g. postgres-orders)`,
+				`cloudscale:postgres.restore.targetTime: Invalid value: "yesterday": not an RFC 3339 time; e.g. 2026-11-30T12:00:00Z`,
 			}},
-		{"empty rate-limit Redis url", with(prodAWS(), "cloudscale:gateway", `{"rateLimitRedis":{"type":"SINGLE","url":" ","namespace":"cloudscale"}}`),
+		{"bad redis", with(prodAWS(), "cloudscale:redis", `{"replicas":4,"volumeSize":"lots","clients":["web"]}`),
 			[]string{
-				`cloudscale:gateway.rateLimitRedis.url: Required value: host:port (for SENTINEL: master,host:port[,host:port...])`,
-			}},
-		{"two addresses for a single Redis", with(prodAWS(), "cloudscale:gateway", `{"rateLimitRedis":{"type":"SINGLE","url":"a:6379,b:6379","namespace":"cloudscale"}}`),
-			[]string{
-				`cloudscale:gateway.rateLimitRedis.url: Invalid value: "a:6379,b:6379": not a SINGLE address: want one host:port`,
+				`cloudscale:redis.replicas: Invalid value: 4: a Sentinel set needs an odd number of members, 3 or more in prod (a majority must survive one loss)`,
+				`cloudscale:redis.volumeSize: Invalid value: "lots": not a size; e.g. 10Gi`,
+				`cloudscale:redis.clients[0]: Unsupported value: "web": supported values: "api-service"`,
 			}},
 		{"acme on local", map[string]string{"cloudscale:cloud": "local", "cloudscale:environment": "dev", "cloudscale:security": `{"acme":{"email":"ops@example.com","dnsZone":"example.com"}}`},
 			[]string{

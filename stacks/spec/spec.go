@@ -17,7 +17,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/cloudscale/platform/components/contract"
 	"github.com/cloudscale/platform/components/gateway/gatewaydoc"
 )
 
@@ -77,6 +76,8 @@ type Spec struct {
 	Local        LocalTarget `json:"local"`
 	GCP          GCPSettings `json:"gcp"`
 	Services     Services    `json:"services"`
+	Postgres     Postgres    `json:"postgres"`
+	Redis        Redis       `json:"redis"`
 	Gateway      Gateway     `json:"gateway"`
 	Mesh         Mesh        `json:"mesh"`
 	Security     Security    `json:"security"`
@@ -200,9 +201,6 @@ type Gateway struct {
 	MinReplicas  int      `json:"minReplicas"`
 	MaxReplicas  int      `json:"maxReplicas"`
 	OIDC         OIDC     `json:"oidc"`
-	// RateLimitRedis counts global rate limits; required when a route has
-	// globalRequestsPerMinute.
-	RateLimitRedis *contract.Redis `json:"rateLimitRedis,omitempty"`
 }
 
 // OIDC is the identity provider whose tokens the gateway validates.

@@ -14,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/cloudscale/platform/chaos/schedule"
-	"github.com/cloudscale/platform/components/contract"
 	"github.com/cloudscale/platform/components/gateway/gatewaydoc"
 )
 
@@ -108,9 +107,6 @@ func (g *Gateway) Validate(s *Spec, p *field.Path) field.ErrorList {
 		errs = append(errs, field.Invalid(p.Child("maxReplicas"), g.MaxReplicas, fmt.Sprintf("below minReplicas %d", g.MinReplicas)))
 	}
 	errs = append(errs, g.OIDC.validate(p.Child("oidc"))...)
-	if g.RateLimitRedis != nil {
-		errs = append(errs, validateRedis(*g.RateLimitRedis, s, p.Child("rateLimitRedis"))...)
-	}
 	return append(errs, g.validateNeeds(p)...)
 }
 
@@ -156,9 +152,6 @@ func (g *Gateway) validateNeeds(p *field.Path) field.ErrorList {
 	if needs.UserTokens >= 0 && g.OIDC.Issuer == "" {
 		errs = append(errs, field.Required(p.Child("oidc"), fmt.Sprintf("%s: spec.routes[%d] asks for a user token (auth.required); give the identity provider's issuer and jwksUri", g.DocumentSource, needs.UserTokens)))
 	}
-	if needs.GlobalLimits >= 0 && g.RateLimitRedis == nil {
-		errs = append(errs, field.Required(p.Child("rateLimitRedis"), fmt.Sprintf("%s: spec.routes[%d] sets globalRequestsPerMinute; name the Redis that counts it (type, url, namespace)", g.DocumentSource, needs.GlobalLimits)))
-	}
 	return errs
 }
 
@@ -171,33 +164,6 @@ func (o OIDC) validate(p *field.Path) field.ErrorList {
 	}
 	if (o.Issuer == "") != (o.JWKSURI == "") {
 		errs = append(errs, field.Required(p, "give both issuer and jwksUri, or neither"))
-	}
-	return errs
-}
-
-// validateRedis checks a Redis the stack names: its mode, the URL's form
-// for that mode, and a namespace with sidecars (the mesh's mutual TLS
-// encrypts the connection).
-func validateRedis(r contract.Redis, s *Spec, p *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	switch {
-	case r.Mode == "":
-		errs = append(errs, field.Required(p.Child("type"), "allowed: "+strings.Join(supported(contract.RedisModes), ", ")))
-	case !slices.Contains(contract.RedisModes, r.Mode):
-		errs = append(errs, field.NotSupported(p.Child("type"), r.Mode, supported(contract.RedisModes)))
-	}
-	if strings.TrimSpace(r.URL) == "" {
-		errs = append(errs, field.Required(p.Child("url"), "host:port (for SENTINEL: master,host:port[,host:port...])"))
-	} else if _, _, err := r.Addresses(); err != nil {
-		errs = append(errs, field.Invalid(p.Child("url"), r.URL, fmt.Sprintf("not a %s address: %v", r.Mode, err)))
-	}
-	switch r.Namespace {
-	case "":
-		errs = append(errs, field.Required(p.Child("namespace"), "where the Redis pods run"))
-	case s.Namespace, IngressNamespace:
-	default:
-		errs = append(errs, field.Invalid(p.Child("namespace"), r.Namespace,
-			fmt.Sprintf("has no sidecars, so the connection would be plain text; allowed: %s, %s", s.Namespace, IngressNamespace)))
 	}
 	return errs
 }

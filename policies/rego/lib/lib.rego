@@ -209,3 +209,70 @@ selecting(kind, ns, labels) := {p |
 }
 
 selector_field := {"networking.k8s.io/NetworkPolicy": "podSelector", "policy/PodDisruptionBudget": "selector"}
+
+# Redis, and Valkey (its BSD-licensed fork), read from the pods that run
+# them. A container whose image's repository basename is redis or valkey
+# (docker.io/valkey/valkey:8.1.4, redis:7.2, bitnami/redis) runs Redis; one
+# named "sentinel", or whose command or args mention sentinel, or whose
+# image is a -sentinel one, is its Sentinel; the others are servers. The
+# pod's containers count, not its init containers.
+redis_images := {"redis", "valkey", "redis-sentinel", "valkey-sentinel"}
+
+image_basename(img) := parts[count(parts) - 1] if parts := split(image_name(img), "/")
+
+redis_container(c) if {
+	is_string(c.image)
+	some n in ["redis", "valkey"]
+	contains(c.image, n)
+	image_basename(c.image) in redis_images
+}
+
+redis_sentinel(c) if c.name == "sentinel"
+
+redis_sentinel(c) if {
+	some w in command_line(c)
+	contains(lower(w), "sentinel")
+}
+
+redis_sentinel(c) if endswith(image_basename(c.image), "-sentinel")
+
+redis_servers(r) := [c |
+	some c in object.get(pod_spec(r), "containers", [])
+	redis_container(c)
+	not redis_sentinel(c)
+]
+
+redis_sentinels(r) := [c |
+	some c in object.get(pod_spec(r), "containers", [])
+	redis_container(c)
+	redis_sentinel(c)
+]
+
+# redis_workloads are the replicated workloads (Deployments, StatefulSets)
+# that run a Redis server.
+redis_workloads contains r if {
+	some r in replicated_workloads
+	count(redis_servers(r)) > 0
+}
+
+# command_line: a container's command and args as words; a shell string
+# ("redis-server --port 0") splits into its words.
+command_line(c) := [w |
+	some a in array.concat(object.get(c, "command", []), object.get(c, "args", []))
+	some w in regex.split(`\s+`, trim_space(sprintf("%v", [a])))
+	w != ""
+]
+
+# flag_value(words, name): the word after the last occurrence of name (a
+# later flag overrides an earlier one, as redis-server reads them).
+flag_value(words, name) := words[max(at) + 1] if {
+	at := [i | some i, w in words; w == name]
+	count(at) > 0
+}
+
+# env_named(c, name): the container's env entry called name (the last
+# one, which the kubelet uses, when it repeats).
+env_named(c, name) := es[count(es) - 1] if {
+	es := [e | some e in object.get(c, "env", []); e.name == name]
+	count(es) > 0
+}

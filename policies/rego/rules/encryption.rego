@@ -135,36 +135,8 @@ sse_kms(d) if {
 	d.kmsMasterKeyId != ""
 }
 
-# METADATA
-# title: Persistent volumes are encrypted
-# description: The StorageClasses workloads bind must encrypt volumes with a platform key.
-# custom:
-#   id: CS-ENC-005
-#   severity: high
-#   category: encryption
-#   enforcement: {dev: mandatory, staging: mandatory, prod: mandatory}
-#   fix: "ebs.csi.aws.com: encrypted 'true' and kmsKeyId; disk.csi.azure.com: diskEncryptionSetID; pd.csi.storage.gke.io: disk-encryption-kms-key."
-cs_enc_005 contains f if {
-	some r in input.kinds["storage.k8s.io/StorageClass"]
-	not storage_class_encrypted(r.inputs)
-	f := {"urn": r.urn, "msg": sprintf("StorageClass %s (%s) does not encrypt volumes with a platform key", [lib.name(r), r.inputs.provisioner])}
-}
-
-storage_class_encrypted(sc) if {
-	sc.provisioner == "ebs.csi.aws.com"
-	sc.parameters.encrypted == "true"
-	sc.parameters.kmsKeyId != ""
-}
-
-storage_class_encrypted(sc) if {
-	sc.provisioner == "disk.csi.azure.com"
-	sc.parameters.diskEncryptionSetID != ""
-}
-
-storage_class_encrypted(sc) if {
-	sc.provisioner == "pd.csi.storage.gke.io"
-	sc.parameters["disk-encryption-kms-key"] != ""
-}
+# CS-ENC-005 (persistent volumes are encrypted) is a stack rule: it joins
+# CloudNativePG clusters with the StorageClasses they name.
 
 # METADATA
 # title: AKS uses host encryption and a disk encryption set
@@ -295,13 +267,13 @@ relaxed_modes := {"PERMISSIVE", "DISABLE"}
 
 # METADATA
 # title: Databases, caches and brokers require TLS
-# description: "Operator-managed stores serve TLS only: RabbitMQ, MongoDB (community and Percona operators), Redis and CloudNativePG, whose pg_hba admits a connection without TLS through any host or hostnossl line that does not reject, and through the operator's own host fallback unless a hostnossl reject line for all comes first."
+# description: "Operator-managed stores serve TLS only: RabbitMQ, MongoDB (community and Percona operators), Redis (the chart's tls.enabled; a Redis or Valkey server container started with --port 0 and a --tls-port, so it has no plain-text port), and CloudNativePG, whose pg_hba admits a connection without TLS through any host or hostnossl line that does not reject, and through the operator's own host fallback unless a hostnossl reject line for all comes first."
 # custom:
 #   id: CS-ENC-010
 #   severity: high
 #   category: encryption
 #   enforcement: {dev: mandatory, staging: mandatory, prod: mandatory}
-#   fix: "RabbitmqCluster: spec.tls.secretName and disableNonTLSListeners; MongoDBCommunity: spec.security.tls.enabled; PerconaServerMongoDB: spec.tls.mode requireTLS; Redis chart: tls.enabled and tls.authClients; CloudNativePG: hostssl lines only, after 'hostnossl all all all reject' (which also stops the operator's host fallback)."
+#   fix: "RabbitmqCluster: spec.tls.secretName and disableNonTLSListeners; MongoDBCommunity: spec.security.tls.enabled; PerconaServerMongoDB: spec.tls.mode requireTLS; Redis chart: tls.enabled and tls.authClients; Redis or Valkey container: args --port 0 --tls-port 6379 (and --tls-replication yes); CloudNativePG: hostssl lines only, after 'hostnossl all all all reject' (which also stops the operator's host fallback)."
 cs_enc_010 contains f if {
 	some r in input.kinds["rabbitmq.com/RabbitmqCluster"]
 	not rabbit_tls_only(r.inputs.spec)
@@ -334,6 +306,28 @@ cs_enc_010 contains f if {
 	not object.get(r.inputs, ["values", "tls", "enabled"], false) == true
 	f := {"urn": r.urn, "msg": sprintf("Helm release %s (chart %s) serves Redis without TLS (tls.enabled)", [r.name, r.inputs.chart])}
 }
+
+# A Redis or Valkey server (lib.redis_servers) without a TLS port, or with
+# the plain port (6379 unless --port says otherwise) still open beside it.
+cs_enc_010 contains f if {
+	some r in lib.redis_workloads
+	some c in lib.redis_servers(r)
+	msg := redis_plain_text(lib.command_line(c))
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s container %s %s", [r.inputs.kind, lib.namespace(r), lib.name(r), c.name, msg])}
+}
+
+redis_plain_text(words) := "serves Redis without TLS (no --tls-port)" if {
+	not redis_tls_port(words)
+} else := sprintf("serves plain Redis on port %s beside TLS (set --port 0)", [port]) if {
+	port := redis_port(words)
+	port != "0"
+}
+
+redis_tls_port(words) if lib.flag_value(words, "--tls-port") != "0"
+
+redis_port(words) := lib.flag_value(words, "--port") if {
+	lib.flag_value(words, "--port")
+} else := "6379 (the default)"
 
 cs_enc_010 contains f if {
 	some r in input.kinds["postgresql.cnpg.io/Cluster"]

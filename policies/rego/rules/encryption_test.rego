@@ -75,20 +75,6 @@ test_cs_enc_004_fail if {
 	])
 }
 
-sc(provisioner, params) := {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "fast"}, "provisioner": provisioner, "parameters": params}
-
-test_cs_enc_005_pass if {
-	count(enc.cs_enc_005) == 0 with input as fx.kube([
-		sc("ebs.csi.aws.com", {"encrypted": "true", "kmsKeyId": "arn:k"}),
-		object.union(sc("disk.csi.azure.com", {"diskEncryptionSetID": "/des"}), {"metadata": {"name": "az"}}),
-		object.union(sc("pd.csi.storage.gke.io", {"disk-encryption-kms-key": "projects/p/k"}), {"metadata": {"name": "gcp"}}),
-	])
-}
-
-test_cs_enc_005_fail if {
-	enc.cs_enc_005 == {{"urn": "urn:fast", "msg": "StorageClass fast (ebs.csi.aws.com) does not encrypt volumes with a platform key"}} with input as fx.kube([sc("ebs.csi.aws.com", {"type": "gp3"})])
-}
-
 aks(extra) := fx.res("azure-native:containerservice:ManagedCluster", "aks", object.union({"agentPoolProfiles": [{"name": "user", "enableEncryptionAtHost": true}], "diskEncryptionSetID": "/des"}, extra))
 
 test_cs_enc_006_pass if {
@@ -224,6 +210,29 @@ test_cs_enc_010_fail_hostnossl_before_reject if {
 
 test_cs_enc_010_fail_redis_chart if {
 	enc.cs_enc_010 == {{"urn": "urn:cache", "msg": "Helm release cache (chart redis) serves Redis without TLS (tls.enabled)"}} with input as fx.cloud([fx.res("kubernetes:helm.sh/v3:Release", "cache", {"chart": "redis", "values": {"tls": {"enabled": false}}})])
+}
+
+# Redis and Valkey workloads: TLS only, no plain port beside it. The
+# platform's Valkey (docker.io/valkey/valkey) serves TLS on 6379 only.
+test_cs_enc_010_pass_redis_workload if {
+	count(enc.cs_enc_010) == 0 with input as fx.kube(fx.data_tier)
+}
+
+test_cs_enc_010_fail_redis_workload if {
+	enc.cs_enc_010 == {
+		{"urn": "urn:redis-state", "msg": "StatefulSet cloudscale/redis-state container redis serves Redis without TLS (no --tls-port)"},
+		{"urn": "urn:both", "msg": "StatefulSet cloudscale/both container redis serves plain Redis on port 6379 (the default) beside TLS (set --port 0)"},
+		{"urn": "urn:cache", "msg": "Deployment cloudscale/cache container cache serves plain Redis on port 6380 beside TLS (set --port 0)"},
+		{"urn": "urn:cache", "msg": "Deployment cloudscale/cache container plain serves Redis without TLS (no --tls-port)"},
+	} with input as fx.kube([
+		fx.with_redis([object.union(fx.redis_server, {"args": ["/scripts/redis.sh", "--appendonly", "yes"]}), fx.redis_sentinel]),
+		object.union(fx.with_redis([object.union(fx.redis_server, {"args": ["--tls-port", "6379"]}), fx.redis_sentinel]), {"metadata": {"name": "both"}}),
+		# a shell command line is read word by word; a later --tls-port 0 turns TLS off
+		{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "cache", "namespace": "cloudscale"}, "spec": {"replicas": 1, "template": {"spec": {"containers": [
+			object.union(fx.redis_server, {"name": "cache", "image": "bitnami/redis:7.2.5", "command": ["sh", "-c"], "args": ["redis-server --port 6380 --tls-port 6379"]}),
+			object.union(fx.redis_server, {"name": "plain", "image": "redis:7.2.5", "args": ["--port", "0", "--tls-port", "6379", "--tls-port", "0"]}),
+		]}}}},
+	])
 }
 
 mesh_config(mesh) := {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "istio", "namespace": "istio-system"}, "data": {"mesh": mesh}}

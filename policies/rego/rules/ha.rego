@@ -193,27 +193,6 @@ cs_ha_008 contains f if {
 }
 
 # METADATA
-# title: Databases are replicated with automatic failover and point-in-time recovery
-# description: A CloudNativePG cluster needs replicas to fail over to and WAL archiving for point-in-time recovery.
-# custom:
-#   id: CS-HA-009
-#   severity: high
-#   category: ha
-#   enforcement: {dev: advisory, staging: mandatory, prod: mandatory}
-#   fix: Set spec.instances >= 2 and spec.backup.barmanObjectStore (WAL archive), and schedule backups (CS-HA-110).
-cs_ha_009 contains f if {
-	some r in input.kinds["postgresql.cnpg.io/Cluster"]
-	object.get(r.inputs, ["spec", "instances"], 1) < 2
-	f := {"urn": r.urn, "msg": sprintf("Cluster %s/%s has no replica to fail over to", [lib.namespace(r), lib.name(r)])}
-}
-
-cs_ha_009 contains f if {
-	some r in input.kinds["postgresql.cnpg.io/Cluster"]
-	not r.inputs.spec.backup.barmanObjectStore
-	f := {"urn": r.urn, "msg": sprintf("Cluster %s/%s archives no WAL, so it has no point-in-time recovery", [lib.namespace(r), lib.name(r)])}
-}
-
-# METADATA
 # title: The mesh control plane is replicated
 # description: istiod runs at least 2 replicas (and its autoscaler keeps 2), so certificate signing and config push survive a pod or node loss.
 # custom:
@@ -241,3 +220,190 @@ istiod_setting(values, key) := [concat(".", ["pilot", key]), n] if {
 	n := object.get(values, key, null)
 	n != null
 } else := [concat("", [key, " (unset, the chart's default)"]), 1]
+
+# The data tier (issue 14): CloudNativePG clusters and Redis. CS-HA-009
+# (failover and WAL archiving), CS-HA-016 (poolers) and CS-HA-110
+# (scheduled backups) join several objects, so they are stack rules.
+
+# cnpg_instances: a CloudNativePG cluster's instance count (the CRD's
+# default is 1).
+cnpg_instances(r) := object.get(r.inputs, ["spec", "instances"], 1)
+
+zone_key := "topology.kubernetes.io/zone"
+
+# METADATA
+# title: PostgreSQL instances are spread over zones
+# description: A CloudNativePG cluster with standbys requires its instances in different zones (spec.affinity podAntiAffinityType required with topologyKey topology.kubernetes.io/zone), so a zone loss always leaves a standby to promote. The operator's defaults, preferred anti-affinity on kubernetes.io/hostname, let every instance land in one zone.
+# custom:
+#   id: CS-HA-012
+#   severity: high
+#   category: ha
+#   enforcement: {dev: advisory, staging: advisory, prod: mandatory}
+#   fix: Set spec.affinity {enablePodAntiAffinity true, topologyKey topology.kubernetes.io/zone, podAntiAffinityType required} (with at most one instance per zone).
+cs_ha_012 contains f if {
+	some r in input.kinds["postgresql.cnpg.io/Cluster"]
+	cnpg_instances(r) >= 2
+	msg := cnpg_zone_problem(object.get(r.inputs, ["spec", "affinity"], {}))
+	f := {"urn": r.urn, "msg": sprintf("Cluster %s/%s %s", [lib.namespace(r), lib.name(r), msg])}
+}
+
+cnpg_zone_problem(a) := "disables pod anti-affinity (affinity.enablePodAntiAffinity false), so one zone can hold every instance" if {
+	a.enablePodAntiAffinity == false
+} else := sprintf("has %s pod anti-affinity on %s, not required anti-affinity on %s, so one zone can hold every instance", [type, key, zone_key]) if {
+	type := object.get(a, "podAntiAffinityType", "preferred (the default)")
+	key := object.get(a, "topologyKey", "kubernetes.io/hostname (the default)")
+	not zone_required(type, key)
+}
+
+zone_required("required", key) if key == zone_key
+
+# METADATA
+# title: Production PostgreSQL commits to a synchronous standby
+# description: A CloudNativePG cluster with standbys waits for at least one synchronous standby (spec.postgresql.synchronous.number 1 or more with dataDurability required, the default; or the legacy spec.minSyncReplicas 1 or more), so a failover loses no committed transaction. dataDurability preferred turns replication asynchronous whenever the standbys are down.
+# custom:
+#   id: CS-HA-013
+#   severity: high
+#   category: ha
+#   enforcement: {dev: advisory, staging: advisory, prod: mandatory}
+#   fix: Set spec.postgresql.synchronous {method any, number 1, dataDurability required}.
+cs_ha_013 contains f if {
+	some r in input.kinds["postgresql.cnpg.io/Cluster"]
+	cnpg_instances(r) >= 2
+	spec := object.get(r.inputs, "spec", {})
+	not synchronous_standby(spec)
+	f := {"urn": r.urn, "msg": sprintf("Cluster %s/%s %s, so a failover can lose committed transactions", [lib.namespace(r), lib.name(r), sync_text(spec)])}
+}
+
+synchronous_standby(spec) if {
+	spec.postgresql.synchronous.number >= 1
+	object.get(spec.postgresql.synchronous, "dataDurability", "required") != "preferred"
+}
+
+synchronous_standby(spec) if spec.minSyncReplicas >= 1
+
+sync_text(spec) := "replicates with dataDurability preferred, which turns asynchronous when its standbys are down" if {
+	spec.postgresql.synchronous.dataDurability == "preferred"
+} else := "waits for no synchronous standby (spec.postgresql.synchronous)"
+
+# METADATA
+# title: Database backups have a retention policy
+# description: Every Barman Cloud ObjectStore, and a CloudNativePG cluster that still archives through the in-tree spec.backup.barmanObjectStore, sets a retention policy (a number of days, weeks or months), so the recovery window is known and the archive does not grow until its bucket or quota is full.
+# custom:
+#   id: CS-HA-014
+#   severity: medium
+#   category: ha
+#   enforcement: {dev: advisory, staging: mandatory, prod: mandatory}
+#   fix: Set spec.retentionPolicy (e.g. "30d") on the ObjectStore, or spec.backup.retentionPolicy on a cluster using spec.backup.barmanObjectStore.
+cs_ha_014 contains f if {
+	some r in input.kinds["barmancloud.cnpg.io/ObjectStore"]
+	msg := retention_problem(object.get(r.inputs, ["spec", "retentionPolicy"], ""), "spec.retentionPolicy")
+	f := {"urn": r.urn, "msg": sprintf("ObjectStore %s/%s %s", [lib.namespace(r), lib.name(r), msg])}
+}
+
+cs_ha_014 contains f if {
+	some r in input.kinds["postgresql.cnpg.io/Cluster"]
+	r.inputs.spec.backup.barmanObjectStore
+	msg := retention_problem(object.get(r.inputs, ["spec", "backup", "retentionPolicy"], ""), "spec.backup.retentionPolicy")
+	f := {"urn": r.urn, "msg": sprintf("Cluster %s/%s %s", [lib.namespace(r), lib.name(r), msg])}
+}
+
+retention_problem(p, field) := sprintf("sets no %s, so its backups and WAL are kept forever", [field]) if p == ""
+
+# The CRDs' pattern: ^[1-9][0-9]*[dwm]$ (the API server refuses others).
+retention_problem(p, field) := sprintf("%s %v is not a number of days, weeks or months (30d, 4w, 1m)", [field, p]) if {
+	p != ""
+	not regex.match(`^[1-9][0-9]*[dwm]$`, sprintf("%v", [p]))
+}
+
+# METADATA
+# title: PostgreSQL records query statistics and slow statements
+# description: Every CloudNativePG cluster loads pg_stat_statements (a pg_stat_statements.* parameter, which makes the operator preload the library, or shared_preload_libraries) and tracks statements with it, and logs slow statements (log_min_duration_statement set, not -1), so slow queries are found before they take the database down.
+# custom:
+#   id: CS-HA-015
+#   severity: medium
+#   category: ha
+#   enforcement: {dev: advisory, staging: advisory, prod: mandatory}
+#   fix: Set spec.postgresql.parameters pg_stat_statements.max, pg_stat_statements.track (top or all) and log_min_duration_statement (milliseconds, e.g. "1000").
+cs_ha_015 contains f if {
+	some r in input.kinds["postgresql.cnpg.io/Cluster"]
+	not pg_stat_statements_loaded(object.get(r.inputs, ["spec", "postgresql"], {}))
+	f := {"urn": r.urn, "msg": sprintf("Cluster %s/%s does not load pg_stat_statements (no pg_stat_statements.* parameter)", [lib.namespace(r), lib.name(r)])}
+}
+
+cs_ha_015 contains f if {
+	some r in input.kinds["postgresql.cnpg.io/Cluster"]
+	object.get(r.inputs, ["spec", "postgresql", "parameters", "pg_stat_statements.track"], "top") == "none"
+	f := {"urn": r.urn, "msg": sprintf("Cluster %s/%s tracks no statements (pg_stat_statements.track none)", [lib.namespace(r), lib.name(r)])}
+}
+
+cs_ha_015 contains f if {
+	some r in input.kinds["postgresql.cnpg.io/Cluster"]
+	v := sprintf("%v", [object.get(r.inputs, ["spec", "postgresql", "parameters", "log_min_duration_statement"], "unset")])
+	v in {"unset", "", "-1"}
+	f := {"urn": r.urn, "msg": sprintf("Cluster %s/%s logs no slow statements (log_min_duration_statement %s)", [lib.namespace(r), lib.name(r), v])}
+}
+
+pg_stat_statements_loaded(pg) if {
+	some k, _ in object.get(pg, "parameters", {})
+	startswith(k, "pg_stat_statements.")
+}
+
+pg_stat_statements_loaded(pg) if "pg_stat_statements" in object.get(pg, "shared_preload_libraries", [])
+
+# METADATA
+# title: Replicated Redis fails over automatically with a Sentinel majority
+# description: A Redis (or Valkey) workload with more than one replica runs Sentinel beside each server (or Redis Cluster mode) so a replica is promoted when the master goes. Its Sentinels, one per pod, number at least 3, and their quorum (the sentinel container's SENTINEL_QUORUM) is a majority of them and no more than there are, so a minority partition cannot declare the master down and a failover can always start.
+# custom:
+#   id: CS-HA-017
+#   severity: high
+#   category: ha
+#   enforcement: {dev: advisory, staging: mandatory, prod: mandatory}
+#   fix: Run a sentinel container beside redis in each of 3 or more replicas, with SENTINEL_QUORUM a majority of the replicas (2 of 3, 3 of 5).
+cs_ha_017 contains f if {
+	some r in lib.redis_workloads
+	lib.replicas(r) > 1
+	count(lib.redis_sentinels(r)) == 0
+	not redis_cluster_mode(r)
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s runs %v Redis replicas and no Sentinel, so nothing fails over when the master goes (no automatic failover)", [r.inputs.kind, lib.namespace(r), lib.name(r), lib.replicas(r)])}
+}
+
+cs_ha_017 contains f if {
+	some r in lib.redis_workloads
+	count(lib.redis_sentinels(r)) > 0
+	lib.replicas(r) < 3
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s runs Sentinel on %v replicas; a Sentinel majority that survives the loss of one needs 3", [r.inputs.kind, lib.namespace(r), lib.name(r), lib.replicas(r)])}
+}
+
+cs_ha_017 contains f if {
+	some r in lib.redis_workloads
+	some s in lib.redis_sentinels(r)
+	msg := quorum_problem(sentinel_quorum(s), lib.replicas(r))
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s container %s %s", [r.inputs.kind, lib.namespace(r), lib.name(r), s.name, msg])}
+}
+
+sentinel_quorum(s) := sprintf("%v", [object.get(e, "value", "(not a literal value)")]) if {
+	e := lib.env_named(s, "SENTINEL_QUORUM")
+} else := "unset"
+
+quorum_problem("unset", _) := "sets no SENTINEL_QUORUM"
+
+quorum_problem(q, _) := sprintf("sets SENTINEL_QUORUM %s, not a number", [q]) if {
+	q != "unset"
+	not regex.match(`^[0-9]+$`, q)
+}
+
+quorum_problem(q, n) := sprintf("sets SENTINEL_QUORUM %s of %v sentinels, not a majority: a minority partition can declare the master down", [q, n]) if {
+	regex.match(`^[0-9]+$`, q)
+	to_number(q) <= n / 2
+}
+
+quorum_problem(q, n) := sprintf("sets SENTINEL_QUORUM %s, more than its %v sentinels, so no failover can start", [q, n]) if {
+	regex.match(`^[0-9]+$`, q)
+	to_number(q) > n
+}
+
+# Redis Cluster fails over by itself, without Sentinel.
+redis_cluster_mode(r) if {
+	some c in lib.redis_servers(r)
+	lib.flag_value(lib.command_line(c), "--cluster-enabled") == "yes"
+}

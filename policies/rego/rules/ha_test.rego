@@ -107,19 +107,6 @@ test_cs_ha_006_fail_autoscaler_floor if {
 	])
 }
 
-pg(spec) := {"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"name": "pg", "namespace": "data"}, "spec": spec}
-
-test_cs_ha_009_pass if {
-	count(ha.cs_ha_009) == 0 with input as fx.kube([pg({"instances": 3, "backup": {"barmanObjectStore": {"destinationPath": "s3://b/pg"}}})])
-}
-
-test_cs_ha_009_fail if {
-	ha.cs_ha_009 == {
-		{"urn": "urn:pg", "msg": "Cluster data/pg has no replica to fail over to"},
-		{"urn": "urn:pg", "msg": "Cluster data/pg archives no WAL, so it has no point-in-time recovery"},
-	} with input as fx.kube([pg({"instances": 1})])
-}
-
 istiod(values) := fx.res("kubernetes:helm.sh/v3:Release", "istiod", {"chart": "istiod", "version": "1.27.3", "values": values})
 
 test_cs_ha_010_pass if {
@@ -139,4 +126,115 @@ test_cs_ha_010_fail if {
 
 test_cs_ha_010_pilot_wins if {
 	count(ha.cs_ha_010) == 0 with input as fx.cloud([istiod({"replicaCount": 1, "autoscaleMin": 1, "pilot": {"replicaCount": 2, "autoscaleMin": 2}})])
+}
+
+# The data tier (issue 14): the platform's objects pass every rule; each
+# failing test breaks them by hand.
+test_cs_ha_012_pass if {
+	count(ha.cs_ha_012) == 0 with input as fx.kube(fx.data_tier)
+}
+
+# A single instance has nothing to spread (CS-HA-009 reports it).
+test_cs_ha_012_pass_single_instance if {
+	count(ha.cs_ha_012) == 0 with input as fx.kube([json.remove(fx.with_pg({"instances": 1}), ["spec/affinity"])])
+}
+
+test_cs_ha_012_fail if {
+	ha.cs_ha_012 == {
+		{"urn": "urn:postgres-app", "msg": "Cluster cloudscale/postgres-app has preferred (the default) pod anti-affinity on kubernetes.io/hostname (the default), not required anti-affinity on topology.kubernetes.io/zone, so one zone can hold every instance"},
+		{"urn": "urn:zone-preferred", "msg": "Cluster cloudscale/zone-preferred has preferred pod anti-affinity on topology.kubernetes.io/zone, not required anti-affinity on topology.kubernetes.io/zone, so one zone can hold every instance"},
+		{"urn": "urn:off", "msg": "Cluster cloudscale/off disables pod anti-affinity (affinity.enablePodAntiAffinity false), so one zone can hold every instance"},
+	} with input as fx.kube([
+		json.remove(fx.pg_cluster, ["spec/affinity"]),
+		object.union(fx.pg_cluster, {"metadata": {"name": "zone-preferred"}, "spec": {"affinity": {"podAntiAffinityType": "preferred"}}}),
+		object.union(fx.pg_cluster, {"metadata": {"name": "off"}, "spec": {"affinity": {"enablePodAntiAffinity": false}}}),
+	])
+}
+
+test_cs_ha_013_pass if {
+	count(ha.cs_ha_013) == 0 with input as fx.kube(array.concat(fx.data_tier, [
+		# the legacy fields
+		object.union(object.remove(fx.pg_cluster, ["spec"]), {"metadata": {"name": "legacy"}, "spec": {"instances": 3, "minSyncReplicas": 1, "maxSyncReplicas": 1}}),
+	]))
+}
+
+test_cs_ha_013_fail if {
+	ha.cs_ha_013 == {
+		{"urn": "urn:postgres-app", "msg": "Cluster cloudscale/postgres-app waits for no synchronous standby (spec.postgresql.synchronous), so a failover can lose committed transactions"},
+		{"urn": "urn:preferred", "msg": "Cluster cloudscale/preferred replicates with dataDurability preferred, which turns asynchronous when its standbys are down, so a failover can lose committed transactions"},
+		{"urn": "urn:none", "msg": "Cluster cloudscale/none waits for no synchronous standby (spec.postgresql.synchronous), so a failover can lose committed transactions"},
+	} with input as fx.kube([
+		json.remove(fx.pg_cluster, ["spec/postgresql/synchronous"]),
+		object.union(fx.pg_cluster, {"metadata": {"name": "preferred"}, "spec": {"postgresql": {"synchronous": {"dataDurability": "preferred"}}}}),
+		object.union(fx.pg_cluster, {"metadata": {"name": "none"}, "spec": {"postgresql": {"synchronous": {"number": 0}}}}),
+	])
+}
+
+test_cs_ha_014_pass if {
+	count(ha.cs_ha_014) == 0 with input as fx.kube(array.concat(fx.data_tier, [
+		fx.with_pg({"backup": {"barmanObjectStore": {"destinationPath": "s3://b/pg"}, "retentionPolicy": "4w"}}),
+	]))
+}
+
+test_cs_ha_014_fail if {
+	ha.cs_ha_014 == {
+		{"urn": "urn:postgres-app-backups", "msg": "ObjectStore cloudscale/postgres-app-backups sets no spec.retentionPolicy, so its backups and WAL are kept forever"},
+		{"urn": "urn:odd", "msg": "ObjectStore cloudscale/odd spec.retentionPolicy 30 days is not a number of days, weeks or months (30d, 4w, 1m)"},
+		{"urn": "urn:postgres-app", "msg": "Cluster cloudscale/postgres-app sets no spec.backup.retentionPolicy, so its backups and WAL are kept forever"},
+	} with input as fx.kube([
+		object.union(fx.object_store, {"spec": {"retentionPolicy": ""}}),
+		object.union(fx.object_store, {"metadata": {"name": "odd"}, "spec": {"retentionPolicy": "30 days"}}),
+		fx.with_pg({"plugins": [], "backup": {"barmanObjectStore": {"destinationPath": "s3://b/pg"}}}),
+	])
+}
+
+test_cs_ha_015_pass if {
+	count(ha.cs_ha_015) == 0 with input as fx.kube(array.concat(fx.data_tier, [
+		# the library preloaded by hand instead
+		object.union(fx.pg_cluster, {"metadata": {"name": "preloaded"}, "spec": {"postgresql": {"shared_preload_libraries": ["pg_stat_statements"], "parameters": {"log_min_duration_statement": "500"}}}}),
+	]))
+}
+
+test_cs_ha_015_fail if {
+	ha.cs_ha_015 == {
+		{"urn": "urn:postgres-app", "msg": "Cluster cloudscale/postgres-app does not load pg_stat_statements (no pg_stat_statements.* parameter)"},
+		{"urn": "urn:postgres-app", "msg": "Cluster cloudscale/postgres-app logs no slow statements (log_min_duration_statement unset)"},
+		{"urn": "urn:off", "msg": "Cluster cloudscale/off tracks no statements (pg_stat_statements.track none)"},
+		{"urn": "urn:off", "msg": "Cluster cloudscale/off logs no slow statements (log_min_duration_statement -1)"},
+	} with input as fx.kube([
+		json.remove(fx.pg_cluster, ["spec/postgresql/parameters"]),
+		object.union(fx.pg_cluster, {"metadata": {"name": "off"}, "spec": {"postgresql": {"parameters": {"pg_stat_statements.track": "none", "log_min_duration_statement": "-1"}}}}),
+	])
+}
+
+test_cs_ha_017_pass if {
+	count(ha.cs_ha_017) == 0 with input as fx.kube(fx.data_tier)
+}
+
+# One replica needs no failover; Redis Cluster fails over by itself; a
+# quorum of 3 of 5 is a majority.
+test_cs_ha_017_pass_single_cluster_mode_five if {
+	count(ha.cs_ha_017) == 0 with input as fx.kube([
+		object.union(fx.with_redis([fx.redis_server]), {"metadata": {"name": "single"}, "spec": {"replicas": 1}}),
+		object.union(fx.with_redis([object.union(fx.redis_server, {"args": ["--cluster-enabled", "yes", "--port", "0", "--tls-port", "6379"]})]), {"metadata": {"name": "cluster"}, "spec": {"replicas": 6}}),
+		object.union(fx.with_redis([fx.redis_server, object.union(fx.redis_sentinel, {"env": [{"name": "SENTINEL_QUORUM", "value": "3"}]})]), {"metadata": {"name": "five"}, "spec": {"replicas": 5}}),
+	])
+}
+
+test_cs_ha_017_fail if {
+	ha.cs_ha_017 == {
+		{"urn": "urn:redis-state", "msg": "StatefulSet cloudscale/redis-state container sentinel sets SENTINEL_QUORUM 1 of 3 sentinels, not a majority: a minority partition can declare the master down"},
+		{"urn": "urn:cache", "msg": "Deployment cloudscale/cache runs 3 Redis replicas and no Sentinel, so nothing fails over when the master goes (no automatic failover)"},
+		{"urn": "urn:two", "msg": "StatefulSet cloudscale/two runs Sentinel on 2 replicas; a Sentinel majority that survives the loss of one needs 3"},
+		{"urn": "urn:high", "msg": "StatefulSet cloudscale/high container sentinel sets SENTINEL_QUORUM 4, more than its 3 sentinels, so no failover can start"},
+		{"urn": "urn:unset", "msg": "StatefulSet cloudscale/unset container sentinel sets no SENTINEL_QUORUM"},
+	} with input as fx.kube([
+		fx.with_redis([fx.redis_server, object.union(fx.redis_sentinel, {"env": [{"name": "SENTINEL_QUORUM", "value": "1"}]})]),
+		# Redis by its image alone (redis:7.2 is docker.io/library/redis)
+		{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "cache", "namespace": "cloudscale"}, "spec": {"replicas": 3, "template": {"spec": {"containers": [object.union(fx.container, {"name": "cache", "image": "redis:7.2"})]}}}},
+		object.union(fx.redis, {"metadata": {"name": "two"}, "spec": {"replicas": 2}}),
+		object.union(fx.with_redis([fx.redis_server, object.union(fx.redis_sentinel, {"env": [{"name": "SENTINEL_QUORUM", "value": "4"}]})]), {"metadata": {"name": "high"}}),
+		# the Sentinel found by its command line, not its name
+		object.union(fx.with_redis([fx.redis_server, object.union(fx.redis_sentinel, {"name": "sentinel", "env": []})]), {"metadata": {"name": "unset"}}),
+	])
 }

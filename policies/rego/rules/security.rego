@@ -308,3 +308,69 @@ cs_sec_010 contains f if {
 	not startswith(repo, "https://")
 	f := {"urn": r.urn, "msg": sprintf("Helm release %s fetches chart %v from %q, not an https repository", [r.name, object.get(r.inputs, "chart", "?"), repo])}
 }
+
+# Redis and Valkey authentication. The password reaches the server as the
+# REDIS_PASSWORD (or VALKEY_PASSWORD) variable the start script reads, or
+# as --requirepass on the command line; a $(VAR) (or $VAR, ${VAR} in a
+# shell line) there is a reference to a variable, not a literal.
+redis_password_envs := ["REDIS_PASSWORD", "VALKEY_PASSWORD"]
+
+redis_auth(c) if {
+	some n in redis_password_envs
+	e := lib.env_named(c, n)
+	redis_password_given(e)
+}
+
+redis_auth(c) if lib.flag_value(lib.command_line(c), "--requirepass")
+
+redis_password_given(e) if e.valueFrom
+
+redis_password_given(e) if object.get(e, "value", "") != ""
+
+# METADATA
+# title: Redis requires AUTH with a password from a Secret
+# description: Every Redis (or Valkey) server requires AUTH, with its password taken from a Secret (REDIS_PASSWORD through valueFrom.secretKeyRef, or --requirepass $(VAR) of such a variable). A password written into the pod spec (a literal REDIS_PASSWORD or --requirepass value) or taken from a ConfigMap is a secret in plain text, in a Redis container or its Sentinel.
+# custom:
+#   id: CS-SEC-011
+#   severity: critical
+#   category: security
+#   enforcement: {dev: mandatory, staging: mandatory, prod: mandatory}
+#   fix: Set env REDIS_PASSWORD from valueFrom.secretKeyRef (a Secret synced from Vault by an ExternalSecret) on the redis and sentinel containers, and remove literal passwords.
+cs_sec_011 contains f if {
+	some r in lib.redis_workloads
+	some c in lib.redis_servers(r)
+	not redis_auth(c)
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s container %s requires no AUTH (no REDIS_PASSWORD from a Secret, no --requirepass)", [r.inputs.kind, lib.namespace(r), lib.name(r), c.name])}
+}
+
+cs_sec_011 contains f if {
+	some r in lib.redis_workloads
+	some c in array.concat(lib.redis_servers(r), lib.redis_sentinels(r))
+	some msg in plain_redis_passwords(c)
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s container %s %s: the Redis password is in plain text", [r.inputs.kind, lib.namespace(r), lib.name(r), c.name, msg])}
+}
+
+plain_redis_passwords(c) := {msg |
+	some n in redis_password_envs
+	e := lib.env_named(c, n)
+	msg := plain_env_password(e)
+} | plain_requirepass(c)
+
+plain_env_password(e) := sprintf("sets %s as a literal value", [e.name]) if {
+	not e.valueFrom
+	object.get(e, "value", "") != ""
+}
+
+plain_env_password(e) := sprintf("takes %s from ConfigMap %v", [e.name, e.valueFrom.configMapKeyRef.name]) if e.valueFrom.configMapKeyRef
+
+plain_requirepass(c) := {"passes --requirepass a literal value"} if {
+	v := lib.flag_value(lib.command_line(c), "--requirepass")
+	not secret_reference(c, v)
+} else := set()
+
+# secret_reference: v is $(VAR), ${VAR} or $VAR of a variable the container
+# takes from a Secret.
+secret_reference(c, v) if {
+	[[_, var]] := regex.find_all_string_submatch_n(`^\$[({]?([A-Za-z_][A-Za-z0-9_]*)[)}]?$`, v, 1)
+	lib.env_named(c, var).valueFrom.secretKeyRef
+}

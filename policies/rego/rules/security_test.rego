@@ -193,3 +193,35 @@ test_cs_sec_010_fail if {
 		{"urn": "urn:istiod", "msg": "Helm release istiod fetches chart istiod from \"http://charts.example\", not an https repository"},
 	} with input as fx.cloud([release({"version": "1.27.x", "repositoryOpts": {"repo": "http://charts.example"}})])
 }
+
+# Redis AUTH: the platform's Valkey takes REDIS_PASSWORD from a Secret in
+# both containers; --requirepass of a variable from a Secret is as good.
+test_cs_sec_011_pass if {
+	count(sec.cs_sec_011) == 0 with input as fx.kube(array.concat(fx.data_tier, [
+		object.union(fx.with_redis([object.union(fx.redis_server, {
+			"command": ["sh", "-c"], "args": ["exec valkey-server --port 0 --tls-port 6379 --requirepass ${PASS}"],
+			"env": [{"name": "PASS", "valueFrom": {"secretKeyRef": {"name": "redis-auth", "key": "password"}}}],
+		})]), {"metadata": {"name": "shell"}}),
+	]))
+}
+
+test_cs_sec_011_fail if {
+	sec.cs_sec_011 == {
+		{"urn": "urn:redis-state", "msg": "StatefulSet cloudscale/redis-state container redis sets REDIS_PASSWORD as a literal value: the Redis password is in plain text"},
+		{"urn": "urn:redis-state", "msg": "StatefulSet cloudscale/redis-state container sentinel takes REDIS_PASSWORD from ConfigMap redis-config: the Redis password is in plain text"},
+		{"urn": "urn:open", "msg": "StatefulSet cloudscale/open container redis requires no AUTH (no REDIS_PASSWORD from a Secret, no --requirepass)"},
+		{"urn": "urn:flag", "msg": "StatefulSet cloudscale/flag container redis passes --requirepass a literal value: the Redis password is in plain text"},
+		{"urn": "urn:flag", "msg": "StatefulSet cloudscale/flag container cache passes --requirepass a literal value: the Redis password is in plain text"},
+	} with input as fx.kube([
+		fx.with_redis([
+			object.union(fx.redis_server, {"env": [{"name": "REDIS_PASSWORD", "value": "hunter2"}]}),
+			object.union(fx.redis_sentinel, {"env": [{"name": "SENTINEL_QUORUM", "value": "2"}, {"name": "REDIS_PASSWORD", "valueFrom": {"configMapKeyRef": {"name": "redis-config", "key": "password"}}}]}),
+		]),
+		object.union(fx.with_redis([object.union(fx.redis_server, {"env": []}), fx.redis_sentinel]), {"metadata": {"name": "open"}}),
+		# a literal, and a reference to a variable that is not from a Secret
+		object.union(fx.with_redis([
+			object.union(fx.redis_server, {"args": ["--port", "0", "--tls-port", "6379", "--requirepass", "hunter2"], "env": []}),
+			object.union(fx.redis_server, {"name": "cache", "args": ["--requirepass", "$(PASS)"], "env": [{"name": "PASS", "value": "hunter2"}]}),
+		]), {"metadata": {"name": "flag"}}),
+	])
+}

@@ -469,13 +469,13 @@ cs_ha_011 contains f if {
 
 # METADATA
 # title: Database backups are scheduled
-# description: Every CloudNativePG cluster has a ScheduledBackup; with WAL archiving (CS-HA-009) that gives point-in-time recovery.
+# description: Every CloudNativePG cluster has a ScheduledBackup, and each ScheduledBackup can run against its cluster; with WAL archiving (CS-HA-009) that gives point-in-time recovery. A ScheduledBackup with method plugin names the plugin (pluginConfiguration.name), one the cluster loads; one with method barmanObjectStore (the default) backs up a cluster with spec.backup.barmanObjectStore.
 # custom:
 #   id: CS-HA-110
 #   severity: high
 #   category: ha
 #   enforcement: {dev: advisory, staging: mandatory, prod: mandatory}
-#   fix: Add a ScheduledBackup whose spec.cluster.name is the cluster.
+#   fix: "Add a ScheduledBackup whose spec.cluster.name is the cluster; for a cluster archiving through the Barman Cloud plugin, method: plugin with pluginConfiguration.name: barman-cloud.cloudnative-pg.io."
 cs_ha_110 contains f if {
 	some c in input.kinds["postgresql.cnpg.io/Cluster"]
 	not scheduled(lib.namespace(c), lib.name(c))
@@ -487,3 +487,232 @@ scheduled(ns, name) if {
 	lib.namespace(s) == ns
 	s.inputs.spec.cluster.name == name
 }
+
+cs_ha_110 contains f if {
+	some s in input.kinds["postgresql.cnpg.io/ScheduledBackup"]
+	msg := backup_method_problem(s, object.get(s.inputs, ["spec", "method"], "barmanObjectStore"))
+	f := {"urn": s.urn, "msg": sprintf("ScheduledBackup %s/%s %s", [lib.namespace(s), lib.name(s), msg])}
+}
+
+backup_method_problem(s, "plugin") := "uses method plugin but names no plugin (spec.pluginConfiguration.name), so it takes no backup" if {
+	object.get(s.inputs, ["spec", "pluginConfiguration", "name"], "") == ""
+}
+
+backup_method_problem(s, "plugin") := sprintf("backs up Cluster %s through plugin %s, which the cluster does not load (spec.plugins)", [c.inputs.metadata.name, plugin]) if {
+	plugin := object.get(s.inputs, ["spec", "pluginConfiguration", "name"], "")
+	plugin != ""
+	some c in backup_target(s)
+	not plugin in {p.name | some p in object.get(c.inputs, ["spec", "plugins"], [])}
+}
+
+backup_method_problem(s, "barmanObjectStore") := sprintf("backs up Cluster %s with method barmanObjectStore (the default), but the cluster has no spec.backup.barmanObjectStore (use method plugin)", [c.inputs.metadata.name]) if {
+	some c in backup_target(s)
+	not c.inputs.spec.backup.barmanObjectStore
+}
+
+# backup_target: the cluster a ScheduledBackup names, when it is in the input.
+backup_target(s) := [c |
+	some c in object.get(input.by_ns, ["postgresql.cnpg.io/Cluster", lib.namespace(s)], [])
+	lib.name(c) == object.get(s.inputs, ["spec", "cluster", "name"], "")
+]
+
+# METADATA
+# title: Databases are replicated with automatic failover and point-in-time recovery
+# description: A CloudNativePG cluster needs replicas to fail over to and WAL archiving for point-in-time recovery, through a CNPG-I plugin (a spec.plugins entry with isWALArchiver true; for the Barman Cloud plugin, parameters.barmanObjectName names an ObjectStore, which must be in the cluster's namespace when the input has ObjectStores) or the in-tree spec.backup.barmanObjectStore (deprecated since CloudNativePG 1.26). Only one plugin may archive WAL.
+# custom:
+#   id: CS-HA-009
+#   severity: high
+#   category: ha
+#   enforcement: {dev: advisory, staging: mandatory, prod: mandatory}
+#   fix: "Set spec.instances >= 2 (3, CS-HA-004) and archive WAL through the Barman Cloud plugin: spec.plugins [{name: barman-cloud.cloudnative-pg.io, isWALArchiver: true, parameters: {barmanObjectName: <ObjectStore>}}] with a barmancloud.cnpg.io/v1 ObjectStore of that name in the namespace (not spec.backup.barmanObjectStore, deprecated); schedule backups (CS-HA-110)."
+cs_ha_009 contains f if {
+	some r in input.kinds["postgresql.cnpg.io/Cluster"]
+	object.get(r.inputs, ["spec", "instances"], 1) < 2
+	f := {"urn": r.urn, "msg": sprintf("Cluster %s/%s has no replica to fail over to", [lib.namespace(r), lib.name(r)])}
+}
+
+cs_ha_009 contains f if {
+	some r in input.kinds["postgresql.cnpg.io/Cluster"]
+	not r.inputs.spec.backup.barmanObjectStore
+	count(wal_archivers(r)) == 0
+	f := {"urn": r.urn, "msg": sprintf("Cluster %s/%s archives no WAL%s, so it has no point-in-time recovery", [lib.namespace(r), lib.name(r), no_archiver_text(r)])}
+}
+
+cs_ha_009 contains f if {
+	some r in input.kinds["postgresql.cnpg.io/Cluster"]
+	some p in wal_archivers(r)
+	p.name == barman_plugin
+	msg := barman_store_problem(r, object.get(p, ["parameters", "barmanObjectName"], ""))
+	f := {"urn": r.urn, "msg": sprintf("Cluster %s/%s archives WAL through %s %s", [lib.namespace(r), lib.name(r), barman_plugin, msg])}
+}
+
+cs_ha_009 contains f if {
+	some r in input.kinds["postgresql.cnpg.io/Cluster"]
+	names := [p.name | some p in wal_archivers(r)]
+	count(names) > 1
+	f := {"urn": r.urn, "msg": sprintf("Cluster %s/%s marks %v plugins as its WAL archiver (%s); CloudNativePG allows one", [lib.namespace(r), lib.name(r), count(names), concat(", ", names)])}
+}
+
+barman_plugin := "barman-cloud.cloudnative-pg.io"
+
+# wal_archivers: the enabled plugins (enabled defaults to true) that
+# archive WAL.
+wal_archivers(r) := [p |
+	some p in object.get(r.inputs, ["spec", "plugins"], [])
+	p.isWALArchiver == true
+	object.get(p, "enabled", true) != false
+]
+
+no_archiver_text(r) := " (no enabled plugin in spec.plugins has isWALArchiver true)" if {
+	count(object.get(r.inputs, ["spec", "plugins"], [])) > 0
+} else := ""
+
+barman_store_problem(_, "") := "without parameters.barmanObjectName, so it has no ObjectStore to write to"
+
+barman_store_problem(r, store) := sprintf("to ObjectStore %s, which is not in namespace %s", [store, lib.namespace(r)]) if {
+	store != ""
+	count(object.get(input.kinds, "barmancloud.cnpg.io/ObjectStore", [])) > 0
+	not object_store(lib.namespace(r), store)
+}
+
+object_store(ns, name) if {
+	some s in object.get(input.by_ns, ["barmancloud.cnpg.io/ObjectStore", ns], [])
+	lib.name(s) == name
+}
+
+# METADATA
+# title: Persistent volumes are encrypted
+# description: The StorageClasses workloads bind must encrypt volumes with a platform key, and a CloudNativePG cluster's data and WAL volumes (spec.storage, and spec.walStorage when set) use such a class from the input, named in storageClass (or pvcTemplate.storageClassName) or, left unset, as the input's default class. A class without a platform key (the local stack's, annotated cloudscale.io/encryption simulated, included) does not count.
+# custom:
+#   id: CS-ENC-005
+#   severity: high
+#   category: encryption
+#   enforcement: {dev: mandatory, staging: mandatory, prod: mandatory}
+#   fix: "ebs.csi.aws.com: encrypted 'true' and kmsKeyId; disk.csi.azure.com: diskEncryptionSetID; pd.csi.storage.gke.io: disk-encryption-kms-key. CloudNativePG: spec.storage.storageClass and spec.walStorage.storageClass naming such a class (the platform's cloudscale-encrypted)."
+cs_enc_005 contains f if {
+	some r in input.kinds["storage.k8s.io/StorageClass"]
+	not storage_class_encrypted(r.inputs)
+	f := {"urn": r.urn, "msg": sprintf("StorageClass %s (%s) does not encrypt volumes with a platform key", [lib.name(r), r.inputs.provisioner])}
+}
+
+storage_class_encrypted(sc) if {
+	sc.provisioner == "ebs.csi.aws.com"
+	sc.parameters.encrypted == "true"
+	sc.parameters.kmsKeyId != ""
+}
+
+storage_class_encrypted(sc) if {
+	sc.provisioner == "disk.csi.azure.com"
+	sc.parameters.diskEncryptionSetID != ""
+}
+
+storage_class_encrypted(sc) if {
+	sc.provisioner == "pd.csi.storage.gke.io"
+	sc.parameters["disk-encryption-kms-key"] != ""
+}
+
+cs_enc_005 contains f if {
+	some r in input.kinds["postgresql.cnpg.io/Cluster"]
+	some field, volume in cnpg_volumes(object.get(r.inputs, "spec", {}))
+	some msg in volume_class_problems(volume_class(volume))
+	f := {"urn": r.urn, "msg": sprintf("Cluster %s/%s spec.%s %s", [lib.namespace(r), lib.name(r), field, msg])}
+}
+
+cnpg_volumes(spec) := {"storage": object.get(spec, "storage", {}), "walStorage": spec.walStorage} if {
+	spec.walStorage
+} else := {"storage": object.get(spec, "storage", {})}
+
+# volume_class: storageClass wins over the PVC template's class; "" is unset.
+volume_class(v) := v.storageClass if {
+	object.get(v, "storageClass", "") != ""
+} else := v.pvcTemplate.storageClassName if {
+	object.get(v, ["pvcTemplate", "storageClassName"], "") != ""
+} else := ""
+
+storage_classes := object.get(input.kinds, "storage.k8s.io/StorageClass", [])
+
+classes_named(name) := [r | some r in storage_classes; lib.name(r) == name]
+
+# volume_class_problems: why a volume of the named class (or of the default
+# class, when unset) cannot be shown to be encrypted; empty when it can be
+# judged. A class that is in the input is judged once, on the class itself
+# (the rule above): its volumes do not repeat that finding, so a fault has
+# one finding and one waiver, where its root cause is.
+volume_class_problems(name) := {sprintf("uses StorageClass %s, which is not in the input, so its encryption cannot be checked", [name])} if {
+	name != ""
+	count(classes_named(name)) == 0
+} else := {"sets no storageClass and the input has no default StorageClass, so its encryption cannot be checked"} if {
+	name == ""
+	count(default_classes) == 0
+} else := set()
+
+default_classes := [r |
+	some r in storage_classes
+	some a in ["storageclass.kubernetes.io/is-default-class", "storageclass.beta.kubernetes.io/is-default-class"]
+	object.get(r.inputs, ["metadata", "annotations", a], "") == "true"
+]
+
+# METADATA
+# title: Database connection poolers are replicated, spread over zones and covered by a disruption budget
+# description: A CloudNativePG Pooler runs at least 2 PgBouncer instances (3 in prod, one per zone), spreads them over zones in spec.template.spec (a topology spread constraint or pod anti-affinity on topology.kubernetes.io/zone that selects its pods), and a PodDisruptionBudget in its namespace selects its pods (by the template's labels, or cnpg.io/poolerName, which the operator sets on them) and allows one disruption; otherwise a node drain or a zone loss cuts every connection through it. Either pool mode (transaction, session) is fine.
+# custom:
+#   id: CS-HA-016
+#   severity: high
+#   category: ha
+#   enforcement: {dev: advisory, staging: mandatory, prod: mandatory}
+#   fix: Set spec.instances 2 (3 in prod), spec.template.spec.topologySpreadConstraints on topology.kubernetes.io/zone (DoNotSchedule) and kubernetes.io/hostname selecting the template's labels, and add a PodDisruptionBudget selecting those labels with maxUnavailable 1.
+cs_ha_016 contains f if {
+	some p in input.kinds["postgresql.cnpg.io/Pooler"]
+	msg := pooler_size_problem(pooler_instances(p))
+	f := {"urn": p.urn, "msg": sprintf("Pooler %s/%s %s", [lib.namespace(p), lib.name(p), msg])}
+}
+
+cs_ha_016 contains f if {
+	some p in input.kinds["postgresql.cnpg.io/Pooler"]
+	n := pooler_instances(p)
+	n >= 2
+	not zone_spread(object.get(p.inputs, ["spec", "template", "spec"], {}), pooler_labels(p))
+	f := {"urn": p.urn, "msg": sprintf("Pooler %s/%s runs %v instances and no zone spread in spec.template.spec (a topologySpreadConstraint or podAntiAffinity on topology.kubernetes.io/zone selecting its pods)", [lib.namespace(p), lib.name(p), n])}
+}
+
+cs_ha_016 contains f if {
+	some p in input.kinds["postgresql.cnpg.io/Pooler"]
+	n := pooler_instances(p)
+	n >= 2
+	msg := budget_problem(budgets(lib.namespace(p), pooler_labels(p)), n)
+	f := {"urn": p.urn, "msg": sprintf("Pooler %s/%s runs %v instances and %s", [lib.namespace(p), lib.name(p), n, msg])}
+}
+
+pooler_instances(p) := object.get(p.inputs, ["spec", "instances"], 1)
+
+pooler_size_problem(n) := sprintf("runs %v instances, so a node loss or a restart cuts every connection through it", [n]) if n < 2
+
+pooler_size_problem(n) := sprintf("runs %v instances; prod runs 3, one per zone", [n]) if {
+	n >= 2
+	n < 3
+	input.env == "prod"
+}
+
+# pooler_labels: the labels of a pooler's pods: its template's, and the
+# cnpg.io/poolerName label the operator adds.
+pooler_labels(p) := object.union(object.get(p.inputs, ["spec", "template", "metadata", "labels"], {}), {"cnpg.io/poolerName": lib.name(p)})
+
+# zone_spread: the pod spec spreads the pods over zones: a topology spread
+# constraint or an anti-affinity term on the zone key whose selector selects
+# them (a constraint or term without a labelSelector counts no pod).
+zone_spread(spec, labels) if {
+	some c in object.get(spec, "topologySpreadConstraints", [])
+	c.topologyKey == "topology.kubernetes.io/zone"
+	lib.selects(c.labelSelector, labels)
+}
+
+zone_spread(spec, labels) if {
+	some t in anti_affinity_terms(spec)
+	t.topologyKey == "topology.kubernetes.io/zone"
+	lib.selects(t.labelSelector, labels)
+}
+
+anti_affinity_terms(spec) := array.concat(
+	object.get(spec, ["affinity", "podAntiAffinity", "requiredDuringSchedulingIgnoredDuringExecution"], []),
+	[w.podAffinityTerm | some w in object.get(spec, ["affinity", "podAntiAffinity", "preferredDuringSchedulingIgnoredDuringExecution"], [])],
+)

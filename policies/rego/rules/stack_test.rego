@@ -205,12 +205,183 @@ test_cs_ha_011_fail if {
 
 pg := {"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"name": "pg", "namespace": "data"}, "spec": {"instances": 3}}
 
+# An in-tree cluster backed up with the default method, and the platform's
+# plugin cluster backed up through the plugin.
 test_cs_ha_110_pass if {
-	count(st.cs_ha_110) == 0 with input as fx.kube([pg, {"apiVersion": "postgresql.cnpg.io/v1", "kind": "ScheduledBackup", "metadata": {"name": "daily", "namespace": "data"}, "spec": {"cluster": {"name": "pg"}, "schedule": "0 0 2 * * *"}}])
+	count(st.cs_ha_110) == 0 with input as fx.kube(array.concat(fx.data_tier, [
+		object.union(pg, {"spec": {"backup": {"barmanObjectStore": {"destinationPath": "s3://b/pg"}}}}),
+		{"apiVersion": "postgresql.cnpg.io/v1", "kind": "ScheduledBackup", "metadata": {"name": "daily", "namespace": "data"}, "spec": {"cluster": {"name": "pg"}, "schedule": "0 0 2 * * *"}},
+	]))
 }
 
 test_cs_ha_110_fail if {
 	st.cs_ha_110 == {{"urn": "urn:pg", "msg": "Cluster data/pg has no ScheduledBackup"}} with input as fx.kube([pg])
+}
+
+backup(name, spec) := object.union(fx.scheduled_backup, {"metadata": {"name": name}, "spec": spec})
+
+# ScheduledBackups that cannot run: a plugin backup naming no plugin, or
+# one the cluster does not load, and the default method on a cluster that
+# archives through the plugin.
+test_cs_ha_110_fail_method if {
+	st.cs_ha_110 == {
+		{"urn": "urn:no-plugin", "msg": "ScheduledBackup cloudscale/no-plugin uses method plugin but names no plugin (spec.pluginConfiguration.name), so it takes no backup"},
+		{"urn": "urn:other-plugin", "msg": "ScheduledBackup cloudscale/other-plugin backs up Cluster postgres-app through plugin pgbackrest.dalibo.com, which the cluster does not load (spec.plugins)"},
+		{"urn": "urn:default-method", "msg": "ScheduledBackup cloudscale/default-method backs up Cluster postgres-app with method barmanObjectStore (the default), but the cluster has no spec.backup.barmanObjectStore (use method plugin)"},
+	} with input as fx.kube([
+		fx.pg_cluster,
+		fx.scheduled_backup,
+		backup("no-plugin", {"pluginConfiguration": {"name": ""}}),
+		backup("other-plugin", {"pluginConfiguration": {"name": "pgbackrest.dalibo.com"}}),
+		json.remove(backup("default-method", {}), ["spec/method", "spec/pluginConfiguration"]),
+	])
+}
+
+# CS-HA-004 owns the 3-instance floor of CloudNativePG clusters (staging
+# and prod; CS-HA-009 reports fewer than 2 everywhere).
+test_cs_ha_004_fail_cnpg if {
+	st.cs_ha_004 == {{"urn": "urn:postgres-app", "msg": "Cluster cloudscale/postgres-app has 2 instances"}} with input as fx.kube([fx.with_pg({"instances": 2})])
+}
+
+# CS-HA-009: failover, and WAL archiving through the Barman Cloud plugin
+# (its ObjectStore in the namespace) or the in-tree barmanObjectStore.
+cnpg(name, spec) := {"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"name": name, "namespace": "data"}, "spec": spec}
+
+test_cs_ha_009_pass if {
+	count(st.cs_ha_009) == 0 with input as fx.kube(array.concat(fx.data_tier, [
+		cnpg("in-tree", {"instances": 3, "backup": {"barmanObjectStore": {"destinationPath": "s3://b/pg"}}}),
+	]))
+}
+
+# Without ObjectStores in the input, the name cannot be checked and is
+# taken as given.
+test_cs_ha_009_pass_plugin_store_elsewhere if {
+	count(st.cs_ha_009) == 0 with input as fx.kube([fx.pg_cluster])
+}
+
+test_cs_ha_009_fail if {
+	st.cs_ha_009 == {
+		{"urn": "urn:pg", "msg": "Cluster data/pg has no replica to fail over to"},
+		{"urn": "urn:pg", "msg": "Cluster data/pg archives no WAL, so it has no point-in-time recovery"},
+	} with input as fx.kube([cnpg("pg", {"instances": 1})])
+}
+
+test_cs_ha_009_fail_plugins if {
+	st.cs_ha_009 == {
+		{"urn": "urn:no-archiver", "msg": "Cluster data/no-archiver archives no WAL (no enabled plugin in spec.plugins has isWALArchiver true), so it has no point-in-time recovery"},
+		{"urn": "urn:disabled", "msg": "Cluster data/disabled archives no WAL (no enabled plugin in spec.plugins has isWALArchiver true), so it has no point-in-time recovery"},
+		{"urn": "urn:no-store", "msg": "Cluster data/no-store archives WAL through barman-cloud.cloudnative-pg.io without parameters.barmanObjectName, so it has no ObjectStore to write to"},
+		{"urn": "urn:missing-store", "msg": "Cluster data/missing-store archives WAL through barman-cloud.cloudnative-pg.io to ObjectStore gone, which is not in namespace data"},
+		{"urn": "urn:elsewhere", "msg": "Cluster data/elsewhere archives WAL through barman-cloud.cloudnative-pg.io to ObjectStore postgres-app-backups, which is not in namespace data"},
+		{"urn": "urn:two", "msg": "Cluster data/two marks 2 plugins as its WAL archiver (barman-cloud.cloudnative-pg.io, pgbackrest.dalibo.com); CloudNativePG allows one"},
+	} with input as fx.kube([
+		fx.object_store,
+		cnpg("no-archiver", {"instances": 3, "plugins": [{"name": "barman-cloud.cloudnative-pg.io", "parameters": {"barmanObjectName": "postgres-app-backups"}}]}),
+		cnpg("disabled", {"instances": 3, "plugins": [{"name": "barman-cloud.cloudnative-pg.io", "enabled": false, "isWALArchiver": true, "parameters": {"barmanObjectName": "x"}}]}),
+		cnpg("no-store", {"instances": 3, "plugins": [{"name": "barman-cloud.cloudnative-pg.io", "isWALArchiver": true}]}),
+		cnpg("missing-store", {"instances": 3, "plugins": [{"name": "barman-cloud.cloudnative-pg.io", "isWALArchiver": true, "parameters": {"barmanObjectName": "gone"}}]}),
+		# the ObjectStore is in namespace cloudscale, not data
+		cnpg("elsewhere", {"instances": 3, "plugins": [{"name": "barman-cloud.cloudnative-pg.io", "isWALArchiver": true, "parameters": {"barmanObjectName": "postgres-app-backups"}}]}),
+		cnpg("two", {"instances": 3, "plugins": [
+			{"name": "barman-cloud.cloudnative-pg.io", "isWALArchiver": true, "parameters": {"barmanObjectName": "b"}},
+			{"name": "pgbackrest.dalibo.com", "isWALArchiver": true},
+		]}),
+		{"apiVersion": "barmancloud.cnpg.io/v1", "kind": "ObjectStore", "metadata": {"name": "b", "namespace": "data"}, "spec": {"retentionPolicy": "30d"}},
+	])
+}
+
+# CS-ENC-005: StorageClasses, and the classes CloudNativePG volumes bind.
+sc(provisioner, params) := {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "fast"}, "provisioner": provisioner, "parameters": params}
+
+test_cs_enc_005_pass if {
+	count(st.cs_enc_005) == 0 with input as fx.kube([
+		sc("ebs.csi.aws.com", {"encrypted": "true", "kmsKeyId": "arn:k"}),
+		object.union(sc("disk.csi.azure.com", {"diskEncryptionSetID": "/des"}), {"metadata": {"name": "az"}}),
+		object.union(sc("pd.csi.storage.gke.io", {"disk-encryption-kms-key": "projects/p/k"}), {"metadata": {"name": "gcp"}}),
+	])
+}
+
+test_cs_enc_005_fail if {
+	st.cs_enc_005 == {{"urn": "urn:fast", "msg": "StorageClass fast (ebs.csi.aws.com) does not encrypt volumes with a platform key"}} with input as fx.kube([sc("ebs.csi.aws.com", {"type": "gp3"})])
+}
+
+# The platform's cluster names the encrypted class for data and WAL; a
+# cluster that names none binds the encrypted default class; one whose
+# PVC template names the class counts too.
+test_cs_enc_005_pass_cnpg if {
+	count(st.cs_enc_005) == 0 with input as fx.kube(array.concat(fx.data_tier, [
+		object.union(json.remove(fx.pg_cluster, ["spec/storage", "spec/walStorage"]), {"metadata": {"name": "default-class"}, "spec": {"storage": {"size": "1Gi"}}}),
+		object.union(json.remove(fx.pg_cluster, ["spec/storage", "spec/walStorage"]), {"metadata": {"name": "template"}, "spec": {"storage": {"pvcTemplate": {"storageClassName": "cloudscale-encrypted"}}}}),
+	]))
+}
+
+# The local stack's class (cloudscale.io/encryption: simulated) encrypts
+# nothing: the finding is the class's, once (the local stack waives it);
+# the volumes that bind it do not repeat it.
+local_class := object.union(sc("rancher.io/local-path", {}), {"metadata": {"name": "cloudscale-encrypted", "annotations": {"cloudscale.io/encryption": "simulated", "storageclass.kubernetes.io/is-default-class": "true"}}})
+
+test_cs_enc_005_fail_cnpg if {
+	st.cs_enc_005 == {
+		{"urn": "urn:postgres-app", "msg": "Cluster cloudscale/postgres-app spec.walStorage uses StorageClass gone, which is not in the input, so its encryption cannot be checked"},
+		{"urn": "urn:fast", "msg": "StorageClass fast (ebs.csi.aws.com) does not encrypt volumes with a platform key"},
+	} with input as fx.kube([
+		sc("ebs.csi.aws.com", {"type": "gp3"}),
+		fx.storage_class,
+		fx.with_pg({"storage": {"storageClass": "fast"}, "walStorage": {"storageClass": "gone"}}),
+	])
+}
+
+test_cs_enc_005_fail_cnpg_default_class if {
+	st.cs_enc_005 == {
+		{"urn": "urn:cloudscale-encrypted", "msg": "StorageClass cloudscale-encrypted (rancher.io/local-path) does not encrypt volumes with a platform key"},
+	} with input as fx.kube([local_class, json.remove(fx.pg_cluster, ["spec/storage/storageClass"])])
+}
+
+test_cs_enc_005_fail_cnpg_no_classes if {
+	st.cs_enc_005 == {{"urn": "urn:postgres-app", "msg": "Cluster cloudscale/postgres-app spec.storage sets no storageClass and the input has no default StorageClass, so its encryption cannot be checked"}} with input as fx.kube([
+		json.remove(fx.pg_cluster, ["spec/storage/storageClass", "spec/walStorage"]),
+	])
+}
+
+# CS-HA-016: poolers.
+pooler(name, spec) := object.union(fx.pooler, {"metadata": {"name": name}, "spec": spec})
+
+test_cs_ha_016_pass if {
+	count(st.cs_ha_016) == 0 with input as fx.kube(fx.data_tier)
+}
+
+# Staging runs 2 instances; a budget may select the operator's
+# cnpg.io/poolerName label; zone anti-affinity spreads as well as a
+# constraint; session pooling is fine too.
+test_cs_ha_016_pass_staging if {
+	count(st.cs_ha_016) == 0 with input as object.union(fx.kube([
+		object.union(pooler("postgres-app-ro", {"instances": 2, "type": "ro", "pgbouncer": {"poolMode": "session"}}), {"spec": {"template": {"metadata": {"labels": {"app.kubernetes.io/name": "postgres-app-ro"}}, "spec": {
+			"topologySpreadConstraints": [],
+			"affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": {"topologyKey": "topology.kubernetes.io/zone", "labelSelector": {"matchLabels": {"cnpg.io/poolerName": "postgres-app-ro"}}}}]}},
+		}}}}),
+		{"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "ro", "namespace": "cloudscale"}, "spec": {"selector": {"matchLabels": {"cnpg.io/poolerName": "postgres-app-ro"}}, "maxUnavailable": 1}},
+	]), {"env": "staging"})
+}
+
+test_cs_ha_016_fail if {
+	st.cs_ha_016 == {
+		{"urn": "urn:postgres-app-rw", "msg": "Pooler cloudscale/postgres-app-rw runs 1 instances, so a node loss or a restart cuts every connection through it"},
+		{"urn": "urn:two", "msg": "Pooler cloudscale/two runs 2 instances; prod runs 3, one per zone"},
+		{"urn": "urn:no-spread", "msg": "Pooler cloudscale/no-spread runs 3 instances and no zone spread in spec.template.spec (a topologySpreadConstraint or podAntiAffinity on topology.kubernetes.io/zone selecting its pods)"},
+		{"urn": "urn:no-spread", "msg": "Pooler cloudscale/no-spread runs 3 instances and no PodDisruptionBudget selects it"},
+		{"urn": "urn:blocking", "msg": "Pooler cloudscale/blocking runs 3 instances and no PodDisruptionBudget selecting it allows a disruption (blocking: minAvailable 3)"},
+	} with input as fx.kube([
+		json.remove(fx.pooler, ["spec/instances"]),
+		fx.pooler_pdb,
+		object.union(pooler("two", {"instances": 2}), {"spec": {"template": {"metadata": {"labels": {"app.kubernetes.io/name": "postgres-app-rw"}}}}}),
+		# the hostname spread alone, and a zone constraint selecting other pods
+		object.union(pooler("no-spread", {"template": {"metadata": {"labels": {"app.kubernetes.io/name": "no-spread"}}, "spec": {"topologySpreadConstraints": [
+			{"topologyKey": "kubernetes.io/hostname", "maxSkew": 1, "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "no-spread"}}},
+			{"topologyKey": "topology.kubernetes.io/zone", "maxSkew": 1, "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "other"}}},
+		]}}}), {}),
+		object.union(pooler("blocking", {}), {"spec": {"template": {"metadata": {"labels": {"app.kubernetes.io/name": "blocking"}}, "spec": {"topologySpreadConstraints": [{"topologyKey": "topology.kubernetes.io/zone", "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "blocking"}}}]}}}}),
+		{"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "blocking", "namespace": "cloudscale"}, "spec": {"selector": {"matchLabels": {"cnpg.io/poolerName": "blocking"}}, "minAvailable": 3}},
+	])
 }
 
 test_cs_ha_004_pass if {
