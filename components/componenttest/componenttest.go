@@ -4,6 +4,7 @@
 package componenttest
 
 import (
+	"context"
 	"encoding/json"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cloudscale/platform/graph"
+	"github.com/cloudscale/platform/policies"
 	"github.com/cloudscale/platform/strict"
 )
 
@@ -70,4 +72,31 @@ func Decode[T any](t testing.TB, v any, what string) *T {
 		t.Fatalf("%s does not decode into %T: %v", what, out, errs.ToAggregate())
 	}
 	return out
+}
+
+// PassesPolicies evaluates the policy gate on what a component registered
+// under env's enforcement, with what other tiers provide around it: the
+// security baseline's default deny in namespace ns and the cloud tier's
+// encrypted StorageClass cloudscale-encrypted (an EBS class with a KMS
+// key). Every finding fails the test by rule and message.
+func PassesPolicies(t testing.TB, g graph.Graph, env, ns string) {
+	t.Helper()
+	g.Resources = append(append([]graph.Resource(nil), g.Resources...),
+		graph.Resource{Type: "kubernetes:networking.k8s.io/v1:NetworkPolicy", Name: "default-deny", URN: "default-deny",
+			Inputs: map[string]any{"metadata": map[string]any{"name": "default-deny", "namespace": ns},
+				"spec": map[string]any{"podSelector": map[string]any{}, "policyTypes": []any{"Ingress", "Egress"}}}},
+		graph.Resource{Type: "kubernetes:storage.k8s.io/v1:StorageClass", Name: "cloudscale-encrypted", URN: "cloudscale-encrypted",
+			Inputs: map[string]any{"metadata": map[string]any{"name": "cloudscale-encrypted"}, "provisioner": "ebs.csi.aws.com",
+				"parameters": map[string]any{"encrypted": "true", "kmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/k"}}})
+	e, err := policies.New()
+	if err != nil {
+		t.Fatalf("policy engine: %v", err)
+	}
+	rep, err := e.Check(context.Background(), g, env)
+	if err != nil {
+		t.Fatalf("policy check: %v", err)
+	}
+	for _, f := range rep.Findings {
+		t.Errorf("%s %s: %s", f.RuleID, f.Name, f.Message)
+	}
 }

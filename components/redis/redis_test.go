@@ -1,7 +1,6 @@
 package redis
 
 import (
-	"context"
 	"slices"
 	"strconv"
 	"testing"
@@ -17,7 +16,6 @@ import (
 	esv1 "github.com/cloudscale/platform/components/security/externalsecrets"
 	"github.com/cloudscale/platform/components/workload"
 	"github.com/cloudscale/platform/graph"
-	"github.com/cloudscale/platform/policies"
 )
 
 func prodArgs() *Args {
@@ -193,18 +191,5 @@ func TestQuorum(t *testing.T) {
 // namespace's default deny and the encrypted class.
 func TestPassesThePolicyGate(t *testing.T) {
 	g, _ := run(t, prodArgs())
-	g.Resources = append(g.Resources,
-		graph.Resource{Type: "kubernetes:networking.k8s.io/v1:NetworkPolicy", Name: "default-deny", URN: "default-deny",
-			Inputs: map[string]any{"metadata": map[string]any{"name": "default-deny", "namespace": "cloudscale"},
-				"spec": map[string]any{"podSelector": map[string]any{}, "policyTypes": []any{"Ingress", "Egress"}}}},
-		graph.Resource{Type: "kubernetes:storage.k8s.io/v1:StorageClass", Name: "cloudscale-encrypted", URN: "sc",
-			Inputs: map[string]any{"metadata": map[string]any{"name": "cloudscale-encrypted"}, "provisioner": "ebs.csi.aws.com",
-				"parameters": map[string]any{"encrypted": "true", "kmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/k"}}})
-	e, err := policies.New()
-	require.NoError(t, err)
-	rep, err := e.Check(context.Background(), g, "prod")
-	require.NoError(t, err)
-	for _, f := range rep.Findings {
-		t.Errorf("%s %s: %s", f.RuleID, f.Name, f.Message)
-	}
+	componenttest.PassesPolicies(t, g, "prod", "cloudscale")
 }

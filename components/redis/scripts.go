@@ -9,7 +9,8 @@ package redis
 // Environment: REDIS_PASSWORD, MASTER_SET (the Sentinel master name),
 // HEADLESS (<service>.<namespace>.svc.cluster.local), FIRST (member 0's
 // pod name), SENTINELS (every member's host), SENTINEL_QUORUM (sentinel
-// only), REDIS_PORT and SENTINEL_PORT.
+// only), REDIS_PORT and SENTINEL_PORT; CONF_DIR (default /tmp) is where
+// the configuration files go.
 
 // discoverScript asks the other members' Sentinels for the current master;
 // when none knows one (the set's first start), member 0 is the master.
@@ -38,7 +39,7 @@ set -eu
 export REDISCLI_AUTH="${REDIS_PASSWORD}"
 ` + discoverScript + `
 umask 077
-conf=/tmp/redis.conf
+conf="${CONF_DIR:-/tmp}/redis.conf"
 self="$(hostname).${HEADLESS}"
 {
   echo "requirepass \"${REDIS_PASSWORD}\""
@@ -67,7 +68,7 @@ set -eu
 export REDISCLI_AUTH="${REDIS_PASSWORD}"
 ` + discoverScript + `
 umask 077
-conf=/tmp/sentinel.conf
+conf="${CONF_DIR:-/tmp}/sentinel.conf"
 if [ ! -s "$conf" ]; then
   self="$(hostname).${HEADLESS}"
   master=$(discover_master)
