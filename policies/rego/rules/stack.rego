@@ -637,11 +637,15 @@ classes_named(name) := [r | some r in storage_classes; lib.name(r) == name]
 # class, when unset) cannot be shown to be encrypted; empty when it can be
 # judged. A class that is in the input is judged once, on the class itself
 # (the rule above): its volumes do not repeat that finding, so a fault has
-# one finding and one waiver, where its root cause is.
-volume_class_problems(name) := {sprintf("uses StorageClass %s, which is not in the input, so its encryption cannot be checked", [name])} if {
+# one finding and one waiver, where its root cause is. Only an input that
+# defines classes can show a reference to be wrong: a manifest scanned on
+# its own binds classes the cluster defines elsewhere.
+volume_class_problems(name) := {sprintf("uses StorageClass %s, which the input's classes do not include, so its encryption cannot be checked", [name])} if {
+	count(storage_classes) > 0
 	name != ""
 	count(classes_named(name)) == 0
-} else := {"sets no storageClass and the input has no default StorageClass, so its encryption cannot be checked"} if {
+} else := {"sets no storageClass and none of the input's classes is the default, so its encryption cannot be checked"} if {
+	count(storage_classes) > 0
 	name == ""
 	count(default_classes) == 0
 } else := set()
