@@ -37,10 +37,12 @@ func TestAllStacksCompose(t *testing.T) {
 			for _, ns := range g.OfType("kubernetes:core/v1:Namespace") {
 				names = append(names, ns.String("metadata.name"))
 			}
-			assert.ElementsMatch(t, []string{"cloudscale", "istio-ingress", "istio-system", "cert-manager", "vault", "external-secrets", "chaos"}, names)
+			assert.ElementsMatch(t, []string{"cloudscale", "istio-ingress", "istio-system", "cert-manager", "vault", "external-secrets", "chaos",
+				"cnpg-system", "monitoring"}, names)
 			// Every tier is composed into every stack.
 			for _, tier := range []string{"cloudscale:security:Baseline", "cloudscale:mesh:Mesh", "cloudscale:security:Certs",
-				"cloudscale:security:Vault", "cloudscale:security:Secrets", "cloudscale:gateway:Gateway", "cloudscale:chaos:Resilience"} {
+				"cloudscale:security:Vault", "cloudscale:security:Secrets", "cloudscale:gateway:Gateway", "cloudscale:chaos:Resilience",
+				"cloudscale:data:Postgres", "cloudscale:data:Redis"} {
 				c := one(t, g, tier)
 				assert.Equal(t, root.URN, c.Parent, tier)
 			}
@@ -53,7 +55,8 @@ func TestAllStacksCompose(t *testing.T) {
 				assert.Zero(t, charts, "no chart is fetched for the local stack")
 				assert.NotEmpty(t, g.OfType("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"))
 			} else {
-				assert.Equal(t, 7, charts, "istio base, cni, istiod, cert-manager, vault, external-secrets, chaos-mesh")
+				assert.Equal(t, 10, charts, "istio base, cni, istiod, cert-manager, vault, external-secrets, chaos-mesh, cloudnative-pg, "+
+					"plugin-barman-cloud, prometheus-operator-crds")
 			}
 			one(t, g, "pulumi:providers:kubernetes")
 			for _, r := range g.Resources {

@@ -111,7 +111,11 @@ func New(g graph.Graph, rep *spof.Report, cfg Config) (*Plan, error) {
 		return nil, err
 	}
 	p := &Plan{Source: rep.Source, Env: rep.Env, Config: cfg}
-	for _, t := range rep.Targets {
+	// Sorted: the analysis lists components in the graph's order, which
+	// Pulumi does not fix for resources registered concurrently.
+	targets := slices.Clone(rep.Targets)
+	slices.SortStableFunc(targets, func(a, b spof.Target) int { return strings.Compare(ref(a), ref(b)) })
+	for _, t := range targets {
 		if t.Agent || len(t.PodLabels) == 0 {
 			continue // a DaemonSet serves its own node; nothing to select
 		}
@@ -390,6 +394,12 @@ func dependencies(g graph.Graph, targets []spof.Target) (map[string][]spof.Targe
 				out[ref(src)] = addTargets(out[ref(src)], src, egressTargets(np, targets))
 			}
 		}
+	}
+	// The graph's order is the order resources were registered in, which
+	// Pulumi does not fix for resources registered concurrently: sorted,
+	// a stack derives the same plan every time.
+	for k := range out {
+		slices.SortFunc(out[k], func(a, b spof.Target) int { return strings.Compare(ref(a), ref(b)) })
 	}
 	return out, nil
 }

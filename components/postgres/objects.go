@@ -73,9 +73,10 @@ func PoolerLabels(pooler string) map[string]string {
 	return map[string]string{"cnpg.io/poolerName": pooler}
 }
 
-// clusterLabels select a Cluster's instance pods (the operator's label).
+// clusterLabels select a Cluster's instance pods (the operator's labels:
+// its pooler pods carry cnpg.io/cluster too, with podRole pooler).
 func clusterLabels(cluster string) map[string]string {
-	return map[string]string{"cnpg.io/cluster": cluster}
+	return map[string]string{"cnpg.io/cluster": cluster, "cnpg.io/podRole": "instance"}
 }
 
 // Cluster is the CloudNativePG Cluster of database d.

@@ -166,7 +166,8 @@ func TestPoolers(t *testing.T) {
 	// The instances admit the poolers, each other, the operator's status
 	// calls and the scraper.
 	np := componenttest.Object[networkingv1.NetworkPolicy](t, g, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "postgres-orders")
-	assert.Equal(t, map[string]string{"cnpg.io/cluster": "postgres-orders"}, np.Spec.PodSelector.MatchLabels)
+	assert.Equal(t, map[string]string{"cnpg.io/cluster": "postgres-orders", "cnpg.io/podRole": "instance"}, np.Spec.PodSelector.MatchLabels,
+		"the instances only: the operator labels pooler pods with their cluster too")
 	var admitted []string
 	for _, rule := range np.Spec.Ingress {
 		from := rule.From[0]
@@ -180,7 +181,7 @@ func TestPoolers(t *testing.T) {
 		OperatorNamespace + ":8000", "prometheus:9187"}, admitted)
 
 	pm := componenttest.Object[monitoringv1.PodMonitor](t, g, "kubernetes:monitoring.coreos.com/v1:PodMonitor", "postgres-orders-monitor")
-	assert.Equal(t, map[string]string{"cnpg.io/cluster": "postgres-orders"}, pm.Spec.Selector.MatchLabels)
+	assert.Equal(t, map[string]string{"cnpg.io/cluster": "postgres-orders", "cnpg.io/podRole": "instance"}, pm.Spec.Selector.MatchLabels)
 	assert.Equal(t, "metrics", *pm.Spec.PodMetricsEndpoints[0].Port)
 }
 
