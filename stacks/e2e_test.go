@@ -44,6 +44,10 @@ func TestLocalStackEndToEnd(t *testing.T) {
 	defer cancel()
 
 	var log bytes.Buffer
+	// One simulated cluster at a time on this machine (see Exclusive).
+	release, err := controlplane.Exclusive(controlplane.ExclusiveLock())
+	require.NoError(t, err)
+	t.Cleanup(release)
 	cp := controlplane.New(filepath.Join(t.TempDir(), "cluster"), bin, &log)
 	cp.Ports = controlplane.DefaultPorts.Offset(100) // beside a developer's own local cluster
 	t.Cleanup(func() { assert.NoError(t, cp.Stop()) })

@@ -63,6 +63,10 @@ func TestChaosRunOnTheSimulatedCluster(t *testing.T) {
 	defer cancel()
 
 	var log syncBuffer
+	// One simulated cluster at a time on this machine (see Exclusive).
+	release, err := controlplane.Exclusive(controlplane.ExclusiveLock())
+	require.NoError(t, err)
+	t.Cleanup(release)
 	cp := controlplane.New(filepath.Join(t.TempDir(), "cluster"), bin, &log)
 	cp.Ports = controlplane.DefaultPorts.Offset(200) // beside a developer's cluster and the stacks e2e test's
 	require.True(t, cp.ChaosMesh, "New runs the Chaos Mesh controller when it is built")
