@@ -79,6 +79,29 @@ CNPG_KEEP=(
   monitoring.coreos.com_podmonitors monitoring.coreos.com_servicemonitors monitoring.coreos.com_prometheusrules
 )
 
+# The document store's and the message queue's operators, at the versions
+# go.mod pins (upstream.PerconaMongoDB, RabbitMQClusterOperator and
+# RabbitMQTopologyOperator install the same): the PerconaServerMongoDB,
+# the RabbitmqCluster, and the topology operator's Queue, Exchange,
+# Binding, Policy, User, Permission and Federation. Without descriptions:
+# a PerconaServerMongoDB embeds a pod's affinity, probes and volumes per
+# replica set and weighs 1.3 MB with them. Percona's types hold floats
+# (backup and PITR compression settings): allowDangerousTypes, as
+# Percona's own Makefile generates them.
+PSMDB_VERSION=$(gomod github.com/percona/percona-server-mongodb-operator)
+RABBITMQ_VERSION=$(gomod github.com/rabbitmq/cluster-operator/v2)
+TOPOLOGY_VERSION=$(gomod github.com/rabbitmq/messaging-topology-operator)
+MQ_PACKAGES=(
+  github.com/percona/percona-server-mongodb-operator/pkg/apis/psmdb/v1
+  github.com/rabbitmq/cluster-operator/v2/api/v1beta1
+  github.com/rabbitmq/messaging-topology-operator/api/v1beta1
+)
+MQ_KEEP=(
+  psmdb.percona.com_perconaservermongodbs rabbitmq.com_rabbitmqclusters
+  rabbitmq.com_queues rabbitmq.com_exchanges rabbitmq.com_bindings rabbitmq.com_policies
+  rabbitmq.com_users rabbitmq.com_permissions rabbitmq.com_federations
+)
+
 [ -x "$BIN/controller-gen" ] || { echo "crds.sh: $BIN/controller-gen is missing: run \`make tools\`" >&2; exit 2; }
 
 # module DIR WANT PACKAGE... -- MODULE@VERSION... makes DIR a module that
@@ -116,6 +139,13 @@ module "$GEN_CNPG" "$want_cnpg" "${CNPG_PACKAGES[@]}" "$BARMAN_CLOUD_PACKAGE" --
   "github.com/cloudnative-pg/plugin-barman-cloud@$BARMAN_CLOUD_VERSION" \
   "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring@$PROMETHEUS_OPERATOR_VERSION"
 
+GEN_MQ=$GEN-mq
+want_mq="psmdb $PSMDB_VERSION cluster-operator $RABBITMQ_VERSION topology-operator $TOPOLOGY_VERSION"
+module "$GEN_MQ" "$want_mq" "${MQ_PACKAGES[@]}" -- \
+  "github.com/percona/percona-server-mongodb-operator@$PSMDB_VERSION" \
+  "github.com/rabbitmq/cluster-operator/v2@$RABBITMQ_VERSION" \
+  "github.com/rabbitmq/messaging-topology-operator@$TOPOLOGY_VERSION"
+
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 paths() { for p in "$@"; do printf 'paths=%s\n' "$p"; done; }
@@ -125,12 +155,14 @@ mapfile -t p < <(paths "${PACKAGES[@]}")
 mapfile -t p < <(paths "${CNPG_PACKAGES[@]}")
 (cd "$GEN_CNPG" && "$BIN/controller-gen" crd:crdVersions=v1,maxDescLen=0 "${p[@]}" output:crd:dir="$tmp")
 (cd "$GEN_CNPG" && "$BIN/controller-gen" crd:crdVersions=v1 paths="$BARMAN_CLOUD_PACKAGE" output:crd:dir="$tmp")
+mapfile -t p < <(paths "${MQ_PACKAGES[@]}")
+(cd "$GEN_MQ" && "$BIN/controller-gen" crd:crdVersions=v1,maxDescLen=0,allowDangerousTypes=true "${p[@]}" output:crd:dir="$tmp")
 for k in "${CHAOS_MESH_KEEP[@]}"; do KEEP+=("chaos-mesh.org_$k"); done
-KEEP+=("${CNPG_KEEP[@]}")
+KEEP+=("${CNPG_KEEP[@]}" "${MQ_KEEP[@]}")
 mkdir -p "$OUT"
 rm -f "$OUT"/*.yaml
 for k in "${KEEP[@]}"; do
   [ -f "$tmp/$k.yaml" ] || { echo "crds.sh: controller-gen wrote no $k.yaml" >&2; exit 1; }
   cp "$tmp/$k.yaml" "$OUT/"
 done
-echo "crds.sh: ${#KEEP[@]} definitions in $OUT ($want chaos-mesh-api $CHAOS_MESH_API_VERSION $want_cnpg)"
+echo "crds.sh: ${#KEEP[@]} definitions in $OUT ($want chaos-mesh-api $CHAOS_MESH_API_VERSION $want_cnpg $want_mq)"

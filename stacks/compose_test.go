@@ -38,11 +38,11 @@ func TestAllStacksCompose(t *testing.T) {
 				names = append(names, ns.String("metadata.name"))
 			}
 			assert.ElementsMatch(t, []string{"cloudscale", "istio-ingress", "istio-system", "cert-manager", "vault", "external-secrets", "chaos",
-				"cnpg-system", "monitoring"}, names)
+				"cnpg-system", "monitoring", "psmdb-system", "rabbitmq-system"}, names)
 			// Every tier is composed into every stack.
 			for _, tier := range []string{"cloudscale:security:Baseline", "cloudscale:mesh:Mesh", "cloudscale:security:Certs",
 				"cloudscale:security:Vault", "cloudscale:security:Secrets", "cloudscale:gateway:Gateway", "cloudscale:chaos:Resilience",
-				"cloudscale:data:Postgres", "cloudscale:data:Redis"} {
+				"cloudscale:data:Postgres", "cloudscale:data:Redis", "cloudscale:data:MongoDB", "cloudscale:data:RabbitMQ"} {
 				c := one(t, g, tier)
 				assert.Equal(t, root.URN, c.Parent, tier)
 			}
@@ -55,8 +55,10 @@ func TestAllStacksCompose(t *testing.T) {
 				assert.Zero(t, charts, "no chart is fetched for the local stack")
 				assert.NotEmpty(t, g.OfType("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"))
 			} else {
-				assert.Equal(t, 10, charts, "istio base, cni, istiod, cert-manager, vault, external-secrets, chaos-mesh, cloudnative-pg, "+
-					"plugin-barman-cloud, prometheus-operator-crds")
+				assert.Equal(t, 11, charts, "istio base, cni, istiod, cert-manager, vault, external-secrets, chaos-mesh, cloudnative-pg, "+
+					"plugin-barman-cloud, prometheus-operator-crds, psmdb-operator")
+				// RabbitMQ's operators publish release manifests, not charts.
+				assert.Len(t, g.OfType("kubernetes:yaml/v2:ConfigFile"), 2, "rabbitmq cluster-operator, messaging-topology-operator")
 			}
 			one(t, g, "pulumi:providers:kubernetes")
 			for _, r := range g.Resources {

@@ -6,8 +6,10 @@ import (
 	"github.com/cloudscale/platform/components/contract"
 	"github.com/cloudscale/platform/components/gateway"
 	"github.com/cloudscale/platform/components/mesh"
+	"github.com/cloudscale/platform/components/mongodb"
 	"github.com/cloudscale/platform/components/monitoring"
 	"github.com/cloudscale/platform/components/postgres"
+	"github.com/cloudscale/platform/components/rabbitmq"
 	"github.com/cloudscale/platform/components/redis"
 	"github.com/cloudscale/platform/components/security"
 	"github.com/cloudscale/platform/components/upstream"
@@ -22,10 +24,13 @@ import (
 type dataArgs struct {
 	postgres *postgres.Args
 	redis    *redis.Args
+	mongodb  *mongodb.Args
+	rabbitmq *rabbitmq.Args
 	ns       string
 }
 
-// planData derives the PostgreSQL and Redis tiers from the spec; gw is the
+// planData derives the PostgreSQL, Redis, MongoDB and RabbitMQ tiers
+// from the spec; gw is the
 // gateway, whose rate-limit service counts in Redis when a route has a
 // global limit.
 func planData(s spec.Spec, mode upstream.Mode, res workload.Resources, gw *gateway.Args) dataArgs {
@@ -54,7 +59,68 @@ func planData(s spec.Spec, mode upstream.Mode, res workload.Resources, gw *gatew
 			NamespaceLabels: contract.InNamespace(gw.Namespace)})
 		rd.Callers = append(rd.Callers, gw.Namespace+"/"+gateway.RateLimitName)
 	}
-	return dataArgs{postgres: pg, redis: rd, ns: s.Namespace}
+	return dataArgs{postgres: pg, redis: rd, mongodb: planMongoDB(s, mode, res), rabbitmq: planRabbitMQ(s, mode, res), ns: s.Namespace}
+}
+
+// AzureMongoDBBackupSecret is the Secret the MongoDB operator reads Azure
+// Blob credentials from (its Azure storage has no workload identity),
+// filled from Vault by the secrets tier.
+const AzureMongoDBBackupSecret = "mongodb-backup-azure"
+
+// planMongoDB derives the document store; its volumes default to
+// persistence.size.
+func planMongoDB(s spec.Spec, mode upstream.Mode, res workload.Resources) *mongodb.Args {
+	m := s.MongoDB
+	size := m.VolumeSize
+	if size == "" {
+		size = s.Persistence.Size
+	}
+	a := &mongodb.Args{
+		Mode: mode, Namespace: s.Namespace, Shards: m.Shards, Members: m.Members, MongosReplicas: m.MongosReplicas,
+		Production: s.Environment.Production(), Zones: len(s.Zones), StorageClass: naming.StorageClass, VolumeSize: size,
+		RetentionDays: m.BackupRetentionDays, Resources: res, Scraper: monitoring.Scraper(),
+	}
+	for _, c := range m.Collections {
+		a.Collections = append(a.Collections, mongodb.Collection{Database: c.Database, Collection: c.Collection, ShardKey: c.ShardKey,
+			Hashed: c.Hashed, TextIndex: c.TextIndex, Owner: c.Owner, Clients: c.Clients})
+	}
+	return a
+}
+
+// planRabbitMQ derives the message queue and its topology.
+func planRabbitMQ(s spec.Spec, mode upstream.Mode, res workload.Resources) *rabbitmq.Args {
+	r := s.RabbitMQ
+	a := &rabbitmq.Args{
+		Mode: mode, Namespace: s.Namespace, Replicas: r.Replicas, Production: s.Environment.Production(), Zones: len(s.Zones),
+		StorageClass: naming.StorageClass, VolumeSize: r.VolumeSize, Resources: res, Scraper: monitoring.Scraper(),
+		Federation: rabbitmq.Federation{Exchanges: r.Federation.Exchanges},
+	}
+	for _, q := range r.Queues {
+		q = q.WithDefaults()
+		a.Queues = append(a.Queues, rabbitmq.Queue{Name: q.Name, Vhost: q.Vhost, Exchange: q.Exchange, RoutingKey: q.RoutingKey,
+			DeliveryLimit: q.DeliveryLimit, Priority: q.Priority, Publishers: q.Publishers, Consumers: q.Consumers})
+	}
+	for _, u := range r.Federation.Upstreams {
+		a.Federation.Upstreams = append(a.Federation.Upstreams, rabbitmq.Upstream{Name: u.Name, URISecret: u.URISecret})
+	}
+	return a
+}
+
+// certificates are the data tier's certificates, issued by the
+// certificate tier.
+func (d dataArgs) certificates() []contract.Certificate {
+	return append(append([]contract.Certificate{redis.Certificate(d.ns, d.redis.Replicas)}, mongodb.Certificates(d.mongodb)...),
+		rabbitmq.Certificate(d.ns))
+}
+
+// vaultSecrets are the data tier's secrets delivered from Vault: on Azure,
+// the storage account credentials the MongoDB backups need.
+func (d dataArgs) vaultSecrets(s spec.Spec) []contract.VaultSecret {
+	if s.Cloud != spec.Azure {
+		return nil
+	}
+	return []contract.VaultSecret{{Name: AzureMongoDBBackupSecret, Namespace: d.ns, VaultPath: "mongodb/backup-azure",
+		Keys: map[string]string{"AZURE_STORAGE_ACCOUNT_NAME": "account", "AZURE_STORAGE_ACCOUNT_KEY": "key"}}}
 }
 
 // meshServices are the data tier's services in the mesh: each pooler
@@ -86,15 +152,22 @@ func (d dataArgs) meshServices() []mesh.Service {
 }
 
 // dataTiers composes prometheus-operator's definitions (the monitors the
-// tiers declare), PostgreSQL and Redis; what the cloud tier provides (the
+// tiers declare), PostgreSQL, Redis, MongoDB and RabbitMQ; what the cloud tier provides (the
 // storage class, the backup store and its identity) is added here.
 func dataTiers(ctx *pulumi.Context, p *Platform, t *tierArgs, cluster infra.Cluster, opts ...pulumi.ResourceOption) error {
 	t.postgres.StorageClass, t.redis.StorageClass = cluster.StorageClass, cluster.StorageClass
+	t.mongodb.StorageClass, t.rabbitmq.StorageClass = cluster.StorageClass, cluster.StorageClass
 	if b := cluster.Backups; b.Kind != infra.NoBackups {
 		id := cluster.Identity
 		t.postgres.Backups = &postgres.BackupStore{
 			Kind: string(b.Kind), Endpoint: b.Endpoint, ServiceAccount: id.BackupServiceAccount.Name,
 			Annotations: id.Annotations, PodLabels: id.Labels,
+		}
+		t.mongodb.Backups = &mongodb.BackupStore{
+			Kind: string(b.Kind), Bucket: b.Bucket, Region: b.Region, ServiceAccount: id.BackupServiceAccount.Name, PodLabels: id.Labels,
+		}
+		if b.Kind == infra.AzureBlob {
+			t.mongodb.Backups.CredentialsSecret = AzureMongoDBBackupSecret
 		}
 	}
 	monitors, err := upstream.Install(ctx, "monitoring-crds", upstream.PrometheusOperatorCRDs, t.postgres.Mode, monitoring.Namespace, nil, nil, opts...)
@@ -106,5 +179,14 @@ func dataTiers(ctx *pulumi.Context, p *Platform, t *tierArgs, cluster infra.Clus
 		return err
 	}
 	p.Redis, err = redis.New(ctx, "redis", t.redis, opts...)
+	if err != nil {
+		return err
+	}
+	// The backup service account is the PostgreSQL tier's.
+	p.MongoDB, err = mongodb.New(ctx, "mongodb", t.mongodb, append(opts, pulumi.DependsOn([]pulumi.Resource{p.Postgres}))...)
+	if err != nil {
+		return err
+	}
+	p.RabbitMQ, err = rabbitmq.New(ctx, "rabbitmq", t.rabbitmq, append(opts, pulumi.DependsOn(monitors))...)
 	return err
 }

@@ -79,6 +79,8 @@ func dataTierDeployed(t *testing.T, ctx context.Context, client *kubernetes.Clie
 	require.Error(t, err, "the operator's schema checks spec.instances")
 	assert.Contains(t, err.Error(), "spec.instances")
 
+	mongoAndRabbitDeployed(t, ctx, dyn, get, field)
+
 	for _, name := range []string{"redis-state", "redis-cache"} {
 		sts, err := client.AppsV1().StatefulSets("cloudscale").Get(ctx, name, metav1.GetOptions{})
 		require.NoError(t, err, name)
@@ -102,14 +104,69 @@ func dataTierDeployed(t *testing.T, ctx context.Context, client *kubernetes.Clie
 	}
 }
 
+// mongoAndRabbitDeployed reads back the document store and the message
+// queue: the sharded PerconaServerMongoDB and the RabbitmqCluster with its
+// topology, accepted under the definitions generated from the operators'
+// own types, which also refuse what the operators would.
+func mongoAndRabbitDeployed(t *testing.T, ctx context.Context, dyn dynamic.Interface,
+	get func(group, version, resource, name string) *unstructured.Unstructured, field func(*unstructured.Unstructured, ...string) any) {
+	t.Helper()
+	mongo := get("psmdb.percona.com", "v1", "perconaservermongodbs", "mongodb")
+	assert.Equal(t, true, field(mongo, "spec", "sharding", "enabled"))
+	assert.Len(t, field(mongo, "spec", "replsets"), 2)
+	assert.EqualValues(t, 3, field(mongo, "spec", "sharding", "configsvrReplSet", "size"))
+	assert.EqualValues(t, 3, field(mongo, "spec", "sharding", "mongos", "size"))
+	assert.Equal(t, "requireTLS", field(mongo, "spec", "tls", "mode"))
+	assert.Equal(t, "mongodb-encryption-key", field(mongo, "spec", "secrets", "encryptionKey"))
+	users := field(mongo, "spec", "users").([]any)
+	require.Len(t, users, 1)
+	assert.Equal(t, "api-service", users[0].(map[string]any)["name"])
+	assert.NotContains(t, users[0], "passwordSecretRef", "the operator generates the password")
+	// The simulated bucket rehearses the cloud's backups.
+	assert.Equal(t, true, field(mongo, "spec", "backup", "pitr", "enabled"))
+	assert.Equal(t, "cloudscale-local-backups.simulated", field(mongo, "spec", "backup", "storages", "main", "s3", "bucket"))
+
+	rabbit := get("rabbitmq.com", "v1beta1", "rabbitmqclusters", "rabbitmq")
+	assert.EqualValues(t, 3, field(rabbit, "spec", "replicas"))
+	assert.Equal(t, true, field(rabbit, "spec", "tls", "disableNonTLSListeners"))
+	spread := field(rabbit, "spec", "override", "statefulSet", "spec", "template", "spec", "topologySpreadConstraints").([]any)
+	assert.Equal(t, corev1.LabelTopologyZone, spread[0].(map[string]any)["topologyKey"])
+	for _, name := range []string{"orders.created", "orders.created.dlq", "orders.express", "orders.express.dlq"} {
+		q := get("rabbitmq.com", "v1beta1", "queues", "queue-"+strings.ReplaceAll(name, ".", "-"))
+		assert.Equal(t, name, field(q, "spec", "name"))
+		assert.Equal(t, "quorum", field(q, "spec", "type"), name)
+	}
+	get("rabbitmq.com", "v1beta1", "exchanges", "exchange-orders")
+	get("rabbitmq.com", "v1beta1", "exchanges", "exchange-orders-created-dlx")
+	get("rabbitmq.com", "v1beta1", "bindings", "binding-orders-created")
+	policy := get("rabbitmq.com", "v1beta1", "policies", "policy-orders-created")
+	assert.Equal(t, "orders.created.dlx", field(policy, "spec", "definition", "dead-letter-exchange"))
+	assert.Equal(t, "at-least-once", field(policy, "spec", "definition", "dead-letter-strategy"))
+	get("rabbitmq.com", "v1beta1", "users", "rabbitmq-api-service")
+	perm := get("rabbitmq.com", "v1beta1", "permissions", "permission-api-service")
+	assert.Equal(t, "^(orders)$", field(perm, "spec", "permissions", "write"))
+
+	// The topology operator's schema refuses a queue without a name.
+	queues := dyn.Resource(schema.GroupVersionResource{Group: "rabbitmq.com", Version: "v1beta1", Resource: "queues"}).Namespace("cloudscale")
+	bad := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "rabbitmq.com/v1beta1", "kind": "Queue", "metadata": map[string]any{"name": "nameless"},
+		"spec": map[string]any{"rabbitmqClusterReference": map[string]any{"name": "rabbitmq"}},
+	}}
+	_, err := queues.Create(ctx, bad, metav1.CreateOptions{})
+	require.Error(t, err, "the operator's schema requires spec.name")
+	assert.Contains(t, err.Error(), "spec.name")
+}
+
 // plantCredentials stands in for the operators that write the stores'
-// credentials on a real cluster (External Secrets' Password generator and
-// CloudNativePG): random values in the Secrets they own. It returns them
+// credentials on a real cluster (External Secrets' Password generator,
+// CloudNativePG, Percona's operator, RabbitMQ's operators): random values
+// in the Secrets they own. It returns them
 // for notExported.
 func plantCredentials(t *testing.T, ctx context.Context, client *kubernetes.Clientset) map[string]string {
 	t.Helper()
 	values := map[string]string{}
-	for _, name := range []string{"redis-auth", "postgres-orders-app"} {
+	for _, name := range []string{"redis-auth", "postgres-orders-app", "mongodb-users", "mongodb-custom-user-secret",
+		"mongodb-encryption-key", "rabbitmq-default-user", "rabbitmq-api-service-user-credentials"} {
 		b := make([]byte, 24)
 		_, _ = rand.Read(b)
 		values[name] = hex.EncodeToString(b)
@@ -141,7 +198,9 @@ func notExported(t *testing.T, ctx context.Context, project string, values map[s
 	cmd.Stderr = &stderr
 	export, err := cmd.Output()
 	require.NoError(t, err, "pulumi stack export: %s", stderr.String())
-	require.Contains(t, string(export), "postgresql.cnpg.io/v1:Cluster", "the export holds the data tier")
+	for _, kind := range []string{"postgresql.cnpg.io/v1:Cluster", "psmdb.percona.com/v1:PerconaServerMongoDB", "rabbitmq.com/v1beta1:RabbitmqCluster"} {
+		require.Contains(t, string(export), kind, "the export holds the data tier")
+	}
 	for name, v := range values {
 		assert.NotContains(t, string(export), v, "%s's value in the stack's state", name)
 	}

@@ -14,7 +14,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/cloudscale/platform/components/gateway"
+	"github.com/cloudscale/platform/components/mongodb"
 	"github.com/cloudscale/platform/components/postgres"
+	"github.com/cloudscale/platform/components/rabbitmq"
 	"github.com/cloudscale/platform/components/redis"
 	"github.com/cloudscale/platform/components/resilience"
 	"github.com/cloudscale/platform/components/security"
@@ -97,6 +99,8 @@ type Platform struct {
 	Gateway  *gateway.Gateway
 	Postgres *postgres.Postgres
 	Redis    *redis.Redis
+	MongoDB  *mongodb.MongoDB
+	RabbitMQ *rabbitmq.RabbitMQ
 	Chaos    *resilience.Resilience
 }
 
@@ -150,6 +154,9 @@ func NewPlatform(ctx *pulumi.Context, s spec.Spec, opts Options) (*Platform, err
 		"redis": pulumi.StringMap{"state": pulumi.String(p.Redis.State.URL), "cache": pulumi.String(p.Redis.Cache.URL),
 			"auth": pulumi.String(p.Redis.State.Auth.Namespace + "/" + p.Redis.State.Auth.Name)},
 		"postgres": postgresOutputs(p.Postgres),
+		"mongodb": pulumi.StringMap{"uri": pulumi.String(p.MongoDB.Endpoint.URI),
+			"credentials": pulumi.String(p.MongoDB.Endpoint.Credentials.Namespace + "/" + p.MongoDB.Endpoint.Credentials.Name)},
+		"rabbitmq": pulumi.StringMap{"amqps": pulumi.Sprintf("amqps://%s:%d", p.RabbitMQ.Endpoint.Host, p.RabbitMQ.Endpoint.Port)},
 	}
 	for k, v := range outputs {
 		ctx.Export(k, v)

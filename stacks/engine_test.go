@@ -82,9 +82,23 @@ func TestRealEngineRendersTheLocalStack(t *testing.T) {
 	// The stores' credentials are generated in the cluster: no Secret of
 	// theirs is rendered, every container reads them by reference, and no
 	// rendered file holds a password setting.
-	for _, name := range []string{"Secret/redis-auth", "Secret/postgres-orders-app"} {
-		assert.Nil(t, kinds[name], name)
+	for name, obj := range kinds {
+		assert.NotEqual(t, "Secret", obj["kind"], "%s: the program renders no Secret", name)
 	}
+	require.NotNil(t, kinds["PerconaServerMongoDB/mongodb"])
+	require.NotNil(t, kinds["RabbitmqCluster/rabbitmq"])
+	for name, obj := range kinds {
+		switch obj["kind"] {
+		case "PerconaServerMongoDB":
+			for _, u := range obj["spec"].(map[string]any)["users"].([]any) {
+				assert.NotContains(t, u, "passwordSecretRef", "%s: the operator generates the password", name)
+			}
+		case "User":
+			assert.NotContains(t, obj["spec"], "importCredentialsSecret", "%s: the operator generates the credentials", name)
+		}
+	}
+	// No connection string with credentials, no key or password value.
+	leak := regexp.MustCompile(`(?i)(mongodb(\+srv)?|amqps?|redis|postgres(ql)?)://[^/\s:@"]+:[^@\s"]+@|-----BEGIN [A-Z ]*PRIVATE KEY|"?(password|encryptionKey|apiKey)"?:\s*"?[A-Za-z0-9+/=]{12,}`)
 	require.NotNil(t, kinds["StatefulSet/redis-state"])
 	require.NotNil(t, kinds["Cluster/postgres-orders"])
 	// Every password setting names the variable the container reads
@@ -100,6 +114,11 @@ func TestRealEngineRendersTheLocalStack(t *testing.T) {
 		}
 	}
 	assert.Positive(t, settings, "the scripts set the password from the environment")
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		assert.Empty(t, leak.FindAllString(string(data), -1), f)
+	}
 	var sts struct {
 		Spec struct {
 			Template struct {

@@ -10,8 +10,10 @@ import (
 	"github.com/cloudscale/platform/components/contract"
 	"github.com/cloudscale/platform/components/gateway"
 	"github.com/cloudscale/platform/components/mesh"
+	"github.com/cloudscale/platform/components/mongodb"
 	"github.com/cloudscale/platform/components/monitoring"
 	"github.com/cloudscale/platform/components/postgres"
+	"github.com/cloudscale/platform/components/rabbitmq"
 	"github.com/cloudscale/platform/components/redis"
 	"github.com/cloudscale/platform/components/resilience"
 	"github.com/cloudscale/platform/components/security"
@@ -32,6 +34,8 @@ type tierArgs struct {
 	gateway  *gateway.Args
 	postgres *postgres.Args
 	redis    *redis.Args
+	mongodb  *mongodb.Args
+	rabbitmq *rabbitmq.Args
 	chaos    *resilience.Args
 }
 
@@ -77,7 +81,8 @@ func planTiers(s spec.Spec, opts Options) *tierArgs {
 			Namespaces: []string{s.Namespace, spec.IngressNamespace}, Mesh: true,
 			System: []contract.OperatorNamespace{mesh.OperatorNamespace(), security.CertManagerOperatorNamespace(),
 				security.VaultOperatorNamespace(), security.ExternalSecretsOperatorNamespace(),
-				resilience.OperatorNamespace(chaos.Daemon), postgres.OperatorNamespaceAccess(), monitoring.OperatorNamespace()},
+				resilience.OperatorNamespace(chaos.Daemon), postgres.OperatorNamespaceAccess(), monitoring.OperatorNamespace(),
+				mongodb.OperatorNamespaceAccess(), rabbitmq.OperatorNamespaceAccess()},
 			// Only the application namespaces accept chaos.
 			Annotations: resilience.InjectAnnotation(),
 		},
@@ -86,14 +91,16 @@ func planTiers(s spec.Spec, opts Options) *tierArgs {
 			AppNamespaces: []string{s.Namespace, spec.IngressNamespace}, Services: append(meshServices(s, gw), data.meshServices()...), Resources: res,
 		},
 		certs: &security.CertsArgs{Mode: mode, ACME: acme,
-			Certificates: append(gw.Certificates(), security.VaultCertificate(), redis.Certificate(s.Namespace, data.redis.Replicas))},
+			Certificates: append(append(gw.Certificates(), security.VaultCertificate()), data.certificates()...)},
 		vault: &security.VaultArgs{
 			Mode: mode, Replicas: max(3, s.ReplicaCount), StorageClass: naming.StorageClass, VolumeSize: "10Gi", Resources: res,
 		},
-		secrets:  &security.SecretsArgs{Mode: mode, Secrets: gw.VaultSecrets(), Vault: security.VaultEndpoint()},
+		secrets:  &security.SecretsArgs{Mode: mode, Secrets: append(gw.VaultSecrets(), data.vaultSecrets(s)...), Vault: security.VaultEndpoint()},
 		gateway:  gw,
 		postgres: data.postgres,
 		redis:    data.redis,
+		mongodb:  data.mongodb,
+		rabbitmq: data.rabbitmq,
 		chaos: &resilience.Args{
 			Mode: mode, AppNamespaces: chaos.Namespaces, Replicas: s.ReplicaCount, Zones: len(s.Zones),
 			// The managed clouds' default; the cluster's distribution decides.
@@ -147,7 +154,8 @@ func (t *tierArgs) validate() error {
 	}{
 		{"baseline", t.baseline.Validate()}, {"mesh", t.mesh.Validate()}, {"certs", t.certs.Validate()},
 		{"vault", t.vault.Validate()}, {"secrets", t.secrets.Validate()}, {"gateway", t.gateway.Validate()},
-		{"postgres", t.postgres.Validate()}, {"redis", t.redis.Validate()}, {"chaos", t.chaos.Validate()},
+		{"postgres", t.postgres.Validate()}, {"redis", t.redis.Validate()}, {"mongodb", t.mongodb.Validate()},
+		{"rabbitmq", t.rabbitmq.Validate()}, {"chaos", t.chaos.Validate()},
 	} {
 		if c.err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", c.tier, c.err))

@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
+	yamlv2 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/yaml/v2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -34,9 +35,13 @@ type Kind struct {
 	Generated bool
 }
 
-// Chart is a Helm chart at an exact version.
+// Chart is a Helm chart at an exact version, or an operator's release
+// manifest where the project publishes no chart.
 type Chart struct {
 	Name, Repo, Version string
+	// Manifest is the URL of a release manifest (https, naming Version),
+	// applied instead of a chart; Repo is then empty.
+	Manifest string
 	// Kinds are the chart's custom resources the platform writes.
 	Kinds []Kind
 }
@@ -115,6 +120,40 @@ var (
 	}}
 )
 
+// The data tier's second set: the document store and the message queue.
+// Their kinds' definitions are generated from the modules go.mod pins
+// (percona-server-mongodb-operator v1.22.0, rabbitmq/cluster-operator
+// v2.20.0, messaging-topology-operator v1.19.1), the versions installed.
+var (
+	// PerconaMongoDB is Percona's operator for Percona Server for MongoDB:
+	// chart psmdb-operator 1.22.0 ships operator 1.22.0 (its appVersion).
+	PerconaMongoDB = Chart{Name: "psmdb-operator", Repo: "https://percona.github.io/percona-helm-charts", Version: "1.22.0", Kinds: []Kind{
+		{Group: "psmdb.percona.com", Kind: "PerconaServerMongoDB", Plural: "perconaservermongodbs", Versions: []string{"v1"}, Namespaced: true, Generated: true},
+	}}
+	// RabbitMQClusterOperator is the RabbitMQ team's cluster operator. The
+	// team publishes no Helm chart (Bitnami's wraps images now behind a
+	// subscription), only a release manifest, which Install applies.
+	RabbitMQClusterOperator = Chart{Name: "rabbitmq-cluster-operator", Version: "2.20.0",
+		Manifest: "https://github.com/rabbitmq/cluster-operator/releases/download/v2.20.0/cluster-operator.yml", Kinds: []Kind{
+			{Group: "rabbitmq.com", Kind: "RabbitmqCluster", Plural: "rabbitmqclusters", Versions: []string{"v1beta1"}, Namespaced: true, Generated: true},
+		}}
+	// RabbitMQTopologyOperator declares queues, exchanges, bindings,
+	// policies, users, permissions and federation upstreams through the
+	// management API; its webhooks' certificate comes from cert-manager
+	// (the "with-certmanager" manifest).
+	RabbitMQTopologyOperator = Chart{Name: "messaging-topology-operator", Version: "1.19.1",
+		Manifest: "https://github.com/rabbitmq/messaging-topology-operator/releases/download/v1.19.1/messaging-topology-operator-with-certmanager.yaml", Kinds: []Kind{
+			topologyKind("Queue", "queues"), topologyKind("Exchange", "exchanges"), topologyKind("Binding", "bindings"),
+			topologyKind("Policy", "policies"), topologyKind("User", "users"), topologyKind("Permission", "permissions"),
+			topologyKind("Federation", "federations"),
+		}}
+)
+
+// topologyKind is a messaging-topology-operator kind (rabbitmq.com/v1beta1).
+func topologyKind(kind, plural string) Kind {
+	return Kind{Group: "rabbitmq.com", Kind: kind, Plural: plural, Versions: []string{"v1beta1"}, Namespaced: true, Generated: true}
+}
+
 // BarmanCloudPlugin is the name a Cluster's spec.plugins gives the Barman
 // Cloud plugin.
 const BarmanCloudPlugin = "barman-cloud.cloudnative-pg.io"
@@ -177,6 +216,17 @@ const (
 	// with Redis clients. Redis itself is licensed RSALv2/SSPLv1 from
 	// 7.4 (AGPLv3 added in 8.0), which the platform does not ship.
 	ValkeyImage = "docker.io/valkey/valkey:8.1.4"
+
+	// MongoDBImage is Percona Server for MongoDB 8.0, the release the
+	// operator 1.22.0 ships in its deploy/cr.yaml; PBMImage is Percona
+	// Backup for MongoDB, its backup agent, likewise.
+	MongoDBImage = "docker.io/percona/percona-server-mongodb:8.0.19-7"
+	PBMImage     = "docker.io/percona/percona-backup-mongodb:2.12.0"
+	// RabbitMQImage is the cluster-operator v2.20.0 default (cmd/main.go):
+	// RabbitMQ 4.1, whose quorum queues take message priorities (from 4.0:
+	// two levels, priority 0-4 normal and 5 and above high) and whose
+	// management plugin the topology operator calls.
+	RabbitMQImage = "docker.io/rabbitmq:4.1.3-management"
 )
 
 // Mode says how Install provides a chart.
@@ -215,6 +265,12 @@ func (c Chart) Validate() error {
 	if !exactVersion.MatchString(c.Version) {
 		return fmt.Errorf("chart %s: version %q is not an exact version (x.y.z)", c.Name, c.Version)
 	}
+	if c.Manifest != "" {
+		if !strings.HasPrefix(c.Manifest, "https://") || !strings.Contains(c.Manifest, "/v"+strings.TrimPrefix(c.Version, "v")+"/") {
+			return fmt.Errorf("chart %s: manifest %q is not an https URL of release v%s", c.Name, c.Manifest, strings.TrimPrefix(c.Version, "v"))
+		}
+		return nil
+	}
 	if !strings.HasPrefix(c.Repo, "https://") {
 		return fmt.Errorf("chart %s: repository %q is not an https URL", c.Name, c.Repo)
 	}
@@ -234,6 +290,15 @@ func Install(ctx *pulumi.Context, name string, c Chart, mode Mode, ns string, va
 		return Definitions(ctx, c.Kinds, opts...)
 	case Omitted:
 		return nil, nil
+	}
+	if c.Manifest != "" {
+		// A release manifest: applied as the project publishes it (its
+		// namespace is its own; values do not apply).
+		r, err := yamlv2.NewConfigFile(ctx, name, &yamlv2.ConfigFileArgs{File: pulumi.String(c.Manifest)}, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return []pulumi.Resource{r}, nil
 	}
 	v, err := Values(values, outputs)
 	if err != nil {

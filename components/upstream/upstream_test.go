@@ -13,7 +13,8 @@ import (
 )
 
 func TestEveryChartIsPinned(t *testing.T) {
-	for _, c := range []Chart{IstioBase, IstioCNI, Istiod, CertManager, Vault, ExternalSecrets, ChaosMesh, CloudNativePG, BarmanCloud, PrometheusOperatorCRDs} {
+	for _, c := range []Chart{IstioBase, IstioCNI, Istiod, CertManager, Vault, ExternalSecrets, ChaosMesh, CloudNativePG, BarmanCloud, PrometheusOperatorCRDs,
+		PerconaMongoDB, RabbitMQClusterOperator, RabbitMQTopologyOperator} {
 		assert.NoError(t, c.Validate(), c.Name)
 	}
 	cases := []struct {
@@ -23,6 +24,8 @@ func TestEveryChartIsPinned(t *testing.T) {
 		{Chart{Name: "x", Repo: "https://charts.example", Version: "1.2"}, `chart x: version "1.2" is not an exact version (x.y.z)`},
 		{Chart{Name: "x", Repo: "https://charts.example", Version: "^1.2.0"}, `chart x: version "^1.2.0" is not an exact version (x.y.z)`},
 		{Chart{Name: "x", Repo: "http://charts.example", Version: "1.2.3"}, `chart x: repository "http://charts.example" is not an https URL`},
+		{Chart{Name: "x", Version: "1.2.3", Manifest: "https://example.com/releases/download/v1.2.4/x.yml"}, `chart x: manifest "https://example.com/releases/download/v1.2.4/x.yml" is not an https URL of release v1.2.3`},
+		{Chart{Name: "x", Version: "1.2.3", Manifest: "http://example.com/releases/download/v1.2.3/x.yml"}, `chart x: manifest "http://example.com/releases/download/v1.2.3/x.yml" is not an https URL of release v1.2.3`},
 	}
 	for _, tc := range cases {
 		assert.EqualError(t, tc.chart.Validate(), tc.want)
@@ -30,7 +33,8 @@ func TestEveryChartIsPinned(t *testing.T) {
 }
 
 // chartsWithKinds are the charts whose kinds the platform writes.
-var chartsWithKinds = []Chart{IstioBase, CertManager, ExternalSecrets, ChaosMesh, CloudNativePG, BarmanCloud, PrometheusOperatorCRDs}
+var chartsWithKinds = []Chart{IstioBase, CertManager, ExternalSecrets, ChaosMesh, CloudNativePG, BarmanCloud, PrometheusOperatorCRDs,
+	PerconaMongoDB, RabbitMQClusterOperator, RabbitMQTopologyOperator}
 
 // Every kind the charts define for the platform's objects has a
 // definition with its group, names, versions and scope; the generated ones

@@ -276,3 +276,86 @@ redis := {
 with_redis(containers) := object.union(redis, {"spec": {"template": {"spec": {"containers": containers}}}})
 
 data_tier := [storage_class, pg_cluster, object_store, scheduled_backup, pooler, pooler_pdb, redis]
+
+# The data tier, part II (issue 15), as the platform renders it in prod: a
+# sharded Percona Server for MongoDB cluster (two shards and the config
+# server set, one member per zone, encrypted volumes, PITR backups to S3)
+# and a RabbitMQ cluster over three zones with a quorum queue that
+# dead-letters, through a policy, to a declared exchange bound to its
+# dead-letter queue.
+psmdb_volume := {"persistentVolumeClaim": {"storageClassName": "cloudscale-encrypted", "resources": {"requests": {"storage": "20Gi"}}}}
+
+psmdb_zone := {"antiAffinityTopologyKey": "topology.kubernetes.io/zone"}
+
+psmdb_set(name) := {"name": name, "size": 3, "affinity": psmdb_zone, "podDisruptionBudget": {"maxUnavailable": 1}, "volumeSpec": psmdb_volume}
+
+psmdb := {
+	"apiVersion": "psmdb.percona.com/v1", "kind": "PerconaServerMongoDB",
+	"metadata": {"name": "mongo-app", "namespace": "cloudscale"},
+	"spec": {
+		"crVersion": "1.22.0",
+		"image": "docker.io/percona/percona-server-mongodb:8.0.12-4",
+		"tls": {"mode": "requireTLS"},
+		"secrets": {"users": "mongo-app-users"},
+		"replsets": [psmdb_set("rs0"), psmdb_set("rs1")],
+		"sharding": {
+			"enabled": true,
+			"configsvrReplSet": object.remove(psmdb_set("cfg"), ["name"]),
+			"mongos": {"size": 3, "affinity": psmdb_zone, "podDisruptionBudget": {"maxUnavailable": 1}, "expose": {"type": "ClusterIP"}},
+		},
+		"backup": {
+			"enabled": true,
+			"image": "docker.io/percona/percona-backup-mongodb:2.11.0",
+			"storages": {"s3-main": {"type": "s3", "s3": {"bucket": "cloudscale-backups", "prefix": "mongo/app", "region": "eu-west-1", "credentialsSecret": "mongo-app-backup-s3"}}},
+			"pitr": {"enabled": true, "oplogSpanMin": 10},
+			"tasks": [{"name": "daily", "enabled": true, "schedule": "0 3 * * *", "storageName": "s3-main", "type": "physical", "retention": {"type": "count", "count": 7, "deleteFromStorage": true}}],
+		},
+	},
+}
+
+# with_psmdb(spec) merges spec into the cluster's (a list given replaces
+# the list).
+with_psmdb(spec) := object.union(psmdb, {"spec": spec})
+
+rabbitmq_labels := {"app.kubernetes.io/name": "rabbitmq-app"}
+
+rabbitmq := {
+	"apiVersion": "rabbitmq.com/v1beta1", "kind": "RabbitmqCluster",
+	"metadata": {"name": "rabbitmq-app", "namespace": "cloudscale"},
+	"spec": {
+		"replicas": 3,
+		"image": "docker.io/rabbitmq:4.1.3-management",
+		"persistence": {"storageClassName": "cloudscale-encrypted", "storage": "20Gi"},
+		"tls": {"secretName": "rabbitmq-app-tls", "caSecretName": "rabbitmq-app-ca", "disableNonTLSListeners": true},
+		"override": {"statefulSet": {"spec": {"template": {"spec": {"topologySpreadConstraints": [
+			{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": rabbitmq_labels}},
+		]}}}}},
+	},
+}
+
+with_rabbitmq(spec) := object.union(rabbitmq, {"spec": spec})
+
+rabbitmq_ref := {"name": "rabbitmq-app"}
+
+topology(kind, name, spec) := {
+	"apiVersion": "rabbitmq.com/v1beta1", "kind": kind,
+	"metadata": {"name": name, "namespace": "cloudscale"},
+	"spec": object.union({"vhost": "/", "rabbitmqClusterReference": rabbitmq_ref}, spec),
+}
+
+queue(name, spec) := topology("Queue", name, object.union({"name": name, "type": "quorum", "durable": true}, spec))
+
+orders_queue := queue("orders", {})
+
+orders_dlq := queue("orders-dlq", {})
+
+orders_dlx := topology("Exchange", "orders-dlx", {"name": "orders-dlx", "type": "fanout", "durable": true})
+
+orders_dlq_binding := topology("Binding", "orders-dlq", {"source": "orders-dlx", "destination": "orders-dlq", "destinationType": "queue", "routingKey": "#"})
+
+orders_policy := topology("Policy", "orders-dead-letter", {
+	"name": "orders-dead-letter", "pattern": "^orders$", "applyTo": "quorum_queues", "priority": 10,
+	"definition": {"dead-letter-exchange": "orders-dlx", "dead-letter-strategy": "at-least-once", "overflow": "reject-publish", "delivery-limit": 20},
+})
+
+data_tier_ii := [storage_class, psmdb, rabbitmq, orders_queue, orders_dlq, orders_dlx, orders_dlq_binding, orders_policy]

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -186,6 +187,275 @@ func (r *Redis) Validate(s *Spec, p *field.Path) field.ErrorList {
 		if !services[c] {
 			errs = append(errs, field.NotSupported(p.Child("clients").Index(i), c, slices.Sorted(maps.Keys(services))))
 		}
+	}
+	return errs
+}
+
+// Defaults of the document store and the message queue.
+const (
+	// DefaultMongoDBShards is two shards, the least that shards at all.
+	DefaultMongoDBShards = 2
+	// DefaultMongoDBMembers per replica set (and config server set).
+	DefaultMongoDBMembers = 3
+	// DefaultRabbitMQReplicas is three nodes: quorum queues keep a
+	// majority through one node's loss.
+	DefaultRabbitMQReplicas = 3
+	// DefaultRabbitMQVolumeSize holds each node's message store.
+	DefaultRabbitMQVolumeSize = "20Gi"
+	// DefaultDeliveryLimit is a queue's deliveries before dead-lettering.
+	DefaultDeliveryLimit = 5
+)
+
+// MongoDB is cloudscale:mongodb: the sharded cluster's shape and the
+// collections the services declare.
+type MongoDB struct {
+	// Shards is the number of shard replica sets (default 2).
+	Shards int `json:"shards"`
+	// Members per replica set, the config server set's too (default 3;
+	// odd; 3 or more in staging and prod, at most one per zone in prod).
+	Members int `json:"members"`
+	// MongosReplicas routers (default 3; 3 or more in staging and prod).
+	MongosReplicas int `json:"mongosReplicas"`
+	// VolumeSize of each member (empty: persistence.size).
+	VolumeSize string `json:"volumeSize"`
+	// BackupRetentionDays of daily backups (default 30).
+	BackupRetentionDays int `json:"backupRetentionDays"`
+	// Collections are the services' collections, created, sharded and
+	// indexed by their owners at start.
+	Collections []MongoCollection `json:"collections"`
+}
+
+// MongoCollection is one collection.
+type MongoCollection struct {
+	Database   string `json:"database"`
+	Collection string `json:"collection"`
+	// ShardKey is the shard key's fields in order; Hashed shards on the
+	// hash of its one field.
+	ShardKey []string `json:"shardKey"`
+	Hashed   bool     `json:"hashed,omitempty"`
+	// TextIndex are the fields of its text index.
+	TextIndex []string `json:"textIndex,omitempty"`
+	// Owner is the service that creates it; Clients read it.
+	Owner   string   `json:"owner"`
+	Clients []string `json:"clients,omitempty"`
+}
+
+// Default is 2 shards of 3 members, 3 routers, 30 days of backups.
+func (m *MongoDB) Default(s *Spec) {
+	*m = MongoDB{Shards: DefaultMongoDBShards, Members: DefaultMongoDBMembers, MongosReplicas: 3, BackupRetentionDays: DefaultBackupRetentionDays}
+}
+
+var (
+	mongoName  = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
+	fieldPath  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
+	queueName  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,200}$`)
+	bindingKey = regexp.MustCompile(`^[A-Za-z0-9_.*#-]+$`)
+)
+
+// Validate checks the shape against the environment and zones, and each
+// collection against the services.
+func (m *MongoDB) Validate(s *Spec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	lo := map[bool]int{true: MinProdReplicas, false: 1}[s.Environment.Production()]
+	if m.Shards < 2 {
+		errs = append(errs, field.Invalid(p.Child("shards"), m.Shards, "a sharded cluster needs 2 or more shards"))
+	}
+	switch {
+	case m.Members < lo || m.Members%2 == 0:
+		errs = append(errs, field.Invalid(p.Child("members"), m.Members, fmt.Sprintf("a replica set needs an odd number of members, %d or more in %s", lo, s.Environment)))
+	case s.Environment == Prod && len(s.Zones) >= MinProdReplicas && m.Members > len(s.Zones):
+		// (fewer zones are reported under zones)
+		errs = append(errs, field.Invalid(p.Child("members"), m.Members, fmt.Sprintf("more than the %d zones; prod places one member per zone", len(s.Zones))))
+	}
+	if m.MongosReplicas < lo {
+		errs = append(errs, field.Invalid(p.Child("mongosReplicas"), m.MongosReplicas, fmt.Sprintf("too few for %s; allowed: %d or more", s.Environment, lo)))
+	}
+	if q, err := resource.ParseQuantity(m.VolumeSize); m.VolumeSize != "" && (err != nil || q.Sign() <= 0) {
+		errs = append(errs, field.Invalid(p.Child("volumeSize"), m.VolumeSize, "not a size; e.g. 100Gi"))
+	}
+	if m.BackupRetentionDays < 1 {
+		errs = append(errs, field.Invalid(p.Child("backupRetentionDays"), m.BackupRetentionDays, "keeps no backup; allowed: 1 or more"))
+	}
+	services := s.Services.Names()
+	known := slices.Sorted(maps.Keys(services))
+	seen := map[string]bool{}
+	for i, c := range m.Collections {
+		f := p.Child("collections").Index(i)
+		if !mongoName.MatchString(c.Database) || c.Database == "admin" || c.Database == "config" || c.Database == "local" {
+			errs = append(errs, field.Invalid(f.Child("database"), c.Database, "a lowercase database name, not admin, config or local"))
+		}
+		if !mongoName.MatchString(c.Collection) {
+			errs = append(errs, field.Invalid(f.Child("collection"), c.Collection, "a lowercase collection name (letters, digits, _ and -)"))
+		}
+		if ns := c.Database + "." + c.Collection; seen[ns] {
+			errs = append(errs, field.Duplicate(f.Child("collection"), ns))
+		} else {
+			seen[ns] = true
+		}
+		switch {
+		case len(c.ShardKey) == 0:
+			errs = append(errs, field.Required(f.Child("shardKey"), "the fields the collection is sharded on"))
+		case c.Hashed && len(c.ShardKey) != 1:
+			errs = append(errs, field.Invalid(f.Child("shardKey"), c.ShardKey, "a hashed shard key has exactly one field"))
+		}
+		for j, k := range c.ShardKey {
+			if !fieldPath.MatchString(k) {
+				errs = append(errs, field.Invalid(f.Child("shardKey").Index(j), k, "not a field path (e.g. sku, address.country)"))
+			}
+		}
+		for j, k := range c.TextIndex {
+			if !fieldPath.MatchString(k) {
+				errs = append(errs, field.Invalid(f.Child("textIndex").Index(j), k, "not a field path (e.g. name, description)"))
+			}
+		}
+		errs = append(errs, serviceRefs(c.Owner, c.Clients, services, known, f.Child("owner"), f.Child("clients"))...)
+	}
+	return errs
+}
+
+// serviceRefs checks that owner is a declared service and every client too.
+func serviceRefs(owner string, clients []string, services map[string]bool, known []string, ownerPath, clientsPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if owner == "" {
+		errs = append(errs, field.Required(ownerPath, "a declared service"))
+	} else if !services[owner] {
+		errs = append(errs, field.NotSupported(ownerPath, owner, known))
+	}
+	for j, c := range clients {
+		if !services[c] {
+			errs = append(errs, field.NotSupported(clientsPath.Index(j), c, known))
+		}
+	}
+	return errs
+}
+
+// RabbitMQ is cloudscale:rabbitmq: the cluster's size, the queues the
+// services declare and federation from other regions.
+type RabbitMQ struct {
+	// Replicas is the node count (default 3; odd; 3 or more in staging
+	// and prod).
+	Replicas int `json:"replicas"`
+	// VolumeSize of each node (default 20Gi).
+	VolumeSize string          `json:"volumeSize"`
+	Queues     []RabbitMQQueue `json:"queues"`
+	// Federation is off when upstreams is empty.
+	Federation RabbitMQFederation `json:"federation"`
+}
+
+// RabbitMQQueue is one durable quorum queue, its exchange and binding.
+type RabbitMQQueue struct {
+	Name string `json:"name"`
+	// Vhost is the virtual host (default "/").
+	Vhost string `json:"vhost,omitempty"`
+	// Exchange is the topic exchange the queue is bound to with RoutingKey.
+	Exchange   string `json:"exchange"`
+	RoutingKey string `json:"routingKey"`
+	// DeliveryLimit is the deliveries before dead-lettering (default 5).
+	DeliveryLimit int `json:"deliveryLimit,omitempty"`
+	// Priority: its publishers send time-sensitive messages with a
+	// priority (RabbitMQ 4 quorum queues deliver 5 and above first).
+	Priority bool `json:"priority,omitempty"`
+	// Publishers (at least one) and Consumers are declared services.
+	Publishers []string `json:"publishers"`
+	Consumers  []string `json:"consumers,omitempty"`
+}
+
+// WithDefaults is q with the default vhost ("/") and delivery limit (5)
+// where it gives none.
+func (q RabbitMQQueue) WithDefaults() RabbitMQQueue {
+	if q.Vhost == "" {
+		q.Vhost = "/"
+	}
+	if q.DeliveryLimit == 0 {
+		q.DeliveryLimit = DefaultDeliveryLimit
+	}
+	return q
+}
+
+// RabbitMQFederation names the exchanges federated from each upstream.
+type RabbitMQFederation struct {
+	Exchanges []string           `json:"exchanges,omitempty"`
+	Upstreams []RabbitMQUpstream `json:"upstreams,omitempty"`
+}
+
+// RabbitMQUpstream is a remote cluster: its name and the Secret (key
+// "uri") that holds its amqps:// URI, created by the stack's operators.
+type RabbitMQUpstream struct {
+	Name      string `json:"name"`
+	URISecret string `json:"uriSecret"`
+}
+
+// Default is 3 nodes of 20Gi and no queue.
+func (r *RabbitMQ) Default(*Spec) {
+	*r = RabbitMQ{Replicas: DefaultRabbitMQReplicas, VolumeSize: DefaultRabbitMQVolumeSize}
+}
+
+// Validate checks the size, each queue and the federation.
+func (r *RabbitMQ) Validate(s *Spec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if lo := map[bool]int{true: MinProdReplicas, false: 1}[s.Environment.Production()]; r.Replicas < lo || r.Replicas%2 == 0 {
+		errs = append(errs, field.Invalid(p.Child("replicas"), r.Replicas, fmt.Sprintf("an odd number of nodes, %d or more in %s (quorum queues keep a majority through one loss)", lo, s.Environment)))
+	}
+	if q, err := resource.ParseQuantity(r.VolumeSize); err != nil || q.Sign() <= 0 {
+		errs = append(errs, field.Invalid(p.Child("volumeSize"), r.VolumeSize, "not a size; e.g. 20Gi"))
+	}
+	services := s.Services.Names()
+	known := slices.Sorted(maps.Keys(services))
+	seen := map[string]bool{}
+	exchanges := map[string]bool{}
+	for i := range r.Queues {
+		q := r.Queues[i].WithDefaults()
+		f := p.Child("queues").Index(i)
+		switch {
+		case !queueName.MatchString(q.Name) || strings.HasPrefix(q.Name, "amq.") || strings.HasSuffix(q.Name, ".dlq") || strings.HasSuffix(q.Name, ".dlx"):
+			errs = append(errs, field.Invalid(f.Child("name"), q.Name, "letters, digits and _ . : -; not amq.* (reserved) nor ending .dlq or .dlx (the dead-letter names)"))
+		case seen[q.Vhost+"/"+q.Name]:
+			errs = append(errs, field.Duplicate(f.Child("name"), q.Name))
+		}
+		seen[q.Vhost+"/"+q.Name] = true
+		if !queueName.MatchString(q.Exchange) || strings.HasPrefix(q.Exchange, "amq.") {
+			errs = append(errs, field.Invalid(f.Child("exchange"), q.Exchange, "an exchange name; amq.* is reserved"))
+		}
+		exchanges[q.Vhost+"/"+q.Exchange] = true
+		if !bindingKey.MatchString(q.RoutingKey) {
+			errs = append(errs, field.Invalid(f.Child("routingKey"), q.RoutingKey, "a binding key: words separated by '.', with * and #"))
+		}
+		if q.DeliveryLimit < 1 {
+			errs = append(errs, field.Invalid(f.Child("deliveryLimit"), q.DeliveryLimit, "allowed: 1 or more"))
+		}
+		if len(q.Publishers) == 0 {
+			errs = append(errs, field.Required(f.Child("publishers"), "at least one declared service"))
+		}
+		for j, svc := range q.Publishers {
+			if !services[svc] {
+				errs = append(errs, field.NotSupported(f.Child("publishers").Index(j), svc, known))
+			}
+		}
+		for j, svc := range q.Consumers {
+			if !services[svc] {
+				errs = append(errs, field.NotSupported(f.Child("consumers").Index(j), svc, known))
+			}
+		}
+	}
+	fp := p.Child("federation")
+	for i, x := range r.Federation.Exchanges {
+		if !exchanges["/"+x] {
+			errs = append(errs, field.Invalid(fp.Child("exchanges").Index(i), x, "not a declared queue's exchange in vhost /"))
+		}
+	}
+	names := map[string]bool{}
+	for i, u := range r.Federation.Upstreams {
+		f := fp.Child("upstreams").Index(i)
+		if !serverName.MatchString(u.Name) || names[u.Name] {
+			errs = append(errs, field.Invalid(f.Child("name"), u.Name, "a unique lowercase name (letters, digits, -)"))
+		}
+		names[u.Name] = true
+		if !serverName.MatchString(u.URISecret) {
+			errs = append(errs, field.Invalid(f.Child("uriSecret"), u.URISecret, "the name of a Secret (key uri) holding the upstream's amqps:// URI, never the URI itself"))
+		}
+	}
+	if len(r.Federation.Upstreams) > 0 && len(r.Federation.Exchanges) == 0 {
+		errs = append(errs, field.Required(fp.Child("exchanges"), "the exchanges to federate from the upstreams"))
 	}
 	return errs
 }

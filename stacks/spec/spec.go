@@ -78,6 +78,8 @@ type Spec struct {
 	Services     Services    `json:"services"`
 	Postgres     Postgres    `json:"postgres"`
 	Redis        Redis       `json:"redis"`
+	MongoDB      MongoDB     `json:"mongodb"`
+	RabbitMQ     RabbitMQ    `json:"rabbitmq"`
 	Gateway      Gateway     `json:"gateway"`
 	Mesh         Mesh        `json:"mesh"`
 	Security     Security    `json:"security"`

@@ -276,3 +276,76 @@ env_named(c, name) := es[count(es) - 1] if {
 	es := [e | some e in object.get(c, "env", []); e.name == name]
 	count(es) > 0
 }
+
+# RabbitMQ messaging topology (rabbitmq.com/v1beta1 Queue, Exchange,
+# Binding, Policy), read the way the messaging-topology-operator and
+# RabbitMQ read them.
+
+# rabbit_cluster: the RabbitmqCluster an object is declared in,
+# "<namespace>/<name>": rabbitmqClusterReference.namespace defaults to the
+# object's own namespace; a reference through a connection Secret names
+# the Secret instead.
+rabbit_cluster(r) := concat("/", [ns, name]) if {
+	ref := object.get(r.inputs, ["spec", "rabbitmqClusterReference"], {})
+	ns := non_empty(object.get(ref, "namespace", ""), namespace(r))
+	name := non_empty(object.get(ref, "name", ""), concat("", ["secret:", object.get(ref, ["connectionSecret", "name"], "")]))
+}
+
+# rabbit_vhost: the object's vhost; the CRDs default it to "/".
+rabbit_vhost(r) := non_empty(object.get(r.inputs, ["spec", "vhost"], "/"), "/")
+
+non_empty(v, _) := v if v != ""
+
+non_empty("", d) := d
+
+# rabbit_args: a queue's (or binding's) arguments object.
+rabbit_args(r) := a if {
+	a := object.get(r.inputs, ["spec", "arguments"], {})
+	is_object(a)
+} else := {}
+
+# rabbit_queue_type: the type RabbitMQ declares a Queue with. spec.type,
+# when set, is sent as x-queue-type and wins over the argument; "" when
+# neither is set (the vhost's default queue type applies).
+rabbit_queue_type(r) := lower(t) if {
+	t := object.get(r.inputs, ["spec", "type"], "")
+	t != ""
+} else := lower(t) if {
+	t := sprintf("%v", [rabbit_args(r)["x-queue-type"]])
+} else := ""
+
+# Percona Server for MongoDB (psmdb.percona.com/v1 PerconaServerMongoDB,
+# operator 1.22), read the way the operator builds it.
+
+psmdb_sharded(spec) if spec.sharding.enabled == true
+
+# psmdb_sets: the mongod replica sets the operator builds, each as
+# {"what": how messages name it, "set": its spec, "arbiter": whether an
+# arbiter may vote in it}: every spec.replsets entry (named rs<index> when
+# it has no name), and, when sharding is enabled, the config server set
+# (always named cfg; the operator turns its arbiter off).
+psmdb_sets(spec) := array.concat(
+	[{"what": sprintf("replica set %v", [object.get(rs, "name", sprintf("rs%d", [i]))]), "set": rs, "arbiter": true} |
+		some i, rs in object.get(spec, "replsets", [])
+	],
+	psmdb_config_set(spec),
+)
+
+psmdb_config_set(spec) := [{"what": "config server replica set cfg", "set": spec.sharding.configsvrReplSet, "arbiter": false}] if {
+	psmdb_sharded(spec)
+	is_object(spec.sharding.configsvrReplSet)
+} else := []
+
+# psmdb_members: every group of mongod pods the operator configures on its
+# own: the sets above, and their enabled non-voting and hidden members,
+# each with its own configuration and volumeSpec (without one they take
+# the set's, which is judged on the set).
+psmdb_members(spec) := array.concat(
+	[{"what": s.what, "member": s.set} | some s in psmdb_sets(spec)],
+	[{"what": sprintf("%s %s members", [s.what, kind]), "member": m} |
+		some s in psmdb_sets(spec)
+		some kind in ["nonvoting", "hidden"]
+		m := object.get(s.set, kind, {})
+		m.enabled == true
+	],
+)

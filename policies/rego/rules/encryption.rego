@@ -136,7 +136,8 @@ sse_kms(d) if {
 }
 
 # CS-ENC-005 (persistent volumes are encrypted) is a stack rule: it joins
-# CloudNativePG clusters with the StorageClasses they name.
+# CloudNativePG clusters, Percona MongoDB replica sets and RabbitMQ
+# clusters with the StorageClasses they name.
 
 # METADATA
 # title: AKS uses host encryption and a disk encryption set
@@ -408,3 +409,40 @@ mesh_config(r) := m if {
 	m := yaml.unmarshal(r.inputs.data.mesh)
 	is_object(m)
 } else := {}
+
+# METADATA
+# title: MongoDB encrypts its data at rest
+# description: "Percona Server for MongoDB encrypts its data files (WiredTiger encryption at rest) by default: the operator starts every mongod with --enableEncryption and a key from the Secret spec.secrets.encryptionKey (generated as <cluster>-mongodb-encryption-key when unset), or from Vault when the configuration has security.vault. Only a set's own mongod configuration turns it off: security.enableEncryption false (in any YAML 1.1 spelling the operator reads as false: false, no, off, n; block or flow style, any indentation) in the configuration of a replica set, of its non-voting or hidden members, or of the config server set cfg. A set on the inMemory storage engine (storage.engine inMemory) keeps its data in memory, but its configuration must not turn encryption off either."
+# custom:
+#   id: CS-ENC-014
+#   severity: high
+#   category: encryption
+#   enforcement: {dev: mandatory, staging: mandatory, prod: mandatory}
+#   fix: "Remove security.enableEncryption: false from spec.replsets[].configuration (and nonvoting, hidden, sharding.configsvrReplSet configuration); leave spec.secrets.encryptionKey unset for a generated key, or name a Secret holding one (or configure security.vault)."
+cs_enc_014 contains f if {
+	some r in input.kinds["psmdb.percona.com/PerconaServerMongoDB"]
+	some m in lib.psmdb_members(object.get(r.inputs, "spec", {}))
+	mongod_encryption_off(object.get(m.member, "configuration", ""))
+	f := {"urn": r.urn, "msg": sprintf("PerconaServerMongoDB %s/%s %s %s (security.enableEncryption false in its configuration), so its data files are written in plain text", [lib.namespace(r), lib.name(r), m.what, engine_text(m.member)])}
+}
+
+# mongod_encryption_off: the mongod configuration (a YAML string) sets
+# security.enableEncryption to false, as the operator (gopkg.in/yaml.v2,
+# YAML 1.1) reads it.
+mongod_encryption_off(conf) if {
+	is_string(conf)
+	yaml.is_valid(conf)
+	c := yaml.unmarshal(conf)
+	is_object(c)
+	yaml_false(c.security.enableEncryption)
+}
+
+# yaml_false: YAML 1.1 false, as gopkg.in/yaml.v2 (the operator) resolves
+# a plain scalar; OPA's YAML reader leaves n, no and off as strings.
+yaml_false(false)
+
+yaml_false(v) if v in {"n", "N", "no", "No", "NO", "off", "Off", "OFF"}
+
+engine_text(m) := "runs the inMemory storage engine with encryption at rest turned off" if {
+	object.get(m, ["storage", "engine"], "wiredTiger") == "inMemory"
+} else := "turns encryption at rest off"

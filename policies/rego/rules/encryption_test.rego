@@ -251,3 +251,38 @@ test_cs_enc_013_fail if {
 test_cs_enc_013_fail_without_mesh_key if {
 	count(enc.cs_enc_013) == 2 with input as fx.kube([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "istio", "namespace": "istio-system"}, "data": {}}])
 }
+
+# Percona encrypts at rest by default: a configuration that leaves
+# security.enableEncryption unset, or sets it true, or keeps the key in
+# Vault, passes; so does a set that names its key Secret or does not.
+test_cs_enc_014_pass if {
+	count(enc.cs_enc_014) == 0 with input as fx.kube(array.concat(fx.data_tier_ii, [
+		object.union(
+			fx.with_psmdb({"secrets": {"encryptionKey": "mongo-keys"}, "replsets": [
+				object.union(fx.psmdb_set("rs0"), {"configuration": "operationProfiling:\n  mode: slowOp\nsecurity:\n  enableEncryption: true\n"}),
+				object.union(fx.psmdb_set("rs1"), {"configuration": "security:\n  vault:\n    serverName: vault\n"}),
+			]}),
+			{"metadata": {"name": "explicit"}},
+		),
+	]))
+}
+
+test_cs_enc_014_fail if {
+	enc.cs_enc_014 == {
+		{"urn": "urn:mongo-app", "msg": "PerconaServerMongoDB cloudscale/mongo-app replica set rs0 turns encryption at rest off (security.enableEncryption false in its configuration), so its data files are written in plain text"},
+		{"urn": "urn:mongo-app", "msg": "PerconaServerMongoDB cloudscale/mongo-app replica set rs1 runs the inMemory storage engine with encryption at rest turned off (security.enableEncryption false in its configuration), so its data files are written in plain text"},
+		{"urn": "urn:mongo-app", "msg": "PerconaServerMongoDB cloudscale/mongo-app replica set rs1 nonvoting members turns encryption at rest off (security.enableEncryption false in its configuration), so its data files are written in plain text"},
+		{"urn": "urn:mongo-app", "msg": "PerconaServerMongoDB cloudscale/mongo-app config server replica set cfg turns encryption at rest off (security.enableEncryption false in its configuration), so its data files are written in plain text"},
+	} with input as fx.kube([fx.with_psmdb({
+		"replsets": [
+			object.union(fx.psmdb_set("rs0"), {"configuration": "security:\n    enableEncryption:    false\n"}),
+			object.union(fx.psmdb_set("rs1"), {
+				"storage": {"engine": "inMemory"},
+				"configuration": "security: {enableEncryption: no}",
+				# the non-voting members' own configuration (YAML 1.1: off is false)
+				"nonvoting": {"enabled": true, "size": 1, "configuration": "security:\n  enableEncryption: off\n"},
+			}),
+		],
+		"sharding": {"configsvrReplSet": {"configuration": "systemLog:\n  verbosity: 0\nsecurity: { enableEncryption : False }\n"}},
+	})])
+}

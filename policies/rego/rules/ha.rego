@@ -407,3 +407,333 @@ redis_cluster_mode(r) if {
 	some c in lib.redis_servers(r)
 	lib.flag_value(lib.command_line(c), "--cluster-enabled") == "yes"
 }
+
+# The data tier, part II (issue 15): Percona Server for MongoDB and
+# RabbitMQ. CS-HA-023 (dead-letter targets) joins queues with policies,
+# bindings and exchanges, so it is a stack rule.
+
+psmdb_kind := "psmdb.percona.com/PerconaServerMongoDB"
+
+psmdb_name(r) := sprintf("PerconaServerMongoDB %s/%s", [lib.namespace(r), lib.name(r)])
+
+# METADATA
+# title: MongoDB runs as a sharded cluster of odd replica sets of 3 or more
+# description: "A PerconaServerMongoDB cluster is sharded (spec.sharding.enabled) over 2 or more shard replica sets; every replica set (each shard, and the config server set cfg) has 3 or more data-bearing members (size) and an odd number of voting members (size, plus an enabled arbiter in a shard), so it keeps a majority and a copy through the loss of one member or zone and cannot split into two equal halves; and 3 or more mongos routers keep the cluster reachable through a zone loss. Without spec.unsafeFlags.replsetSize the operator refuses an even set rather than fixing it."
+# custom:
+#   id: CS-HA-018
+#   severity: high
+#   category: ha
+#   enforcement: {dev: advisory, staging: mandatory, prod: mandatory}
+#   fix: "Set spec.sharding {enabled: true, configsvrReplSet: {size: 3, ...}, mongos: {size: 3, ...}} and give spec.replsets 2 or more entries of size 3 (or 5), without an arbiter."
+cs_ha_018 contains f if {
+	some r in input.kinds[psmdb_kind]
+	not lib.psmdb_sharded(object.get(r.inputs, "spec", {}))
+	f := {"urn": r.urn, "msg": sprintf("%s is not sharded (spec.sharding.enabled is not true): one replica set holds all its data", [psmdb_name(r)])}
+}
+
+cs_ha_018 contains f if {
+	some r in input.kinds[psmdb_kind]
+	spec := object.get(r.inputs, "spec", {})
+	lib.psmdb_sharded(spec)
+	shards := [s.what | some s in lib.psmdb_sets(spec); s.arbiter]
+	count(shards) < 2
+	f := {"urn": r.urn, "msg": sprintf("%s is sharded over %v shard replica sets%s; a sharded cluster spreads its data over 2 or more", [psmdb_name(r), count(shards), listed(shards)])}
+}
+
+cs_ha_018 contains f if {
+	some r in input.kinds[psmdb_kind]
+	spec := object.get(r.inputs, "spec", {})
+	lib.psmdb_sharded(spec)
+	count(lib.psmdb_config_set(spec)) == 0
+	f := {"urn": r.urn, "msg": sprintf("%s enables sharding without a config server replica set (spec.sharding.configsvrReplSet), which the operator refuses", [psmdb_name(r)])}
+}
+
+cs_ha_018 contains f if {
+	some r in input.kinds[psmdb_kind]
+	some s in lib.psmdb_sets(object.get(r.inputs, "spec", {}))
+	msg := psmdb_size_problem(s)
+	f := {"urn": r.urn, "msg": sprintf("%s %s", [psmdb_name(r), msg])}
+}
+
+cs_ha_018 contains f if {
+	some r in input.kinds[psmdb_kind]
+	spec := object.get(r.inputs, "spec", {})
+	lib.psmdb_sharded(spec)
+	n := object.get(spec, ["sharding", "mongos", "size"], 0)
+	n < 3
+	f := {"urn": r.urn, "msg": sprintf("%s runs %v mongos routers (spec.sharding.mongos.size); 3 or more, one per zone, keep the cluster reachable through a zone loss", [psmdb_name(r), n])}
+}
+
+listed(names) := sprintf(" (%s)", [concat(", ", names)]) if count(names) > 0
+
+listed(names) := "" if count(names) == 0
+
+psmdb_size_problem(s) := sprintf("%s has size %v; 3 or more data-bearing members keep a majority and a copy through the loss of one", [s.what, n]) if {
+	n := object.get(s.set, "size", 0)
+	n < 3
+} else := sprintf("%s has %s: an even number of voting members tolerates no more failures than one fewer and can split into two equal halves, neither with a majority", [s.what, voters_text(s)]) if {
+	psmdb_voters(s) % 2 == 0
+}
+
+psmdb_arbiters(s) := object.get(s.set, ["arbiter", "size"], 1) if {
+	s.arbiter
+	s.set.arbiter.enabled == true
+} else := 0
+
+psmdb_voters(s) := object.get(s.set, "size", 0) + psmdb_arbiters(s)
+
+voters_text(s) := sprintf("size %v (%v voting members)", [s.set.size, psmdb_voters(s)]) if {
+	psmdb_arbiters(s) == 0
+} else := sprintf("size %v and %v arbiter (%v voting members)", [s.set.size, psmdb_arbiters(s), psmdb_voters(s)])
+
+# METADATA
+# title: MongoDB keeps one member of each replica set per zone
+# description: "Each replica set of a PerconaServerMongoDB cluster (every shard and the config server set) and its mongos routers are spread over zones, so a zone loss takes at most one member of each: affinity.antiAffinityTopologyKey topology.kubernetes.io/zone (the operator's required pod anti-affinity on that key), or affinity.advanced with a required pod anti-affinity term on the zone (advanced replaces antiAffinityTopologyKey), or a topologySpreadConstraint on the zone with whenUnsatisfiable DoNotSchedule and maxSkew 1 (the operator's defaults for both when unset). The operator's default is anti-affinity on kubernetes.io/hostname, which lets a whole set land in one zone; since operator 1.16 it replaces any key other than kubernetes.io/hostname, topology.kubernetes.io/zone, topology.kubernetes.io/region and none with the hostname."
+# custom:
+#   id: CS-HA-019
+#   severity: high
+#   category: ha
+#   enforcement: {dev: advisory, staging: advisory, prod: mandatory}
+#   fix: "Set affinity.antiAffinityTopologyKey: topology.kubernetes.io/zone on every spec.replsets entry, on spec.sharding.configsvrReplSet and on spec.sharding.mongos (with no more members per set than zones), or a topologySpreadConstraint {topologyKey: topology.kubernetes.io/zone, maxSkew: 1, whenUnsatisfiable: DoNotSchedule} on each."
+cs_ha_019 contains f if {
+	some r in input.kinds[psmdb_kind]
+	some c in psmdb_zone_components(object.get(r.inputs, "spec", {}))
+	c.size >= 2
+	not psmdb_zone_spread(c.spec)
+	f := {"urn": r.urn, "msg": sprintf("%s %s (%v members) has no zone spread: %s, and no topologySpreadConstraint on %s has whenUnsatisfiable DoNotSchedule and maxSkew 1, so one zone can hold a majority of it", [psmdb_name(r), c.what, c.size, psmdb_affinity_text(c.spec), zone_key])}
+}
+
+psmdb_zone_components(spec) := array.concat(
+	[{"what": s.what, "size": object.get(s.set, "size", 0), "spec": s.set} | some s in lib.psmdb_sets(spec)],
+	psmdb_mongos(spec),
+)
+
+psmdb_mongos(spec) := [{"what": "mongos", "size": object.get(spec.sharding.mongos, "size", 0), "spec": spec.sharding.mongos}] if {
+	lib.psmdb_sharded(spec)
+	is_object(spec.sharding.mongos)
+} else := []
+
+psmdb_zone_spread(m) if {
+	some c in object.get(m, "topologySpreadConstraints", [])
+	c.topologyKey == zone_key
+	object.get(c, "whenUnsatisfiable", "DoNotSchedule") in {"DoNotSchedule", ""}
+	object.get(c, "maxSkew", 1) in {0, 1}
+}
+
+psmdb_zone_spread(m) if {
+	psmdb_advanced(m)
+	some t in object.get(m, ["affinity", "advanced", "podAntiAffinity", "requiredDuringSchedulingIgnoredDuringExecution"], [])
+	t.topologyKey == zone_key
+}
+
+psmdb_zone_spread(m) if {
+	not psmdb_advanced(m)
+	psmdb_topology_key(m) == zone_key
+}
+
+psmdb_advanced(m) if object.get(m, ["affinity", "advanced"], null) != null
+
+# psmdb_topology_key: the key of the required anti-affinity the operator
+# builds from antiAffinityTopologyKey (kubernetes.io/hostname when unset or
+# not one it supports; none turns it off).
+psmdb_topology_key(m) := k if {
+	k := object.get(m, ["affinity", "antiAffinityTopologyKey"], "")
+	k in {"none", "kubernetes.io/hostname", zone_key, "topology.kubernetes.io/region"}
+} else := "kubernetes.io/hostname"
+
+psmdb_affinity_text(m) := sprintf("affinity.advanced (which replaces antiAffinityTopologyKey) requires no pod anti-affinity on %s", [zone_key]) if {
+	psmdb_advanced(m)
+} else := "its pod anti-affinity is off (antiAffinityTopologyKey none)" if {
+	psmdb_topology_key(m) == "none"
+} else := "its pod anti-affinity is on kubernetes.io/hostname (the operator's default)" if {
+	object.get(m, ["affinity", "antiAffinityTopologyKey"], "") == ""
+} else := sprintf("its pod anti-affinity is on kubernetes.io/hostname (the operator replaces antiAffinityTopologyKey %v, which it does not support)", [m.affinity.antiAffinityTopologyKey]) if {
+	m.affinity.antiAffinityTopologyKey != psmdb_topology_key(m)
+} else := sprintf("its pod anti-affinity is on %s", [psmdb_topology_key(m)])
+
+# METADATA
+# title: MongoDB backups are scheduled, retained and allow point-in-time recovery
+# description: "A PerconaServerMongoDB cluster enables backups (spec.backup.enabled) to at least one storage (spec.backup.storages; with several, exactly one marked main: true, where the operator keeps the oplog), saves the oplog for point-in-time recovery (spec.backup.pitr.enabled), and has an enabled backup task with a schedule; every scheduled task names a declared storage (storageName may be left out when there is exactly one) and keeps a bounded number of backups (retention.count, or the deprecated keep, 1 or more; retention counts from crVersion 1.21.0). Without a full backup PBM uploads no oplog, so point-in-time recovery needs both."
+# custom:
+#   id: CS-HA-020
+#   severity: high
+#   category: ha
+#   enforcement: {dev: advisory, staging: mandatory, prod: mandatory}
+#   fix: "Set spec.backup {enabled: true, storages: {<name>: {type: s3, s3: {bucket, prefix, region, credentialsSecret}}}, pitr: {enabled: true, oplogSpanMin: 10}, tasks: [{name: daily, enabled: true, schedule: '0 3 * * *', storageName: <name>, type: physical, retention: {type: count, count: 7, deleteFromStorage: true}}]}."
+cs_ha_020 contains f if {
+	some r in input.kinds[psmdb_kind]
+	spec := object.get(r.inputs, "spec", {})
+	some msg in psmdb_backup_problems(object.get(spec, "backup", {}), spec)
+	f := {"urn": r.urn, "msg": sprintf("%s %s", [psmdb_name(r), msg])}
+}
+
+psmdb_backup_problems(b, _) := {"takes no backups (spec.backup.enabled is not true), so it has neither backups nor point-in-time recovery"} if {
+	not b.enabled == true
+}
+
+psmdb_backup_problems(b, spec) := (storage_problems(b) | pitr_problems(b)) | task_problems(b, spec) if b.enabled == true
+
+backup_storages(b) := s if {
+	s := object.get(b, "storages", {})
+	is_object(s)
+} else := {}
+
+storage_problems(b) := {"declares no backup storage (spec.backup.storages)"} if {
+	count(backup_storages(b)) == 0
+} else := {sprintf("declares %v backup storages (%s) and marks %v of them main: true; with several storages the operator needs exactly one main storage, which holds the oplog for point-in-time recovery", [count(names), concat(", ", names), count(mains)])} if {
+	names := sort(object.keys(backup_storages(b)))
+	count(names) > 1
+	mains := [n | some n, s in backup_storages(b); s.main == true]
+	count(mains) != 1
+} else := set()
+
+pitr_problems(b) := {"does not save the oplog for point-in-time recovery (spec.backup.pitr.enabled)"} if {
+	not b.pitr.enabled == true
+} else := set()
+
+scheduled_tasks(b) := [t |
+	some t in object.get(b, "tasks", [])
+	t.enabled == true
+	object.get(t, "schedule", "") != ""
+]
+
+task_problems(b, _) := {"schedules no backup (no spec.backup.tasks entry is enabled with a schedule)"} if {
+	count(scheduled_tasks(b)) == 0
+}
+
+task_problems(b, spec) := {msg | some t in scheduled_tasks(b); msg := task_storage_problem(t, b)} | {msg | some t in scheduled_tasks(b); msg := task_retention_problem(t, spec)} if {
+	count(scheduled_tasks(b)) > 0
+}
+
+task_storage_problem(t, b) := sprintf("backup task %v names storage %v, which spec.backup.storages does not declare", [t.name, t.storageName]) if {
+	object.get(t, "storageName", "") != ""
+	not backup_storages(b)[t.storageName]
+} else := sprintf("backup task %v names no storage (storageName) and spec.backup.storages declares %v", [t.name, count(backup_storages(b))]) if {
+	object.get(t, "storageName", "") == ""
+	count(backup_storages(b)) > 1
+}
+
+task_retention_problem(t, spec) := sprintf("backup task %v keeps every backup (%s), so its storage grows without bound", [t.name, retention_text(t, spec)]) if {
+	task_keeps(t, spec) < 1
+}
+
+# task_keeps: how many backups the operator keeps for a task: retention.count
+# when retention is set (from crVersion 1.21.0), else the deprecated keep;
+# 0 keeps them all.
+task_keeps(t, spec) := object.get(t, ["retention", "count"], 0) if {
+	retention_read(t, spec)
+} else := object.get(t, "keep", 0)
+
+retention_read(t, spec) if {
+	is_object(t.retention)
+	not old_cr(spec)
+}
+
+old_cr(spec) if {
+	semver.is_valid(spec.crVersion)
+	semver.compare(spec.crVersion, "1.21.0") < 0
+}
+
+retention_text(t, spec) := sprintf("retention.count %v", [object.get(t, ["retention", "count"], 0)]) if {
+	retention_read(t, spec)
+} else := sprintf("crVersion %v reads keep, not retention, and keep is %v", [spec.crVersion, object.get(t, "keep", 0)]) if {
+	is_object(t.retention)
+} else := "no retention.count or keep"
+
+# METADATA
+# title: RabbitMQ clusters run an odd number of nodes spread over zones
+# description: "A RabbitmqCluster runs an odd number of replicas (an even cluster tolerates no more failures than the odd number below it and can split into two halves, neither with the majority quorum queues need), and, when it runs 2 or more, spreads them over zones: a topologySpreadConstraint on topology.kubernetes.io/zone with whenUnsatisfiable DoNotSchedule and maxSkew 1 in spec.override.statefulSet.spec.template.spec, or a required pod anti-affinity on the zone in spec.affinity or the override's affinity, whose labelSelector selects the cluster's pods (app.kubernetes.io/name: <cluster>). The constraint the operator adds by default (topology.kubernetes.io/zone, whenUnsatisfiable ScheduleAnyway) only prefers a spread, so every node may still land in one zone; a constraint on the same key in the override is merged into it (a strategic merge on topologyKey), so it needs only whenUnsatisfiable DoNotSchedule. (CS-HA-004 asks for 3 or more replicas.)"
+# custom:
+#   id: CS-HA-021
+#   severity: high
+#   category: ha
+#   enforcement: {dev: advisory, staging: mandatory, prod: mandatory}
+#   fix: "Set spec.replicas to 3 (or 5) and spec.override.statefulSet.spec.template.spec.topologySpreadConstraints [{maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app.kubernetes.io/name: <cluster>}}}]."
+cs_ha_021 contains f if {
+	some r in input.kinds["rabbitmq.com/RabbitmqCluster"]
+	n := rabbit_replicas(r)
+	n >= 2
+	n % 2 == 0
+	f := {"urn": r.urn, "msg": sprintf("RabbitmqCluster %s/%s runs %v replicas: an even cluster tolerates no more failures than %v and can split into two halves of %v, neither with a majority", [lib.namespace(r), lib.name(r), n, n - 1, n / 2])}
+}
+
+cs_ha_021 contains f if {
+	some r in input.kinds["rabbitmq.com/RabbitmqCluster"]
+	n := rabbit_replicas(r)
+	n >= 2
+	not rabbit_zone_spread(r)
+	f := {"urn": r.urn, "msg": sprintf("RabbitmqCluster %s/%s runs %v replicas and no zone spread (no topologySpreadConstraint on %s with DoNotSchedule and maxSkew 1 in spec.override.statefulSet.spec.template.spec, and no required pod anti-affinity on the zone, selecting its pods); the operator's own zone constraint only prefers a spread (ScheduleAnyway), so one zone can hold a majority", [lib.namespace(r), lib.name(r), n, zone_key])}
+}
+
+rabbit_replicas(r) := object.get(r.inputs, ["spec", "replicas"], 1)
+
+rabbit_pod_spec(r) := object.get(r.inputs, ["spec", "override", "statefulSet", "spec", "template", "spec"], {})
+
+# rabbit_pod_labels: the labels of a cluster's pods: the cluster object's,
+# the operator's own (which win over those), and the override template's
+# (copied over all of them).
+rabbit_pod_labels(r) := object.union_n([
+	object.get(r.inputs, ["metadata", "labels"], {}),
+	{"app.kubernetes.io/name": lib.name(r), "app.kubernetes.io/component": "rabbitmq", "app.kubernetes.io/part-of": "rabbitmq"},
+	object.get(r.inputs, ["spec", "override", "statefulSet", "spec", "template", "metadata", "labels"], {}),
+])
+
+# The operator's own constraint on the zone prefers a spread
+# (ScheduleAnyway); the override's constraint on the same key is merged
+# into it (a strategic merge on topologyKey), so what the override leaves
+# out (maxSkew, whenUnsatisfiable, the labelSelector) comes from it.
+rabbit_default_zone_constraint(r) := {
+	"maxSkew": 1, "topologyKey": zone_key, "whenUnsatisfiable": "ScheduleAnyway",
+	"labelSelector": {"matchLabels": {"app.kubernetes.io/name": lib.name(r)}},
+}
+
+rabbit_zone_spread(r) if {
+	some override in object.get(rabbit_pod_spec(r), "topologySpreadConstraints", [])
+	override.topologyKey == zone_key
+	c := object.union(rabbit_default_zone_constraint(r), override)
+	c.whenUnsatisfiable == "DoNotSchedule"
+	c.maxSkew == 1
+	lib.selects(c.labelSelector, rabbit_pod_labels(r))
+}
+
+rabbit_zone_spread(r) if {
+	some a in [object.get(r.inputs, ["spec", "affinity"], {}), object.get(rabbit_pod_spec(r), "affinity", {})]
+	some t in object.get(a, ["podAntiAffinity", "requiredDuringSchedulingIgnoredDuringExecution"], [])
+	t.topologyKey == zone_key
+	lib.selects(t.labelSelector, rabbit_pod_labels(r))
+}
+
+# METADATA
+# title: RabbitMQ queues are replicated (quorum queues)
+# description: "Every Queue is a quorum queue (spec.type quorum, or arguments x-queue-type quorum when spec.type is unset; spec.type wins when both are set): a classic queue lives on one node, so its messages are unavailable, or lost, with that node. A queue without a type takes the vhost's default, classic unless the vhost sets another, so the type is asked for explicitly. Streams are accepted: they are replicated over a Raft log like quorum queues. RabbitMQ refuses a quorum queue or stream declared with durable false or autoDelete true."
+# custom:
+#   id: CS-HA-022
+#   severity: high
+#   category: ha
+#   enforcement: {dev: advisory, staging: mandatory, prod: mandatory}
+#   fix: "Set spec.type: quorum and spec.durable: true (and leave autoDelete unset) on every Queue; configure limits through a Policy (delivery-limit, dead-letter-exchange) rather than arguments."
+cs_ha_022 contains f if {
+	some r in input.kinds["rabbitmq.com/Queue"]
+	msg := queue_type_problem(r, lib.rabbit_queue_type(r))
+	f := {"urn": r.urn, "msg": sprintf("Queue %s/%s (%s) %s", [lib.namespace(r), lib.name(r), queue_text(r), msg])}
+}
+
+queue_text(r) := sprintf("queue %v in vhost %v", [object.get(r.inputs, ["spec", "name"], lib.name(r)), lib.rabbit_vhost(r)])
+
+queue_type_problem(_, "") := "sets no type (spec.type, or arguments x-queue-type), so it takes the vhost's default type, a classic queue unless the vhost sets another: a classic queue lives on one node and is lost with it"
+
+queue_type_problem(_, t) := sprintf("is a %s queue, not a quorum queue: it lives on one node and is lost with it", [t]) if {
+	t != ""
+	not t in {"quorum", "stream"}
+}
+
+queue_type_problem(r, t) := sprintf("is a %s queue declared with durable false, which RabbitMQ refuses", [t]) if {
+	t in {"quorum", "stream"}
+	r.inputs.spec.durable == false
+}
+
+queue_type_problem(r, t) := sprintf("is a %s queue declared with autoDelete true, which RabbitMQ refuses", [t]) if {
+	t in {"quorum", "stream"}
+	r.inputs.spec.autoDelete == true
+	not r.inputs.spec.durable == false
+}

@@ -238,3 +238,192 @@ test_cs_ha_017_fail if {
 		object.union(fx.with_redis([fx.redis_server, object.union(fx.redis_sentinel, {"name": "sentinel", "env": []})]), {"metadata": {"name": "unset"}}),
 	])
 }
+
+# The data tier, part II (issue 15): the platform's Percona MongoDB and
+# RabbitMQ objects pass every rule; each failing test breaks them by hand.
+test_cs_ha_018_pass if {
+	count(ha.cs_ha_018) == 0 with input as fx.kube(fx.data_tier_ii)
+}
+
+# 4 data-bearing members and an arbiter vote as 5; 5 members per shard.
+test_cs_ha_018_pass_arbiter_and_five if {
+	count(ha.cs_ha_018) == 0 with input as fx.kube([fx.with_psmdb({"replsets": [
+		object.union(fx.psmdb_set("rs0"), {"size": 4, "arbiter": {"enabled": true, "size": 1}}),
+		object.union(fx.psmdb_set("rs1"), {"size": 5}),
+	]})])
+}
+
+test_cs_ha_018_fail if {
+	ha.cs_ha_018 == {
+		{"urn": "urn:single", "msg": "PerconaServerMongoDB cloudscale/single is not sharded (spec.sharding.enabled is not true): one replica set holds all its data"},
+		{"urn": "urn:mongo-app", "msg": "PerconaServerMongoDB cloudscale/mongo-app is sharded over 1 shard replica sets (replica set rs0); a sharded cluster spreads its data over 2 or more"},
+		{"urn": "urn:mongo-app", "msg": "PerconaServerMongoDB cloudscale/mongo-app replica set rs0 has size 2; 3 or more data-bearing members keep a majority and a copy through the loss of one"},
+		{"urn": "urn:mongo-app", "msg": "PerconaServerMongoDB cloudscale/mongo-app config server replica set cfg has size 4 (4 voting members): an even number of voting members tolerates no more failures than one fewer and can split into two equal halves, neither with a majority"},
+		{"urn": "urn:mongo-app", "msg": "PerconaServerMongoDB cloudscale/mongo-app runs 2 mongos routers (spec.sharding.mongos.size); 3 or more, one per zone, keep the cluster reachable through a zone loss"},
+		{"urn": "urn:arbiter", "msg": "PerconaServerMongoDB cloudscale/arbiter replica set rs0 has size 3 and 1 arbiter (4 voting members): an even number of voting members tolerates no more failures than one fewer and can split into two equal halves, neither with a majority"},
+		{"urn": "urn:nocfg", "msg": "PerconaServerMongoDB cloudscale/nocfg enables sharding without a config server replica set (spec.sharding.configsvrReplSet), which the operator refuses"},
+	} with input as fx.kube([
+		object.union(fx.with_psmdb({"replsets": [fx.psmdb_set("rs0")], "sharding": {"enabled": false}}), {"metadata": {"name": "single"}}),
+		fx.with_psmdb({"replsets": [object.union(fx.psmdb_set("rs0"), {"size": 2})], "sharding": {"configsvrReplSet": {"size": 4}, "mongos": {"size": 2}}}),
+		# the second shard has no name: the operator calls it rs1
+		object.union(fx.with_psmdb({"replsets": [object.union(fx.psmdb_set("rs0"), {"arbiter": {"enabled": true, "size": 1}}), object.remove(fx.psmdb_set("x"), ["name"])]}), {"metadata": {"name": "arbiter"}}),
+		object.union(json.remove(fx.psmdb, ["spec/sharding/configsvrReplSet"]), {"metadata": {"name": "nocfg"}}),
+	])
+}
+
+test_cs_ha_019_pass if {
+	count(ha.cs_ha_019) == 0 with input as fx.kube(fx.data_tier_ii)
+}
+
+# A topology spread constraint on the zone alone (the operator defaults
+# maxSkew to 1 and whenUnsatisfiable to DoNotSchedule), and advanced
+# affinity requiring the zone; a single-member set has nothing to spread.
+test_cs_ha_019_pass_spread_and_advanced if {
+	count(ha.cs_ha_019) == 0 with input as fx.kube([fx.with_psmdb({"replsets": [
+		object.union(json.remove(fx.psmdb_set("rs0"), ["affinity"]), {"topologySpreadConstraints": [{"topologyKey": "topology.kubernetes.io/zone"}]}),
+		object.union(fx.psmdb_set("rs1"), {"affinity": {"advanced": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{"topologyKey": "topology.kubernetes.io/zone", "labelSelector": {"matchLabels": {"app.kubernetes.io/replset": "rs1"}}}]}}}}),
+		object.union(json.remove(fx.psmdb_set("rs2"), ["affinity"]), {"size": 1}),
+	]})])
+}
+
+test_cs_ha_019_fail if {
+	ha.cs_ha_019 == {
+		{"urn": "urn:mongo-app", "msg": "PerconaServerMongoDB cloudscale/mongo-app replica set rs0 (3 members) has no zone spread: its pod anti-affinity is on kubernetes.io/hostname (the operator's default), and no topologySpreadConstraint on topology.kubernetes.io/zone has whenUnsatisfiable DoNotSchedule and maxSkew 1, so one zone can hold a majority of it"},
+		{"urn": "urn:mongo-app", "msg": "PerconaServerMongoDB cloudscale/mongo-app replica set rs1 (3 members) has no zone spread: affinity.advanced (which replaces antiAffinityTopologyKey) requires no pod anti-affinity on topology.kubernetes.io/zone, and no topologySpreadConstraint on topology.kubernetes.io/zone has whenUnsatisfiable DoNotSchedule and maxSkew 1, so one zone can hold a majority of it"},
+		{"urn": "urn:mongo-app", "msg": "PerconaServerMongoDB cloudscale/mongo-app config server replica set cfg (3 members) has no zone spread: its pod anti-affinity is on kubernetes.io/hostname (the operator replaces antiAffinityTopologyKey failure-domain.beta.kubernetes.io/zone, which it does not support), and no topologySpreadConstraint on topology.kubernetes.io/zone has whenUnsatisfiable DoNotSchedule and maxSkew 1, so one zone can hold a majority of it"},
+		{"urn": "urn:mongo-app", "msg": "PerconaServerMongoDB cloudscale/mongo-app mongos (3 members) has no zone spread: its pod anti-affinity is off (antiAffinityTopologyKey none), and no topologySpreadConstraint on topology.kubernetes.io/zone has whenUnsatisfiable DoNotSchedule and maxSkew 1, so one zone can hold a majority of it"},
+	} with input as fx.kube([fx.with_psmdb({
+		"replsets": [
+			# a zone constraint that only prefers, and one that allows a skew of 2
+			object.union(json.remove(fx.psmdb_set("rs0"), ["affinity"]), {"topologySpreadConstraints": [
+				{"topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway"},
+				{"topologyKey": "topology.kubernetes.io/zone", "maxSkew": 2},
+			]}),
+			# advanced wins over the zone key beside it
+			object.union(fx.psmdb_set("rs1"), {"affinity": {"antiAffinityTopologyKey": "topology.kubernetes.io/zone", "advanced": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{"topologyKey": "kubernetes.io/hostname"}]}}}}),
+		],
+		"sharding": {
+			"configsvrReplSet": {"affinity": {"antiAffinityTopologyKey": "failure-domain.beta.kubernetes.io/zone"}},
+			"mongos": {"affinity": {"antiAffinityTopologyKey": "none"}},
+		},
+	})])
+}
+
+test_cs_ha_020_pass if {
+	count(ha.cs_ha_020) == 0 with input as fx.kube(fx.data_tier_ii)
+}
+
+# Two storages with one main, the deprecated keep, and a crVersion that
+# reads keep rather than retention.
+test_cs_ha_020_pass_main_storage_and_keep if {
+	count(ha.cs_ha_020) == 0 with input as fx.kube([fx.with_psmdb({"crVersion": "1.20.1", "backup": {
+		"storages": {"s3-main": {"type": "s3", "main": true}, "gcs-copy": {"type": "gcs"}},
+		"tasks": [
+			{"name": "daily", "enabled": true, "schedule": "0 3 * * *", "storageName": "s3-main", "keep": 7},
+			{"name": "weekly", "enabled": true, "schedule": "0 4 * * 0", "storageName": "gcs-copy", "keep": 4, "retention": {"type": "count", "count": 0}},
+		],
+	}})])
+}
+
+test_cs_ha_020_fail if {
+	ha.cs_ha_020 == {
+		{"urn": "urn:off", "msg": "PerconaServerMongoDB cloudscale/off takes no backups (spec.backup.enabled is not true), so it has neither backups nor point-in-time recovery"},
+		{"urn": "urn:mongo-app", "msg": "PerconaServerMongoDB cloudscale/mongo-app declares 2 backup storages (gcs-copy, s3-main) and marks 0 of them main: true; with several storages the operator needs exactly one main storage, which holds the oplog for point-in-time recovery"},
+		{"urn": "urn:mongo-app", "msg": "PerconaServerMongoDB cloudscale/mongo-app does not save the oplog for point-in-time recovery (spec.backup.pitr.enabled)"},
+		{"urn": "urn:mongo-app", "msg": "PerconaServerMongoDB cloudscale/mongo-app backup task daily names storage s3, which spec.backup.storages does not declare"},
+		{"urn": "urn:mongo-app", "msg": "PerconaServerMongoDB cloudscale/mongo-app backup task daily keeps every backup (retention.count 0), so its storage grows without bound"},
+		{"urn": "urn:mongo-app", "msg": "PerconaServerMongoDB cloudscale/mongo-app backup task hourly names no storage (storageName) and spec.backup.storages declares 2"},
+		{"urn": "urn:mongo-app", "msg": "PerconaServerMongoDB cloudscale/mongo-app backup task hourly keeps every backup (no retention.count or keep), so its storage grows without bound"},
+		{"urn": "urn:unscheduled", "msg": "PerconaServerMongoDB cloudscale/unscheduled declares no backup storage (spec.backup.storages)"},
+		{"urn": "urn:unscheduled", "msg": "PerconaServerMongoDB cloudscale/unscheduled schedules no backup (no spec.backup.tasks entry is enabled with a schedule)"},
+		{"urn": "urn:old-cr", "msg": "PerconaServerMongoDB cloudscale/old-cr backup task daily keeps every backup (crVersion 1.20.1 reads keep, not retention, and keep is 0), so its storage grows without bound"},
+	} with input as fx.kube([
+		object.union(fx.with_psmdb({"backup": {"enabled": false}}), {"metadata": {"name": "off"}}),
+		fx.with_psmdb({"backup": {
+			"storages": {"s3-main": {"type": "s3"}, "gcs-copy": {"type": "gcs"}},
+			"pitr": {"enabled": false},
+			"tasks": [
+				{"name": "daily", "enabled": true, "schedule": "0 3 * * *", "storageName": "s3", "retention": {"type": "count", "count": 0}},
+				{"name": "hourly", "enabled": true, "schedule": "0 * * * *"},
+				# a disabled task and one without a schedule are not judged
+				{"name": "off", "enabled": false, "schedule": "0 5 * * *"},
+				{"name": "manual", "enabled": true},
+			],
+		}}),
+		object.union(json.remove(fx.psmdb, ["spec/backup/storages", "spec/backup/tasks"]), {"metadata": {"name": "unscheduled"}, "spec": {"backup": {"tasks": [{"name": "daily", "enabled": false, "schedule": "0 3 * * *"}]}}}),
+		object.union(fx.with_psmdb({"crVersion": "1.20.1"}), {"metadata": {"name": "old-cr"}}),
+	])
+}
+
+test_cs_ha_021_pass if {
+	count(ha.cs_ha_021) == 0 with input as fx.kube(fx.data_tier_ii)
+}
+
+# Required zone anti-affinity in spec.affinity selecting the pods by the
+# operator's labels, five replicas; a single replica has nothing to spread.
+test_cs_ha_021_pass_anti_affinity if {
+	count(ha.cs_ha_021) == 0 with input as fx.kube([
+		object.union(json.remove(fx.rabbitmq, ["spec/override"]), {"spec": {"replicas": 5, "affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+			{"topologyKey": "topology.kubernetes.io/zone", "labelSelector": {"matchLabels": {"app.kubernetes.io/component": "rabbitmq", "app.kubernetes.io/name": "rabbitmq-app"}}},
+		]}}}}),
+		object.union(json.remove(fx.rabbitmq, ["spec/override"]), {"metadata": {"name": "single"}, "spec": {"replicas": 1}}),
+	])
+}
+
+# A zone constraint in the override that sets only whenUnsatisfiable: the
+# operator's own zone constraint, which it is merged into, gives maxSkew 1
+# and the selector.
+test_cs_ha_021_pass_merged_constraint if {
+	count(ha.cs_ha_021) == 0 with input as fx.kube([fx.with_rabbitmq({"override": {"statefulSet": {"spec": {"template": {"spec": {"topologySpreadConstraints": [
+		{"topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule"},
+	]}}}}}})])
+}
+
+test_cs_ha_021_fail if {
+	ha.cs_ha_021 == {
+		{"urn": "urn:rabbitmq-app", "msg": "RabbitmqCluster cloudscale/rabbitmq-app runs 4 replicas: an even cluster tolerates no more failures than 3 and can split into two halves of 2, neither with a majority"},
+		{"urn": "urn:no-spread", "msg": "RabbitmqCluster cloudscale/no-spread runs 3 replicas and no zone spread (no topologySpreadConstraint on topology.kubernetes.io/zone with DoNotSchedule and maxSkew 1 in spec.override.statefulSet.spec.template.spec, and no required pod anti-affinity on the zone, selecting its pods); the operator's own zone constraint only prefers a spread (ScheduleAnyway), so one zone can hold a majority"},
+		{"urn": "urn:other-pods", "msg": "RabbitmqCluster cloudscale/other-pods runs 3 replicas and no zone spread (no topologySpreadConstraint on topology.kubernetes.io/zone with DoNotSchedule and maxSkew 1 in spec.override.statefulSet.spec.template.spec, and no required pod anti-affinity on the zone, selecting its pods); the operator's own zone constraint only prefers a spread (ScheduleAnyway), so one zone can hold a majority"},
+	} with input as fx.kube([
+		fx.with_rabbitmq({"replicas": 4}),
+		# hostname anti-affinity and a preferring zone constraint
+		object.union(fx.rabbitmq, {"metadata": {"name": "no-spread"}, "spec": {
+			"affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "no-spread"}}}]}},
+			"override": {"statefulSet": {"spec": {"template": {"spec": {"topologySpreadConstraints": [
+				{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": {"app.kubernetes.io/name": "no-spread"}}},
+			]}}}}},
+		}}),
+		# a zone constraint whose selector names another cluster's pods
+		object.union(fx.rabbitmq, {"metadata": {"name": "other-pods"}}),
+	])
+}
+
+test_cs_ha_022_pass if {
+	count(ha.cs_ha_022) == 0 with input as fx.kube(fx.data_tier_ii)
+}
+
+# The argument names the type when spec.type is unset; streams are
+# replicated too.
+test_cs_ha_022_pass_argument_and_stream if {
+	count(ha.cs_ha_022) == 0 with input as fx.kube([
+		json.remove(fx.queue("by-argument", {"arguments": {"x-queue-type": "quorum"}}), ["spec/type"]),
+		fx.queue("events", {"type": "stream"}),
+	])
+}
+
+test_cs_ha_022_fail if {
+	ha.cs_ha_022 == {
+		{"urn": "urn:classic", "msg": "Queue cloudscale/classic (queue classic in vhost /) is a classic queue, not a quorum queue: it lives on one node and is lost with it"},
+		{"urn": "urn:untyped", "msg": "Queue cloudscale/untyped (queue untyped in vhost shop) sets no type (spec.type, or arguments x-queue-type), so it takes the vhost's default type, a classic queue unless the vhost sets another: a classic queue lives on one node and is lost with it"},
+		{"urn": "urn:type-wins", "msg": "Queue cloudscale/type-wins (queue type-wins in vhost /) is a classic queue, not a quorum queue: it lives on one node and is lost with it"},
+		{"urn": "urn:transient", "msg": "Queue cloudscale/transient (queue transient in vhost /) is a quorum queue declared with durable false, which RabbitMQ refuses"},
+		{"urn": "urn:auto-delete", "msg": "Queue cloudscale/auto-delete (queue auto-delete in vhost /) is a quorum queue declared with autoDelete true, which RabbitMQ refuses"},
+	} with input as fx.kube([
+		fx.queue("classic", {"type": "classic"}),
+		object.union(json.remove(fx.queue("untyped", {}), ["spec/type"]), {"spec": {"vhost": "shop"}}),
+		# spec.type is sent as x-queue-type and wins over the argument
+		fx.queue("type-wins", {"type": "classic", "arguments": {"x-queue-type": "quorum"}}),
+		fx.queue("transient", {"durable": false}),
+		fx.queue("auto-delete", {"autoDelete": true}),
+	])
+}

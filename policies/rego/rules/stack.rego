@@ -582,13 +582,13 @@ object_store(ns, name) if {
 
 # METADATA
 # title: Persistent volumes are encrypted
-# description: The StorageClasses workloads bind must encrypt volumes with a platform key, and a CloudNativePG cluster's data and WAL volumes (spec.storage, and spec.walStorage when set) use such a class from the input, named in storageClass (or pvcTemplate.storageClassName) or, left unset, as the input's default class. A class without a platform key (the local stack's, annotated cloudscale.io/encryption simulated, included) does not count.
+# description: "The StorageClasses workloads bind must encrypt volumes with a platform key, and the data tier's volumes use such a class from the input, named or, left unset, as the input's default class: a CloudNativePG cluster's data and WAL volumes (spec.storage, and spec.walStorage when set; storageClass or pvcTemplate.storageClassName), a PerconaServerMongoDB's replica set volumes (volumeSpec.persistentVolumeClaim.storageClassName of each replica set, of its non-voting and hidden members when they have their own, and of the config server set when sharded), and a RabbitmqCluster's persistence volume (spec.persistence.storageClassName, or the volumeClaimTemplates of spec.override.statefulSet, which replace it; none when spec.persistence.storage is 0, an emptyDir). A class without a platform key (the local stack's, annotated cloudscale.io/encryption simulated, included) does not count; it is reported once, on the class."
 # custom:
 #   id: CS-ENC-005
 #   severity: high
 #   category: encryption
 #   enforcement: {dev: mandatory, staging: mandatory, prod: mandatory}
-#   fix: "ebs.csi.aws.com: encrypted 'true' and kmsKeyId; disk.csi.azure.com: diskEncryptionSetID; pd.csi.storage.gke.io: disk-encryption-kms-key. CloudNativePG: spec.storage.storageClass and spec.walStorage.storageClass naming such a class (the platform's cloudscale-encrypted)."
+#   fix: "ebs.csi.aws.com: encrypted 'true' and kmsKeyId; disk.csi.azure.com: diskEncryptionSetID; pd.csi.storage.gke.io: disk-encryption-kms-key. CloudNativePG: spec.storage.storageClass and spec.walStorage.storageClass naming such a class (the platform's cloudscale-encrypted); PerconaServerMongoDB: volumeSpec.persistentVolumeClaim.storageClassName on every replica set and the config server set; RabbitmqCluster: spec.persistence.storageClassName."
 cs_enc_005 contains f if {
 	some r in input.kinds["storage.k8s.io/StorageClass"]
 	not storage_class_encrypted(r.inputs)
@@ -628,6 +628,47 @@ volume_class(v) := v.storageClass if {
 } else := v.pvcTemplate.storageClassName if {
 	object.get(v, ["pvcTemplate", "storageClassName"], "") != ""
 } else := ""
+
+# Percona replica set volumes: a set's volumeSpec makes a PVC when it has a
+# persistentVolumeClaim (which wins over hostPath and emptyDir) or neither
+# of the others.
+cs_enc_005 contains f if {
+	some r in input.kinds["psmdb.percona.com/PerconaServerMongoDB"]
+	some m in lib.psmdb_members(object.get(r.inputs, "spec", {}))
+	v := m.member.volumeSpec
+	psmdb_pvc(v)
+	some msg in volume_class_problems(object.get(v, ["persistentVolumeClaim", "storageClassName"], ""))
+	f := {"urn": r.urn, "msg": sprintf("PerconaServerMongoDB %s/%s %s volumeSpec.persistentVolumeClaim %s", [lib.namespace(r), lib.name(r), m.what, msg])}
+}
+
+psmdb_pvc(v) if is_object(v.persistentVolumeClaim)
+
+psmdb_pvc(v) if {
+	is_object(v)
+	not v.persistentVolumeClaim
+	not v.emptyDir
+	not v.hostPath
+}
+
+cs_enc_005 contains f if {
+	some r in input.kinds["rabbitmq.com/RabbitmqCluster"]
+	some field, class in rabbit_volume_classes(object.get(r.inputs, "spec", {}))
+	some msg in volume_class_problems(class)
+	f := {"urn": r.urn, "msg": sprintf("RabbitmqCluster %s/%s %s %s", [lib.namespace(r), lib.name(r), field, msg])}
+}
+
+# rabbit_volume_classes: the class of each volume claim template of a
+# RabbitmqCluster's StatefulSet, by where it is set: none when
+# spec.persistence.storage is 0 (the operator mounts an emptyDir); the
+# override's templates when it has any (they replace the operator's);
+# else spec.persistence (storage defaults to 10Gi).
+rabbit_volume_classes(spec) := {} if {
+	regex.match(`^(0+(\.0*)?|\.0+)[a-zA-Z]*$`, sprintf("%v", [object.get(spec, ["persistence", "storage"], "10Gi")]))
+} else := {sprintf("spec.override.statefulSet.spec.volumeClaimTemplates %v", [object.get(t, ["metadata", "name"], i)]): object.get(t, ["spec", "storageClassName"], "") |
+	some i, t in spec.override.statefulSet.spec.volumeClaimTemplates
+} if {
+	count(object.get(spec, ["override", "statefulSet", "spec", "volumeClaimTemplates"], [])) > 0
+} else := {"spec.persistence": object.get(spec, ["persistence", "storageClassName"], "")}
 
 storage_classes := object.get(input.kinds, "storage.k8s.io/StorageClass", [])
 
@@ -720,3 +761,211 @@ anti_affinity_terms(spec) := array.concat(
 	object.get(spec, ["affinity", "podAntiAffinity", "requiredDuringSchedulingIgnoredDuringExecution"], []),
 	[w.podAffinityTerm | some w in object.get(spec, ["affinity", "podAntiAffinity", "preferredDuringSchedulingIgnoredDuringExecution"], [])],
 )
+
+# The RabbitMQ messaging topology (issue 15): Queues, Policies, Bindings
+# and Exchanges of the messaging-topology-operator, joined within one
+# cluster and vhost ("<cluster namespace>/<cluster name>|<vhost>").
+rabbit_kind(k) := object.get(input.kinds, concat("/", ["rabbitmq.com", k]), [])
+
+rabbit_at(r) := concat("|", [lib.rabbit_cluster(r), lib.rabbit_vhost(r)])
+
+rabbit_policies[at] := ps if {
+	some p in rabbit_kind("Policy")
+	at := rabbit_at(p)
+	ps := [x | some x in rabbit_kind("Policy"); rabbit_at(x) == at]
+}
+
+rabbit_queue_name(q) := object.get(q.inputs, ["spec", "name"], lib.name(q))
+
+policy_definition(p) := d if {
+	d := object.get(p.inputs, ["spec", "definition"], {})
+	is_object(d)
+} else := {}
+
+policy_priority(p) := object.get(p.inputs, ["spec", "priority"], 0)
+
+# policy_applies_to(p, t): a policy's applyTo (default all) covers a queue
+# of type t ("" is the vhost's default, classic unless it says otherwise).
+policy_applies_to(p, t) if object.get(p.inputs, ["spec", "applyTo"], "all") in {"all", "queues"}
+
+policy_applies_to(p, "quorum") if p.inputs.spec.applyTo == "quorum_queues"
+
+policy_applies_to(p, t) if {
+	p.inputs.spec.applyTo == "classic_queues"
+	t in {"classic", ""}
+}
+
+policy_applies_to(p, "stream") if p.inputs.spec.applyTo == "streams"
+
+# matching_policies: the policies of the queue's cluster and vhost whose
+# pattern (a regular expression, unanchored as RabbitMQ runs it) matches
+# the queue's name and whose applyTo covers its type.
+matching_policies(q) := [p |
+	some p in object.get(rabbit_policies, rabbit_at(q), [])
+	policy_applies_to(p, lib.rabbit_queue_type(q))
+	pattern := object.get(p.inputs, ["spec", "pattern"], "")
+	regex.is_valid(pattern)
+	regex.match(pattern, rabbit_queue_name(q))
+]
+
+# applied_policies: RabbitMQ applies one policy to a queue, the matching one
+# with the highest priority (one of them, when several share it).
+applied_policies(q) := [p | some p in ms; policy_priority(p) == top] if {
+	ms := matching_policies(q)
+	count(ms) > 0
+	top := max([policy_priority(p) | some p in ms])
+} else := []
+
+# queue_setting(q, argument, key): a queue argument wins over the applied
+# policy's definition key; undefined when neither sets it (or the policies
+# sharing the top priority disagree).
+queue_setting(q, arg, key) := v if {
+	v := lib.rabbit_args(q)[arg]
+} else := v if {
+	vs := {policy_definition(p)[key] | some p in applied_policies(q)}
+	count(vs) == 1
+	count({p | some p in applied_policies(q); not policy_definition(p)[key]}) == 0
+	some v in vs
+}
+
+# queue_dlxs: the dead-letter exchanges a queue may use, each with where it
+# comes from: its x-dead-letter-exchange argument, else the applied
+# policy's dead-letter-exchange ("" is the default exchange).
+queue_dlxs(q) := {[x, "argument x-dead-letter-exchange"]} if {
+	x := lib.rabbit_args(q)["x-dead-letter-exchange"]
+} else := {[x, sprintf("policy %s", [lib.name(p)])] |
+	some p in applied_policies(q)
+	x := policy_definition(p)["dead-letter-exchange"]
+}
+
+has_dlx(q) if "x-dead-letter-exchange" in object.keys(lib.rabbit_args(q))
+
+has_dlx(q) if {
+	ps := applied_policies(q)
+	count(ps) > 0
+	every p in ps {
+		"dead-letter-exchange" in object.keys(policy_definition(p))
+	}
+}
+
+# dl_exchanges: "<cluster>|<vhost>|<exchange>" of every exchange a queue or a
+# policy dead-letters to, and every exchange bound to one of those
+# (exchange-to-exchange bindings, followed to the end).
+dl_sources contains concat("|", [rabbit_at(q), pair[0]]) if {
+	some q in rabbit_kind("Queue")
+	some pair in queue_dlxs(q)
+	is_string(pair[0])
+}
+
+dl_sources contains concat("|", [rabbit_at(p), x]) if {
+	some p in rabbit_kind("Policy")
+	x := policy_definition(p)["dead-letter-exchange"]
+	is_string(x)
+}
+
+exchange_graph[node] := {concat("|", [rabbit_at(b), b.inputs.spec.destination]) |
+	some b in rabbit_kind("Binding")
+	b.inputs.spec.destinationType == "exchange"
+	concat("|", [rabbit_at(b), object.get(b.inputs, ["spec", "source"], "")]) == node
+} if {
+	some b0 in rabbit_kind("Binding")
+	node := concat("|", [rabbit_at(b0), object.get(b0.inputs, ["spec", "source"], "")])
+}
+
+dl_exchanges := graph.reachable(exchange_graph, dl_sources)
+
+# dead_letter_queue: a queue bound (destinationType queue) to a dead-letter
+# exchange, or named by the routing key of a queue that dead-letters to
+# the default exchange; it needs no dead-letter target of its own.
+dead_letter_queue(q) if {
+	some b in rabbit_kind("Binding")
+	rabbit_at(b) == rabbit_at(q)
+	object.get(b.inputs, ["spec", "destinationType"], "queue") == "queue"
+	object.get(b.inputs, ["spec", "destination"], "") == rabbit_queue_name(q)
+	concat("|", [rabbit_at(b), object.get(b.inputs, ["spec", "source"], "")]) in dl_exchanges
+}
+
+dead_letter_queue(q) if {
+	some other in rabbit_kind("Queue")
+	rabbit_at(other) == rabbit_at(q)
+	some pair in queue_dlxs(other)
+	pair[0] == ""
+	queue_setting(other, "x-dead-letter-routing-key", "dead-letter-routing-key") == rabbit_queue_name(q)
+}
+
+rabbit_queue_text(q) := sprintf("Queue %s/%s (queue %v in vhost %v)", [lib.namespace(q), lib.name(q), rabbit_queue_name(q), lib.rabbit_vhost(q)])
+
+# METADATA
+# title: Every RabbitMQ queue has a dead-letter target that works
+# description: "Every Queue (streams do not dead-letter) dead-letters the messages it rejects, expires or drops to an exchange: its arguments x-dead-letter-exchange, or the dead-letter-exchange of the Policy RabbitMQ applies to it, the one of its cluster and vhost (default /) whose pattern matches the queue's name and whose applyTo (queues, all, quorum_queues, classic_queues) covers it with the highest priority: RabbitMQ applies that one only, so a lower-priority policy's dead-letter-exchange does not count. A queue that is itself a dead-letter queue (bound to an exchange some queue or policy dead-letters to, directly or through exchange-to-exchange bindings, or named by the routing key of a queue that dead-letters to the default exchange) is exempt. At-least-once dead-lettering (x-dead-letter-strategy or the policy's dead-letter-strategy at-least-once) works only for a quorum queue that overflows with reject-publish; otherwise RabbitMQ silently dead-letters at-most-once. A dead-letter exchange must exist: when the input has Exchange objects for the queue's cluster, one declares it in the queue's vhost (the default exchange and amq.* exist in every vhost)."
+# custom:
+#   id: CS-HA-023
+#   severity: high
+#   category: ha
+#   enforcement: {dev: advisory, staging: mandatory, prod: mandatory}
+#   fix: "Add a Policy (applyTo: queues, a pattern matching the queue, a priority above any other matching policy) with definition {dead-letter-exchange: <exchange>, dead-letter-strategy: at-least-once, overflow: reject-publish, delivery-limit: 20}, an Exchange of that name in the vhost, and a quorum Queue bound to it as the dead-letter queue."
+cs_ha_023 contains f if {
+	some q in rabbit_kind("Queue")
+	lib.rabbit_queue_type(q) != "stream"
+	not has_dlx(q)
+	not dead_letter_queue(q)
+	f := {"urn": q.urn, "msg": sprintf("%s has no dead-letter exchange: %s, so the messages it rejects, expires or drops are lost", [rabbit_queue_text(q), no_dlx_text(q)])}
+}
+
+no_dlx_text(q) := sprintf("no x-dead-letter-exchange argument, and the policy RabbitMQ applies to it (%s, priority %v) sets no dead-letter-exchange%s", [
+	concat(", ", sort([lib.name(p) | some p in applied_policies(q)])),
+	policy_priority(applied_policies(q)[0]),
+	shadowed_text(q),
+]) if {
+	count(applied_policies(q)) > 0
+} else := "no x-dead-letter-exchange argument and no policy that matches it sets dead-letter-exchange"
+
+shadowed_text(q) := sprintf("; %s also matches with a lower priority, but RabbitMQ applies only one policy", [concat(", ", names)]) if {
+	top := policy_priority(applied_policies(q)[0])
+	names := sort([lib.name(p) |
+		some p in matching_policies(q)
+		policy_priority(p) < top
+		"dead-letter-exchange" in object.keys(policy_definition(p))
+	])
+	count(names) > 0
+} else := ""
+
+cs_ha_023 contains f if {
+	some q in rabbit_kind("Queue")
+	queue_setting(q, "x-dead-letter-strategy", "dead-letter-strategy") == "at-least-once"
+	msg := at_least_once_problem(lib.rabbit_queue_type(q), queue_overflow(q))
+	f := {"urn": q.urn, "msg": sprintf("%s asks for at-least-once dead-lettering, but %s, so RabbitMQ dead-letters at-most-once", [rabbit_queue_text(q), msg])}
+}
+
+at_least_once_problem(t, overflow) := sprintf("it is %s, and only quorum queues dead-letter at least once", [queue_kind_text(t)]) if {
+	t != "quorum"
+} else := sprintf("it overflows with %v, not reject-publish", [overflow]) if {
+	overflow != "reject-publish"
+}
+
+queue_overflow(q) := v if {
+	v := queue_setting(q, "x-overflow", "overflow")
+} else := "drop-head (the default)"
+
+cs_ha_023 contains f if {
+	some q in rabbit_kind("Queue")
+	some pair in queue_dlxs(q)
+	[x, source] := pair
+	is_string(x)
+	x != ""
+	not startswith(x, "amq.")
+	cluster := lib.rabbit_cluster(q)
+	count([e | some e in rabbit_kind("Exchange"); lib.rabbit_cluster(e) == cluster]) > 0
+	not exchange_declared(rabbit_at(q), x)
+	f := {"urn": q.urn, "msg": sprintf("%s dead-letters to exchange %s (%s), which no Exchange of cluster %s declares in vhost %v, so its dead-lettered messages are dropped", [rabbit_queue_text(q), x, source, cluster, lib.rabbit_vhost(q)])}
+}
+
+exchange_declared(at, name) if {
+	some e in rabbit_kind("Exchange")
+	rabbit_at(e) == at
+	object.get(e.inputs, ["spec", "name"], lib.name(e)) == name
+}
+
+queue_kind_text("") := "a queue without a type (the vhost's default, classic unless it says otherwise)"
+
+queue_kind_text(t) := sprintf("a %s queue", [t]) if t != ""

@@ -408,3 +408,108 @@ test_cs_ha_004_fail if {
 		{"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web", "namespace": "shop"}, "spec": {"minReplicas": 2, "maxReplicas": 10, "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}}},
 	])
 }
+
+# CS-ENC-005 for the data tier, part II: Percona replica set volumes and
+# RabbitMQ persistence are judged like CloudNativePG's. The platform's
+# objects name the encrypted class; a volume left unset binds the
+# encrypted default class; a RabbitmqCluster with persistence.storage 0
+# mounts an emptyDir, not a volume; a Percona set on emptyDir has no PVC.
+test_cs_enc_005_pass_psmdb_rabbitmq if {
+	count(st.cs_enc_005) == 0 with input as fx.kube(array.concat(fx.data_tier_ii, [
+		object.union(json.remove(fx.psmdb, ["spec/replsets"]), {"metadata": {"name": "default-class"}, "spec": {"replsets": [
+			object.union(fx.psmdb_set("rs0"), {"volumeSpec": {"persistentVolumeClaim": {"resources": {"requests": {"storage": "1Gi"}}}}}),
+			object.union(fx.psmdb_set("rs1"), {"volumeSpec": {"emptyDir": {}}}),
+		]}}),
+		object.union(json.remove(fx.rabbitmq, ["spec/persistence"]), {"metadata": {"name": "default-class"}}),
+		object.union(fx.rabbitmq, {"metadata": {"name": "no-volume"}, "spec": {"persistence": {"storageClassName": "gone", "storage": "0Gi"}}}),
+	]))
+}
+
+test_cs_enc_005_fail_psmdb_rabbitmq if {
+	st.cs_enc_005 == {
+		{"urn": "urn:fast", "msg": "StorageClass fast (ebs.csi.aws.com) does not encrypt volumes with a platform key"},
+		{"urn": "urn:mongo-app", "msg": "PerconaServerMongoDB cloudscale/mongo-app replica set rs1 volumeSpec.persistentVolumeClaim uses StorageClass gone, which the input's classes do not include, so its encryption cannot be checked"},
+		{"urn": "urn:mongo-app", "msg": "PerconaServerMongoDB cloudscale/mongo-app replica set rs1 hidden members volumeSpec.persistentVolumeClaim uses StorageClass lost, which the input's classes do not include, so its encryption cannot be checked"},
+		{"urn": "urn:mongo-app", "msg": "PerconaServerMongoDB cloudscale/mongo-app config server replica set cfg volumeSpec.persistentVolumeClaim uses StorageClass gone, which the input's classes do not include, so its encryption cannot be checked"},
+		{"urn": "urn:rabbitmq-app", "msg": "RabbitmqCluster cloudscale/rabbitmq-app spec.persistence uses StorageClass gone, which the input's classes do not include, so its encryption cannot be checked"},
+		{"urn": "urn:override", "msg": "RabbitmqCluster cloudscale/override spec.override.statefulSet.spec.volumeClaimTemplates persistence uses StorageClass lost, which the input's classes do not include, so its encryption cannot be checked"},
+	} with input as fx.kube([
+		sc("ebs.csi.aws.com", {"type": "gp3"}),
+		fx.storage_class,
+		# rs0 binds the unencrypted class: the finding is the class's, once
+		fx.with_psmdb({
+			"replsets": [
+				object.union(fx.psmdb_set("rs0"), {"volumeSpec": {"persistentVolumeClaim": {"storageClassName": "fast"}}}),
+				object.union(fx.psmdb_set("rs1"), {
+					"volumeSpec": {"persistentVolumeClaim": {"storageClassName": "gone"}},
+					"hidden": {"enabled": true, "size": 1, "volumeSpec": {"persistentVolumeClaim": {"storageClassName": "lost"}}},
+					# non-voting members without a volumeSpec take the set's: judged once, on the set
+					"nonvoting": {"enabled": true, "size": 1},
+				}),
+			],
+			"sharding": {"configsvrReplSet": {"volumeSpec": {"persistentVolumeClaim": {"storageClassName": "gone"}}}},
+		}),
+		fx.with_rabbitmq({"persistence": {"storageClassName": "gone"}}),
+		# the override's volume claim templates replace spec.persistence
+		object.union(fx.rabbitmq, {"metadata": {"name": "override"}, "spec": {"override": {"statefulSet": {"spec": {"volumeClaimTemplates": [
+			{"metadata": {"name": "persistence"}, "spec": {"storageClassName": "lost", "resources": {"requests": {"storage": "20Gi"}}}},
+		]}}}}}),
+	])
+}
+
+# CS-HA-023: dead-letter targets.
+dlq(name, spec) := fx.queue(name, spec)
+
+policy(name, spec) := fx.topology("Policy", name, object.union({"name": name, "pattern": "^orders$", "applyTo": "queues", "priority": 0}, spec))
+
+test_cs_ha_023_pass if {
+	count(st.cs_ha_023) == 0 with input as fx.kube(fx.data_tier_ii)
+}
+
+# A dead-letter exchange given as an argument; a dead-letter queue reached
+# through an exchange-to-exchange binding, and one named by the routing key
+# of a queue that dead-letters to the default exchange; a stream, which
+# does not dead-letter; an amq.* exchange, which every vhost has.
+test_cs_ha_023_pass_arguments_and_chains if {
+	count(st.cs_ha_023) == 0 with input as fx.kube(array.concat(fx.data_tier_ii, [
+		fx.queue("payments", {"arguments": {"x-dead-letter-exchange": "payments-dlx"}}),
+		fx.topology("Exchange", "payments-dlx", {"name": "payments-dlx", "type": "topic"}),
+		fx.topology("Exchange", "parking", {"name": "parking", "type": "fanout"}),
+		fx.topology("Binding", "payments-dlx-parking", {"source": "payments-dlx", "destination": "parking", "destinationType": "exchange"}),
+		fx.topology("Binding", "parking-lot", {"source": "parking", "destination": "parking-lot", "destinationType": "queue"}),
+		fx.queue("parking-lot", {}),
+		fx.queue("mail", {"arguments": {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": "mail-dlq"}}),
+		fx.queue("mail-dlq", {}),
+		fx.queue("audit", {"type": "stream"}),
+		fx.queue("legacy", {"arguments": {"x-dead-letter-exchange": "amq.fanout"}}),
+	]))
+}
+
+test_cs_ha_023_fail if {
+	st.cs_ha_023 == {
+		{"urn": "urn:orders", "msg": "Queue cloudscale/orders (queue orders in vhost /) has no dead-letter exchange: no x-dead-letter-exchange argument, and the policy RabbitMQ applies to it (orders-limits, priority 20) sets no dead-letter-exchange; orders-dead-letter also matches with a lower priority, but RabbitMQ applies only one policy, so the messages it rejects, expires or drops are lost"},
+		{"urn": "urn:invoices", "msg": "Queue cloudscale/invoices (queue invoices in vhost /) has no dead-letter exchange: no x-dead-letter-exchange argument and no policy that matches it sets dead-letter-exchange, so the messages it rejects, expires or drops are lost"},
+		{"urn": "urn:shop-orders", "msg": "Queue cloudscale/shop-orders (queue orders in vhost shop) has no dead-letter exchange: no x-dead-letter-exchange argument and no policy that matches it sets dead-letter-exchange, so the messages it rejects, expires or drops are lost"},
+	} with input as fx.kube(array.concat(fx.data_tier_ii, [
+		# a higher-priority policy without a dead-letter exchange shadows orders-dead-letter
+		policy("orders-limits", {"priority": 20, "definition": {"max-length": 100000}}),
+		# no policy matches (the pattern is anchored)
+		fx.queue("invoices", {}),
+		# the same queue name in another vhost: the policy is the / vhost's
+		object.union(fx.queue("shop-orders", {"name": "orders"}), {"spec": {"vhost": "shop"}}),
+	]))
+}
+
+test_cs_ha_023_fail_at_least_once_and_missing_exchange if {
+	st.cs_ha_023 == {
+		{"urn": "urn:orders", "msg": "Queue cloudscale/orders (queue orders in vhost /) asks for at-least-once dead-lettering, but it overflows with drop-head (the default), not reject-publish, so RabbitMQ dead-letters at-most-once"},
+		{"urn": "urn:classic", "msg": "Queue cloudscale/classic (queue classic in vhost /) asks for at-least-once dead-lettering, but it is a classic queue, and only quorum queues dead-letter at least once, so RabbitMQ dead-letters at-most-once"},
+		{"urn": "urn:classic", "msg": "Queue cloudscale/classic (queue classic in vhost /) dead-letters to exchange classic-dlx (argument x-dead-letter-exchange), which no Exchange of cluster cloudscale/rabbitmq-app declares in vhost /, so its dead-lettered messages are dropped"},
+	} with input as fx.kube(array.concat(
+		[x | some x in fx.data_tier_ii; x.kind != "Policy"],
+		[
+			policy("orders-dead-letter", {"applyTo": "quorum_queues", "definition": {"dead-letter-exchange": "orders-dlx", "dead-letter-strategy": "at-least-once"}}),
+			fx.queue("classic", {"type": "classic", "arguments": {"x-dead-letter-exchange": "classic-dlx", "x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}}),
+		],
+	))
+}
