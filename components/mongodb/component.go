@@ -63,7 +63,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if _, err := upstream.NewObject(ctx, name, Cluster(args), outputs, append(child, pulumi.DependsOn(operator))...); err != nil {
 		return nil, err
 	}
-	in, out := peers(args)
+	in, out := peers()
 	if _, err := workload.NewNetworkPolicy(ctx, name+"-members", args.Namespace, ClusterLabels(), in, out, child...); err != nil {
 		return nil, err
 	}
@@ -88,7 +88,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 // peers are who reaches the cluster's pods (its own members and routers,
 // the operator) and whom they reach (each other; the API server and the
 // object store on 443 and 6443, for the backup agent).
-func peers(a *Args) (ingress, egress []contract.Peer) {
+func peers() (ingress, egress []contract.Peer) {
 	self := contract.Peer{PodLabels: ClusterLabels(), Ports: []int{Port}}
 	operator := contract.Peer{NamespaceLabels: contract.InNamespace(OperatorNamespace), PodLabels: map[string]string{}, Ports: []int{Port}}
 	store := contract.Peer{CIDRs: []string{"0.0.0.0/0"}, Ports: []int{443, 6443}}

@@ -112,7 +112,7 @@ func TestProductionCluster(t *testing.T) {
 func TestOperatorAcceptsTheCluster(t *testing.T) {
 	for _, a := range []*Args{prodArgs(), devArgs()} {
 		cr := Cluster(a)
-		require.NoError(t, cr.CheckNSetDefaults(t.Context(), "kubernetes"))
+		require.NoError(t, cr.CheckNSetDefaults(quiet(), "kubernetes"))
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/go-logr/logr"
 	psmdbv1 "github.com/percona/percona-server-mongodb-operator/pkg/apis/psmdb/v1"
 	"github.com/percona/percona-server-mongodb-operator/pkg/naming"
 	psmdbtls "github.com/percona/percona-server-mongodb-operator/pkg/psmdb/tls"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	k8smetav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/cloudscale/platform/components/contract"
 	"github.com/cloudscale/platform/components/upstream"
@@ -192,7 +194,7 @@ func BucketField(kind string) string {
 // after the operator's defaults fill the DNS suffixes).
 func Certificates(a *Args) []contract.Certificate {
 	cr := Cluster(a)
-	_ = cr.CheckNSetDefaults(context.Background(), version.PlatformKubernetes)
+	_ = cr.CheckNSetDefaults(quiet(), version.PlatformKubernetes)
 	sans := psmdbtls.GetCertificateSans(cr)
 	return []contract.Certificate{
 		{Name: TLSSecret, Namespace: a.Namespace, DNSNames: sans},
@@ -207,4 +209,11 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// quiet is a context with a discarding logger for the operator's
+// defaulting: without one, controller-runtime prints a stack trace to
+// stderr the first time the operator logs.
+func quiet() context.Context {
+	return ctrllog.IntoContext(context.Background(), logr.Discard())
 }

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -115,4 +116,30 @@ func TestDataTierImages(t *testing.T) {
 	assert.Regexp(t, `^ghcr\.io/cloudnative-pg/postgresql:[0-9]+\.[0-9]+-[a-z]+-trixie$`, versions.DefaultImageName,
 		"CloudNativePG's default image moved to another Debian release: move PostgresImage with it")
 	assert.Regexp(t, `^docker\.io/valkey/valkey:[0-9]+\.[0-9]+\.[0-9]+$`, ValkeyImage)
+}
+
+// The PerconaServerMongoDB definition keeps the operator's schema for
+// every field the platform writes and any value where it writes none.
+func TestOpaqueProperties(t *testing.T) {
+	k := PerconaMongoDB.Kinds[0]
+	crd, err := Definition(k)
+	require.NoError(t, err)
+	data, err := json.Marshal(crd)
+	require.NoError(t, err)
+	assert.Less(t, len(data), 150_000, "the pruned definition's size")
+	spec := crd.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["spec"]
+	rs := spec.Properties["replsets"].Items.Schema
+	assert.True(t, *rs.Properties["arbiter"].XPreserveUnknownFields)
+	assert.Equal(t, "array", rs.Properties["sidecars"].Type)
+	assert.True(t, *rs.Properties["sidecars"].Items.Schema.XPreserveUnknownFields)
+	// What the platform writes is still checked.
+	assert.Contains(t, rs.Properties, "size")
+	assert.Equal(t, "integer", rs.Properties["size"].Type)
+	assert.Contains(t, rs.Properties["affinity"].Properties, "antiAffinityTopologyKey")
+	cfg := spec.Properties["sharding"].Properties["configsvrReplSet"]
+	assert.True(t, *cfg.Properties["hidden"].XPreserveUnknownFields)
+	// The cached definition is not pruned twice or shared.
+	again, err := Definition(k)
+	require.NoError(t, err)
+	assert.Equal(t, crd, again)
 }

@@ -280,37 +280,43 @@ func (m *MongoDB) Validate(s *Spec, p *field.Path) field.ErrorList {
 	known := slices.Sorted(maps.Keys(services))
 	seen := map[string]bool{}
 	for i, c := range m.Collections {
-		f := p.Child("collections").Index(i)
-		if !mongoName.MatchString(c.Database) || c.Database == "admin" || c.Database == "config" || c.Database == "local" {
-			errs = append(errs, field.Invalid(f.Child("database"), c.Database, "a lowercase database name, not admin, config or local"))
-		}
-		if !mongoName.MatchString(c.Collection) {
-			errs = append(errs, field.Invalid(f.Child("collection"), c.Collection, "a lowercase collection name (letters, digits, _ and -)"))
-		}
-		if ns := c.Database + "." + c.Collection; seen[ns] {
-			errs = append(errs, field.Duplicate(f.Child("collection"), ns))
-		} else {
-			seen[ns] = true
-		}
-		switch {
-		case len(c.ShardKey) == 0:
-			errs = append(errs, field.Required(f.Child("shardKey"), "the fields the collection is sharded on"))
-		case c.Hashed && len(c.ShardKey) != 1:
-			errs = append(errs, field.Invalid(f.Child("shardKey"), c.ShardKey, "a hashed shard key has exactly one field"))
-		}
-		for j, k := range c.ShardKey {
-			if !fieldPath.MatchString(k) {
-				errs = append(errs, field.Invalid(f.Child("shardKey").Index(j), k, "not a field path (e.g. sku, address.country)"))
-			}
-		}
-		for j, k := range c.TextIndex {
-			if !fieldPath.MatchString(k) {
-				errs = append(errs, field.Invalid(f.Child("textIndex").Index(j), k, "not a field path (e.g. name, description)"))
-			}
-		}
-		errs = append(errs, serviceRefs(c.Owner, c.Clients, services, known, f.Child("owner"), f.Child("clients"))...)
+		errs = append(errs, c.validate(seen, services, known, p.Child("collections").Index(i))...)
 	}
 	return errs
+}
+
+// validate checks one collection: its names (once each), shard key and
+// text-index fields, and its services.
+func (c MongoCollection) validate(seen, services map[string]bool, known []string, f *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if !mongoName.MatchString(c.Database) || c.Database == "admin" || c.Database == "config" || c.Database == "local" {
+		errs = append(errs, field.Invalid(f.Child("database"), c.Database, "a lowercase database name, not admin, config or local"))
+	}
+	if !mongoName.MatchString(c.Collection) {
+		errs = append(errs, field.Invalid(f.Child("collection"), c.Collection, "a lowercase collection name (letters, digits, _ and -)"))
+	}
+	if ns := c.Database + "." + c.Collection; seen[ns] {
+		errs = append(errs, field.Duplicate(f.Child("collection"), ns))
+	} else {
+		seen[ns] = true
+	}
+	switch {
+	case len(c.ShardKey) == 0:
+		errs = append(errs, field.Required(f.Child("shardKey"), "the fields the collection is sharded on"))
+	case c.Hashed && len(c.ShardKey) != 1:
+		errs = append(errs, field.Invalid(f.Child("shardKey"), c.ShardKey, "a hashed shard key has exactly one field"))
+	}
+	for j, k := range c.ShardKey {
+		if !fieldPath.MatchString(k) {
+			errs = append(errs, field.Invalid(f.Child("shardKey").Index(j), k, "not a field path (e.g. sku, address.country)"))
+		}
+	}
+	for j, k := range c.TextIndex {
+		if !fieldPath.MatchString(k) {
+			errs = append(errs, field.Invalid(f.Child("textIndex").Index(j), k, "not a field path (e.g. name, description)"))
+		}
+	}
+	return append(errs, serviceRefs(c.Owner, c.Clients, services, known, f.Child("owner"), f.Child("clients"))...)
 }
 
 // serviceRefs checks that owner is a declared service and every client too.
@@ -405,46 +411,59 @@ func (r *RabbitMQ) Validate(s *Spec, p *field.Path) field.ErrorList {
 	exchanges := map[string]bool{}
 	for i := range r.Queues {
 		q := r.Queues[i].WithDefaults()
-		f := p.Child("queues").Index(i)
-		switch {
-		case !queueName.MatchString(q.Name) || strings.HasPrefix(q.Name, "amq.") || strings.HasSuffix(q.Name, ".dlq") || strings.HasSuffix(q.Name, ".dlx"):
-			errs = append(errs, field.Invalid(f.Child("name"), q.Name, "letters, digits and _ . : -; not amq.* (reserved) nor ending .dlq or .dlx (the dead-letter names)"))
-		case seen[q.Vhost+"/"+q.Name]:
-			errs = append(errs, field.Duplicate(f.Child("name"), q.Name))
-		}
-		seen[q.Vhost+"/"+q.Name] = true
-		if !queueName.MatchString(q.Exchange) || strings.HasPrefix(q.Exchange, "amq.") {
-			errs = append(errs, field.Invalid(f.Child("exchange"), q.Exchange, "an exchange name; amq.* is reserved"))
-		}
+		errs = append(errs, q.validate(seen, services, known, p.Child("queues").Index(i))...)
 		exchanges[q.Vhost+"/"+q.Exchange] = true
-		if !bindingKey.MatchString(q.RoutingKey) {
-			errs = append(errs, field.Invalid(f.Child("routingKey"), q.RoutingKey, "a binding key: words separated by '.', with * and #"))
-		}
-		if q.DeliveryLimit < 1 {
-			errs = append(errs, field.Invalid(f.Child("deliveryLimit"), q.DeliveryLimit, "allowed: 1 or more"))
-		}
-		if len(q.Publishers) == 0 {
-			errs = append(errs, field.Required(f.Child("publishers"), "at least one declared service"))
-		}
-		for j, svc := range q.Publishers {
-			if !services[svc] {
-				errs = append(errs, field.NotSupported(f.Child("publishers").Index(j), svc, known))
-			}
-		}
-		for j, svc := range q.Consumers {
-			if !services[svc] {
-				errs = append(errs, field.NotSupported(f.Child("consumers").Index(j), svc, known))
-			}
+	}
+	return append(errs, r.Federation.validate(exchanges, p.Child("federation"))...)
+}
+
+// validate checks one queue (with its defaults): names, binding key,
+// delivery limit, and its services.
+func (q RabbitMQQueue) validate(seen, services map[string]bool, known []string, f *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	switch {
+	case !queueName.MatchString(q.Name) || strings.HasPrefix(q.Name, "amq.") || strings.HasSuffix(q.Name, ".dlq") || strings.HasSuffix(q.Name, ".dlx"):
+		errs = append(errs, field.Invalid(f.Child("name"), q.Name, "letters, digits and _ . : -; not amq.* (reserved) nor ending .dlq or .dlx (the dead-letter names)"))
+	case seen[q.Vhost+"/"+q.Name]:
+		errs = append(errs, field.Duplicate(f.Child("name"), q.Name))
+	}
+	seen[q.Vhost+"/"+q.Name] = true
+	if !queueName.MatchString(q.Exchange) || strings.HasPrefix(q.Exchange, "amq.") {
+		errs = append(errs, field.Invalid(f.Child("exchange"), q.Exchange, "an exchange name; amq.* is reserved"))
+	}
+	if !bindingKey.MatchString(q.RoutingKey) {
+		errs = append(errs, field.Invalid(f.Child("routingKey"), q.RoutingKey, "a binding key: words separated by '.', with * and #"))
+	}
+	if q.DeliveryLimit < 1 {
+		errs = append(errs, field.Invalid(f.Child("deliveryLimit"), q.DeliveryLimit, "allowed: 1 or more"))
+	}
+	if len(q.Publishers) == 0 {
+		errs = append(errs, field.Required(f.Child("publishers"), "at least one declared service"))
+	}
+	for j, svc := range q.Publishers {
+		if !services[svc] {
+			errs = append(errs, field.NotSupported(f.Child("publishers").Index(j), svc, known))
 		}
 	}
-	fp := p.Child("federation")
-	for i, x := range r.Federation.Exchanges {
+	for j, svc := range q.Consumers {
+		if !services[svc] {
+			errs = append(errs, field.NotSupported(f.Child("consumers").Index(j), svc, known))
+		}
+	}
+	return errs
+}
+
+// validate checks the federation: its exchanges are declared ones (vhost
+// /), its upstreams named once, each with a Secret's name.
+func (fed RabbitMQFederation) validate(exchanges map[string]bool, fp *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for i, x := range fed.Exchanges {
 		if !exchanges["/"+x] {
 			errs = append(errs, field.Invalid(fp.Child("exchanges").Index(i), x, "not a declared queue's exchange in vhost /"))
 		}
 	}
 	names := map[string]bool{}
-	for i, u := range r.Federation.Upstreams {
+	for i, u := range fed.Upstreams {
 		f := fp.Child("upstreams").Index(i)
 		if !serverName.MatchString(u.Name) || names[u.Name] {
 			errs = append(errs, field.Invalid(f.Child("name"), u.Name, "a unique lowercase name (letters, digits, -)"))
@@ -454,7 +473,7 @@ func (r *RabbitMQ) Validate(s *Spec, p *field.Path) field.ErrorList {
 			errs = append(errs, field.Invalid(f.Child("uriSecret"), u.URISecret, "the name of a Secret (key uri) holding the upstream's amqps:// URI, never the URI itself"))
 		}
 	}
-	if len(r.Federation.Upstreams) > 0 && len(r.Federation.Exchanges) == 0 {
+	if len(fed.Upstreams) > 0 && len(fed.Exchanges) == 0 {
 		errs = append(errs, field.Required(fp.Child("exchanges"), "the exchanges to federate from the upstreams"))
 	}
 	return errs

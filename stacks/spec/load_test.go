@@ -85,7 +85,12 @@ func TestLoadReadsEveryKey(t *testing.T) {
 			`"oidc":{"issuer":"https://id.example.com","jwksUri":"https://id.example.com/jwks"}}`,
 		"cloudscale:postgres": `{"databases":[{"name":"orders","owner":"api","clients":["web"]}],"instances":3,"backupRetentionDays":14,` +
 			`"slowQueryMs":250,"restore":{"database":"orders","source":"postgres-orders-old","targetTime":"2026-11-30T12:00:00Z"}}`,
-		"cloudscale:redis":    `{"replicas":5,"volumeSize":"20Gi","clients":["api"]}`,
+		"cloudscale:redis": `{"replicas":5,"volumeSize":"20Gi","clients":["api"]}`,
+		"cloudscale:mongodb": `{"shards":3,"members":3,"mongosReplicas":4,"volumeSize":"50Gi","backupRetentionDays":7,` +
+			`"collections":[{"database":"catalog","collection":"products","shardKey":["sku"],"hashed":true,"textIndex":["name"],"owner":"api","clients":["web"]}]}`,
+		"cloudscale:rabbitmq": `{"replicas":5,"volumeSize":"30Gi","queues":[{"name":"orders.created","vhost":"shop","exchange":"orders",` +
+			`"routingKey":"order.*","deliveryLimit":3,"priority":true,"publishers":["api"],"consumers":["web"]}],` +
+			`"federation":{"exchanges":[],"upstreams":[]}}`,
 		"cloudscale:mesh":     `{"tracingSampling":2.5,"istiodReplicas":3}`,
 		"cloudscale:security": `{"acme":{"email":"ops@example.com","dnsZone":"example.com"}}`,
 		"cloudscale:chaos":    `{"enabled":false,"schedule":"*/30 9-16 * * 1-5","businessHoursOnly":true,"historyLimit":10}`,
@@ -111,9 +116,13 @@ func TestLoadReadsEveryKey(t *testing.T) {
 		Postgres: Postgres{Databases: []Database{{Name: "orders", Owner: "api", Clients: []string{"web"}}}, Instances: 3, PoolerInstances: 2,
 			BackupRetentionDays: 14, SlowQueryMs: 250,
 			Restore: &PostgresRestore{Database: "orders", Source: "postgres-orders-old", TargetTime: "2026-11-30T12:00:00Z"}},
-		Redis:    Redis{Replicas: 5, VolumeSize: "20Gi", Clients: []string{"api"}},
-		MongoDB:  MongoDB{Shards: 2, Members: 3, MongosReplicas: 3, BackupRetentionDays: 30},
-		RabbitMQ: RabbitMQ{Replicas: 3, VolumeSize: "20Gi"},
+		Redis: Redis{Replicas: 5, VolumeSize: "20Gi", Clients: []string{"api"}},
+		MongoDB: MongoDB{Shards: 3, Members: 3, MongosReplicas: 4, VolumeSize: "50Gi", BackupRetentionDays: 7,
+			Collections: []MongoCollection{{Database: "catalog", Collection: "products", ShardKey: []string{"sku"}, Hashed: true,
+				TextIndex: []string{"name"}, Owner: "api", Clients: []string{"web"}}}},
+		RabbitMQ: RabbitMQ{Replicas: 5, VolumeSize: "30Gi", Queues: []RabbitMQQueue{{Name: "orders.created", Vhost: "shop", Exchange: "orders",
+			RoutingKey: "order.*", DeliveryLimit: 3, Priority: true, Publishers: []string{"api"}, Consumers: []string{"web"}}},
+			Federation: RabbitMQFederation{Exchanges: []string{}, Upstreams: []RabbitMQUpstream{}}},
 		Mesh:     Mesh{TracingSampling: 2.5, IstiodReplicas: 3},
 		Security: Security{ACME: &ACME{Email: "ops@example.com", Server: DefaultACMEServer, DNSZone: "example.com"}},
 		Chaos:    Chaos{Enabled: false, Schedule: "*/30 9-16 * * 1-5", BusinessHoursOnly: true, HistoryLimit: 10},
