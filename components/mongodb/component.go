@@ -20,14 +20,12 @@ type MongoDB struct {
 }
 
 // OperatorValues are the psmdb-operator chart's values the platform sets:
-// one operator watching every namespace (it elects no leader; a restart
-// pauses reconciliation, never the databases), spread like any workload.
+// one operator watching every namespace (a restart pauses reconciliation,
+// never the databases, which run without it).
 type OperatorValues struct {
-	WatchAllNamespaces bool                                 `json:"watchAllNamespaces"`
-	ReplicaCount       int                                  `json:"replicaCount"`
-	Resources          k8scorev1.ResourceRequirements       `json:"resources"`
-	Affinity           *k8scorev1.Affinity                  `json:"affinity,omitempty"`
-	TopologySpread     []k8scorev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
+	WatchAllNamespaces bool                           `json:"watchAllNamespaces"`
+	ReplicaCount       int                            `json:"replicaCount"`
+	Resources          k8scorev1.ResourceRequirements `json:"resources"`
 	// DisableTelemetry: the operator reports nothing to Percona.
 	DisableTelemetry bool `json:"disableTelemetry"`
 }

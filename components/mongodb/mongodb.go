@@ -139,7 +139,8 @@ type Args struct {
 	Backups       *BackupStore
 	RetentionDays int
 	Resources     workload.Resources
-	// Scraper is the monitoring tier's Prometheus.
+	// Scraper is the monitoring tier's Prometheus (for the exporter the
+	// monitoring issue adds; the members export nothing yet).
 	Scraper contract.Peer
 }
 
