@@ -194,11 +194,12 @@ need_jq() {
   apt_install jq
 }
 
-# install_tool TOOL installs one tool.
-install_tool() {
-  case "$1" in
+tools=("$@")
+[ ${#tools[@]} -gt 0 ] || tools=(pulumi kubernetes-provider kubernetes kwok etcd controller-gen golangci-lint chaos-controller-manager chromium)
+for t in "${tools[@]}"; do
+  case "$t" in
     pulumi) install_pulumi ;;
-    kubernetes-provider) install_k8s_provider ;;
+    kubernetes-provider) need_jq; install_k8s_provider ;;
     kubernetes) install_kubernetes ;;
     kwok) go_install_tool kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION" ;;
     etcd) install_etcd ;;
@@ -209,40 +210,7 @@ install_tool() {
     # `cloudscale cluster start --chaos-mesh` and `cloudscale chaos run`.
     chaos-controller-manager) install_chaos_controller ;;
     chromium) install_chromium ;;
-    *) echo "tools.sh: unknown tool $1 (known: pulumi, kubernetes-provider, kubernetes, kwok, etcd, controller-gen, golangci-lint, chaos-controller-manager, chromium)" >&2; exit 2 ;;
+    *) echo "tools.sh: unknown tool $t (known: pulumi, kubernetes-provider, kubernetes, kwok, etcd, controller-gen, golangci-lint, chaos-controller-manager, chromium)" >&2; exit 2 ;;
   esac
-}
-
-# lane NAME TOOL... installs the tools one after another, each output line
-# prefixed with [NAME]; its status is the first failure's.
-lane() {
-  local name=$1
-  shift
-  ( set -o pipefail; ( for t in "$@"; do install_tool "$t"; done ) 2>&1 | sed -u "s/^/[$name] /" )
-}
-
-tools=("$@")
-if [ ${#tools[@]} -gt 0 ]; then
-  for t in "${tools[@]}"; do
-    [ "$t" = kubernetes-provider ] && need_jq
-    install_tool "$t"
-  done
-else
-  # Debian's packages first, one apt at a time; then the Go builds in two
-  # lanes at once. One build leaves a core idle while it loads packages and
-  # links (single-threaded); the lanes are balanced on the cold times of
-  # docs/build-and-test.md (a: provider 652 s, kwok, controller-gen,
-  # golangci-lint; b: pulumi 365 s, the control plane 471 s, Chaos Mesh 319 s).
-  install_tool etcd
-  install_tool chromium
-  need_jq
-  lane a kubernetes-provider kwok controller-gen golangci-lint &
-  a=$!
-  lane b pulumi kubernetes chaos-controller-manager &
-  b=$!
-  status=0
-  wait "$a" || status=$?
-  wait "$b" || status=$?
-  [ "$status" = 0 ] || { echo "tools.sh: a build failed (see the [a] and [b] lines above)" >&2; exit "$status"; }
-fi
+done
 log "tools ready in $BIN ($(( $(date +%s) - total_start ))s)"
