@@ -188,6 +188,22 @@ install_chromium() {
   apt_install chromium
 }
 
+# prometheus (promtool, and the server a test runs on 127.0.0.1) and
+# prometheus-alertmanager (amtool), Debian's: the monitoring tier's rules
+# and Alertmanager configuration are checked and unit-tested with them.
+install_prometheus() {
+  if command -v promtool >/dev/null && command -v amtool >/dev/null && command -v prometheus >/dev/null; then
+    log "prometheus: present ($(promtool --version 2>&1 | head -n1))"; return
+  fi
+  log "prometheus: installing Debian's prometheus and prometheus-alertmanager"
+  apt_install prometheus prometheus-alertmanager
+  # The packages start their services where an init system runs; the
+  # tests start their own servers on 127.0.0.1.
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    systemctl disable --now prometheus prometheus-alertmanager prometheus-node-exporter >/dev/null 2>&1 || true
+  fi
+}
+
 need_jq() {
   command -v jq >/dev/null && return
   log "jq: installing from Debian"
@@ -195,7 +211,7 @@ need_jq() {
 }
 
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(pulumi kubernetes-provider kubernetes kwok etcd controller-gen golangci-lint chaos-controller-manager chromium)
+[ ${#tools[@]} -gt 0 ] || tools=(pulumi kubernetes-provider kubernetes kwok etcd controller-gen golangci-lint chaos-controller-manager chromium prometheus)
 for t in "${tools[@]}"; do
   case "$t" in
     pulumi) install_pulumi ;;
@@ -210,7 +226,8 @@ for t in "${tools[@]}"; do
     # `cloudscale cluster start --chaos-mesh` and `cloudscale chaos run`.
     chaos-controller-manager) install_chaos_controller ;;
     chromium) install_chromium ;;
-    *) echo "tools.sh: unknown tool $t (known: pulumi, kubernetes-provider, kubernetes, kwok, etcd, controller-gen, golangci-lint, chaos-controller-manager, chromium)" >&2; exit 2 ;;
+    prometheus) install_prometheus ;;
+    *) echo "tools.sh: unknown tool $t (known: pulumi, kubernetes-provider, kubernetes, kwok, etcd, controller-gen, golangci-lint, chaos-controller-manager, chromium, prometheus)" >&2; exit 2 ;;
   esac
 done
 log "tools ready in $BIN ($(( $(date +%s) - total_start ))s)"

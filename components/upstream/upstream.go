@@ -234,6 +234,12 @@ const (
 	// two levels, priority 0-4 normal and 5 and above high) and whose
 	// management plugin the topology operator calls.
 	RabbitMQImage = "docker.io/rabbitmq:4.1.3-management"
+
+	// RedisExporterImage exports the cache tier's Valkey to Prometheus
+	// (a sidecar beside each server, speaking TLS to it); MongoDBExporterImage
+	// Percona's exporter for MongoDB, a sidecar of each replica set member.
+	RedisExporterImage   = "docker.io/oliver006/redis_exporter:v1.74.0"
+	MongoDBExporterImage = "docker.io/percona/mongodb_exporter:0.44.0"
 )
 
 // Mode says how Install provides a chart.
