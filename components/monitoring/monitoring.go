@@ -5,7 +5,11 @@
 // send spans to its collector and admit its scraper.
 package monitoring
 
-import "github.com/cloudscale/platform/components/contract"
+import (
+	"regexp"
+
+	"github.com/cloudscale/platform/components/contract"
+)
 
 // Namespace is where the monitoring tier runs.
 const Namespace = "monitoring"
@@ -35,3 +39,5 @@ func Scraper() contract.Peer {
 func OperatorNamespace() contract.OperatorNamespace {
 	return contract.OperatorNamespace{Name: Namespace, EgressPorts: []int{443, 6443}}
 }
+
+var dnsRe = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)

@@ -238,8 +238,8 @@ const (
 	// RedisExporterImage exports the cache tier's Valkey to Prometheus
 	// (a sidecar beside each server, speaking TLS to it); MongoDBExporterImage
 	// Percona's exporter for MongoDB, a sidecar of each replica set member.
-	RedisExporterImage   = "docker.io/oliver006/redis_exporter:v1.74.0"
-	MongoDBExporterImage = "docker.io/percona/mongodb_exporter:0.44.0"
+	RedisExporterImage   = "docker.io/oliver006/redis_exporter:v1.91.1"
+	MongoDBExporterImage = "docker.io/percona/mongodb_exporter:0.53.0"
 )
 
 // Mode says how Install provides a chart.
