@@ -141,7 +141,7 @@ const (
 
 // Rules returns the service's SLO as a PrometheusRule named
 // slo-<service> in namespace ns (the monitoring tier's): recording rules
-// of both SLIs' error ratios over every window, and the burn-rate alerts
+// of both SLIs' error ratios over every window, then the burn-rate alerts
 // (page and ticket) of each, labelled service, slo and severity.
 func (s SLO) Rules(ns string) *monitoringv1.PrometheusRule {
 	sel := fmt.Sprintf(`reporter="destination", destination_service_name=%q, destination_service_namespace=%q`, s.Service, s.Namespace)
@@ -205,9 +205,10 @@ sum(rate(%s{%s}[%s]))`, RequestsMetric, sel, w, RequestsMetric, sel, w)
 	return &monitoringv1.PrometheusRule{
 		TypeMeta:   metav1.TypeMeta{APIVersion: monitoringv1.SchemeGroupVersion.String(), Kind: monitoringv1.PrometheusRuleKind},
 		ObjectMeta: metav1.ObjectMeta{Name: "slo-" + s.Service, Namespace: ns, Labels: partOf()},
+		// One group: a group's rules run in order, so the alerts read the
+		// ratios recorded in the same evaluation (groups run concurrently).
 		Spec: monitoringv1.PrometheusRuleSpec{Groups: []monitoringv1.RuleGroup{
-			{Name: "slo-" + s.Service + ".sli", Rules: records},
-			{Name: "slo-" + s.Service + ".alerts", Rules: alerts},
+			{Name: "slo-" + s.Service, Rules: append(records, alerts...)},
 		}},
 	}
 }

@@ -35,12 +35,13 @@ func TestSLORulesShape(t *testing.T) {
 	r := exampleSLOs()[0].Rules(Namespace)
 	assert.Equal(t, "slo-api-service", r.Name)
 	assert.Equal(t, Namespace, r.Namespace)
-	require.Len(t, r.Spec.Groups, 2)
-	// Two SLIs over the windows of the four burn-rate pairs.
+	require.Len(t, r.Spec.Groups, 1)
+	// Two SLIs over the windows of the four burn-rate pairs, then 2 x 2 alerts.
 	assert.Equal(t, []string{"5m", "30m", "1h", "2h", "6h", "1d", "3d"}, SLIWindows())
-	assert.Len(t, r.Spec.Groups[0].Rules, 2*7)
+	require.Len(t, r.Spec.Groups[0].Rules, 2*7+4)
+	records, alerts := r.Spec.Groups[0].Rules[:14], r.Spec.Groups[0].Rules[14:]
 	seen := map[string]bool{}
-	for _, a := range r.Spec.Groups[1].Rules {
+	for _, a := range alerts {
 		seen[a.Alert+"/"+a.Labels[SLOLabel]+"/"+a.Labels[SeverityLabel]] = a.Labels[ServiceLabel] == "api-service"
 		for _, m := range promtest.MetricNames(a.Expr.String()) {
 			assert.Regexp(t, `^slo:sli_error:ratio_rate`, m, "alerts read the recorded ratios only")
@@ -50,7 +51,8 @@ func TestSLORulesShape(t *testing.T) {
 		"AvailabilityBudgetBurn/availability/page": true, "AvailabilityBudgetBurn/availability/ticket": true,
 		"LatencyBudgetBurn/latency/page": true, "LatencyBudgetBurn/latency/ticket": true,
 	}, seen)
-	for _, rec := range r.Spec.Groups[0].Rules {
+	for _, rec := range records {
+		assert.NotEmpty(t, rec.Record)
 		for _, m := range promtest.MetricNames(rec.Expr.String()) {
 			assert.Contains(t, []string{RequestsMetric, DurationMetric + "_bucket", DurationMetric + "_count"}, m)
 		}
