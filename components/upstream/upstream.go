@@ -121,7 +121,56 @@ var (
 		{Group: "monitoring.coreos.com", Kind: "PodMonitor", Plural: "podmonitors", Versions: []string{"v1"}, Namespaced: true, Generated: true},
 		{Group: "monitoring.coreos.com", Kind: "ServiceMonitor", Plural: "servicemonitors", Versions: []string{"v1"}, Namespaced: true, Generated: true},
 		{Group: "monitoring.coreos.com", Kind: "PrometheusRule", Plural: "prometheusrules", Versions: []string{"v1"}, Namespaced: true, Generated: true},
+		{Group: "monitoring.coreos.com", Kind: "Prometheus", Plural: "prometheuses", Versions: []string{"v1"}, Namespaced: true, Generated: true},
+		{Group: "monitoring.coreos.com", Kind: "Alertmanager", Plural: "alertmanagers", Versions: []string{"v1"}, Namespaced: true, Generated: true},
 	}}
+)
+
+// The monitoring tier's charts. Their kinds' definitions are generated
+// from the modules go.mod pins (prometheus-operator v0.92.0, ECK v3.5.0,
+// opentelemetry-operator apis v0.157.0), the versions the charts ship.
+var (
+	// KubePrometheusStack runs prometheus-operator, Grafana,
+	// kube-state-metrics and the node exporter: chart 87.0.0 is the one
+	// that moved to operator v0.92.0 (helm-charts PR #7012). Its
+	// definitions come from PrometheusOperatorCRDs (crds.enabled false);
+	// the platform writes its own Prometheus and Alertmanager.
+	KubePrometheusStack = Chart{Name: "kube-prometheus-stack", Repo: "https://prometheus-community.github.io/helm-charts", Version: "87.0.0"}
+	// ECKOperator is Elastic Cloud on Kubernetes, which runs the logs'
+	// Elasticsearch and Kibana: chart 3.5.0 ships operator 3.5.0.
+	ECKOperator = Chart{Name: "eck-operator", Repo: "https://helm.elastic.co", Version: "3.5.0", Kinds: []Kind{
+		{Group: "elasticsearch.k8s.elastic.co", Kind: "Elasticsearch", Plural: "elasticsearches", Versions: []string{"v1"}, Namespaced: true, Generated: true},
+		{Group: "kibana.k8s.elastic.co", Kind: "Kibana", Plural: "kibanas", Versions: []string{"v1"}, Namespaced: true, Generated: true},
+	}}
+	// OpenTelemetryOperator runs the tracing tier's collector (Jaeger v2,
+	// which is an OpenTelemetry Collector distribution): chart 0.121.0
+	// ships operator 0.157.0 (opentelemetry-helm-charts PR #2349).
+	OpenTelemetryOperator = Chart{Name: "opentelemetry-operator", Repo: "https://open-telemetry.github.io/opentelemetry-helm-charts", Version: "0.121.0", Kinds: []Kind{
+		{Group: "opentelemetry.io", Kind: "OpenTelemetryCollector", Plural: "opentelemetrycollectors", Versions: []string{"v1beta1"}, Namespaced: true, Generated: true},
+	}}
+	// FluentBit is the node agent that tails every container's log and
+	// forwards it to the Fluentd aggregator: chart 0.58.2 (Fluent Bit 5.1.2).
+	FluentBit = Chart{Name: "fluent-bit", Repo: "https://fluent.github.io/helm-charts", Version: "0.58.2"}
+)
+
+// The monitoring tier's images and versions.
+const (
+	// PrometheusVersion and AlertmanagerVersion are operator v0.92.0's
+	// defaults (pkg/operator/defaults.go), written so an operator upgrade
+	// does not move them unnoticed.
+	PrometheusVersion   = "v3.12.0"
+	AlertmanagerVersion = "v0.33.0"
+	// ElasticStackVersion is Elasticsearch's and Kibana's: 8.19, which ECK
+	// 3.5 supports, Jaeger v2 stores spans in, and Fluentd's
+	// elasticsearch8 image (the elasticsearch 8.19 gem) writes to; an 8.x
+	// client cannot talk to Elasticsearch 9.
+	ElasticStackVersion = "8.19.18"
+	// FluentdImage is the aggregator: Fluentd 1.19 with
+	// fluent-plugin-elasticsearch 5.4 (the project's Kubernetes image).
+	FluentdImage = "docker.io/fluent/fluentd-kubernetes-daemonset:v1.19.2-debian-elasticsearch8-1.6"
+	// JaegerImage is Jaeger v2, run by the OpenTelemetry operator as a
+	// collector.
+	JaegerImage = "docker.io/jaegertracing/jaeger:2.21.0"
 )
 
 // The data tier's second set: the document store and the message queue.
@@ -199,8 +248,12 @@ var ChaosMesh = Chart{Name: "chaos-mesh", Repo: "https://charts.chaos-mesh.org",
 const (
 	// ProxyImage is replaced by the injector with the same version; it is
 	// named so the object is complete where no injector runs.
-	ProxyImage     = "docker.io/istio/proxyv2:" + IstioVersion
-	RateLimitImage = "docker.io/envoyproxy/ratelimit:6f5de117"
+	ProxyImage = "docker.io/istio/proxyv2:" + IstioVersion
+	// RateLimitImage is envoyproxy/ratelimit at 05c08d03 (the build Envoy
+	// Gateway's release/v1.6 pins, April 2026): it serves Prometheus
+	// metrics itself (USE_PROMETHEUS, since ratelimit PR #681, 2024-09),
+	// which the 2021 build 6f5de117 did not.
+	RateLimitImage = "docker.io/envoyproxy/ratelimit:05c08d03"
 	// PauseImage is what Chaos Mesh's pod-failure swaps a container's
 	// image for (the chart's default is an unpinned :latest).
 	PauseImage = "registry.k8s.io/pause:3.10"
