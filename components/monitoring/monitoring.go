@@ -18,12 +18,13 @@ const Namespace = "monitoring"
 const TracingPort = 4317
 
 // TracingCollector is Jaeger's collector, which takes the proxies' spans
-// over OpenTelemetry.
+// over OpenTelemetry (the Service and pod labels the OpenTelemetry
+// operator gives the collector "jaeger").
 func TracingCollector() contract.Endpoint {
 	return contract.Endpoint{
-		Host: "jaeger-collector." + Namespace + ".svc.cluster.local", Port: TracingPort,
+		Host: TracingName + "-collector." + Namespace + ".svc.cluster.local", Port: TracingPort,
 		Peer: contract.Peer{NamespaceLabels: contract.InNamespace(Namespace),
-			PodLabels: map[string]string{contract.NameLabel: "jaeger"}, Ports: []int{TracingPort}},
+			PodLabels: CollectorPodLabels(), Ports: []int{TracingPort}},
 	}
 }
 

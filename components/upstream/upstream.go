@@ -168,6 +168,9 @@ const (
 	// FluentdImage is the aggregator: Fluentd 1.19 with
 	// fluent-plugin-elasticsearch 5.4 (the project's Kubernetes image).
 	FluentdImage = "docker.io/fluent/fluentd-kubernetes-daemonset:v1.19.2-debian-elasticsearch8-1.6"
+	// ElasticsearchExporterImage is the Prometheus community's exporter,
+	// a sidecar of each Elasticsearch node.
+	ElasticsearchExporterImage = "quay.io/prometheuscommunity/elasticsearch-exporter:v1.9.0"
 	// JaegerImage is Jaeger v2, run by the OpenTelemetry operator as a
 	// collector.
 	JaegerImage = "docker.io/jaegertracing/jaeger:2.21.0"
