@@ -77,6 +77,7 @@ CNPG_KEEP=(
   postgresql.cnpg.io_clusters postgresql.cnpg.io_poolers postgresql.cnpg.io_scheduledbackups
   barmancloud.cnpg.io_objectstores
   monitoring.coreos.com_podmonitors monitoring.coreos.com_servicemonitors monitoring.coreos.com_prometheusrules
+  monitoring.coreos.com_prometheuses monitoring.coreos.com_alertmanagers
 )
 
 # The document store's and the message queue's operators, at the versions
@@ -100,6 +101,21 @@ MQ_KEEP=(
   psmdb.percona.com_perconaservermongodbs rabbitmq.com_rabbitmqclusters
   rabbitmq.com_queues rabbitmq.com_exchanges rabbitmq.com_bindings rabbitmq.com_policies
   rabbitmq.com_users rabbitmq.com_permissions rabbitmq.com_federations
+)
+
+# The monitoring tier's logs and traces, at the versions go.mod pins
+# (upstream.ECKOperator and OpenTelemetryOperator install the same): ECK's
+# Elasticsearch and Kibana, the OpenTelemetry operator's collector.
+# Without descriptions: each embeds a pod template.
+ECK_VERSION=$(gomod github.com/elastic/cloud-on-k8s/v3)
+OTEL_VERSION=$(gomod github.com/open-telemetry/opentelemetry-operator/apis)
+OBS_PACKAGES=(
+  github.com/elastic/cloud-on-k8s/v3/pkg/apis/elasticsearch/v1
+  github.com/elastic/cloud-on-k8s/v3/pkg/apis/kibana/v1
+  github.com/open-telemetry/opentelemetry-operator/apis/v1beta1
+)
+OBS_KEEP=(
+  elasticsearch.k8s.elastic.co_elasticsearches kibana.k8s.elastic.co_kibanas opentelemetry.io_opentelemetrycollectors
 )
 
 [ -x "$BIN/controller-gen" ] || { echo "crds.sh: $BIN/controller-gen is missing: run \`make tools\`" >&2; exit 2; }
@@ -146,6 +162,12 @@ module "$GEN_MQ" "$want_mq" "${MQ_PACKAGES[@]}" -- \
   "github.com/rabbitmq/cluster-operator/v2@$RABBITMQ_VERSION" \
   "github.com/rabbitmq/messaging-topology-operator@$TOPOLOGY_VERSION"
 
+GEN_OBS=$GEN-obs
+want_obs="eck $ECK_VERSION opentelemetry-operator $OTEL_VERSION"
+module "$GEN_OBS" "$want_obs" "${OBS_PACKAGES[@]}" -- \
+  "github.com/elastic/cloud-on-k8s/v3@$ECK_VERSION" \
+  "github.com/open-telemetry/opentelemetry-operator/apis@$OTEL_VERSION"
+
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 paths() { for p in "$@"; do printf 'paths=%s\n' "$p"; done; }
@@ -157,12 +179,14 @@ mapfile -t p < <(paths "${CNPG_PACKAGES[@]}")
 (cd "$GEN_CNPG" && "$BIN/controller-gen" crd:crdVersions=v1 paths="$BARMAN_CLOUD_PACKAGE" output:crd:dir="$tmp")
 mapfile -t p < <(paths "${MQ_PACKAGES[@]}")
 (cd "$GEN_MQ" && "$BIN/controller-gen" crd:crdVersions=v1,maxDescLen=0,allowDangerousTypes=true "${p[@]}" output:crd:dir="$tmp")
+mapfile -t p < <(paths "${OBS_PACKAGES[@]}")
+(cd "$GEN_OBS" && "$BIN/controller-gen" crd:crdVersions=v1,maxDescLen=0 "${p[@]}" output:crd:dir="$tmp")
 for k in "${CHAOS_MESH_KEEP[@]}"; do KEEP+=("chaos-mesh.org_$k"); done
-KEEP+=("${CNPG_KEEP[@]}" "${MQ_KEEP[@]}")
+KEEP+=("${CNPG_KEEP[@]}" "${MQ_KEEP[@]}" "${OBS_KEEP[@]}")
 mkdir -p "$OUT"
 rm -f "$OUT"/*.yaml
 for k in "${KEEP[@]}"; do
   [ -f "$tmp/$k.yaml" ] || { echo "crds.sh: controller-gen wrote no $k.yaml" >&2; exit 1; }
   cp "$tmp/$k.yaml" "$OUT/"
 done
-echo "crds.sh: ${#KEEP[@]} definitions in $OUT ($want chaos-mesh-api $CHAOS_MESH_API_VERSION $want_cnpg $want_mq)"
+echo "crds.sh: ${#KEEP[@]} definitions in $OUT ($want chaos-mesh-api $CHAOS_MESH_API_VERSION $want_cnpg $want_mq $want_obs)"

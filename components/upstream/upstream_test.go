@@ -15,7 +15,7 @@ import (
 
 func TestEveryChartIsPinned(t *testing.T) {
 	for _, c := range []Chart{IstioBase, IstioCNI, Istiod, CertManager, Vault, ExternalSecrets, ChaosMesh, CloudNativePG, BarmanCloud, PrometheusOperatorCRDs,
-		PerconaMongoDB, RabbitMQClusterOperator, RabbitMQTopologyOperator} {
+		PerconaMongoDB, RabbitMQClusterOperator, RabbitMQTopologyOperator, KubePrometheusStack, ECKOperator, OpenTelemetryOperator, FluentBit} {
 		assert.NoError(t, c.Validate(), c.Name)
 	}
 	cases := []struct {
@@ -35,7 +35,7 @@ func TestEveryChartIsPinned(t *testing.T) {
 
 // chartsWithKinds are the charts whose kinds the platform writes.
 var chartsWithKinds = []Chart{IstioBase, CertManager, ExternalSecrets, ChaosMesh, CloudNativePG, BarmanCloud, PrometheusOperatorCRDs,
-	PerconaMongoDB, RabbitMQClusterOperator, RabbitMQTopologyOperator}
+	PerconaMongoDB, RabbitMQClusterOperator, RabbitMQTopologyOperator, ECKOperator, OpenTelemetryOperator}
 
 // Every kind the charts define for the platform's objects has a
 // definition with its group, names, versions and scope; the generated ones
