@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/cloudscale/platform/components/contract"
+	"github.com/cloudscale/platform/components/monitoring/slo"
 )
 
 // Receiver types Alertmanager delivers to. Their credentials (PagerDuty's
@@ -25,7 +26,7 @@ const (
 type Receiver struct {
 	// Name is a DNS label, unique among the receivers.
 	Name string
-	// Severity is Page or Ticket: the alerts routed here.
+	// Severity is slo.Page or slo.Ticket: the alerts routed here.
 	Severity string
 	// Type is PagerDuty, Slack or Webhook.
 	Type string
@@ -60,8 +61,8 @@ func ValidateReceivers(rs []Receiver) error {
 			errs = append(errs, fmt.Errorf("%s: name repeats an earlier receiver's", at))
 		}
 		seen[r.Name] = true
-		if r.Severity != Page && r.Severity != Ticket {
-			errs = append(errs, fmt.Errorf("%s: severity %q is not %s or %s", at, r.Severity, Page, Ticket))
+		if r.Severity != slo.Page && r.Severity != slo.Ticket {
+			errs = append(errs, fmt.Errorf("%s: severity %q is not %s or %s", at, r.Severity, slo.Page, slo.Ticket))
 		}
 		switch r.Type {
 		case PagerDuty:
@@ -180,24 +181,24 @@ func AlertmanagerConfig(rs []Receiver) ([]byte, error) {
 	}
 	cfg := amConfig{
 		Route: amRoute{
-			Receiver: nullReceiver, GroupBy: []string{"alertname", ServiceLabel, SLOLabel, "tier", "namespace"},
+			Receiver: nullReceiver, GroupBy: []string{"alertname", slo.ServiceLabel, slo.SLOLabel, "tier", "namespace"},
 			GroupWait: "30s", GroupInterval: "5m", RepeatInterval: "12h",
 		},
 		InhibitRules: []amInhibit{{
-			SourceMatchers: []string{SeverityLabel + `="` + Page + `"`},
-			TargetMatchers: []string{SeverityLabel + `="` + Ticket + `"`},
-			Equal:          []string{"alertname", ServiceLabel, SLOLabel, "tier", "namespace"},
+			SourceMatchers: []string{slo.SeverityLabel + `="` + slo.Page + `"`},
+			TargetMatchers: []string{slo.SeverityLabel + `="` + slo.Ticket + `"`},
+			Equal:          []string{"alertname", slo.ServiceLabel, slo.SLOLabel, "tier", "namespace"},
 		}},
 		Receivers: []amReceiver{{Name: nullReceiver}},
 	}
-	for _, sev := range []string{Page, Ticket} {
-		repeat := map[string]string{Page: "1h", Ticket: "24h"}[sev]
+	for _, sev := range []string{slo.Page, slo.Ticket} {
+		repeat := map[string]string{slo.Page: "1h", slo.Ticket: "24h"}[sev]
 		for _, r := range rs {
 			if r.Severity != sev {
 				continue
 			}
 			cfg.Route.Routes = append(cfg.Route.Routes, amRoute{
-				Receiver: r.Name, Matchers: []string{SeverityLabel + `="` + sev + `"`}, Continue: true, RepeatInterval: repeat,
+				Receiver: r.Name, Matchers: []string{slo.SeverityLabel + `="` + sev + `"`}, Continue: true, RepeatInterval: repeat,
 			})
 			cfg.Receivers = append(cfg.Receivers, receiverConfig(r))
 		}

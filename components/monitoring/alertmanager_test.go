@@ -9,13 +9,15 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cloudscale/platform/components/monitoring/slo"
 )
 
 func exampleReceivers() []Receiver {
 	return []Receiver{
-		{Name: "oncall", Severity: Page, Type: PagerDuty, VaultPath: "monitoring/pagerduty"},
-		{Name: "platform", Severity: Ticket, Type: Slack, Channel: "#platform-alerts", VaultPath: "monitoring/slack"},
-		{Name: "tracker", Severity: Ticket, Type: Webhook, URL: "http://tickets.tools.svc:8080/alerts"},
+		{Name: "oncall", Severity: slo.Page, Type: PagerDuty, VaultPath: "monitoring/pagerduty"},
+		{Name: "platform", Severity: slo.Ticket, Type: Slack, Channel: "#platform-alerts", VaultPath: "monitoring/slack"},
+		{Name: "tracker", Severity: slo.Ticket, Type: Webhook, URL: "http://tickets.tools.svc:8080/alerts"},
 	}
 }
 
@@ -90,12 +92,12 @@ func TestValidateReceivers(t *testing.T) {
 		r    Receiver
 		want string
 	}{
-		{"type", Receiver{Name: "x", Severity: Page, Type: "email"}, `type "email" is not pagerduty, slack or webhook`},
+		{"type", Receiver{Name: "x", Severity: slo.Page, Type: "email"}, `type "email" is not pagerduty, slack or webhook`},
 		{"severity", Receiver{Name: "x", Severity: "critical", Type: PagerDuty, VaultPath: "a"}, `severity "critical" is not page or ticket`},
-		{"pagerduty key", Receiver{Name: "x", Severity: Page, Type: PagerDuty}, "needs vaultPath"},
-		{"slack channel", Receiver{Name: "x", Severity: Page, Type: Slack, VaultPath: "a", Channel: "alerts"}, `channel "alerts"`},
-		{"webhook plain", Receiver{Name: "x", Severity: Page, Type: Webhook, URL: "http://example.com/"}, "must be https"},
-		{"name", Receiver{Name: "null", Severity: Page, Type: Webhook, URL: "https://x"}, "name must be a DNS label"},
+		{"pagerduty key", Receiver{Name: "x", Severity: slo.Page, Type: PagerDuty}, "needs vaultPath"},
+		{"slack channel", Receiver{Name: "x", Severity: slo.Page, Type: Slack, VaultPath: "a", Channel: "alerts"}, `channel "alerts"`},
+		{"webhook plain", Receiver{Name: "x", Severity: slo.Page, Type: Webhook, URL: "http://example.com/"}, "must be https"},
+		{"name", Receiver{Name: "null", Severity: slo.Page, Type: Webhook, URL: "https://x"}, "name must be a DNS label"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			assert.ErrorContains(t, ValidateReceivers([]Receiver{c.r}), c.want)

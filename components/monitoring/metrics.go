@@ -20,6 +20,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/cloudscale/platform/components/contract"
+	"github.com/cloudscale/platform/components/monitoring/slo"
 	"github.com/cloudscale/platform/components/tier"
 	"github.com/cloudscale/platform/components/upstream"
 	"github.com/cloudscale/platform/components/workload"
@@ -84,7 +85,7 @@ type MetricsArgs struct {
 	// Prometheus replica's volume.
 	StorageClass, VolumeSize string
 	// SLOs are the services' objectives, written as rules here.
-	SLOs      []SLO
+	SLOs      []slo.Objective
 	Receivers []Receiver
 	// ScrapeNamespaces are the namespaces of the tiers' workloads and
 	// ScrapePorts their metrics ports, which Prometheus may reach there (a

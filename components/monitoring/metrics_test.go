@@ -14,10 +14,18 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/cloudscale/platform/components/componenttest"
+	"github.com/cloudscale/platform/components/monitoring/slo"
 	"github.com/cloudscale/platform/components/upstream"
 	"github.com/cloudscale/platform/components/workload"
 	"github.com/cloudscale/platform/graph"
 )
+
+func exampleSLOs() []slo.Objective {
+	return []slo.Objective{
+		{Service: "api-service", Namespace: "cloudscale", Availability: 99.9, LatencyMs: 500, LatencyTarget: 99},
+		{Service: "orders", Namespace: "cloudscale", Availability: 99.5, LatencyMs: 500, LatencyTarget: 99},
+	}
+}
 
 func prodMetrics() *MetricsArgs {
 	return &MetricsArgs{

@@ -42,3 +42,6 @@ func OperatorNamespace() contract.OperatorNamespace {
 }
 
 var dnsRe = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+
+// partOf is the label every monitoring object of the platform carries.
+func partOf() map[string]string { return map[string]string{"app.kubernetes.io/part-of": "cloudscale"} }

@@ -1,8 +1,14 @@
-package monitoring
+// Package slo writes a service's service level objectives as Prometheus
+// rules: the SLIs' error ratios recorded over the windows of the SRE
+// workbook's multiwindow, multi-burn-rate alerts, and those alerts, page
+// and ticket. It imports no Pulumi SDK, so the stack's configuration
+// checks objectives with it.
+package slo
 
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,11 +51,11 @@ const (
 	Ticket = "ticket"
 )
 
-// SLO is one service's objectives: the share of its requests that succeed
+// Objective is one service's objectives: the share of its requests that succeed
 // (Availability, a percentage such as 99.9) and the share (LatencyTarget,
 // a percentage such as 99) that complete within LatencyMs milliseconds,
 // both over a 30-day window.
-type SLO struct {
+type Objective struct {
 	Service, Namespace string
 	Availability       float64
 	LatencyMs          float64
@@ -58,7 +64,7 @@ type SLO struct {
 
 // Validate checks the objectives: percentages in (0, 100) and a latency
 // threshold among DurationBuckets.
-func (s SLO) Validate() error {
+func (s Objective) Validate() error {
 	var errs []error
 	if !dnsRe.MatchString(s.Service) || !dnsRe.MatchString(s.Namespace) {
 		errs = append(errs, fmt.Errorf("service %q in namespace %q: not DNS labels", s.Service, s.Namespace))
@@ -106,8 +112,8 @@ var burnWindows = []burnWindow{
 	{"3d", "6h", 1, Ticket},
 }
 
-// SLIWindows are the windows the error ratios are recorded over.
-func SLIWindows() []string {
+// Windows are the windows the error ratios are recorded over.
+func Windows() []string {
 	var out []string
 	for _, w := range burnWindows {
 		out = append(out, w.Short, w.Long)
@@ -143,7 +149,7 @@ const (
 // slo-<service> in namespace ns (the monitoring tier's): recording rules
 // of both SLIs' error ratios over every window, then the burn-rate alerts
 // (page and ticket) of each, labelled service, slo and severity.
-func (s SLO) Rules(ns string) *monitoringv1.PrometheusRule {
+func (s Objective) Rules(ns string) *monitoringv1.PrometheusRule {
 	sel := fmt.Sprintf(`reporter="destination", destination_service_name=%q, destination_service_namespace=%q`, s.Service, s.Namespace)
 	errorsExpr := func(w string) string {
 		return fmt.Sprintf(`sum(rate(%s{%s, response_code=~"5.."}[%s]))
@@ -163,7 +169,7 @@ sum(rate(%s{%s}[%s]))`, RequestsMetric, sel, w, RequestsMetric, sel, w)
 		slo  string
 		expr func(string) string
 	}{{Availability, errorsExpr}, {Latency, slowExpr}} {
-		for _, w := range SLIWindows() {
+		for _, w := range Windows() {
 			records = append(records, monitoringv1.Rule{
 				Record: ErrorRatioRecord(w), Expr: intstr.FromString(sli.expr(w)),
 				Labels: map[string]string{ServiceLabel: s.Service, SLOLabel: sli.slo},
@@ -215,3 +221,5 @@ sum(rate(%s{%s}[%s]))`, RequestsMetric, sel, w, RequestsMetric, sel, w)
 
 // partOf is the label every monitoring object of the platform carries.
 func partOf() map[string]string { return map[string]string{"app.kubernetes.io/part-of": "cloudscale"} }
+
+var dnsRe = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)

@@ -1,4 +1,4 @@
-package monitoring
+package slo
 
 import (
 	"testing"
@@ -10,17 +10,17 @@ import (
 	"github.com/cloudscale/platform/components/monitoring/promtest"
 )
 
-func exampleSLOs() []SLO {
-	return []SLO{
+func exampleSLOs() []Objective {
+	return []Objective{
 		{Service: "api-service", Namespace: "cloudscale", Availability: 99.9, LatencyMs: 500, LatencyTarget: 99},
 		{Service: "orders", Namespace: "cloudscale", Availability: 99.5, LatencyMs: 500, LatencyTarget: 99},
 	}
 }
 
-func sloRules(slos []SLO) []*monitoringv1.PrometheusRule {
+func sloRules(slos []Objective) []*monitoringv1.PrometheusRule {
 	var out []*monitoringv1.PrometheusRule
 	for _, s := range slos {
-		out = append(out, s.Rules(Namespace))
+		out = append(out, s.Rules("monitoring"))
 	}
 	return out
 }
@@ -32,12 +32,12 @@ func TestSLORulesPassPromtool(t *testing.T) {
 }
 
 func TestSLORulesShape(t *testing.T) {
-	r := exampleSLOs()[0].Rules(Namespace)
+	r := exampleSLOs()[0].Rules("monitoring")
 	assert.Equal(t, "slo-api-service", r.Name)
-	assert.Equal(t, Namespace, r.Namespace)
+	assert.Equal(t, "monitoring", r.Namespace)
 	require.Len(t, r.Spec.Groups, 1)
 	// Two SLIs over the windows of the four burn-rate pairs, then 2 x 2 alerts.
-	assert.Equal(t, []string{"5m", "30m", "1h", "2h", "6h", "1d", "3d"}, SLIWindows())
+	assert.Equal(t, []string{"5m", "30m", "1h", "2h", "6h", "1d", "3d"}, Windows())
 	require.Len(t, r.Spec.Groups[0].Rules, 2*7+4)
 	records, alerts := r.Spec.Groups[0].Rules[:14], r.Spec.Groups[0].Rules[14:]
 	seen := map[string]bool{}
@@ -64,14 +64,14 @@ func TestSLOValidate(t *testing.T) {
 	assert.NoError(t, good.Validate())
 	for _, c := range []struct {
 		name string
-		edit func(*SLO)
+		edit func(*Objective)
 		want string
 	}{
-		{"availability 100", func(s *SLO) { s.Availability = 100 }, "availability 100 must be a percentage"},
-		{"availability 0", func(s *SLO) { s.Availability = 0 }, "availability 0 must be a percentage"},
-		{"latency target", func(s *SLO) { s.LatencyTarget = 120 }, "latency target 120"},
-		{"threshold off the buckets", func(s *SLO) { s.LatencyMs = 300 }, "latency threshold 300 ms is not a bucket of istio_request_duration_milliseconds (one of 0.5, 1, 5"},
-		{"service name", func(s *SLO) { s.Service = "Api" }, `service "Api"`},
+		{"availability 100", func(s *Objective) { s.Availability = 100 }, "availability 100 must be a percentage"},
+		{"availability 0", func(s *Objective) { s.Availability = 0 }, "availability 0 must be a percentage"},
+		{"latency target", func(s *Objective) { s.LatencyTarget = 120 }, "latency target 120"},
+		{"threshold off the buckets", func(s *Objective) { s.LatencyMs = 300 }, "latency threshold 300 ms is not a bucket of istio_request_duration_milliseconds (one of 0.5, 1, 5"},
+		{"service name", func(s *Objective) { s.Service = "Api" }, `service "Api"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s := good
