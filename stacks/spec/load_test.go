@@ -77,7 +77,7 @@ func TestLoadReadsEveryKey(t *testing.T) {
 		"cloudscale:network":      `{"cidr":"10.8.0.0/14"}`,
 		"cloudscale:gcp":          `{"project":"acme-platform"}`,
 		"gcp:project":             "ignored-by-cloudscale",
-		"cloudscale:services":     `[{"name":"web","port":80,"canaryWeight":20,"callers":["api"]},{"name":"api","port":8080}]`,
+		"cloudscale:services":     `[{"name":"web","port":80,"canaryWeight":20,"callers":["api"],"slo":{"availability":99.5,"latencyMs":250,"latencyTarget":95}},{"name":"api","port":8080}]`,
 		"cloudscale:gateway": `{"document":{"apiVersion":"gateway.cloudscale.io/v1","kind":"Gateway","metadata":{"name":"edge"},` +
 			`"spec":{"listeners":[{"port":443,"protocol":"HTTPS","tls":{"mode":"TERMINATE","certificateRef":"production-cert"}}],` +
 			`"routes":[{"match":{"path":"/*"},"backend":{"service":"web","port":80}}]}},` +
@@ -91,7 +91,11 @@ func TestLoadReadsEveryKey(t *testing.T) {
 		"cloudscale:rabbitmq": `{"replicas":5,"volumeSize":"30Gi","queues":[{"name":"orders.created","vhost":"shop","exchange":"orders",` +
 			`"routingKey":"order.*","deliveryLimit":3,"priority":true,"publishers":["api"],"consumers":["web"]}],` +
 			`"federation":{"exchanges":[],"upstreams":[]}}`,
-		"cloudscale:mesh":     `{"tracingSampling":2.5,"istiodReplicas":3}`,
+		"cloudscale:mesh": `{"tracingSampling":2.5,"istiodReplicas":3}`,
+		"cloudscale:monitoring": `{"prometheus":{"replicas":3,"retention":"30d","retentionSize":"180GiB","volumeSize":"200Gi"},"alertmanagerReplicas":5,` +
+			`"receivers":[{"name":"oncall","severity":"page","type":"pagerduty","vaultPath":"monitoring/pagerduty"},` +
+			`{"name":"tickets","severity":"ticket","type":"webhook","url":"http://tickets.tools.svc:8080/alerts"}],` +
+			`"logs":{"elasticsearchNodes":5,"kibanaReplicas":3,"retentionDays":30,"volumeSize":"500Gi"},"collectorReplicas":3}`,
 		"cloudscale:security": `{"acme":{"email":"ops@example.com","dnsZone":"example.com"}}`,
 		"cloudscale:chaos":    `{"enabled":false,"schedule":"*/30 9-16 * * 1-5","businessHoursOnly":true,"historyLimit":10}`,
 	})
@@ -107,9 +111,10 @@ func TestLoadReadsEveryKey(t *testing.T) {
 		Persistence: Persistence{Enabled: false, Size: "250Gi"},
 		Cluster: Cluster{KubernetesVersion: "1.31", NodeCount: 9, NodeSize: "n2-standard-8", NodeDiskGiB: 200,
 			APIAllowedCIDRs: []string{"198.51.100.0/24"}},
-		Network:  Network{CIDR: "10.8.0.0/14"},
-		GCP:      GCPSettings{Project: "acme-platform"},
-		Services: []Service{{Name: "web", Port: 80, CanaryWeight: 20, Callers: []string{"api"}}, {Name: "api", Port: 8080}},
+		Network: Network{CIDR: "10.8.0.0/14"},
+		GCP:     GCPSettings{Project: "acme-platform"},
+		Services: []Service{{Name: "web", Port: 80, CanaryWeight: 20, Callers: []string{"api"},
+			SLO: &ServiceSLO{Availability: 99.5, LatencyMs: 250, LatencyTarget: 95}}, {Name: "api", Port: 8080}},
 		Gateway: Gateway{DocumentSource: "cloudscale:gateway.document", Hosts: []string{"api.example.com"},
 			SourceRanges: []string{"203.0.113.0/24"}, MinReplicas: 4, MaxReplicas: 12,
 			OIDC: OIDC{Issuer: "https://id.example.com", JWKSURI: "https://id.example.com/jwks"}},
@@ -123,7 +128,12 @@ func TestLoadReadsEveryKey(t *testing.T) {
 		RabbitMQ: RabbitMQ{Replicas: 5, VolumeSize: "30Gi", Queues: []RabbitMQQueue{{Name: "orders.created", Vhost: "shop", Exchange: "orders",
 			RoutingKey: "order.*", DeliveryLimit: 3, Priority: true, Publishers: []string{"api"}, Consumers: []string{"web"}}},
 			Federation: RabbitMQFederation{Exchanges: []string{}, Upstreams: []RabbitMQUpstream{}}},
-		Mesh:     Mesh{TracingSampling: 2.5, IstiodReplicas: 3},
+		Mesh: Mesh{TracingSampling: 2.5, IstiodReplicas: 3},
+		Monitoring: Monitoring{Prometheus: PrometheusSettings{Replicas: 3, Retention: "30d", RetentionSize: "180GiB", VolumeSize: "200Gi"},
+			AlertmanagerReplicas: 5, CollectorReplicas: 3,
+			Receivers: []Receiver{{Name: "oncall", Severity: "page", Type: "pagerduty", VaultPath: "monitoring/pagerduty"},
+				{Name: "tickets", Severity: "ticket", Type: "webhook", URL: "http://tickets.tools.svc:8080/alerts"}},
+			Logs: LogSettings{ElasticsearchNodes: 5, KibanaReplicas: 3, RetentionDays: 30, VolumeSize: "500Gi"}},
 		Security: Security{ACME: &ACME{Email: "ops@example.com", Server: DefaultACMEServer, DNSZone: "example.com"}},
 		Chaos:    Chaos{Enabled: false, Schedule: "*/30 9-16 * * 1-5", BusinessHoursOnly: true, HistoryLimit: 10},
 	}, s.withoutDir())
@@ -233,7 +243,7 @@ func badCases() []badCase {
 			}},
 		{"unknown top-level key", with(prodAWS(), "cloudscale:replicas", "3"),
 			[]string{
-				`cloudscale:replicas: Unsupported value: unknown key (did you mean "replicaCount"?); allowed: cloud, environment, region, zones, namespace, replicaCount, resources, persistence, cluster, network, local, gcp, services, postgres, redis, mongodb, rabbitmq, gateway, mesh, security, chaos`,
+				`cloudscale:replicas: Unsupported value: unknown key (did you mean "replicaCount"?); allowed: cloud, environment, region, zones, namespace, replicaCount, resources, persistence, cluster, network, local, gcp, services, postgres, redis, mongodb, rabbitmq, gateway, mesh, monitoring, security, chaos`,
 			}},
 		{"unknown nested key", with(prodAWS(), "cloudscale:resources", `{"limit":{"cpu":"1"}}`),
 			[]string{
@@ -379,6 +389,27 @@ func badCases() []badCase {
 				`cloudscale:rabbitmq.federation.exchanges[0]: Invalid value: "payments": not a declared queue's exchange in vhost /`,
 				`cloudscale:rabbitmq.federation.upstreams[0].name: Invalid value: "EU": a unique lowercase name (letters, digits, -)`,
 				`cloudscale:rabbitmq.federation.upstreams[0].uriSecret: Invalid value: "amqps://user:secret@eu.example.com": the name of a Secret (key uri) holding the upstream's amqps:// URI, never the URI itself`,
+			}},
+		{"bad monitoring", with(prodAWS(), "cloudscale:monitoring", `{"prometheus":{"replicas":1,"retention":"2 weeks","retentionSize":"40G","volumeSize":"lots"},"alertmanagerReplicas":1,"logs":{"elasticsearchNodes":4,"retentionDays":0},"receivers":[{"name":"oncall","severity":"critical","type":"pagerduty"},{"name":"chat","severity":"ticket","type":"slack","channel":"alerts","vaultPath":"monitoring/slack"},{"name":"chat","severity":"page","type":"email"},{"name":"hook","severity":"ticket","type":"webhook","url":"http://example.com/"}]}`),
+			[]string{
+				`cloudscale:monitoring.prometheus.replicas: Invalid value: 1: too few for prod; allowed: 2 or more`,
+				`cloudscale:monitoring.alertmanagerReplicas: Invalid value: 1: too few for prod; allowed: 2 or more`,
+				`cloudscale:monitoring.logs.elasticsearchNodes: Invalid value: 4: must be odd: a majority of master-eligible nodes elects`,
+				`cloudscale:monitoring.prometheus.retention: Invalid value: "2 weeks": not a Prometheus duration such as 15d or 2w (and not 0)`,
+				`cloudscale:monitoring.prometheus.retentionSize: Invalid value: "40G": not a size such as 40GiB`,
+				`cloudscale:monitoring.prometheus.volumeSize: Invalid value: "lots": not a positive quantity such as 50Gi`,
+				`cloudscale:monitoring.logs.retentionDays: Invalid value: 0: allowed: 1 to 3650`,
+				`cloudscale:monitoring.receivers[0].severity: Unsupported value: "critical": supported values: "page", "ticket"`,
+				`cloudscale:monitoring.receivers[0].vaultPath: Required value: the Vault KV path of the credential (property credential), never the credential itself`,
+				`cloudscale:monitoring.receivers[1].channel: Invalid value: "alerts": not a Slack channel such as #platform-alerts`,
+				`cloudscale:monitoring.receivers[2].name: Duplicate value: "chat"`,
+				`cloudscale:monitoring.receivers[2].type: Unsupported value: "email": supported values: "pagerduty", "slack", "webhook"`,
+				`cloudscale:monitoring.receivers[3].url: Invalid value: "http://example.com/": must be https, or http to a cluster Service (*.svc)`,
+			}},
+		{"bad slo", with(prodAWS(), "cloudscale:services", `[{"name":"api-service","port":8080,"slo":{"availability":100,"latencyMs":300}}]`),
+			[]string{
+				`cloudscale:services[0].slo.availability: Invalid value: 100: a percentage above 0 and below 100, such as 99.9`,
+				`cloudscale:services[0].slo.latencyMs: Invalid value: 300: not a bucket of the mesh's request duration histogram; allowed: 0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000`,
 			}},
 		{"acme on local", map[string]string{"cloudscale:cloud": "local", "cloudscale:environment": "dev", "cloudscale:security": `{"acme":{"email":"ops@example.com","dnsZone":"example.com"}}`},
 			[]string{

@@ -82,6 +82,7 @@ type Spec struct {
 	RabbitMQ     RabbitMQ    `json:"rabbitmq"`
 	Gateway      Gateway     `json:"gateway"`
 	Mesh         Mesh        `json:"mesh"`
+	Monitoring   Monitoring  `json:"monitoring"`
 	Security     Security    `json:"security"`
 	Chaos        Chaos       `json:"chaos"`
 
@@ -175,6 +176,41 @@ type Service struct {
 	// Callers are the services ("name", same namespace) that may call it,
 	// besides the gateway when a route points at it.
 	Callers []string `json:"callers,omitempty"`
+	// SLO is the service's objectives over 30 days; unset fields take
+	// DefaultSLO's.
+	SLO *ServiceSLO `json:"slo,omitempty"`
+}
+
+// ServiceSLO is a service's objectives: Availability percent of its
+// requests succeed (no 5xx) and LatencyTarget percent complete within
+// LatencyMs milliseconds (a bucket of the mesh's duration histogram),
+// written as burn-rate alerts by the monitoring tier (monitoring/slo).
+type ServiceSLO struct {
+	Availability  float64 `json:"availability,omitempty"`
+	LatencyMs     float64 `json:"latencyMs,omitempty"`
+	LatencyTarget float64 `json:"latencyTarget,omitempty"`
+}
+
+// DefaultSLO is 99.9% available and 99% of requests within 500 ms: the
+// guide's availability target, and a latency bound the services' load
+// benchmark revisits (docs/).
+var DefaultSLO = ServiceSLO{Availability: 99.9, LatencyMs: 500, LatencyTarget: 99}
+
+// Objectives returns the service's objectives with defaults filled in.
+func (s Service) Objectives() ServiceSLO {
+	o := DefaultSLO
+	if s.SLO != nil {
+		if s.SLO.Availability != 0 {
+			o.Availability = s.SLO.Availability
+		}
+		if s.SLO.LatencyMs != 0 {
+			o.LatencyMs = s.SLO.LatencyMs
+		}
+		if s.SLO.LatencyTarget != 0 {
+			o.LatencyTarget = s.SLO.LatencyTarget
+		}
+	}
+	return o
 }
 
 // Names returns the set of service names.

@@ -57,6 +57,7 @@ func (ss *Services) Validate(_ *Spec, p *field.Path) field.ErrorList {
 		if s.CanaryWeight < 0 || s.CanaryWeight > 100 {
 			errs = append(errs, field.Invalid(f.Child("canaryWeight"), s.CanaryWeight, "not a percentage; allowed: 0 to 100"))
 		}
+		errs = append(errs, validateSLO(s, f.Child("slo"))...)
 	}
 	for i, s := range *ss {
 		for j, c := range s.Callers {
