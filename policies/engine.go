@@ -42,7 +42,7 @@ const (
 
 var (
 	severities = map[string]int{"critical": 4, "high": 3, "medium": 2, "low": 1}
-	categories = map[string]bool{"encryption": true, "network": true, "ha": true, "security": true, "platform": true, "resilience": true}
+	categories = map[string]bool{"encryption": true, "network": true, "ha": true, "security": true, "platform": true, "resilience": true, "observability": true}
 )
 
 // Rule is one rule's metadata, read from its # METADATA block.

@@ -359,3 +359,131 @@ orders_policy := topology("Policy", "orders-dead-letter", {
 })
 
 data_tier_ii := [storage_class, psmdb, rabbitmq, orders_queue, orders_dlq, orders_dlx, orders_dlq_binding, orders_policy]
+
+# The monitoring tier as the platform renders it in prod (issue 16): a
+# Prometheus of 2 and an Alertmanager of 3 spread over zones, loading every
+# monitor and rule; an Elasticsearch of 3 master-eligible nodes, zone aware
+# through the zone label ECK copies down, with Kibana and the fluentd ILM
+# policy that deletes its indices; the api Deployment behind api-service,
+# which the gateway routes to, scraped through a ServiceMonitor and with
+# its SLO alerts; and monitors for the operators' pods.
+zone_spread(labels) := [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": labels}}]
+
+monitoring_meta(kind, name) := {"apiVersion": "monitoring.coreos.com/v1", "kind": kind, "metadata": {"name": name, "namespace": "monitoring"}}
+
+prometheus := object.union(monitoring_meta("Prometheus", "prometheus"), {"spec": {
+	"replicas": 2, "retention": "15d", "retentionSize": "45GB",
+	"storage": {"volumeClaimTemplate": {"spec": {"storageClassName": "cloudscale-encrypted", "resources": {"requests": {"storage": "50Gi"}}}}},
+	"topologySpreadConstraints": zone_spread({"app.kubernetes.io/name": "prometheus", "prometheus": "prometheus"}),
+	"serviceMonitorSelector": {}, "serviceMonitorNamespaceSelector": {},
+	"podMonitorSelector": {}, "podMonitorNamespaceSelector": {},
+	"ruleSelector": {}, "ruleNamespaceSelector": {},
+}})
+
+# with_prometheus(spec) merges spec into the Prometheus's.
+with_prometheus(spec) := object.union(prometheus, {"spec": spec})
+
+alertmanager := object.union(monitoring_meta("Alertmanager", "main"), {"spec": {
+	"replicas": 3,
+	"storage": {"volumeClaimTemplate": {"spec": {"storageClassName": "cloudscale-encrypted", "resources": {"requests": {"storage": "5Gi"}}}}},
+	"topologySpreadConstraints": zone_spread({"app.kubernetes.io/name": "alertmanager", "alertmanager": "main"}),
+}})
+
+# The operator-run pods of the tier, scraped by one PodMonitor.
+monitoring_pod_monitor := object.union(monitoring_meta("PodMonitor", "monitoring"), {"spec": {
+	"selector": {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In", "values": ["prometheus", "alertmanager"]}]},
+	"podMetricsEndpoints": [{"port": "web"}],
+}})
+
+zone_env := {"name": "ZONE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.annotations['topology.kubernetes.io/zone']"}}}
+
+# es_set(cluster, name, n, config): a nodeSet of cluster, zone aware (the
+# zone the ZONE env var reads from the annotation ECK copies from the
+# node's label) and spread over zones; config is merged into its own.
+es_set(cluster, name, n, config) := {
+	"name": name, "count": n,
+	"config": object.union({"node.attr.zone": "${ZONE}", "cluster.routing.allocation.awareness.attributes": "k8s_node_name,zone"}, config),
+	"podTemplate": {"spec": {
+		"containers": [{"name": "elasticsearch", "env": [zone_env]}],
+		"topologySpreadConstraints": zone_spread({"elasticsearch.k8s.elastic.co/cluster-name": cluster}),
+	}},
+}
+
+es_nodeset(name, n, config) := es_set("logs", name, n, config)
+
+elasticsearch := {
+	"apiVersion": "elasticsearch.k8s.elastic.co/v1", "kind": "Elasticsearch",
+	"metadata": {"name": "logs", "namespace": "monitoring", "annotations": {"eck.k8s.elastic.co/downward-node-labels": "topology.kubernetes.io/zone"}},
+	"spec": {"version": "9.1.5", "nodeSets": [es_nodeset("default", 3, {"node.roles": ["master", "data", "ingest"]})]},
+}
+
+# es_cluster(name, sets) is the Elasticsearch named name with sets.
+es_cluster(name, sets) := object.union(elasticsearch, {"metadata": {"name": name}, "spec": {"nodeSets": sets}})
+
+kibana := {
+	"apiVersion": "kibana.k8s.elastic.co/v1", "kind": "Kibana",
+	"metadata": {"name": "logs", "namespace": "monitoring"},
+	"spec": {"version": "9.1.5", "count": 2, "elasticsearchRef": {"name": "logs"}},
+}
+
+# ECK's Services carry the cluster's labels: the ServiceMonitor selects them.
+logs_monitor := object.union(monitoring_meta("ServiceMonitor", "logs"), {"spec": {
+	"selector": {"matchExpressions": [
+		{"key": "elasticsearch.k8s.elastic.co/cluster-name", "operator": "Exists"},
+	]},
+	"endpoints": [{"port": "metrics"}],
+}})
+
+kibana_monitor := object.union(monitoring_meta("PodMonitor", "kibana"), {"spec": {
+	"selector": {"matchLabels": {"kibana.k8s.elastic.co/name": "logs"}},
+	"podMetricsEndpoints": [{"port": "metrics"}],
+}})
+
+ilm_policy := {"policy": {"phases": {
+	"hot": {"actions": {"rollover": {"max_age": "1d", "max_primary_shard_size": "50gb"}}},
+	"delete": {"min_age": "30d", "actions": {"delete": {}}},
+}}}
+
+fluentd_config(policy) := {
+	"apiVersion": "v1", "kind": "ConfigMap",
+	"metadata": {"name": "fluentd-config", "namespace": "monitoring", "labels": {"app.kubernetes.io/name": "fluentd"}},
+	"data": {"fluent.conf": "@include conf.d/*.conf", "ilm-policy.json": policy},
+}
+
+api_service := {
+	"apiVersion": "v1", "kind": "Service",
+	"metadata": {"name": "api-service", "namespace": "shop", "labels": {"app": "api"}},
+	"spec": {"selector": {"app": "api"}, "ports": [{"name": "http", "port": 8080}, {"name": "metrics", "port": 9090}]},
+}
+
+api_monitor := {
+	"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+	"metadata": {"name": "api", "namespace": "shop"},
+	"spec": {"selector": {"matchLabels": {"app": "api"}}, "endpoints": [{"port": "metrics"}]},
+}
+
+gateway_routes(hosts) := {
+	"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+	"metadata": {"name": "gateway-routes", "namespace": "ingress"},
+	"spec": {"hosts": ["*"], "gateways": ["ingress/gateway"], "http": [{"route": [{"destination": {"host": h, "port": {"number": 8080}}}]} | some h in hosts]},
+}
+
+slo_alert(service, slo, severity) := {
+	"alert": sprintf("%sSLO%sBurn", [service, severity]),
+	"expr": sprintf("slo:%s:burn_rate > 14.4", [slo]),
+	"labels": {"service": service, "slo": slo, "severity": severity},
+}
+
+slo_rule(service, pairs) := object.union(monitoring_meta("PrometheusRule", concat("-", ["slo", service])), {"spec": {"groups": [{
+	"name": concat("-", ["slo", service]),
+	"rules": [slo_alert(service, slo, sev) | some [slo, sev] in pairs],
+}]}})
+
+slo_pairs := [["availability", "page"], ["availability", "ticket"], ["latency", "page"], ["latency", "ticket"]]
+
+monitoring_tier := [
+	deployment, api_service, api_monitor,
+	prometheus, alertmanager, monitoring_pod_monitor,
+	elasticsearch, kibana, logs_monitor, kibana_monitor, fluentd_config(json.marshal(ilm_policy)),
+	gateway_routes(["api-service.shop.svc.cluster.local"]), slo_rule("api-service", slo_pairs),
+]

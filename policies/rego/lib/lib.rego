@@ -45,6 +45,16 @@ replicated_workloads contains r if {
 
 kind_of(r) := r.kind
 
+# kind_name: an object's Kind ("Deployment"): inputs.kind, or the Kind of
+# its "<group>/<Kind>" key when the inputs leave it out.
+kind_name(r) := k if {
+	k := r.inputs.kind
+	is_string(k)
+} else := k if {
+	parts := split(r.kind, "/")
+	k := parts[count(parts) - 1]
+}
+
 pod_spec(r) := r.pod.spec
 
 pod_labels(r) := r.pod.labels
@@ -349,3 +359,115 @@ psmdb_members(spec) := array.concat(
 		m.enabled == true
 	],
 )
+
+# rabbit_pod_labels: the labels of a RabbitmqCluster's pods: the cluster
+# object's, the operator's own (which win over those), and the override
+# template's (copied over all of them).
+rabbit_pod_labels(r) := object.union_n([
+	object.get(r.inputs, ["metadata", "labels"], {}),
+	{"app.kubernetes.io/name": name(r), "app.kubernetes.io/component": "rabbitmq", "app.kubernetes.io/part-of": "rabbitmq"},
+	object.get(r.inputs, ["spec", "override", "statefulSet", "spec", "template", "metadata", "labels"], {}),
+])
+
+# The monitoring tier (issue 16). The pods the operators run for their
+# objects carry labels the operators set; monitors (PodMonitor,
+# ServiceMonitor) and spread constraints select those pods by them.
+
+# prometheus_pod_labels: a Prometheus's pods (prometheus-operator,
+# pkg/prometheus/server/statefulset.go): spec.podMetadata's labels under
+# the operator's own (app.kubernetes.io/version, which depends on the
+# operator's default version, is left out; the shard label is shard 0's).
+prometheus_pod_labels(r) := object.union(object.get(r.inputs, ["spec", "podMetadata", "labels"], {}), {
+	"app.kubernetes.io/name": "prometheus", "app.kubernetes.io/managed-by": "prometheus-operator",
+	"app.kubernetes.io/instance": name(r), "prometheus": name(r),
+	"operator.prometheus.io/name": name(r), "operator.prometheus.io/shard": "0",
+})
+
+# alertmanager_pod_labels: an Alertmanager's pods (pkg/alertmanager
+# makeSelectorLabels under spec.podMetadata's labels).
+alertmanager_pod_labels(r) := object.union(object.get(r.inputs, ["spec", "podMetadata", "labels"], {}), {
+	"app.kubernetes.io/name": "alertmanager", "app.kubernetes.io/managed-by": "prometheus-operator",
+	"app.kubernetes.io/instance": name(r), "alertmanager": name(r),
+})
+
+# es_nodeset_labels: the pods of one nodeSet of an ECK Elasticsearch: the
+# operator's labels (label.NewPodLabels: the cluster's name, the
+# StatefulSet <cluster>-es-<nodeSet>, the type) under the podTemplate's
+# own (which win, as ECK's PodTemplateBuilder merges them).
+es_nodeset_labels(r, set) := object.union(
+	{
+		"elasticsearch.k8s.elastic.co/cluster-name": name(r),
+		"elasticsearch.k8s.elastic.co/statefulset-name": concat("-", [name(r), "es", object.get(set, "name", "")]),
+		"common.k8s.elastic.co/type": "elasticsearch",
+	},
+	object.get(set, ["podTemplate", "metadata", "labels"], {}),
+)
+
+# operator_pods(r): the groups of pods an operator runs for r, each as
+# {"what": how messages name the group ("" for the whole object),
+# "labels": the labels every pod of the group carries}; undefined for
+# kinds no operator of the platform runs pods for.
+operator_pods(r) := [{"what": "", "labels": object.union(
+	object.get(r.inputs, ["spec", "inheritedMetadata", "labels"], {}),
+	{"cnpg.io/cluster": name(r), "cnpg.io/podRole": "instance"},
+)}] if r.kind == "postgresql.cnpg.io/Cluster"
+
+operator_pods(r) := [{"what": "", "labels": object.union(
+	object.get(r.inputs, ["spec", "template", "metadata", "labels"], {}),
+	{"cnpg.io/poolerName": name(r), "cnpg.io/cluster": object.get(r.inputs, ["spec", "cluster", "name"], ""), "cnpg.io/podRole": "pooler"},
+)}] if r.kind == "postgresql.cnpg.io/Pooler"
+
+operator_pods(r) := [{"what": "", "labels": rabbit_pod_labels(r)}] if r.kind == "rabbitmq.com/RabbitmqCluster"
+
+# Percona's pods (pkg/naming/labels.go): the cluster's labels, with the
+# replica set and component of each StatefulSet (mongod, cfg, mongos).
+operator_pods(r) := array.concat(
+	[{"what": sprintf("replica set %v", [object.get(rs, "name", sprintf("rs%d", [i]))]), "labels": object.union(object.get(rs, "labels", {}), object.union(psmdb_labels(r), {
+		"app.kubernetes.io/replset": object.get(rs, "name", sprintf("rs%d", [i])), "app.kubernetes.io/component": "mongod",
+	}))} |
+		some i, rs in object.get(r.inputs, ["spec", "replsets"], [])
+	],
+	psmdb_sharded_pods(r),
+) if r.kind == "psmdb.percona.com/PerconaServerMongoDB"
+
+operator_pods(r) := [{"what": "", "labels": prometheus_pod_labels(r)}] if r.kind == "monitoring.coreos.com/Prometheus"
+
+operator_pods(r) := [{"what": "", "labels": alertmanager_pod_labels(r)}] if r.kind == "monitoring.coreos.com/Alertmanager"
+
+operator_pods(r) := [{"what": sprintf("nodeSet %v", [object.get(set, "name", i)]), "labels": es_nodeset_labels(r, set)} |
+	some i, set in object.get(r.inputs, ["spec", "nodeSets"], [])
+	object.get(set, "count", 0) > 0
+] if r.kind == "elasticsearch.k8s.elastic.co/Elasticsearch"
+
+operator_pods(r) := [{"what": "", "labels": object.union(
+	{"kibana.k8s.elastic.co/name": name(r), "common.k8s.elastic.co/type": "kibana"},
+	object.get(r.inputs, ["spec", "podTemplate", "metadata", "labels"], {}),
+)}] if r.kind == "kibana.k8s.elastic.co/Kibana"
+
+# An OpenTelemetryCollector in sidecar mode runs no pods of its own.
+operator_pods(r) := [{"what": "", "labels": {
+	"app.kubernetes.io/name": concat("", [name(r), "-collector"]), "app.kubernetes.io/instance": concat(".", [namespace(r), name(r)]),
+	"app.kubernetes.io/managed-by": "opentelemetry-operator", "app.kubernetes.io/component": "opentelemetry-collector",
+	"app.kubernetes.io/part-of": "opentelemetry",
+}}] if {
+	r.kind == "opentelemetry.io/OpenTelemetryCollector"
+	object.get(r.inputs, ["spec", "mode"], "deployment") != "sidecar"
+} else := [] if r.kind == "opentelemetry.io/OpenTelemetryCollector"
+
+operator_kinds := {
+	"postgresql.cnpg.io/Cluster", "postgresql.cnpg.io/Pooler", "rabbitmq.com/RabbitmqCluster",
+	"psmdb.percona.com/PerconaServerMongoDB", "monitoring.coreos.com/Prometheus", "monitoring.coreos.com/Alertmanager",
+	"elasticsearch.k8s.elastic.co/Elasticsearch", "kibana.k8s.elastic.co/Kibana", "opentelemetry.io/OpenTelemetryCollector",
+}
+
+psmdb_labels(r) := {
+	"app.kubernetes.io/name": "percona-server-mongodb", "app.kubernetes.io/managed-by": "percona-server-mongodb-operator",
+	"app.kubernetes.io/part-of": "percona-server-mongodb", "app.kubernetes.io/instance": name(r),
+}
+
+psmdb_sharded_pods(r) := [
+	{"what": "config server replica set cfg", "labels": object.union(psmdb_labels(r), {"app.kubernetes.io/replset": "cfg", "app.kubernetes.io/component": "cfg"})},
+	{"what": "mongos", "labels": object.union(psmdb_labels(r), {"app.kubernetes.io/component": "mongos"})},
+] if {
+	psmdb_sharded(object.get(r.inputs, "spec", {}))
+} else := []

@@ -669,15 +669,6 @@ rabbit_replicas(r) := object.get(r.inputs, ["spec", "replicas"], 1)
 
 rabbit_pod_spec(r) := object.get(r.inputs, ["spec", "override", "statefulSet", "spec", "template", "spec"], {})
 
-# rabbit_pod_labels: the labels of a cluster's pods: the cluster object's,
-# the operator's own (which win over those), and the override template's
-# (copied over all of them).
-rabbit_pod_labels(r) := object.union_n([
-	object.get(r.inputs, ["metadata", "labels"], {}),
-	{"app.kubernetes.io/name": lib.name(r), "app.kubernetes.io/component": "rabbitmq", "app.kubernetes.io/part-of": "rabbitmq"},
-	object.get(r.inputs, ["spec", "override", "statefulSet", "spec", "template", "metadata", "labels"], {}),
-])
-
 # The operator's own constraint on the zone prefers a spread
 # (ScheduleAnyway); the override's constraint on the same key is merged
 # into it (a strategic merge on topologyKey), so what the override leaves
@@ -693,14 +684,14 @@ rabbit_zone_spread(r) if {
 	c := object.union(rabbit_default_zone_constraint(r), override)
 	c.whenUnsatisfiable == "DoNotSchedule"
 	c.maxSkew == 1
-	lib.selects(c.labelSelector, rabbit_pod_labels(r))
+	lib.selects(c.labelSelector, lib.rabbit_pod_labels(r))
 }
 
 rabbit_zone_spread(r) if {
 	some a in [object.get(r.inputs, ["spec", "affinity"], {}), object.get(rabbit_pod_spec(r), "affinity", {})]
 	some t in object.get(a, ["podAntiAffinity", "requiredDuringSchedulingIgnoredDuringExecution"], [])
 	t.topologyKey == zone_key
-	lib.selects(t.labelSelector, rabbit_pod_labels(r))
+	lib.selects(t.labelSelector, lib.rabbit_pod_labels(r))
 }
 
 # METADATA
@@ -737,3 +728,264 @@ queue_type_problem(r, t) := sprintf("is a %s queue declared with autoDelete true
 	r.inputs.spec.autoDelete == true
 	not r.inputs.spec.durable == false
 }
+
+# The monitoring tier (issue 16): the prometheus-operator's Prometheus and
+# Alertmanager (monitoring.coreos.com/v1, operator 0.92) and ECK's
+# Elasticsearch (elasticsearch.k8s.elastic.co/v1, ECK 3.5), read the way
+# the operators build their pods.
+
+# METADATA
+# title: Prometheus and Alertmanager are replicated over zones
+# description: "A Prometheus runs 2 or more replicas (spec.replicas; the operator runs 1 when it is unset), each scraping every target and evaluating every rule, so metrics and alerts survive the loss of a pod, a node or a zone. An Alertmanager runs 2 or more (the operator runs 2 or more as a cluster, in high-availability mode): its replicas gossip silences and which notifications went out and any one of them notifies, so it is no quorum and 2 survive the loss of one. Both spread their replicas over zones: a topologySpreadConstraint on topology.kubernetes.io/zone whose labelSelector selects their pods (for a Prometheus, additionalLabelSelectors OnResource or OnShard has the operator add its own selector labels), or a required pod anti-affinity on the zone selecting them. Their pods carry spec.podMetadata.labels under the operator's own: app.kubernetes.io/name prometheus (alertmanager), app.kubernetes.io/managed-by prometheus-operator, and app.kubernetes.io/instance and prometheus (alertmanager) the object's name."
+# custom:
+#   id: CS-HA-024
+#   severity: high
+#   category: ha
+#   enforcement: {dev: advisory, staging: mandatory, prod: mandatory}
+#   fix: "Set spec.replicas 2 or more on the Prometheus (3 on the Alertmanager, one per zone) and spec.topologySpreadConstraints [{maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app.kubernetes.io/name: prometheus, prometheus: <name>}}}] (on an Alertmanager: app.kubernetes.io/name alertmanager, alertmanager: <name>)."
+cs_ha_024 contains f if {
+	some k, want in monitoring_replicas
+	some r in object.get(input.kinds, k, [])
+	n := object.get(r.inputs, ["spec", "replicas"], 1)
+	n < want.replicas
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s runs %v %s (spec.replicas, 1 when unset): %s", [lib.kind_name(r), lib.namespace(r), lib.name(r), n, plural(n, "replica"), want.lost])}
+}
+
+cs_ha_024 contains f if {
+	some k, _ in monitoring_replicas
+	some r in object.get(input.kinds, k, [])
+	n := object.get(r.inputs, ["spec", "replicas"], 1)
+	n >= 2
+	not pods_zone_spread(object.get(r.inputs, "spec", {}), monitoring_pod_labels(r))
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s runs %v replicas and no zone spread (no topologySpreadConstraint on %s selecting its pods, and no required pod anti-affinity on the zone), so one zone can hold every replica", [lib.kind_name(r), lib.namespace(r), lib.name(r), n, zone_key])}
+}
+
+monitoring_replicas := {
+	"monitoring.coreos.com/Prometheus": {"replicas": 2, "lost": "losing its pod or its node stops scraping and alert evaluation"},
+	"monitoring.coreos.com/Alertmanager": {"replicas": 2, "lost": "while its pod is down, alerts fire and no notification is sent"},
+}
+
+monitoring_pod_labels(r) := lib.prometheus_pod_labels(r) if r.kind == "monitoring.coreos.com/Prometheus"
+
+monitoring_pod_labels(r) := lib.alertmanager_pod_labels(r) if r.kind == "monitoring.coreos.com/Alertmanager"
+
+plural(1, word) := word
+
+plural(n, word) := concat("", [word, "s"]) if n != 1
+
+# pods_zone_spread(spec, labels): a pod spec (or an operator's spec with
+# the same fields) spreads the pods that carry labels over zones: a
+# topologySpreadConstraint on the zone whose labelSelector selects them
+# (with the prometheus-operator's additionalLabelSelectors the operator
+# adds the pods' own labels to it), or a required pod anti-affinity term
+# on the zone selecting them. A constraint or term without a selector
+# counts no pod.
+pods_zone_spread(spec, labels) if {
+	some c in object.get(spec, "topologySpreadConstraints", [])
+	c.topologyKey == zone_key
+	lib.selects(spread_selector(c), labels)
+}
+
+pods_zone_spread(spec, labels) if {
+	some t in object.get(spec, ["affinity", "podAntiAffinity", "requiredDuringSchedulingIgnoredDuringExecution"], [])
+	t.topologyKey == zone_key
+	lib.selects(t.labelSelector, labels)
+}
+
+spread_selector(c) := object.get(c, "labelSelector", {}) if {
+	c.additionalLabelSelectors in {"OnResource", "OnShard"}
+} else := c.labelSelector
+
+es_kind := "elasticsearch.k8s.elastic.co/Elasticsearch"
+
+es_name(r) := sprintf("Elasticsearch %s/%s", [lib.namespace(r), lib.name(r)])
+
+# METADATA
+# title: Elasticsearch keeps a master quorum and its shard copies in different zones
+# description: "An ECK Elasticsearch has 3 or more master-eligible nodes, an odd number (the sum of count over the nodeSets whose node.roles include master, or which set no node.roles: a node has every role by default): the cluster elects a master and changes its state only while a majority of them runs, and with an even number Elasticsearch leaves one out of the voting configuration, which then tolerates no more failures than one node fewer. Its shard copies are kept in different zones by shard allocation awareness: cluster.routing.allocation.awareness.attributes on every master-eligible nodeSet names an attribute (other than ECK's own k8s_node_name, a host) that every nodeSet holding data sets to its zone in node.attr.<attribute>: a ${VAR} placeholder read from the elasticsearch container's env VAR, valueFrom fieldRef metadata.annotations['topology.kubernetes.io/zone'], which ECK fills only when the object's eck.k8s.elastic.co/downward-node-labels annotation lists topology.kubernetes.io/zone; or a literal zone on a nodeSet pinned to it (podTemplate nodeSelector, or a required node affinity In that zone); or a nodeSet's zoneAwareness (ECK 3.5), which configures all of it for the cluster. Config keys are read flat (node.roles) or nested (node: {roles}), as ECK reads them. Every nodeSet of 2 or more nodes spreads them over zones: zoneAwareness, or in podTemplate.spec a topologySpreadConstraint on topology.kubernetes.io/zone or a required pod anti-affinity on the zone whose labelSelector selects its pods (elasticsearch.k8s.elastic.co/cluster-name: <name>, elasticsearch.k8s.elastic.co/statefulset-name: <name>-es-<nodeSet>, and the podTemplate's labels)."
+# custom:
+#   id: CS-HA-025
+#   severity: high
+#   category: ha
+#   enforcement: {dev: advisory, staging: mandatory, prod: mandatory}
+#   fix: "Run 3 master-eligible nodes (node.roles [master, data, ingest] in a nodeSet of count 3, or a dedicated master nodeSet of 3); annotate the Elasticsearch eck.k8s.elastic.co/downward-node-labels: topology.kubernetes.io/zone, set config {node.attr.zone: ${ZONE}, cluster.routing.allocation.awareness.attributes: k8s_node_name,zone} on every nodeSet with env ZONE from fieldRef metadata.annotations['topology.kubernetes.io/zone'] on the elasticsearch container (or set zoneAwareness: {} on each nodeSet), and a topologySpreadConstraint {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {elasticsearch.k8s.elastic.co/cluster-name: <name>}}}."
+cs_ha_025 contains f if {
+	some r in input.kinds[es_kind]
+	msg := es_quorum_problem(es_masters(r))
+	f := {"urn": r.urn, "msg": sprintf("%s %s", [es_name(r), msg])}
+}
+
+cs_ha_025 contains f if {
+	some r in input.kinds[es_kind]
+	count(es_masters(r)) > 0
+	count(es_aware_attributes(r)) == 0
+	f := {"urn": r.urn, "msg": sprintf("%s is not zone aware: no attribute in cluster.routing.allocation.awareness.attributes of every master-eligible nodeSet (%s) but ECK's k8s_node_name (a host), so a shard and its replica can share a zone", [es_name(r), concat(", ", es_set_names(es_masters(r)))])}
+}
+
+cs_ha_025 contains f if {
+	some r in input.kinds[es_kind]
+	attrs := es_aware_attributes(r)
+	count(attrs) > 0
+	some set in es_sets(r)
+	es_holds_data(set)
+	not es_zone_attribute(r, set, attrs)
+	f := {"urn": r.urn, "msg": sprintf("%s nodeSet %v gives its nodes no zone in the awareness attribute (%s): a ${VAR} value needs env VAR from fieldRef metadata.annotations['%s'] on the elasticsearch container and the eck.k8s.elastic.co/downward-node-labels annotation listing %s; a literal one needs the nodeSet pinned to that zone", [es_name(r), set.name, concat(", ", sort([sprintf("node.attr.%s %s", [a, es_attr_text(r, set, a)]) | some a in attrs])), zone_key, zone_key])}
+}
+
+cs_ha_025 contains f if {
+	some r in input.kinds[es_kind]
+	some set in es_sets(r)
+	set.count >= 2
+	not es_nodeset_spread(set.spec, lib.es_nodeset_labels(r, set.spec))
+	f := {"urn": r.urn, "msg": sprintf("%s nodeSet %v runs %v nodes and no zone spread (zoneAwareness, or a topologySpreadConstraint on %s or a required pod anti-affinity on the zone selecting its pods), so one zone can hold all of them", [es_name(r), set.name, set.count, zone_key])}
+}
+
+# es_sets: the nodeSets that run nodes, each with its name, count, flat
+# settings and spec.
+es_sets(r) := [{"name": object.get(s, "name", sprintf("%d", [i])), "count": object.get(s, "count", 0), "settings": es_settings(s), "spec": s} |
+	some i, s in object.get(r.inputs, ["spec", "nodeSets"], [])
+	object.get(s, "count", 0) > 0
+]
+
+es_set_names(sets) := [s.name | some s in sets]
+
+# es_settings: a nodeSet's config as flat "a.b.c" keys, whether written flat
+# ("node.roles") or nested (node: {roles}), as ECK's canonical config reads
+# both: a set of [key, value] pairs (a key written both ways is ambiguous
+# and reads as unset).
+es_settings(s) := {[concat(".", path), v] |
+	cfg := object.get(s, "config", {})
+	is_object(cfg)
+	walk(cfg, [path, v])
+	count(path) > 0
+	every p in path {
+		is_string(p)
+	}
+	not is_object(v)
+}
+
+es_setting(set, key) := v if {
+	vs := {v | some [k, v] in set.settings; k == key}
+	count(vs) == 1
+	some v in vs
+}
+
+# es_roles: the node.roles of a nodeSet (a list, or a comma-separated
+# string); undefined when unset (every role).
+es_roles(set) := {sprintf("%v", [x]) | some x in v} if {
+	v := es_setting(set, "node.roles")
+	is_array(v)
+} else := {trim_space(x) | some x in split(v, ","); trim_space(x) != ""} if {
+	v := es_setting(set, "node.roles")
+	is_string(v)
+}
+
+es_master(set) if not es_roles(set)
+
+es_master(set) if "master" in es_roles(set)
+
+es_holds_data(set) if not es_roles(set)
+
+es_holds_data(set) if {
+	some role in es_roles(set)
+	startswith(role, "data")
+}
+
+es_masters(r) := [s | some s in es_sets(r); es_master(s)]
+
+es_quorum_problem(masters) := "has no master-eligible node (every nodeSet sets node.roles without master), so it cannot elect a master" if {
+	count(masters) == 0
+} else := sprintf("has %v master-eligible %s (%s): a quorum of fewer than 3 is lost with any one of them", [n, plural(n, "node"), es_masters_text(masters)]) if {
+	n := sum([s.count | some s in masters])
+	n < 3
+} else := sprintf("has %v master-eligible nodes (%s), an even number: Elasticsearch leaves one out of the voting configuration, so it tolerates no more failures than %v nodes", [n, es_masters_text(masters), n - 1]) if {
+	n := sum([s.count | some s in masters])
+	n % 2 == 0
+}
+
+es_masters_text(masters) := concat(", ", [sprintf("nodeSet %v: %v", [s.name, s.count]) | some s in masters])
+
+# es_zone_aware: a nodeSet of the cluster sets zoneAwareness (ECK 3.5),
+# so ECK adds node.attr.zone ${ZONE} (with the env ZONE from the zone
+# label) and awareness attributes k8s_node_name,zone to every nodeSet.
+es_zone_aware(r) if {
+	some s in object.get(r.inputs, ["spec", "nodeSets"], [])
+	is_object(s.zoneAwareness)
+}
+
+# es_attributes: the awareness attributes a nodeSet's nodes use: its own
+# setting, else ECK's (k8s_node_name, and zone with zoneAwareness).
+es_attributes(r, set) := {trim_space(a) | some a in split(v, ","); trim_space(a) != ""} if {
+	v := es_setting(set, "cluster.routing.allocation.awareness.attributes")
+	is_string(v)
+} else := {sprintf("%v", [a]) | some a in v} if {
+	v := es_setting(set, "cluster.routing.allocation.awareness.attributes")
+	is_array(v)
+} else := {"k8s_node_name", "zone"} if {
+	es_zone_aware(r)
+} else := {"k8s_node_name"}
+
+# es_aware_attributes: the attributes every master-eligible nodeSet is
+# aware of (the elected master's static setting applies), without ECK's
+# host attribute.
+es_aware_attributes(r) := attrs if {
+	masters := es_masters(r)
+	count(masters) > 0
+	attrs := intersection({es_attributes(r, s) | some s in masters}) - {"k8s_node_name"}
+}
+
+es_attr(r, set, a) := v if {
+	v := es_setting(set, concat(".", ["node.attr", a]))
+} else := "${ZONE}" if {
+	a == "zone"
+	es_zone_aware(r)
+}
+
+es_attr_text(r, set, a) := sprintf("is %v", [es_attr(r, set, a)]) if es_attr(r, set, a)
+
+es_attr_text(r, set, a) := "is unset" if not es_attr(r, set, a)
+
+es_zone_attribute(r, set, attrs) if {
+	some a in attrs
+	es_zone_value(r, set, es_attr(r, set, a))
+}
+
+# A ${VAR} placeholder: ECK's own ZONE with zoneAwareness, or an env var of
+# the elasticsearch container read from the zone annotation ECK copies from
+# the node's label.
+es_zone_value(r, _, "${ZONE}") if es_zone_aware(r)
+
+es_zone_value(r, set, v) if {
+	[[_, var]] := regex.find_all_string_submatch_n(`^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$`, v, 1)
+	some c in object.get(set.spec, ["podTemplate", "spec", "containers"], [])
+	c.name == "elasticsearch"
+	e := lib.env_named(c, var)
+	replace(object.get(e, ["valueFrom", "fieldRef", "fieldPath"], ""), "\"", "'") == sprintf("metadata.annotations['%s']", [zone_key])
+	zone_key in es_downward_labels(r)
+}
+
+# A literal zone, on a nodeSet pinned to that zone.
+es_zone_value(_, set, v) if {
+	is_string(v)
+	not contains(v, "${")
+	object.get(set.spec, ["podTemplate", "spec", "nodeSelector", zone_key], "") == v
+}
+
+es_zone_value(_, set, v) if {
+	is_string(v)
+	not contains(v, "${")
+	terms := object.get(set.spec, ["podTemplate", "spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms"], [])
+	count(terms) > 0
+	every t in terms {
+		some e in object.get(t, "matchExpressions", [])
+		e.key == zone_key
+		e.operator == "In"
+		e.values == [v]
+	}
+}
+
+es_downward_labels(r) := {trim_space(l) | some l in split(object.get(r.inputs, ["metadata", "annotations", "eck.k8s.elastic.co/downward-node-labels"], ""), ",")}
+
+es_nodeset_spread(s, _) if is_object(s.zoneAwareness)
+
+es_nodeset_spread(s, labels) if pods_zone_spread(object.get(s, ["podTemplate", "spec"], {}), labels)

@@ -427,3 +427,105 @@ test_cs_ha_022_fail if {
 		fx.queue("auto-delete", {"autoDelete": true}),
 	])
 }
+
+# The monitoring tier (issue 16): the platform's Prometheus, Alertmanager
+# and Elasticsearch pass; each failing test breaks them by hand.
+test_cs_ha_024_pass if {
+	count(ha.cs_ha_024) == 0 with input as fx.kube(fx.monitoring_tier)
+}
+
+# A required zone anti-affinity selecting the pods by the operator's
+# labels; a constraint without a labelSelector whose additionalLabelSelectors
+# has the operator add its own; 2 Alertmanagers (any one of them notifies).
+test_cs_ha_024_pass_anti_affinity_and_operator_selector if {
+	count(ha.cs_ha_024) == 0 with input as fx.kube([
+		object.union(json.remove(fx.prometheus, ["spec/topologySpreadConstraints"]), {"spec": {"affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+			{"topologyKey": "topology.kubernetes.io/zone", "labelSelector": {"matchLabels": {"operator.prometheus.io/name": "prometheus"}}},
+		]}}}}),
+		object.union(fx.prometheus, {"metadata": {"name": "shards"}, "spec": {"topologySpreadConstraints": [
+			{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule", "additionalLabelSelectors": "OnShard"},
+		]}}),
+		object.union(fx.alertmanager, {"spec": {"replicas": 2}}),
+	])
+}
+
+test_cs_ha_024_fail if {
+	ha.cs_ha_024 == {
+		{"urn": "urn:prometheus", "msg": "Prometheus monitoring/prometheus runs 1 replica (spec.replicas, 1 when unset): losing its pod or its node stops scraping and alert evaluation"},
+		{"urn": "urn:hosts", "msg": "Prometheus monitoring/hosts runs 2 replicas and no zone spread (no topologySpreadConstraint on topology.kubernetes.io/zone selecting its pods, and no required pod anti-affinity on the zone), so one zone can hold every replica"},
+		{"urn": "urn:unselected", "msg": "Prometheus monitoring/unselected runs 2 replicas and no zone spread (no topologySpreadConstraint on topology.kubernetes.io/zone selecting its pods, and no required pod anti-affinity on the zone), so one zone can hold every replica"},
+		{"urn": "urn:main", "msg": "Alertmanager monitoring/main runs 1 replica (spec.replicas, 1 when unset): while its pod is down, alerts fire and no notification is sent"},
+		{"urn": "urn:other", "msg": "Alertmanager monitoring/other runs 3 replicas and no zone spread (no topologySpreadConstraint on topology.kubernetes.io/zone selecting its pods, and no required pod anti-affinity on the zone), so one zone can hold every replica"},
+	} with input as fx.kube([
+		json.remove(fx.prometheus, ["spec/replicas"]),
+		# a spread over hosts only, and a zone constraint selecting no pod
+		object.union(fx.prometheus, {"metadata": {"name": "hosts"}, "spec": {"topologySpreadConstraints": [
+			{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": {"prometheus": "hosts"}}},
+		]}}),
+		object.union(fx.prometheus, {"metadata": {"name": "unselected"}, "spec": {"topologySpreadConstraints": [
+			{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule"},
+		]}}),
+		object.union(fx.alertmanager, {"spec": {"replicas": 1}}),
+		# its zone constraint selects the pods of Alertmanager main
+		object.union(fx.alertmanager, {"metadata": {"name": "other"}}),
+	])
+}
+
+test_cs_ha_025_pass if {
+	count(ha.cs_ha_025) == 0 with input as fx.kube(fx.monitoring_tier)
+}
+
+# Config written nested (node: {roles, attr}) and as a list of
+# attributes; dedicated masters (which need the awareness setting but no
+# zone attribute) beside a data nodeSet; a cluster zone aware through
+# ECK's zoneAwareness; nodeSets each pinned to a zone with a literal
+# attribute (one node each, nothing to spread).
+test_cs_ha_025_pass_forms if {
+	count(ha.cs_ha_025) == 0 with input as fx.kube([
+		fx.es_cluster("logs", [
+			object.union(json.remove(fx.es_nodeset("masters", 3, {}), ["config"]), {"config": {
+				"node": {"roles": ["master"]},
+				"cluster": {"routing": {"allocation": {"awareness": {"attributes": ["k8s_node_name", "zone"]}}}},
+			}}),
+			object.union(json.remove(fx.es_nodeset("data", 2, {}), ["config"]), {"config": {
+				"node": {"roles": ["data_hot", "ingest"], "attr": {"zone": "${ZONE}"}},
+				"cluster.routing.allocation.awareness.attributes": "zone",
+			}}),
+		]),
+		json.remove(fx.es_cluster("eck-zones", [{"name": "default", "count": 3, "zoneAwareness": {}}]), ["metadata/annotations"]),
+		json.remove(fx.es_cluster("pinned", [pinned_nodeset("a"), pinned_nodeset("b"), pinned_nodeset("c")]), ["metadata/annotations"]),
+	])
+}
+
+pinned_nodeset(zone) := {
+	"name": zone, "count": 1,
+	"config": {"node.attr.zone": concat("", ["eu-west-1", zone]), "cluster.routing.allocation.awareness.attributes": "zone"},
+	"podTemplate": {"spec": {"nodeSelector": {"topology.kubernetes.io/zone": concat("", ["eu-west-1", zone])}}},
+}
+
+test_cs_ha_025_fail if {
+	ha.cs_ha_025 == {
+		{"urn": "urn:logs", "msg": "Elasticsearch monitoring/logs has 2 master-eligible nodes (nodeSet masters: 2): a quorum of fewer than 3 is lost with any one of them"},
+		{"urn": "urn:even", "msg": "Elasticsearch monitoring/even has 4 master-eligible nodes (nodeSet default: 4), an even number: Elasticsearch leaves one out of the voting configuration, so it tolerates no more failures than 3 nodes"},
+		{"urn": "urn:even", "msg": "Elasticsearch monitoring/even is not zone aware: no attribute in cluster.routing.allocation.awareness.attributes of every master-eligible nodeSet (default) but ECK's k8s_node_name (a host), so a shard and its replica can share a zone"},
+		{"urn": "urn:data-only", "msg": "Elasticsearch monitoring/data-only has no master-eligible node (every nodeSet sets node.roles without master), so it cannot elect a master"},
+		{"urn": "urn:no-annotation", "msg": "Elasticsearch monitoring/no-annotation nodeSet default gives its nodes no zone in the awareness attribute (node.attr.zone is ${ZONE}): a ${VAR} value needs env VAR from fieldRef metadata.annotations['topology.kubernetes.io/zone'] on the elasticsearch container and the eck.k8s.elastic.co/downward-node-labels annotation listing topology.kubernetes.io/zone; a literal one needs the nodeSet pinned to that zone"},
+		{"urn": "urn:unpinned", "msg": "Elasticsearch monitoring/unpinned nodeSet a gives its nodes no zone in the awareness attribute (node.attr.zone is eu-west-1a): a ${VAR} value needs env VAR from fieldRef metadata.annotations['topology.kubernetes.io/zone'] on the elasticsearch container and the eck.k8s.elastic.co/downward-node-labels annotation listing topology.kubernetes.io/zone; a literal one needs the nodeSet pinned to that zone"},
+		{"urn": "urn:unpinned", "msg": "Elasticsearch monitoring/unpinned nodeSet a runs 3 nodes and no zone spread (zoneAwareness, or a topologySpreadConstraint on topology.kubernetes.io/zone or a required pod anti-affinity on the zone selecting its pods), so one zone can hold all of them"},
+	} with input as fx.kube([
+		# 2 dedicated masters beside the data nodes
+		fx.es_cluster("logs", [
+			fx.es_nodeset("masters", 2, {"node.roles": ["master"]}),
+			fx.es_nodeset("data", 3, {"node.roles": ["data", "ingest"]}),
+		]),
+		# roles as a string, nested; awareness of the host only
+		fx.es_cluster("even", [fx.es_set("even", "default", 4, {"node": {"roles": "master, data"}, "cluster.routing.allocation.awareness.attributes": "k8s_node_name"})]),
+		fx.es_cluster("data-only", [fx.es_set("data-only", "default", 3, {"node.roles": ["data"]})]),
+		# ECK copies no zone label down without the annotation: ${ZONE} stays empty
+		json.remove(fx.es_cluster("no-annotation", [fx.es_set("no-annotation", "default", 3, {})]), ["metadata/annotations"]),
+		# a literal zone on a nodeSet that runs anywhere, spread over hosts only
+		fx.es_cluster("unpinned", [object.union(fx.es_set("unpinned", "a", 3, {"node.attr.zone": "eu-west-1a"}), {"podTemplate": {"spec": {"topologySpreadConstraints": [
+			{"topologyKey": "kubernetes.io/hostname", "maxSkew": 1, "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": {"elasticsearch.k8s.elastic.co/cluster-name": "unpinned"}}},
+		]}}})]),
+	])
+}
