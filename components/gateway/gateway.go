@@ -3,7 +3,9 @@
 // they get the platform's HA and security defaults and the policy gate sees
 // them), the Istio Gateway with TLS 1.3, routes by path and header with
 // rewrites, header changes, timeouts and canary weights, local and global
-// rate limits, token validation and API keys. Istio objects are built from
+// rate limits, token validation and API keys, and its telemetry (the
+// rate-limit service's metrics, the gateway's alerts; the ingress proxies
+// are scraped by the mesh's monitor). Istio objects are built from
 // Istio's API types, and Envoy's filter configuration from Envoy's
 // (go-control-plane).
 package gateway
@@ -250,6 +252,9 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err := b.rateLimitService(); err != nil {
 		return nil, err
 	}
+	if err := upstream.NewObjects(ctx, MonitoringObjects(name, args), b.child...); err != nil {
+		return nil, err
+	}
 	g.Name = pulumi.String(args.Document.Metadata.Name).ToStringOutput()
 	g.Service = ingress.Service
 	if err := ctx.RegisterResourceOutputs(g, pulumi.Map{"name": g.Name, "service": g.Service}); err != nil {
@@ -400,20 +405,32 @@ func rateLimitArgs(a *Args) *workload.Args {
 	c := a.Counters
 	w := &workload.Args{
 		Namespace: a.Namespace, Image: upstream.RateLimitImage,
-		Args:  []string{"/bin/ratelimit"},
-		Ports: []workload.Port{{Name: "http", Port: 8080}, {Name: "grpc", Port: RateLimitPort}},
+		Args: []string{"/bin/ratelimit"},
+		Ports: []workload.Port{{Name: "http", Port: 8080}, {Name: "grpc", Port: RateLimitPort},
+			{Name: RateLimitMetricsPortName, Port: RateLimitMetricsPort}},
 		Env: map[string]string{
-			"USE_STATSD": "false", "LOG_FORMAT": "json",
-			"REDIS_SOCKET_TYPE": "tcp", "REDIS_TYPE": string(c.Mode), "REDIS_URL": c.URL,
+			// Prometheus metrics from the service itself, not statsd
+			// (envoyproxy/ratelimit src/settings; its runner refuses
+			// statsd and Prometheus together, so USE_STATSD is false).
+			"USE_STATSD": "false", "USE_PROMETHEUS": "true",
+			"PROMETHEUS_ADDR": fmt.Sprintf(":%d", RateLimitMetricsPort), "PROMETHEUS_PATH": RateLimitMetricsPath,
+			"LOG_FORMAT": "json", "REDIS_SOCKET_TYPE": "tcp", "REDIS_TYPE": string(c.Mode), "REDIS_URL": c.URL,
 			"RUNTIME_ROOT": "/data", "RUNTIME_SUBDIRECTORY": "ratelimit", "RUNTIME_WATCH_ROOT": "false",
 			"RUNTIME_IGNOREDOTFILES": "true",
 		},
 		HealthPath: "/healthcheck",
 		Replicas:   a.MinReplicas, Production: a.Production, Resources: a.Resources,
 		Volumes: []workload.Volume{{Name: "config", ConfigMap: RateLimitName + "-config", MountPath: "/data/ratelimit/config"}},
-		Ingress: []contract.Peer{{PodLabels: map[string]string{contract.NameLabel: IngressName}, Ports: []int{RateLimitPort}}},
-		Egress:  []contract.Peer{c.Peer()},
-		Sidecar: &a.Sidecar,
+		// Prometheus, which scrapes the proxies (Sidecar.Metrics), reads
+		// the service's metrics port too.
+		Ingress: []contract.Peer{{PodLabels: map[string]string{contract.NameLabel: IngressName}, Ports: []int{RateLimitPort}},
+			withPorts(a.Sidecar.Metrics, RateLimitMetricsPort)},
+		Egress: []contract.Peer{c.Peer()},
+		// The metrics port bypasses the sidecar: Prometheus is outside the
+		// mesh and the mesh's mTLS is STRICT (Istio "Prometheus": metrics
+		// of applications follow the workload's authentication policy).
+		PodAnnotations: map[string]string{"traffic.sidecar.istio.io/excludeInboundPorts": fmt.Sprint(RateLimitMetricsPort)},
+		Sidecar:        &a.Sidecar,
 	}
 	if c.TLS {
 		w.Env["REDIS_TLS"] = "true"

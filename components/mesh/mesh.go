@@ -2,9 +2,10 @@
 // istiod), the mesh config (TLS 1.3, access logs, tracing, registry-only
 // egress), mesh-wide STRICT mTLS, deny-by-default authorization with an
 // explicit allow per service, and per-service traffic policy with weighted
-// canary subsets from the stack's config. Every Istio object is built from
-// Istio's own API types (istio.io/api, istio.io/client-go) at the version
-// of the charts.
+// canary subsets from the stack's config, and the mesh's telemetry (every
+// proxy's and istiod's metrics scraped, and its health alerts). Every
+// Istio object is built from Istio's own API types (istio.io/api,
+// istio.io/client-go) at the version of the charts.
 package mesh
 
 import (
@@ -210,6 +211,9 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 	if err := upstream.NewObjects(ctx, Objects(name, args), append(child, pulumi.DependsOn(ready))...); err != nil {
+		return nil, err
+	}
+	if err := upstream.NewObjects(ctx, MonitoringObjects(name, args), child...); err != nil {
 		return nil, err
 	}
 	m.RootNamespace = pulumi.String(RootNamespace).ToStringOutput()

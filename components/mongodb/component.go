@@ -61,7 +61,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if _, err := upstream.NewObject(ctx, name, Cluster(args), outputs, append(child, pulumi.DependsOn(operator))...); err != nil {
 		return nil, err
 	}
-	in, out := peers()
+	in, out := peers(args)
 	if _, err := workload.NewNetworkPolicy(ctx, name+"-members", args.Namespace, ClusterLabels(), in, out, child...); err != nil {
 		return nil, err
 	}
@@ -74,6 +74,12 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			return nil, err
 		}
 	}
+	if err := upstream.NewObjects(ctx, []upstream.NamedObject{
+		{Name: name + "-monitor", Object: Monitor(args.Namespace)},
+		{Name: name + "-alerts", Object: Alerts(args)},
+	}, child...); err != nil {
+		return nil, err
+	}
 	if err := ctx.RegisterResourceOutputs(m, pulumi.Map{
 		"uri": pulumi.String(m.Endpoint.URI), "credentials": pulumi.String(m.Endpoint.Credentials.Namespace + "/" + m.Endpoint.Credentials.Name),
 		"ca": pulumi.String(m.Endpoint.CA.Namespace + "/" + m.Endpoint.CA.Name),
@@ -84,13 +90,20 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 }
 
 // peers are who reaches the cluster's pods (its own members and routers,
-// the operator) and whom they reach (each other; the API server and the
-// object store on 443 and 6443, for the backup agent).
-func peers() (ingress, egress []contract.Peer) {
+// the operator, the scraper on the members' exporters) and whom they reach
+// (each other; the API server and the object store on 443 and 6443, for
+// the backup agent).
+func peers(a *Args) (ingress, egress []contract.Peer) {
 	self := contract.Peer{PodLabels: ClusterLabels(), Ports: []int{Port}}
 	operator := contract.Peer{NamespaceLabels: contract.InNamespace(OperatorNamespace), PodLabels: map[string]string{}, Ports: []int{Port}}
 	store := contract.Peer{CIDRs: []string{"0.0.0.0/0"}, Ports: []int{443, 6443}}
-	return []contract.Peer{self, operator}, []contract.Peer{self, store}
+	ingress = []contract.Peer{self, operator}
+	if a.Scraper.Selects() {
+		scraper := a.Scraper
+		scraper.Ports = []int{ExporterPort}
+		ingress = append(ingress, scraper)
+	}
+	return ingress, []contract.Peer{self, store}
 }
 
 // services are the services that use a collection, sorted.

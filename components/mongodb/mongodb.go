@@ -60,6 +60,11 @@ const (
 	CustomUsersSecret = ClusterName + "-custom-user-secret"
 	// CRVersion is the operator release whose defaults the object asks for.
 	CRVersion = "1.22.0"
+	// ExporterPort is the metrics exporter's beside every replica set
+	// member (percona/mongodb_exporter's default, 9216), named
+	// ExporterPortName.
+	ExporterPort     = 9216
+	ExporterPortName = "metrics"
 )
 
 // Defaults of the tier.
@@ -139,8 +144,8 @@ type Args struct {
 	Backups       *BackupStore
 	RetentionDays int
 	Resources     workload.Resources
-	// Scraper is the monitoring tier's Prometheus (for the exporter the
-	// monitoring issue adds; the members export nothing yet).
+	// Scraper is the monitoring tier's Prometheus, admitted to the members'
+	// exporters on ExporterPort.
 	Scraper contract.Peer
 }
 

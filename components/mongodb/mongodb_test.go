@@ -11,6 +11,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/cloudscale/platform/components/componenttest"
+	"github.com/cloudscale/platform/components/contract"
 	"github.com/cloudscale/platform/components/upstream"
 	"github.com/cloudscale/platform/components/workload"
 	"github.com/cloudscale/platform/graph"
@@ -28,6 +29,7 @@ func prodArgs() *Args {
 		Backups:       &BackupStore{Kind: "s3", Bucket: pulumi.String("cloudscale-prod-backups"), Region: "eu-west-1", ServiceAccount: "cloudscale-backup"},
 		RetentionDays: 30,
 		Resources:     workload.Resources{RequestCPU: "250m", RequestMemory: "512Mi", LimitCPU: "2", LimitMemory: "4Gi"},
+		Scraper:       contract.Peer{NamespaceLabels: contract.InNamespace("monitoring"), PodLabels: map[string]string{contract.NameLabel: "prometheus"}},
 	}
 }
 
@@ -165,9 +167,15 @@ func TestNetworkPolicies(t *testing.T) {
 	g := run(t, prodArgs())
 	members := componenttest.Object[networkingv1.NetworkPolicy](t, g, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "mongodb-members")
 	assert.Equal(t, ClusterLabels(), members.Spec.PodSelector.MatchLabels)
-	require.Len(t, members.Spec.Ingress, 2)
+	require.Len(t, members.Spec.Ingress, 3)
 	assert.Equal(t, ClusterLabels(), members.Spec.Ingress[0].From[0].PodSelector.MatchLabels)
 	assert.Equal(t, OperatorNamespace, members.Spec.Ingress[1].From[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"])
+	// Prometheus reaches the exporters, on their port only.
+	scraper := members.Spec.Ingress[2]
+	assert.Equal(t, "monitoring", scraper.From[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"])
+	assert.Equal(t, "prometheus", scraper.From[0].PodSelector.MatchLabels["app.kubernetes.io/name"])
+	require.Len(t, scraper.Ports, 1)
+	assert.Equal(t, ExporterPort, scraper.Ports[0].Port.IntValue())
 	clients := componenttest.Object[networkingv1.NetworkPolicy](t, g, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "mongodb-clients")
 	assert.Equal(t, MongosLabels(), clients.Spec.PodSelector.MatchLabels)
 	var names []string

@@ -50,6 +50,10 @@ func MongodLabels(rs string) map[string]string {
 // MongosLabels are the labels the operator gives the routers.
 func MongosLabels() map[string]string { return naming.MongosLabels(skeleton("")) }
 
+// MembersLabels select every replica set member (shards' and the config
+// servers'), as the operator labels their pods.
+func MembersLabels() map[string]string { return naming.MongodLabels(skeleton(""), nil) }
+
 // ClusterLabels select every pod of the cluster (members and routers).
 func ClusterLabels() map[string]string { return naming.ClusterLabels(skeleton("")) }
 
@@ -72,12 +76,14 @@ func Cluster(a *Args) *psmdbv1.PerconaServerMongoDB {
 		rs := &psmdbv1.ReplsetSpec{Name: ReplsetName(i), Size: int32(a.Members), ClusterRole: psmdbv1.ClusterRoleShardSvr,
 			Configuration: psmdbv1.MongoConfiguration(Configuration)}
 		rs.MultiAZ = placement(a, MongodLabels(rs.Name), res, serviceAccount, podLabels)
+		rs.Sidecars = []k8scorev1.Container{Exporter()}
 		rs.VolumeSpec = volume(a)
 		cr.Spec.Replsets = append(cr.Spec.Replsets, rs)
 	}
 	cfg := &psmdbv1.ReplsetSpec{Name: psmdbv1.ConfigReplSetName, Size: int32(a.Members), ClusterRole: psmdbv1.ClusterRoleConfigSvr,
 		Configuration: psmdbv1.MongoConfiguration(Configuration)}
 	cfg.MultiAZ = placement(a, MongodLabels(cfg.Name), res, serviceAccount, podLabels)
+	cfg.Sidecars = []k8scorev1.Container{Exporter()}
 	cfg.VolumeSpec = volume(a)
 	mongos := &psmdbv1.MongosSpec{Size: int32(a.MongosReplicas)}
 	mongos.MultiAZ = placement(a, MongosLabels(), res, "", nil)

@@ -45,3 +45,14 @@ var dnsRe = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
 // partOf is the label every monitoring object of the platform carries.
 func partOf() map[string]string { return map[string]string{"app.kubernetes.io/part-of": "cloudscale"} }
+
+// Check validates a copy of the arguments with their defaults filled, as
+// the constructor will: the stack checks every tier before it registers
+// anything.
+func (a MetricsArgs) Check() error { a.Default(); return a.Validate() }
+
+// Check validates a copy of the arguments with their defaults filled.
+func (a LoggingArgs) Check() error { a.Default(); return a.Validate() }
+
+// Check validates a copy of the arguments with their defaults filled.
+func (a TracingArgs) Check() error { a.Default(); return a.Validate() }

@@ -68,7 +68,15 @@ type TracingArgs struct {
 	Scraper     contract.Peer
 }
 
-// Validate checks the arguments.
+// Default fills what is unset.
+func (a *TracingArgs) Default() {
+	if a.Replicas == 0 {
+		a.Replicas = DefaultCollectorReplicas
+	}
+}
+
+// Validate checks the arguments; NewTracing registers nothing unless they
+// pass.
 func (a *TracingArgs) Validate() error {
 	var errs []error
 	if a.Replicas < 1 || (a.Production && a.Replicas < 2) {
@@ -101,9 +109,7 @@ func NewTracing(ctx *pulumi.Context, name string, args *TracingArgs, definitions
 		return nil, fmt.Errorf("tracing %s: args are required", name)
 	}
 	a := *args
-	if a.Replicas == 0 {
-		a.Replicas = DefaultCollectorReplicas
-	}
+	a.Default()
 	if err := a.Validate(); err != nil {
 		return nil, fmt.Errorf("tracing %s: %w", name, err)
 	}

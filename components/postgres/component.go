@@ -108,6 +108,9 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			"credentials": pulumi.String(e.CredentialsSecret.Namespace + "/" + e.CredentialsSecret.Name),
 		}
 	}
+	if _, err := upstream.NewObject(ctx, name+"-alerts", Alerts(args), nil, child...); err != nil {
+		return nil, err
+	}
 	if err := ctx.RegisterResourceOutputs(p, outputs); err != nil {
 		return nil, err
 	}
@@ -164,6 +167,9 @@ func database(ctx *pulumi.Context, name string, a *Args, d Database, opts []pulu
 		}
 	}
 	if _, err := upstream.NewObject(ctx, res+"-monitor", PodMonitor(a, cluster), nil, opts...); err != nil {
+		return err
+	}
+	if _, err := upstream.NewObject(ctx, res+"-pooler-monitor", PoolerMonitor(a, cluster), nil, opts...); err != nil {
 		return err
 	}
 	in, out := clusterPeers(a, cluster)

@@ -245,14 +245,17 @@ func Pooler(a *Args, cluster, typ string) *cnpgv1.Pooler {
 }
 
 // PodMonitor has the monitoring tier's Prometheus scrape a Cluster's
-// instances (the operator's own PodMonitor option is deprecated in favour
-// of one the user manages).
+// instances on their exporter, the port the operator names "metrics"
+// (9187) (the operator's own PodMonitor option is deprecated in favour
+// of one the user manages); each series carries the pod's cnpg.io/cluster
+// and cnpg.io/podRole, which the alerts group by.
 func PodMonitor(a *Args, cluster string) *monitoringv1.PodMonitor {
 	return &monitoringv1.PodMonitor{
 		TypeMeta:   metav1.TypeMeta{APIVersion: monitoringv1.SchemeGroupVersion.String(), Kind: "PodMonitor"},
 		ObjectMeta: metav1.ObjectMeta{Name: cluster, Namespace: a.Namespace, Labels: map[string]string{"app.kubernetes.io/part-of": "cloudscale"}},
 		Spec: monitoringv1.PodMonitorSpec{
 			Selector:            metav1.LabelSelector{MatchLabels: clusterLabels(cluster)},
+			PodTargetLabels:     []string{"cnpg.io/cluster", "cnpg.io/podRole"},
 			PodMetricsEndpoints: []monitoringv1.PodMetricsEndpoint{{Port: ptr.To("metrics")}},
 		},
 	}

@@ -59,6 +59,9 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if _, err := upstream.NewObject(ctx, name+"-monitor", ServiceMonitor(args), nil, child...); err != nil {
 		return nil, err
 	}
+	if _, err := upstream.NewObject(ctx, name+"-alerts", Alerts(args), nil, child...); err != nil {
+		return nil, err
+	}
 	after := append(child, pulumi.DependsOn(append([]pulumi.Resource{cluster}, topology...)))
 	if err := upstream.NewObjects(ctx, Topology(args), after...); err != nil {
 		return nil, err

@@ -214,8 +214,11 @@ func regexpQuote(s string) string {
 }
 
 // ServiceMonitor scrapes the Prometheus plugin on its TLS port, trusting
-// the platform's CA, per object (queue depths, dead-letter counts): the
-// aggregated endpoint sums over queues.
+// the platform's CA: /metrics, the node's metrics with queues aggregated,
+// and /metrics/per-object, each queue's (depths, dead-letter counts), of
+// which only the rabbitmq_queue_* families are kept. The per-object
+// endpoint repeats every node-level family with the same labels (identity,
+// alarms, totals), which two scrapes of one target must not both write.
 func ServiceMonitor(a *Args) *monitoringv1.ServiceMonitor {
 	scheme := monitoringv1.SchemeHTTPS
 	server := fmt.Sprintf("%s.%s.svc", ClusterName, a.Namespace)
@@ -228,12 +231,16 @@ func ServiceMonitor(a *Args) *monitoringv1.ServiceMonitor {
 		e.TLSConfig = tls
 		return e
 	}
+	perObject := ep("/metrics/per-object")
+	perObject.MetricRelabelConfigs = []monitoringv1.RelabelConfig{{
+		SourceLabels: []monitoringv1.LabelName{"__name__"}, Regex: PerObjectMetrics, Action: "keep",
+	}}
 	return &monitoringv1.ServiceMonitor{
 		TypeMeta:   k8smetav1.TypeMeta{APIVersion: monitoringv1.SchemeGroupVersion.String(), Kind: "ServiceMonitor"},
 		ObjectMeta: meta(a.Namespace, ClusterName),
 		Spec: monitoringv1.ServiceMonitorSpec{
 			Selector:  k8smetav1.LabelSelector{MatchLabels: map[string]string{contract.NameLabel: ClusterName, "app.kubernetes.io/component": "rabbitmq"}},
-			Endpoints: []monitoringv1.Endpoint{ep("/metrics"), ep("/metrics/per-object")},
+			Endpoints: []monitoringv1.Endpoint{ep("/metrics"), perObject},
 		},
 	}
 }

@@ -60,6 +60,12 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 			return nil, err
 		}
 	}
+	if err := upstream.NewObjects(ctx, []upstream.NamedObject{
+		{Name: name + "-monitor", Object: Monitor(args.Namespace)},
+		{Name: name + "-alerts", Object: Alerts(args)},
+	}, child...); err != nil {
+		return nil, err
+	}
 	if err := ctx.RegisterResourceOutputs(r, pulumi.Map{
 		"state": pulumi.String(r.State.URL), "cache": pulumi.String(r.Cache.URL),
 		"auth": pulumi.String(args.Namespace + "/" + AuthSecret),
@@ -105,6 +111,18 @@ func WorkloadArgs(a *Args, inst Instance) *workload.Args {
 		p.Ports = []int{Port, SentinelPort}
 		ingress = append(ingress, p)
 	}
+	var annotations map[string]string
+	if sc := a.Sidecar; sc != nil {
+		// Prometheus, which scrapes the proxies (Sidecar.Metrics), reads
+		// the exporter too; its port bypasses the proxy, since Prometheus
+		// is outside the mesh and the mesh's mTLS is STRICT (Istio
+		// "Prometheus": application metrics follow the workload's
+		// authentication policy).
+		scraper := sc.Metrics
+		scraper.Ports = []int{ExporterPort}
+		ingress = append(ingress, scraper)
+		annotations = map[string]string{"traffic.sidecar.istio.io/excludeInboundPorts": strconv.Itoa(ExporterPort)}
+	}
 	return &workload.Args{
 		Namespace: a.Namespace, Image: upstream.ValkeyImage, Container: "redis",
 		Command: []string{"/bin/sh", "/scripts/redis.sh"}, Args: args, Env: env, SecretEnv: secret,
@@ -114,16 +132,39 @@ func WorkloadArgs(a *Args, inst Instance) *workload.Args {
 			Name: "sentinel", Command: []string{"/bin/sh", "/scripts/sentinel.sh"}, Env: sentinelEnv, SecretEnv: secret,
 			Ports:        []workload.Port{{Name: "sentinel", Port: SentinelPort}},
 			ProbeCommand: []string{"/bin/sh", "/scripts/ping.sh", strconv.Itoa(SentinelPort)},
-		}},
+		}, Exporter(secret)},
 		Replicas: a.Replicas, Production: a.Production, Resources: a.Resources,
 		Stateful: true, VolumeSize: volumeSize, StorageClass: a.StorageClass, Headless: true,
-		PodLabels: map[string]string{"cloudscale.io/redis-roles": roleLabel(inst.Roles)},
+		PodLabels:      map[string]string{"cloudscale.io/redis-roles": roleLabel(inst.Roles)},
+		PodAnnotations: annotations,
 		Volumes: []workload.Volume{
 			{Name: "scripts", MountPath: "/scripts", ConfigMap: Scripts},
 			{Name: "tls", MountPath: "/tls", Secret: TLSSecret},
 		},
 		Ingress: ingress, Egress: []contract.Peer{self},
 		Sidecar: a.Sidecar,
+	}
+}
+
+// Exporter is the metrics exporter beside each member's Redis
+// (oliver006/redis_exporter, configured by its environment, README
+// "Command line flags"): it reads the local server over TLS on the
+// loopback address the members' certificate names (127.0.0.1), trusting
+// the platform's CA, with the members' password from the Secret (a
+// reference, never a value), and serves /metrics and /health on
+// ExporterPort. Its image carries only the binary (no shell): it is probed
+// over HTTP.
+func Exporter(secret map[string]workload.SecretKey) workload.Container {
+	return workload.Container{
+		Name: "exporter", Image: upstream.RedisExporterImage,
+		Env: map[string]string{
+			"REDIS_ADDR":                        "rediss://127.0.0.1:" + strconv.Itoa(Port),
+			"REDIS_EXPORTER_TLS_CA_CERT_FILE":   "/tls/ca.crt",
+			"REDIS_EXPORTER_WEB_LISTEN_ADDRESS": ":" + strconv.Itoa(ExporterPort),
+		},
+		SecretEnv:  secret,
+		Ports:      []workload.Port{{Name: ExporterPortName, Port: ExporterPort}},
+		HealthPath: "/health",
 	}
 }
 

@@ -37,6 +37,10 @@ import (
 const (
 	Port         = contract.RedisDataPort
 	SentinelPort = 26379
+	// ExporterPort is the metrics exporter's beside each server
+	// (oliver006/redis_exporter's default, 9121), named ExporterPortName.
+	ExporterPort     = 9121
+	ExporterPortName = "metrics"
 )
 
 // Names of what the tier writes.

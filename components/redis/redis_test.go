@@ -14,12 +14,14 @@ import (
 	"github.com/cloudscale/platform/components/componenttest"
 	"github.com/cloudscale/platform/components/contract"
 	esv1 "github.com/cloudscale/platform/components/security/externalsecrets"
+	"github.com/cloudscale/platform/components/upstream"
 	"github.com/cloudscale/platform/components/workload"
 	"github.com/cloudscale/platform/graph"
 )
 
 func prodArgs() *Args {
 	mesh := contract.Peer{NamespaceLabels: contract.InNamespace("istio-system"), PodLabels: map[string]string{"app": "istiod"}, Ports: []int{15012}}
+	scraper := contract.Peer{NamespaceLabels: contract.InNamespace("monitoring"), PodLabels: map[string]string{contract.NameLabel: "prometheus"}, Ports: []int{15020}}
 	return &Args{
 		Namespace: "cloudscale", Replicas: 3, Production: true,
 		StorageClass: "cloudscale-encrypted", VolumeSize: "10Gi",
@@ -27,7 +29,7 @@ func prodArgs() *Args {
 		Clients:     []string{"api-service"},
 		Peers:       []contract.Peer{{PodLabels: map[string]string{contract.NameLabel: "ratelimit"}, NamespaceLabels: contract.InNamespace("istio-ingress")}},
 		Callers:     []string{"istio-ingress/ratelimit"},
-		Sidecar:     &contract.Sidecar{ControlPlane: mesh, Tracing: mesh, Metrics: mesh},
+		Sidecar:     &contract.Sidecar{ControlPlane: mesh, Tracing: mesh, Metrics: scraper},
 		SecretStore: "vault",
 	}
 }
@@ -74,8 +76,8 @@ func TestInstances(t *testing.T) {
 		assert.Equal(t, int32(3), *sts.Spec.Replicas, c.name)
 		pod := sts.Spec.Template.Spec
 		assert.Equal(t, corev1.DoNotSchedule, pod.TopologySpreadConstraints[0].WhenUnsatisfiable, "one member per zone")
-		require.Len(t, pod.Containers, 2)
-		redis, sentinel := pod.Containers[0], pod.Containers[1]
+		require.Len(t, pod.Containers, 3)
+		redis, sentinel, exporter := pod.Containers[0], pod.Containers[1], pod.Containers[2]
 		assert.Equal(t, "redis", redis.Name)
 		// TLS only.
 		assert.Equal(t, "0", argValue(redis.Args, "--port"))
@@ -98,6 +100,19 @@ func TestInstances(t *testing.T) {
 		assert.Equal(t, "2", env(sentinel)["SENTINEL_QUORUM"].Value)
 		assert.Equal(t, c.name, env(sentinel)["MASTER_SET"].Value)
 		assert.Equal(t, int32(SentinelPort), sentinel.Ports[0].ContainerPort)
+		// The exporter reads the local server over TLS, trusting the CA,
+		// and is probed over HTTP (its image has no shell).
+		assert.Equal(t, "exporter", exporter.Name)
+		assert.Equal(t, upstream.RedisExporterImage, exporter.Image)
+		assert.Equal(t, "rediss://127.0.0.1:6379", env(exporter)["REDIS_ADDR"].Value)
+		assert.Equal(t, "/tls/ca.crt", env(exporter)["REDIS_EXPORTER_TLS_CA_CERT_FILE"].Value)
+		assert.Contains(t, Certificate("cloudscale", 3).IPAddresses, "127.0.0.1", "the address it dials is in the certificate")
+		assert.Equal(t, []corev1.ContainerPort{{Name: ExporterPortName, ContainerPort: ExporterPort}}, exporter.Ports)
+		require.NotNil(t, exporter.ReadinessProbe.HTTPGet)
+		assert.Equal(t, "/health", exporter.ReadinessProbe.HTTPGet.Path)
+		assert.Equal(t, ExporterPort, exporter.LivenessProbe.HTTPGet.Port.IntValue())
+		// The scraper reaches it past the mesh's proxy.
+		assert.Equal(t, "9121", sts.Spec.Template.Annotations["traffic.sidecar.istio.io/excludeInboundPorts"])
 		// Persistence on the encrypted class for the state only.
 		if c.persistent {
 			require.Len(t, sts.Spec.VolumeClaimTemplates, 1)

@@ -16,11 +16,14 @@ import (
 	"slices"
 	"strconv"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
 	rbacv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/rbac/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	k8smetav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
 	"github.com/cloudscale/platform/chaos/experiments"
@@ -121,9 +124,13 @@ type Args struct {
 	// Gate is the SLO gate's configuration: a component per experiment
 	// target, what it needs ready (from the failure-domain analysis).
 	Gate gate.Config
-	// PrometheusURL is the Prometheus HTTP API the gate's PromQL SLOs
-	// query; empty until the stack has a monitoring tier.
-	PrometheusURL string
+	// Prometheus is the Prometheus HTTP API the gate's PromQL SLOs query
+	// (the monitoring tier's); unset (empty Host), the gate reads only
+	// readiness.
+	Prometheus contract.Endpoint
+	// Scraper is the monitoring tier's Prometheus, which reads the gate's
+	// metrics.
+	Scraper contract.Peer
 	// Schedule is the stack's chaos Schedule (experiments.Plan.Schedule),
 	// a typed Chaos Mesh object; nil when the stack's chaos is disabled.
 	Schedule upstream.Object
@@ -222,6 +229,9 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err := newGate(ctx, name, args, string(config), child); err != nil {
 		return nil, err
 	}
+	if _, err := upstream.NewObject(ctx, name+"-"+GateName+"-monitor", GateMonitor(), nil, child...); err != nil {
+		return nil, err
+	}
 	r.GateURL = pulumi.String(GateURL()).ToStringOutput()
 	r.Schedule = pulumi.String("").ToStringOutput()
 	if args.Schedule != nil {
@@ -236,6 +246,23 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 	return r, nil
 }
+
+// GateMonitor has the monitoring tier's Prometheus scrape the gate's
+// /metrics (services/slogate: its verdicts by status and their duration).
+func GateMonitor() *monitoringv1.PodMonitor {
+	return &monitoringv1.PodMonitor{
+		TypeMeta: k8smetav1.TypeMeta{APIVersion: monitoringv1.SchemeGroupVersion.String(), Kind: monitoringv1.PodMonitorsKind},
+		ObjectMeta: k8smetav1.ObjectMeta{Name: GateName, Namespace: Namespace,
+			Labels: map[string]string{contract.NameLabel: GateName, "app.kubernetes.io/part-of": "cloudscale"}},
+		Spec: monitoringv1.PodMonitorSpec{
+			Selector:            k8smetav1.LabelSelector{MatchLabels: map[string]string{contract.NameLabel: GateName}},
+			PodMetricsEndpoints: []monitoringv1.PodMetricsEndpoint{{Port: ptr.To("http"), Path: "/metrics"}},
+		},
+	}
+}
+
+// GateMetrics are the metric names the gate exports (services/slogate).
+var GateMetrics = []string{"slogate_requests_total", "slogate_request_duration_seconds_bucket", "slogate_request_duration_seconds_count"}
 
 // newGate runs the SLO gate through the workload helper, its configuration
 // in a ConfigMap, and in every application namespace a Role that lists
@@ -253,8 +280,18 @@ func newGate(ctx *pulumi.Context, name string, args *Args, config string, child 
 		return err
 	}
 	env := map[string]string{"SLOGATE_CONFIG": "/etc/slogate/config.yaml", "SLOGATE_LISTEN": ":" + strconv.Itoa(GatePort)}
-	if args.PrometheusURL != "" {
-		env["SLOGATE_PROMETHEUS_URL"] = args.PrometheusURL
+	// Only Chaos Mesh's controller (which runs the StatusChecks) asks; the
+	// scraper reads /metrics.
+	ingress := []contract.Peer{{PodLabels: ControllerLabels(), Ports: []int{GatePort}}}
+	if args.Scraper.Selects() {
+		s := args.Scraper
+		s.Ports = []int{GatePort}
+		ingress = append(ingress, s)
+	}
+	var egress []contract.Peer
+	if p := args.Prometheus; p.Host != "" {
+		env["SLOGATE_PROMETHEUS_URL"] = "http://" + p.Address()
+		egress = append(egress, p.Peer)
 	}
 	w, err := workload.New(ctx, GateName, &workload.Args{
 		Namespace: Namespace, Image: upstream.SLOGateImage, Env: env,
@@ -262,8 +299,7 @@ func newGate(ctx *pulumi.Context, name string, args *Args, config string, child 
 		Replicas: max(2, args.Replicas), Production: args.Production, Resources: GateResources,
 		HealthPath: "/healthz", KubernetesAPI: true,
 		Volumes: []workload.Volume{{Name: "config", MountPath: "/etc/slogate", ConfigMap: GateName}},
-		// Only Chaos Mesh's controller (which runs the StatusChecks) asks.
-		Ingress: []contract.Peer{{PodLabels: ControllerLabels(), Ports: []int{GatePort}}},
+		Ingress: ingress, Egress: egress,
 	}, append(child, pulumi.DependsOn([]pulumi.Resource{cm}))...)
 	if err != nil {
 		return err

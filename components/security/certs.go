@@ -111,7 +111,9 @@ type CertManagerValues struct {
 	CAInjector                ReplicatedValues                  `json:"cainjector"`
 	EnableCertificateOwnerRef bool                              `json:"enableCertificateOwnerRef"`
 	ExtraArgs                 []string                          `json:"extraArgs"`
-	Prometheus                EnabledValues                     `json:"prometheus"`
+	// Prometheus writes the controller's metrics Service, which
+	// CertManagerMonitor selects (the chart's own ServiceMonitor stays off).
+	Prometheus EnabledValues `json:"prometheus"`
 }
 
 // CRDValues install the chart's CRDs and keep them on uninstall.
@@ -185,6 +187,9 @@ func NewCerts(ctx *pulumi.Context, name string, args *CertsArgs, opts ...pulumi.
 		return nil, err
 	}
 	if err := upstream.NewObjects(ctx, CertObjects(name, args), append(child, pulumi.DependsOn(ready))...); err != nil {
+		return nil, err
+	}
+	if err := upstream.NewObjects(ctx, monitoringObjects(name, CertManagerMonitor(), CertManagerAlerts(args)), child...); err != nil {
 		return nil, err
 	}
 	c.Issuer = pulumi.String(publicIssuer(args)).ToStringOutput()

@@ -85,6 +85,21 @@ type ExternalSecretsValues struct {
 	CertController      ReplicatedValues `json:"certController"`
 	// TopologySpreadConstraints spread the controller over zones.
 	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints"`
+	// Metrics exposes the controller's metrics through a Service, which
+	// ExternalSecretsMonitor selects (the chart's own ServiceMonitor stays
+	// off).
+	Metrics ExternalSecretsMetricsValues `json:"metrics"`
+}
+
+// ExternalSecretsMetricsValues are the chart's metrics block.
+type ExternalSecretsMetricsValues struct {
+	Service ServiceValues `json:"service"`
+}
+
+// ServiceValues switch a chart's metrics Service on, on Port.
+type ServiceValues struct {
+	Enabled bool `json:"enabled"`
+	Port    int  `json:"port"`
 }
 
 // externalSecretsPods are the labels the external-secrets chart gives a
@@ -110,11 +125,15 @@ func NewSecrets(ctx *pulumi.Context, name string, args *SecretsArgs, opts ...pul
 		TopologySpreadConstraints: workload.Spread(externalSecretsPods("external-secrets")),
 		Webhook:                   replicated(2, externalSecretsPods("external-secrets-webhook")),
 		CertController:            replicated(2, externalSecretsPods("external-secrets-cert-controller")),
+		Metrics:                   ExternalSecretsMetricsValues{Service: ServiceValues{Enabled: true, Port: ExternalSecretsMetricsPort}},
 	}, nil, child...)
 	if err != nil {
 		return nil, err
 	}
 	if err := upstream.NewObjects(ctx, SecretObjects(name, args), append(child, pulumi.DependsOn(ready))...); err != nil {
+		return nil, err
+	}
+	if err := upstream.NewObjects(ctx, monitoringObjects(name, ExternalSecretsMonitor(), ExternalSecretsAlerts(args)), child...); err != nil {
 		return nil, err
 	}
 	s.Store = pulumi.String(StoreName).ToStringOutput()

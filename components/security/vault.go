@@ -116,6 +116,7 @@ func NewVault(ctx *pulumi.Context, name string, args *VaultArgs, opts ...pulumi.
 	if err := ctx.RegisterComponentResource("cloudscale:security:Vault", name, v, opts...); err != nil {
 		return nil, err
 	}
+	child := tier.Children(v, opts)
 	if args.Mode == upstream.Charts {
 		// The server configuration and the service account's identity come
 		// from the cloud tier.
@@ -124,9 +125,12 @@ func NewVault(ctx *pulumi.Context, name string, args *VaultArgs, opts ...pulumi.
 		if args.ServiceAccountAnnotations != nil {
 			outputs["server.serviceAccount.annotations"] = args.ServiceAccountAnnotations
 		}
-		if _, err := upstream.Install(ctx, "vault", upstream.Vault, args.Mode, VaultNamespace, values, outputs, tier.Children(v, opts)...); err != nil {
+		if _, err := upstream.Install(ctx, "vault", upstream.Vault, args.Mode, VaultNamespace, values, outputs, child...); err != nil {
 			return nil, err
 		}
+	}
+	if err := upstream.NewObjects(ctx, monitoringObjects(name, VaultMonitor(), VaultAlerts(args)), child...); err != nil {
+		return nil, err
 	}
 	v.Address = pulumi.String("https://" + v.Endpoint.Address()).ToStringOutput()
 	if err := ctx.RegisterResourceOutputs(v, pulumi.Map{"address": v.Address}); err != nil {
@@ -136,7 +140,11 @@ func NewVault(ctx *pulumi.Context, name string, args *VaultArgs, opts ...pulumi.
 }
 
 // RaftConfig is Vault's server configuration: a TLS 1.3 listener, raft
-// storage joining its peers, Kubernetes service registration and the seal.
+// storage joining its peers, Kubernetes service registration, the seal,
+// and Prometheus metrics (Vault "telemetry" stanza: kept for
+// VaultMetricsRetention, named without the host; the listener serves
+// /v1/sys/metrics without a token, so Prometheus needs none and every
+// server, standby or sealed, answers for itself).
 func RaftConfig(replicas int, seal string) string {
 	var joins strings.Builder
 	for i := 0; i < replicas; i++ {
@@ -156,13 +164,20 @@ listener "tcp" {
   tls_cert_file   = "/vault/userconfig/%[1]s/tls.crt"
   tls_key_file    = "/vault/userconfig/%[1]s/tls.key"
   tls_min_version = "tls13"
+  telemetry {
+    unauthenticated_metrics_access = true
+  }
+}
+telemetry {
+  prometheus_retention_time = "%[4]s"
+  disable_hostname          = true
 }
 storage "raft" {
   path = "/vault/data"
 %[2]s}
 service_registration "kubernetes" {}
 %[3]s
-`, VaultTLSSecret, joins.String(), seal)
+`, VaultTLSSecret, joins.String(), seal, VaultMetricsRetention)
 }
 
 // VaultValues are the values of HashiCorp's vault chart the platform

@@ -126,18 +126,24 @@ type SecretKey struct {
 }
 
 // Container is a further container of the workload's pods (a sidecar such
-// as Redis Sentinel beside Redis). It runs the workload's image with the
-// same security context, resources and volume mounts; its ports are added
-// to the pod and the Service.
+// as Redis Sentinel beside Redis, or a metrics exporter). It runs the
+// workload's image, or Image, with the same security context, resources
+// and volume mounts; its ports are added to the pod and the Service.
 type Container struct {
-	Name          string
+	Name string
+	// Image is the container's own image, pinned like the workload's;
+	// empty runs the workload's image.
+	Image         string
 	Command, Args []string
 	Env           map[string]string
 	SecretEnv     map[string]SecretKey
 	Ports         []Port
-	// ProbeCommand is its readiness and liveness check (exec); HTTP probes
-	// on HealthPath are the main container's only.
+	// ProbeCommand is its readiness and liveness check (exec); without
+	// one, HealthPath is served over HTTP on its first port (an image
+	// without a shell, such as an exporter's); without either, it is
+	// probed like the main container.
 	ProbeCommand []string
+	HealthPath   string
 }
 
 // Autoscaling adds a HorizontalPodAutoscaler on CPU.
@@ -248,10 +254,7 @@ func (a *Args) Validate(name string) error {
 	}
 	names := map[string]bool{a.containerName(name): true}
 	for _, c := range a.Containers {
-		if !dnsRe.MatchString(c.Name) || names[c.Name] {
-			errs = append(errs, fmt.Errorf("container %q: a DNS label, unique in the pod", c.Name))
-		}
-		names[c.Name] = true
+		errs = append(errs, c.validate(names)...)
 	}
 	if err := a.validateService(); err != nil {
 		errs = append(errs, err)
@@ -276,6 +279,25 @@ func (a *Args) Validate(name string) error {
 		return fmt.Errorf("workload %s: %w", name, err)
 	}
 	return nil
+}
+
+// validate checks a further container against the pod's names so far
+// (and adds its own).
+func (c Container) validate(names map[string]bool) []error {
+	var errs []error
+	if !dnsRe.MatchString(c.Name) || names[c.Name] {
+		errs = append(errs, fmt.Errorf("container %q: a DNS label, unique in the pod", c.Name))
+	}
+	names[c.Name] = true
+	if c.Image != "" {
+		if err := validateImage(c.Image); err != nil {
+			errs = append(errs, fmt.Errorf("container %q: %w", c.Name, err))
+		}
+	}
+	if c.HealthPath != "" && len(c.ProbeCommand) == 0 && len(c.Ports) == 0 {
+		errs = append(errs, fmt.Errorf("container %q: a health path needs a port (probes use the first)", c.Name))
+	}
+	return errs
 }
 
 // containerName is the main container's name.
@@ -519,15 +541,16 @@ func (b *builder) availability(kind string) error {
 	return err
 }
 
-// probe is a readiness, liveness or startup check: exec when command is
-// set, else an HTTP GET of path on port.
-func probe(command []string, path string, port, failures int) *corev1.ProbeArgs {
+// args is a readiness, liveness or startup probe that fails after
+// failures tries: exec when command is set, else an HTTP GET of path on
+// port.
+func (c check) args(failures int) *corev1.ProbeArgs {
 	p := &corev1.ProbeArgs{PeriodSeconds: pulumi.Int(10), FailureThreshold: pulumi.Int(failures)}
-	if len(command) > 0 {
-		p.Exec = &corev1.ExecActionArgs{Command: pulumi.ToStringArray(command)}
+	if len(c.command) > 0 {
+		p.Exec = &corev1.ExecActionArgs{Command: pulumi.ToStringArray(c.command)}
 		p.TimeoutSeconds = pulumi.Int(5)
 	} else {
-		p.HttpGet = &corev1.HTTPGetActionArgs{Path: pulumi.String(path), Port: pulumi.Int(port)}
+		p.HttpGet = &corev1.HTTPGetActionArgs{Path: pulumi.String(c.path), Port: pulumi.Int(c.port)}
 	}
 	return p
 }
@@ -547,15 +570,40 @@ func envVars(plain map[string]string, secret map[string]SecretKey) corev1.EnvVar
 	return env
 }
 
-// container is one container with the platform's security context and
-// the workload's resources and mounts; ports may be nil.
-func container(name string, a *Args, command, args []string, env corev1.EnvVarArray, ports corev1.ContainerPortArray, probeCommand []string, mounts corev1.VolumeMountArray) *corev1.ContainerArgs {
-	port := 0
+// check is how a container is probed: exec of command when set, else an
+// HTTP GET of path on port.
+type check struct {
+	command []string
+	path    string
+	port    int
+}
+
+// mainCheck is the main container's probe: HealthPath on the first port.
+func (a *Args) mainCheck() check {
+	c := check{command: a.ProbeCommand, path: a.HealthPath}
 	if len(a.Ports) > 0 {
-		port = a.Ports[0].Port
+		c.port = a.Ports[0].Port
 	}
+	return c
+}
+
+// check is a further container's probe: its own command, or its own
+// health path on its first port, or else the main container's.
+func (c Container) check(a *Args) check {
+	switch {
+	case len(c.ProbeCommand) > 0:
+		return check{command: c.ProbeCommand}
+	case c.HealthPath != "" && len(c.Ports) > 0:
+		return check{path: c.HealthPath, port: c.Ports[0].Port}
+	}
+	return a.mainCheck()
+}
+
+// container is one container with the platform's security context and
+// the workload's resources and mounts, running image; ports may be nil.
+func container(name, image string, a *Args, command, args []string, env corev1.EnvVarArray, ports corev1.ContainerPortArray, probe check, mounts corev1.VolumeMountArray) *corev1.ContainerArgs {
 	return &corev1.ContainerArgs{
-		Name: pulumi.String(name), Image: pulumi.String(a.Image), Command: pulumi.ToStringArray(command), Args: pulumi.ToStringArray(args),
+		Name: pulumi.String(name), Image: pulumi.String(image), Command: pulumi.ToStringArray(command), Args: pulumi.ToStringArray(args),
 		Env: env, Ports: ports,
 		Resources: &corev1.ResourceRequirementsArgs{
 			Requests: pulumi.StringMap{"cpu": pulumi.String(a.Resources.RequestCPU), "memory": pulumi.String(a.Resources.RequestMemory)},
@@ -567,9 +615,9 @@ func container(name string, a *Args, command, args []string, env corev1.EnvVarAr
 			Capabilities:   &corev1.CapabilitiesArgs{Drop: pulumi.StringArray{pulumi.String("ALL")}},
 			SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
 		},
-		ReadinessProbe: probe(probeCommand, a.HealthPath, port, 3),
-		LivenessProbe:  probe(probeCommand, a.HealthPath, port, 3),
-		StartupProbe:   probe(probeCommand, a.HealthPath, port, 30), // up to 5 minutes to start before liveness counts
+		ReadinessProbe: probe.args(3),
+		LivenessProbe:  probe.args(3),
+		StartupProbe:   probe.args(30), // up to 5 minutes to start before liveness counts
 		VolumeMounts:   mounts,
 	}
 }
@@ -605,13 +653,17 @@ func podTemplate(name string, a *Args, labels pulumi.StringMap, sa *corev1.Servi
 			volumes = append(volumes, &corev1.VolumeArgs{Name: pulumi.String("data"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}})
 		}
 	}
-	containers := corev1.ContainerArray{container(a.containerName(name), a, a.Command, a.Args, envVars(a.Env, a.SecretEnv), ports, a.ProbeCommand, mounts)}
+	containers := corev1.ContainerArray{container(a.containerName(name), a.Image, a, a.Command, a.Args, envVars(a.Env, a.SecretEnv), ports, a.mainCheck(), mounts)}
 	for _, c := range a.Containers {
 		var cPorts corev1.ContainerPortArray
 		for _, p := range c.Ports {
 			cPorts = append(cPorts, &corev1.ContainerPortArgs{Name: pulumi.String(p.Name), ContainerPort: pulumi.Int(p.Port)})
 		}
-		containers = append(containers, container(c.Name, a, c.Command, c.Args, envVars(c.Env, c.SecretEnv), cPorts, c.ProbeCommand, mounts))
+		image := c.Image
+		if image == "" {
+			image = a.Image
+		}
+		containers = append(containers, container(c.Name, image, a, c.Command, c.Args, envVars(c.Env, c.SecretEnv), cPorts, c.check(a), mounts))
 	}
 	return &corev1.PodTemplateSpecArgs{
 		Metadata: &metav1.ObjectMetaArgs{Labels: podLabels, Annotations: pulumi.ToStringMap(a.PodAnnotations)},

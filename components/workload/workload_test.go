@@ -133,6 +133,14 @@ func TestBadArgs(t *testing.T) {
 		{"selector label", func(a *Args) { a.PodLabels = map[string]string{"app.kubernetes.io/name": "other"} },
 			"pod label app.kubernetes.io/name is the selector's; it cannot be overridden"},
 		{"NodePort", func(a *Args) { a.ServiceType = "NodePort" }, `service type "NodePort": allowed ClusterIP, LoadBalancer`},
+		{"sidecar image latest", func(a *Args) {
+			a.Containers = []Container{{Name: "exporter", Image: "oliver006/redis_exporter:latest"}}
+		},
+			`container "exporter": image "oliver006/redis_exporter:latest" uses latest; pin a version`},
+		{"sidecar image untagged", func(a *Args) { a.Containers = []Container{{Name: "exporter", Image: "oliver006/redis_exporter"}} },
+			`container "exporter": image "oliver006/redis_exporter" has no tag; pin a version`},
+		{"sidecar health path without port", func(a *Args) { a.Containers = []Container{{Name: "exporter", HealthPath: "/health"}} },
+			`container "exporter": a health path needs a port (probes use the first)`},
 		{"volume with two sources", func(a *Args) { a.Volumes = []Volume{{Name: "v", MountPath: "/v", ConfigMap: "c", Secret: "s"}} },
 			`volume "v": a name, an absolute mount path and exactly one of configMap or secret`},
 	}
@@ -248,4 +256,38 @@ func TestStatefulSidecar(t *testing.T) {
 	}
 	require.NotNil(t, data)
 	assert.NotNil(t, data.EmptyDir)
+}
+
+// A sidecar may run its own pinned image (an exporter beside a server) and,
+// having no shell, be probed over HTTP on its own first port, while the
+// main container keeps its image and exec probe, and a sidecar without
+// either keeps the workload's image and is probed like the main container.
+func TestSidecarWithItsOwnImage(t *testing.T) {
+	a := api()
+	a.Autoscaling = nil
+	a.ProbeCommand = []string{"/bin/sh", "/scripts/ping.sh"}
+	a.Containers = []Container{
+		{Name: "exporter", Image: "docker.io/oliver006/redis_exporter:v1.91.1", HealthPath: "/health",
+			Ports:     []Port{{Name: "metrics", Port: 9121}},
+			SecretEnv: map[string]SecretKey{"REDIS_PASSWORD": {Secret: "auth", Key: "password"}}},
+		{Name: "helper", Ports: []Port{{Name: "helper", Port: 9000}}},
+	}
+	g, err := run(t, "cache", a)
+	require.NoError(t, err)
+	pod := componenttest.Object[appsv1.Deployment](t, g, deploymentType, "cache").Spec.Template.Spec
+	require.Len(t, pod.Containers, 3)
+	main, exporter, helper := pod.Containers[0], pod.Containers[1], pod.Containers[2]
+	assert.Equal(t, "ghcr.io/cloudscale/api:1.4.2", main.Image)
+	assert.Equal(t, []string{"/bin/sh", "/scripts/ping.sh"}, main.LivenessProbe.Exec.Command)
+	assert.Equal(t, "docker.io/oliver006/redis_exporter:v1.91.1", exporter.Image)
+	for name, p := range map[string]*corev1.Probe{"readiness": exporter.ReadinessProbe, "liveness": exporter.LivenessProbe, "startup": exporter.StartupProbe} {
+		assert.Nil(t, p.Exec, name)
+		require.NotNil(t, p.HTTPGet, name)
+		assert.Equal(t, "/health", p.HTTPGet.Path, name)
+		assert.Equal(t, intstr.FromInt32(9121), p.HTTPGet.Port, name)
+	}
+	assert.Equal(t, "auth", exporter.Env[0].ValueFrom.SecretKeyRef.Name)
+	assert.True(t, *exporter.SecurityContext.ReadOnlyRootFilesystem, "the platform's security context")
+	assert.Equal(t, main.Image, helper.Image, "no image: the workload's")
+	assert.Equal(t, main.LivenessProbe, helper.LivenessProbe, "no probe of its own: the main container's")
 }

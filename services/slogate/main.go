@@ -18,6 +18,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -65,7 +68,7 @@ func run(log *slog.Logger) error {
 			return fmt.Errorf("SLOGATE_PROMETHEUS_URL %q: %w", u, err)
 		}
 	}
-	srv := &http.Server{Addr: env("SLOGATE_LISTEN", ":8080"), Handler: g, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Addr: env("SLOGATE_LISTEN", ":8080"), Handler: handler(g, prometheus.NewRegistry()), ReadHeaderTimeout: 5 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
@@ -83,4 +86,21 @@ func run(log *slog.Logger) error {
 	}
 	log.Info("slogate stopped")
 	return nil
+}
+
+// handler serves the gate, and its own metrics at /metrics: the verdicts
+// it gave (requests by status code: 200 holds, 503 a broken SLO) and how
+// long they took, with the Go runtime's and the process's.
+func handler(g http.Handler, reg *prometheus.Registry) http.Handler {
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "slogate_requests_total", Help: "Verdicts asked of the SLO gate, by HTTP status code.",
+	}, []string{"code"})
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "slogate_request_duration_seconds", Help: "Time to give a verdict.", Buckets: prometheus.DefBuckets,
+	}, []string{"code"})
+	reg.MustRegister(requests, duration, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.Handle("/", promhttp.InstrumentHandlerDuration(duration, promhttp.InstrumentHandlerCounter(requests, g)))
+	return mux
 }

@@ -439,11 +439,6 @@ operator_pods(r) := [{"what": sprintf("nodeSet %v", [object.get(set, "name", i)]
 	object.get(set, "count", 0) > 0
 ] if r.kind == "elasticsearch.k8s.elastic.co/Elasticsearch"
 
-operator_pods(r) := [{"what": "", "labels": object.union(
-	{"kibana.k8s.elastic.co/name": name(r), "common.k8s.elastic.co/type": "kibana"},
-	object.get(r.inputs, ["spec", "podTemplate", "metadata", "labels"], {}),
-)}] if r.kind == "kibana.k8s.elastic.co/Kibana"
-
 # An OpenTelemetryCollector in sidecar mode runs no pods of its own.
 operator_pods(r) := [{"what": "", "labels": {
 	"app.kubernetes.io/name": concat("", [name(r), "-collector"]), "app.kubernetes.io/instance": concat(".", [namespace(r), name(r)]),
@@ -457,8 +452,12 @@ operator_pods(r) := [{"what": "", "labels": {
 operator_kinds := {
 	"postgresql.cnpg.io/Cluster", "postgresql.cnpg.io/Pooler", "rabbitmq.com/RabbitmqCluster",
 	"psmdb.percona.com/PerconaServerMongoDB", "monitoring.coreos.com/Prometheus", "monitoring.coreos.com/Alertmanager",
-	"elasticsearch.k8s.elastic.co/Elasticsearch", "kibana.k8s.elastic.co/Kibana", "opentelemetry.io/OpenTelemetryCollector",
+	"elasticsearch.k8s.elastic.co/Elasticsearch", "opentelemetry.io/OpenTelemetryCollector",
 }
+
+# Kibana is not among them: it serves no Prometheus metrics (no exporter
+# is maintained for it); its pods' readiness reaches Prometheus through
+# kube-state-metrics like every pod's.
 
 psmdb_labels(r) := {
 	"app.kubernetes.io/name": "percona-server-mongodb", "app.kubernetes.io/managed-by": "percona-server-mongodb-operator",
