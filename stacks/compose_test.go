@@ -38,11 +38,12 @@ func TestAllStacksCompose(t *testing.T) {
 				names = append(names, ns.String("metadata.name"))
 			}
 			assert.ElementsMatch(t, []string{"cloudscale", "istio-ingress", "istio-system", "cert-manager", "vault", "external-secrets", "chaos",
-				"cnpg-system", "monitoring", "psmdb-system", "rabbitmq-system"}, names)
+				"cnpg-system", "monitoring", "psmdb-system", "rabbitmq-system", "logging", "elastic-system", "opentelemetry-operator-system"}, names)
 			// Every tier is composed into every stack.
 			for _, tier := range []string{"cloudscale:security:Baseline", "cloudscale:mesh:Mesh", "cloudscale:security:Certs",
 				"cloudscale:security:Vault", "cloudscale:security:Secrets", "cloudscale:gateway:Gateway", "cloudscale:chaos:Resilience",
-				"cloudscale:data:Postgres", "cloudscale:data:Redis", "cloudscale:data:MongoDB", "cloudscale:data:RabbitMQ"} {
+				"cloudscale:data:Postgres", "cloudscale:data:Redis", "cloudscale:data:MongoDB", "cloudscale:data:RabbitMQ",
+				"cloudscale:monitoring:Metrics", "cloudscale:monitoring:Logging", "cloudscale:monitoring:Tracing"} {
 				c := one(t, g, tier)
 				assert.Equal(t, root.URN, c.Parent, tier)
 			}
@@ -55,8 +56,9 @@ func TestAllStacksCompose(t *testing.T) {
 				assert.Zero(t, charts, "no chart is fetched for the local stack")
 				assert.NotEmpty(t, g.OfType("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"))
 			} else {
-				assert.Equal(t, 11, charts, "istio base, cni, istiod, cert-manager, vault, external-secrets, chaos-mesh, cloudnative-pg, "+
-					"plugin-barman-cloud, prometheus-operator-crds, psmdb-operator")
+				assert.Equal(t, 15, charts, "istio base, cni, istiod, cert-manager, vault, external-secrets, chaos-mesh, cloudnative-pg, "+
+					"plugin-barman-cloud, prometheus-operator-crds, psmdb-operator, kube-prometheus-stack, eck-operator, "+
+					"opentelemetry-operator, fluent-bit")
 				// RabbitMQ's operators publish release manifests, not charts.
 				assert.Len(t, g.OfType("kubernetes:yaml/v2:ConfigFile"), 2, "rabbitmq cluster-operator, messaging-topology-operator")
 			}

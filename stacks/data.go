@@ -151,8 +151,8 @@ func (d dataArgs) meshServices() []mesh.Service {
 	return out
 }
 
-// dataTiers composes prometheus-operator's definitions (the monitors the
-// tiers declare), PostgreSQL, Redis, MongoDB and RabbitMQ; what the cloud tier provides (the
+// dataTiers composes PostgreSQL, Redis, MongoDB and RabbitMQ (opts carry
+// the monitoring kinds' definitions their monitors need); what the cloud tier provides (the
 // storage class, the backup store and its identity) is added here.
 func dataTiers(ctx *pulumi.Context, p *Platform, t *tierArgs, cluster infra.Cluster, opts ...pulumi.ResourceOption) error {
 	t.postgres.StorageClass, t.redis.StorageClass = cluster.StorageClass, cluster.StorageClass
@@ -170,11 +170,8 @@ func dataTiers(ctx *pulumi.Context, p *Platform, t *tierArgs, cluster infra.Clus
 			t.mongodb.Backups.CredentialsSecret = AzureMongoDBBackupSecret
 		}
 	}
-	monitors, err := upstream.Install(ctx, "monitoring-crds", upstream.PrometheusOperatorCRDs, t.postgres.Mode, monitoring.Namespace, nil, nil, opts...)
-	if err != nil {
-		return err
-	}
-	p.Postgres, err = postgres.New(ctx, "postgres", t.postgres, append(opts, pulumi.DependsOn(monitors))...)
+	var err error
+	p.Postgres, err = postgres.New(ctx, "postgres", t.postgres, opts...)
 	if err != nil {
 		return err
 	}
@@ -187,6 +184,6 @@ func dataTiers(ctx *pulumi.Context, p *Platform, t *tierArgs, cluster infra.Clus
 	if err != nil {
 		return err
 	}
-	p.RabbitMQ, err = rabbitmq.New(ctx, "rabbitmq", t.rabbitmq, append(opts, pulumi.DependsOn(monitors))...)
+	p.RabbitMQ, err = rabbitmq.New(ctx, "rabbitmq", t.rabbitmq, opts...)
 	return err
 }

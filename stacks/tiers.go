@@ -26,23 +26,24 @@ import (
 
 // tierArgs are the arguments of every Kubernetes tier of one stack.
 type tierArgs struct {
-	baseline *security.BaselineArgs
-	mesh     *mesh.Args
-	certs    *security.CertsArgs
-	vault    *security.VaultArgs
-	secrets  *security.SecretsArgs
-	gateway  *gateway.Args
-	postgres *postgres.Args
-	redis    *redis.Args
-	mongodb  *mongodb.Args
-	rabbitmq *rabbitmq.Args
-	chaos    *resilience.Args
+	baseline   *security.BaselineArgs
+	mesh       *mesh.Args
+	certs      *security.CertsArgs
+	vault      *security.VaultArgs
+	secrets    *security.SecretsArgs
+	gateway    *gateway.Args
+	postgres   *postgres.Args
+	redis      *redis.Args
+	mongodb    *mongodb.Args
+	rabbitmq   *rabbitmq.Args
+	monitoring *monitoringArgs
+	chaos      *resilience.Args
 }
 
 // planTiers derives every tier's arguments from the spec and the tiers'
 // contracts, before the cluster exists; what the cloud tier provides (the
 // storage class, the seal, the load balancer) is added by kubernetesTiers.
-func planTiers(s spec.Spec, opts Options) *tierArgs {
+func planTiers(s spec.Spec, opts Options) (*tierArgs, error) {
 	mode := upstream.Charts
 	if s.Cloud == spec.Local {
 		mode = upstream.CRDsOnly // no chart can be fetched offline; the kinds are defined so the objects apply
@@ -76,13 +77,19 @@ func planTiers(s spec.Spec, opts Options) *tierArgs {
 		acme = &security.ACME{Email: a.Email, Server: a.Server, DNS01: dns01(s)}
 	}
 	chaos := ChaosConfig(s)
+	mon, err := planMonitoring(s, mode, res)
+	if err != nil {
+		return nil, fmt.Errorf("monitoring: %w", err)
+	}
+	system := []contract.OperatorNamespace{mesh.OperatorNamespace(), security.CertManagerOperatorNamespace(),
+		security.VaultOperatorNamespace(), security.ExternalSecretsOperatorNamespace(),
+		resilience.OperatorNamespace(chaos.Daemon), postgres.OperatorNamespaceAccess(), monitoring.OperatorNamespace(),
+		mongodb.OperatorNamespaceAccess(), rabbitmq.OperatorNamespaceAccess(), monitoring.TracingOperatorNamespace()}
+	system = append(system, monitoring.LoggingOperatorNamespaces()...)
 	return &tierArgs{
 		baseline: &security.BaselineArgs{
 			Namespaces: []string{s.Namespace, spec.IngressNamespace}, Mesh: true,
-			System: []contract.OperatorNamespace{mesh.OperatorNamespace(), security.CertManagerOperatorNamespace(),
-				security.VaultOperatorNamespace(), security.ExternalSecretsOperatorNamespace(),
-				resilience.OperatorNamespace(chaos.Daemon), postgres.OperatorNamespaceAccess(), monitoring.OperatorNamespace(),
-				mongodb.OperatorNamespaceAccess(), rabbitmq.OperatorNamespaceAccess()},
+			System: system,
 			// Only the application namespaces accept chaos.
 			Annotations: resilience.InjectAnnotation(),
 		},
@@ -91,23 +98,26 @@ func planTiers(s spec.Spec, opts Options) *tierArgs {
 			AppNamespaces: []string{s.Namespace, spec.IngressNamespace}, Services: append(meshServices(s, gw), data.meshServices()...), Resources: res,
 		},
 		certs: &security.CertsArgs{Mode: mode, ACME: acme,
-			Certificates: append(append(gw.Certificates(), security.VaultCertificate()), data.certificates()...)},
+			Certificates: append(append(append(gw.Certificates(), security.VaultCertificate()), data.certificates()...), monitoring.LoggingCertificates()...)},
 		vault: &security.VaultArgs{
 			Mode: mode, Replicas: max(3, s.ReplicaCount), StorageClass: naming.StorageClass, VolumeSize: "10Gi", Resources: res,
 		},
-		secrets:  &security.SecretsArgs{Mode: mode, Secrets: append(gw.VaultSecrets(), data.vaultSecrets(s)...), Vault: security.VaultEndpoint()},
-		gateway:  gw,
-		postgres: data.postgres,
-		redis:    data.redis,
-		mongodb:  data.mongodb,
-		rabbitmq: data.rabbitmq,
+		secrets: &security.SecretsArgs{Mode: mode, Secrets: append(append(gw.VaultSecrets(), data.vaultSecrets(s)...), monitoring.ReceiverSecrets(mon.metrics.Receivers)...),
+			Vault: security.VaultEndpoint()},
+		gateway:    gw,
+		postgres:   data.postgres,
+		redis:      data.redis,
+		mongodb:    data.mongodb,
+		rabbitmq:   data.rabbitmq,
+		monitoring: mon,
 		chaos: &resilience.Args{
 			Mode: mode, AppNamespaces: chaos.Namespaces, Replicas: s.ReplicaCount, Zones: len(s.Zones),
 			// The managed clouds' default; the cluster's distribution decides.
 			Runtime:    resilience.RuntimeOf(""),
 			Production: s.Environment.Production(), Resources: res,
+			Prometheus: monitoring.PrometheusEndpoint(), Scraper: monitoring.Scraper(),
 		},
-	}
+	}, nil
 }
 
 // meshServices are the stack's services as the mesh serves them: each
@@ -156,6 +166,7 @@ func (t *tierArgs) validate() error {
 		{"vault", t.vault.Validate()}, {"secrets", t.secrets.Validate()}, {"gateway", t.gateway.Validate()},
 		{"postgres", t.postgres.Validate()}, {"redis", t.redis.Validate()}, {"mongodb", t.mongodb.Validate()},
 		{"rabbitmq", t.rabbitmq.Validate()}, {"chaos", t.chaos.Validate()},
+		{"metrics", t.monitoring.metrics.Check()}, {"logging", t.monitoring.logging.Check()}, {"tracing", t.monitoring.tracing.Check()},
 	} {
 		if c.err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", c.tier, c.err))
@@ -167,7 +178,10 @@ func (t *tierArgs) validate() error {
 // checkTiers plans and checks every Kubernetes tier; the stack calls it
 // before it registers anything, the cloud tier included.
 func checkTiers(s spec.Spec, opts Options) (*tierArgs, error) {
-	t := planTiers(s, opts)
+	t, err := planTiers(s, opts)
+	if err != nil {
+		return nil, fmt.Errorf("stack %s: %w", s.Stack, err)
+	}
 	if err := t.validate(); err != nil {
 		return nil, fmt.Errorf("stack %s: %w", s.Stack, err)
 	}
@@ -193,31 +207,41 @@ func kubernetesTiers(ctx *pulumi.Context, p *Platform, t *tierArgs, cluster infr
 		return err
 	}
 	p.Baseline = baseline
-	m, err := mesh.New(ctx, "mesh", t.mesh, after(baseline)...)
+	// The monitoring kinds' definitions come first: every tier declares
+	// its own monitors and alerts.
+	definitions, err := upstream.Install(ctx, "monitoring-crds", upstream.PrometheusOperatorCRDs, t.mesh.Mode, monitoring.Namespace, nil, nil, after(baseline)...)
 	if err != nil {
 		return err
 	}
-	certs, err := security.NewCerts(ctx, "certs", t.certs, after(baseline)...)
+	base := append([]pulumi.Resource{baseline}, definitions...)
+	m, err := mesh.New(ctx, "mesh", t.mesh, after(base...)...)
 	if err != nil {
 		return err
 	}
-	if _, err := security.NewVault(ctx, "vault", t.vault, after(baseline)...); err != nil {
-		return err
-	}
-	secrets, err := security.NewSecrets(ctx, "secrets", t.secrets, after(baseline)...)
+	certs, err := security.NewCerts(ctx, "certs", t.certs, after(base...)...)
 	if err != nil {
 		return err
 	}
-	if err := dataTiers(ctx, p, t, cluster, after(baseline, m, certs, secrets)...); err != nil {
+	if _, err := security.NewVault(ctx, "vault", t.vault, after(base...)...); err != nil {
 		return err
 	}
-	p.Gateway, err = gateway.New(ctx, "gateway", t.gateway, after(baseline, m, p.Redis)...)
+	secrets, err := security.NewSecrets(ctx, "secrets", t.secrets, after(base...)...)
+	if err != nil {
+		return err
+	}
+	if err := dataTiers(ctx, p, t, cluster, after(append(base, m, certs, secrets)...)...); err != nil {
+		return err
+	}
+	if err := monitoringTiers(ctx, t, cluster.StorageClass, definitions, after(append(base, certs, secrets)...)...); err != nil {
+		return err
+	}
+	p.Gateway, err = gateway.New(ctx, "gateway", t.gateway, after(append(base, m, p.Redis)...)...)
 	if err != nil {
 		return err
 	}
 	// Last: its Schedule targets every other tier, and its webhook's
 	// certificate comes from cert-manager.
-	p.Chaos, err = resilience.New(ctx, "chaos", t.chaos, after(baseline, certs)...)
+	p.Chaos, err = resilience.New(ctx, "chaos", t.chaos, after(append(base, certs)...)...)
 	return err
 }
 

@@ -16,19 +16,19 @@ import (
 // Monitoring is cloudscale:monitoring: how the metrics, logs and traces
 // are kept and where alerts go.
 type Monitoring struct {
-	// Prometheus: replicas (2; 1 in dev), retention (a Prometheus
+	// Prometheus: replicas (2), retention (a Prometheus
 	// duration, 15d), retentionSize (default 85% of the volume) and
 	// volumeSize (50Gi).
 	Prometheus PrometheusSettings `json:"prometheus"`
-	// AlertmanagerReplicas is 3 (1 in dev).
+	// AlertmanagerReplicas is 3.
 	AlertmanagerReplicas int `json:"alertmanagerReplicas"`
 	// Receivers are where pages and tickets go; none: alerts are only
 	// shown (Alertmanager, Grafana).
 	Receivers []Receiver `json:"receivers,omitempty"`
-	// Logs: Elasticsearch nodes (3; 1 in dev), retentionDays (14),
-	// volumeSize (100Gi), Kibana replicas (2; 1 in dev).
+	// Logs: Elasticsearch nodes (3), retentionDays (14), volumeSize
+	// (100Gi), Kibana replicas (2).
 	Logs LogSettings `json:"logs"`
-	// CollectorReplicas are the Jaeger collector's (2; 1 in dev).
+	// CollectorReplicas are the Jaeger collector's (2).
 	CollectorReplicas int `json:"collectorReplicas"`
 }
 
@@ -60,12 +60,11 @@ type Receiver struct {
 	VaultPath string `json:"vaultPath,omitempty"`
 }
 
-// Default is HA in staging and prod, one of each in dev.
-func (m *Monitoring) Default(s *Spec) {
+// Default is highly available in every environment (as the other tiers
+// are in dev: replicated, the zone spread only preferred), so dev
+// rehearses the same failover.
+func (m *Monitoring) Default(*Spec) {
 	prom, am, es, kb, col := 2, 3, 3, 2, 2
-	if !s.Environment.Production() {
-		prom, am, es, kb, col = 1, 1, 1, 1, 1
-	}
 	*m = Monitoring{
 		Prometheus:           PrometheusSettings{Replicas: prom, Retention: "15d", VolumeSize: "50Gi"},
 		AlertmanagerReplicas: am, CollectorReplicas: col,

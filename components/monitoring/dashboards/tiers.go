@@ -39,6 +39,11 @@ func meshDashboard() *dashboard.DashboardBuilder {
 	svc := legend("destination_service_namespace", "destination_service_name")
 	return newDashboard("mesh", "CloudScale / Mesh",
 		"Istio: every service's traffic as its sidecar reports it (reporter=destination), and istiod's configuration pushes.", "now-6h").
+		WithPanel(single("Connected proxies", "Proxies connected to istiod over xDS.", "short", 12, green, nil,
+			q{sumBy("", `pilot_xds`), "proxies"})).
+		WithPanel(single("istiod up / injection failures (1h)", "istiod replicas Prometheus scrapes, and sidecar injections that failed in the last hour (pods started without a proxy).", "short", 12, green, nil,
+			q{sumBy("", fmt.Sprintf(`up{job=%q}`, istiodJob)), "istiod up"},
+			q{`sum (increase(sidecar_injection_failure_total[1h])) or vector(0)`, "injection failures"})).
 		WithPanel(series("Request rate by service", "Requests per second each service's sidecar served.", "reqps", 12,
 			q{sumBy(by, rate(`istio_requests_total{`+server+`}`)), svc})).
 		WithPanel(series("5xx ratio by service", "Share of each service's requests answered with a 5xx.", "percentunit", 12,
@@ -52,12 +57,7 @@ func meshDashboard() *dashboard.DashboardBuilder {
 			q{sumBy("type", rate(`pilot_xds_pushes`)), legend("type")})).
 		WithPanel(series("xDS rejects and proxy convergence", "Configurations proxies rejected (a broken push), and the 99th percentile of the time from a change to every proxy having it.", "short", 12,
 			q{sumBy("", rate(`pilot_total_xds_rejects`)), "rejects/s"},
-			q{quantile(0.99, "", `pilot_proxy_convergence_time_bucket`), "convergence p99 (s)"})).
-		WithPanel(single("Connected proxies", "Proxies connected to istiod over xDS.", "short", 6, green, nil,
-			q{sumBy("", `pilot_xds`), "proxies"})).
-		WithPanel(single("istiod up / injection failures (1h)", "istiod replicas Prometheus scrapes, and sidecar injections that failed in the last hour (pods started without a proxy).", "short", 6, green, nil,
-			q{sumBy("", fmt.Sprintf(`up{job=%q}`, istiodJob)), "istiod up"},
-			q{`sum (increase(sidecar_injection_failure_total[1h])) or vector(0)`, "injection failures"}))
+			q{quantile(0.99, "", `pilot_proxy_convergence_time_bucket`), "convergence p99 (s)"}))
 }
 
 // gatewayDashboard: the ingress gateway's requests, errors and latency
@@ -67,6 +67,11 @@ func gatewayDashboard() *dashboard.DashboardBuilder {
 	gw := fmt.Sprintf(`reporter="source", source_workload=%q`, gatewayWorkload)
 	return newDashboard("gateway", "CloudScale / Gateway",
 		"The ingress gateway's traffic as its proxies report it, and the rate-limit service's decisions.", "now-6h").
+		WithPanel(single("Rate-limit service up", "Rate-limit replicas Prometheus scrapes.", "short", 12, red, []step{{1, green}},
+			q{sumBy("", fmt.Sprintf(`up{job=%q}`, rateLimitJob)), "up"})).
+		WithPanel(single("Rate-limit errors (1h)", "Decisions that failed (the gateway then lets the request through) and configuration loads that failed, in the last hour.", "short", 12, green, []step{{1, red}},
+			q{`sum (increase(ratelimit_service_should_rate_limit_error[1h])) or vector(0)`, "decision errors"},
+			q{`sum (increase(ratelimit_service_config_load_error[1h])) or vector(0)`, "config errors"})).
 		WithPanel(series("Gateway requests by code", "Requests per second through the gateway, by response code.", "reqps", 12,
 			q{sumBy("response_code", rate(`istio_requests_total{`+gw+`}`)), legend("response_code")})).
 		WithPanel(series("Gateway 5xx ratio", "Share of the gateway's requests answered with a 5xx (by the gateway or a backend).", "percentunit", 12,
@@ -81,12 +86,7 @@ func gatewayDashboard() *dashboard.DashboardBuilder {
 			q{sumBy("domain", rate(`ratelimit_service_rate_limit_near_limit`)), legend("domain") + " near"},
 			q{sumBy("domain", rate(`ratelimit_service_rate_limit_over_limit`)), legend("domain") + " over"})).
 		WithPanel(series("Rate-limit over-limit ratio", "Share of the rate-limited requests refused (429), by domain.", "percentunit", 12,
-			q{sumBy("domain", rate(`ratelimit_service_rate_limit_over_limit`)) + " / " + sumBy("domain", rate(`ratelimit_service_rate_limit_total_hits`)), legend("domain")})).
-		WithPanel(single("Rate-limit service up", "Rate-limit replicas Prometheus scrapes.", "short", 6, red, []step{{1, green}},
-			q{sumBy("", fmt.Sprintf(`up{job=%q}`, rateLimitJob)), "up"})).
-		WithPanel(single("Rate-limit errors (1h)", "Decisions that failed (the gateway then lets the request through) and configuration loads that failed, in the last hour.", "short", 6, green, []step{{1, red}},
-			q{`sum (increase(ratelimit_service_should_rate_limit_error[1h])) or vector(0)`, "decision errors"},
-			q{`sum (increase(ratelimit_service_config_load_error[1h])) or vector(0)`, "config errors"}))
+			q{sumBy("domain", rate(`ratelimit_service_rate_limit_over_limit`)) + " / " + sumBy("domain", rate(`ratelimit_service_rate_limit_total_hits`)), legend("domain")}))
 }
 
 // securityDashboard: Vault's seal and activity, certificates' expiry and
