@@ -152,7 +152,9 @@ const (
 func (s Objective) Rules(ns string) *monitoringv1.PrometheusRule {
 	sel := fmt.Sprintf(`reporter="destination", destination_service_name=%q, destination_service_namespace=%q`, s.Service, s.Namespace)
 	errorsExpr := func(w string) string {
-		return fmt.Sprintf(`sum(rate(%s{%s, response_code=~"5.."}[%s]))
+		// "or vector(0)": a service that never failed has no 5xx series,
+		// and its ratio is 0, not absent (a real Prometheus showed it).
+		return fmt.Sprintf(`(sum(rate(%s{%s, response_code=~"5.."}[%s])) or vector(0))
 /
 sum(rate(%s{%s}[%s]))`, RequestsMetric, sel, w, RequestsMetric, sel, w)
 	}
