@@ -176,6 +176,16 @@ func plantCredentials(t *testing.T, ctx context.Context, client *kubernetes.Clie
 		}, metav1.CreateOptions{})
 		require.NoError(t, err, name)
 	}
+	// ECK's generated password of the logs' elastic user, which Fluentd
+	// and the collector read from the Secret.
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	values["logs-es-elastic-user"] = hex.EncodeToString(b)
+	_, err := client.CoreV1().Secrets("monitoring").Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "logs-es-elastic-user", Namespace: "monitoring"},
+		StringData: map[string]string{"elastic": values["logs-es-elastic-user"]},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
 	return values
 }
 

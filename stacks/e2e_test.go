@@ -113,6 +113,7 @@ func TestLocalStackEndToEnd(t *testing.T) {
 	// The data tier: CloudNativePG's and the Barman Cloud plugin's objects
 	// under their own schemas, Redis running with its volumes bound.
 	dataTierDeployed(t, ctx, client, cp.Kubeconfig())
+	monitoringDeployed(t, ctx, client, cp.Kubeconfig())
 	credentials := plantCredentials(t, ctx, client)
 
 	// The simulated nodes run pods, and the real scheduler spreads replicas

@@ -115,6 +115,15 @@ func Env(projectDir, stack string) (map[string]string, string, error) {
 		backend = "file://" + dir
 	}
 	env["PULUMI_BACKEND_URL"] = backend
+	if stack == "local" && os.Getenv("PULUMI_SKIP_CHECKPOINTS") == "" {
+		// The engine rewrites the whole state after every step: with the
+		// local stack's definitions in it (2 MB) that was 90% of an up
+		// (158 s against 14 s for the render of 324 resources). The local
+		// stack's state is written once, at the end; an interrupted up on
+		// the simulated cluster is started over (`cluster start --fresh`).
+		// Cloud stacks keep every checkpoint.
+		env["PULUMI_SKIP_CHECKPOINTS"] = "true"
+	}
 	if os.Getenv("PULUMI_CONFIG_PASSPHRASE") == "" && os.Getenv("PULUMI_CONFIG_PASSPHRASE_FILE") == "" {
 		if stack != "local" {
 			return nil, "", fmt.Errorf("stack %s: set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) to encrypt its secrets; only the local stack has a built-in passphrase", stack)
