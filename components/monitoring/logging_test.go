@@ -189,6 +189,7 @@ func TestTracingCollector(t *testing.T) {
 	assert.Equal(t, int32(2), *c.Spec.Replicas)
 	assert.Equal(t, upstream.JaegerImage, c.Spec.Image)
 	assert.Equal(t, otelv1beta1.ModeDeployment, c.Spec.Mode)
+	assert.Equal(t, otelv1beta1.UpgradeStrategyAutomatic, c.Spec.UpgradeStrategy)
 	assert.Equal(t, 1, c.Spec.PodDisruptionBudget.MaxUnavailable.IntValue())
 	assert.Len(t, c.Spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution, 1)
 	cfg, err := yaml.Marshal(&c.Spec.Config)

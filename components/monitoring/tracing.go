@@ -202,6 +202,9 @@ func Collector(a *TracingArgs) *otelv1beta1.OpenTelemetryCollector {
 		ObjectMeta: k8smetav1.ObjectMeta{Name: TracingName, Namespace: Namespace, Labels: partOf()},
 		Spec: otelv1beta1.OpenTelemetryCollectorSpec{
 			Mode: otelv1beta1.ModeDeployment, Config: JaegerConfig(),
+			// Written: the field has no omitempty, and the operator's
+			// schema refuses the empty string (the local API server did).
+			UpgradeStrategy: otelv1beta1.UpgradeStrategyAutomatic,
 			OpenTelemetryCommonFields: otelv1beta1.OpenTelemetryCommonFields{
 				Image: upstream.JaegerImage, Replicas: ptr.To(int32(a.Replicas)), Resources: res,
 				PodDisruptionBudget: &otelv1beta1.PodDisruptionBudgetSpec{MaxUnavailable: ptr.To(intstr.FromInt32(1))},
