@@ -106,7 +106,10 @@ MQ_KEEP=(
 # The monitoring tier's logs and traces, at the versions go.mod pins
 # (upstream.ECKOperator and OpenTelemetryOperator install the same): ECK's
 # Elasticsearch and Kibana, the OpenTelemetry operator's collector.
-# Without descriptions: each embeds a pod template.
+# Without descriptions: each embeds a pod template. With the embedded
+# objects' metadata, as both projects generate theirs: ECK finds a
+# nodeSet's data volume by its claim template's name (elasticsearch-data),
+# which the API server would otherwise prune.
 ECK_VERSION=$(gomod github.com/elastic/cloud-on-k8s/v3)
 OTEL_VERSION=$(gomod github.com/open-telemetry/opentelemetry-operator/apis)
 OBS_PACKAGES=(
@@ -180,7 +183,7 @@ mapfile -t p < <(paths "${CNPG_PACKAGES[@]}")
 mapfile -t p < <(paths "${MQ_PACKAGES[@]}")
 (cd "$GEN_MQ" && "$BIN/controller-gen" crd:crdVersions=v1,maxDescLen=0,allowDangerousTypes=true "${p[@]}" output:crd:dir="$tmp")
 mapfile -t p < <(paths "${OBS_PACKAGES[@]}")
-(cd "$GEN_OBS" && "$BIN/controller-gen" crd:crdVersions=v1,maxDescLen=0 "${p[@]}" output:crd:dir="$tmp")
+(cd "$GEN_OBS" && "$BIN/controller-gen" crd:crdVersions=v1,maxDescLen=0,generateEmbeddedObjectMeta=true "${p[@]}" output:crd:dir="$tmp")
 for k in "${CHAOS_MESH_KEEP[@]}"; do KEEP+=("chaos-mesh.org_$k"); done
 KEEP+=("${CNPG_KEEP[@]}" "${MQ_KEEP[@]}" "${OBS_KEEP[@]}")
 mkdir -p "$OUT"

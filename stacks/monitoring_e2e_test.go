@@ -87,6 +87,10 @@ func monitoringDeployed(t *testing.T, ctx context.Context, client *kubernetes.Cl
 	require.Len(t, sets, 1)
 	assert.EqualValues(t, 3, sets[0].(map[string]any)["count"])
 	assert.Contains(t, sets[0], "zoneAwareness")
+	// ECK finds the data volume by its claim template's name: the
+	// definition keeps embedded metadata (the API server pruned it before).
+	claim := sets[0].(map[string]any)["volumeClaimTemplates"].([]any)[0].(map[string]any)
+	assert.Equal(t, "elasticsearch-data", claim["metadata"].(map[string]any)["name"])
 	assert.Equal(t, "logs-es-http-tls", field(es, "spec", "http", "tls", "certificate", "secretName"))
 	kb := get(resource("kibana.k8s.elastic.co", "v1", "kibanas"), "logs")
 	assert.EqualValues(t, 2, field(kb, "spec", "count"))

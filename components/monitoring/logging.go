@@ -284,7 +284,7 @@ func Elasticsearch(a *LoggingArgs) *esv1.Elasticsearch {
 			{Name: "ES_PASSWORD", ValueFrom: &k8scorev1.EnvVarSource{SecretKeyRef: &k8scorev1.SecretKeySelector{
 				LocalObjectReference: k8scorev1.LocalObjectReference{Name: ElasticUserSecret}, Key: "elastic"}}},
 		},
-		Ports:           []k8scorev1.ContainerPort{{Name: "metrics", ContainerPort: ElasticsearchExporterPort}},
+		Ports:           []k8scorev1.ContainerPort{{Name: "metrics", ContainerPort: ElasticsearchExporterPort, Protocol: k8scorev1.ProtocolTCP}},
 		VolumeMounts:    []k8scorev1.VolumeMount{{Name: "http-ca", MountPath: "/etc/elasticsearch-exporter", ReadOnly: true}},
 		SecurityContext: restricted(), Resources: k8scorev1.ResourceRequirements{Requests: k8scorev1.ResourceList{
 			k8scorev1.ResourceCPU: resource.MustParse("50m"), k8scorev1.ResourceMemory: resource.MustParse("64Mi")}},

@@ -216,7 +216,7 @@ func Collector(a *TracingArgs) *otelv1beta1.OpenTelemetryCollector {
 				Volumes: []k8scorev1.Volume{{Name: "elasticsearch-ca", VolumeSource: k8scorev1.VolumeSource{
 					Secret: &k8scorev1.SecretVolumeSource{SecretName: ElasticsearchCASecret}}}},
 				VolumeMounts: []k8scorev1.VolumeMount{{Name: "elasticsearch-ca", MountPath: "/etc/jaeger/elasticsearch", ReadOnly: true}},
-				Ports:        []otelv1beta1.PortsSpec{{ServicePort: k8scorev1.ServicePort{Name: "query", Port: QueryPort}}},
+				Ports:        []otelv1beta1.PortsSpec{{ServicePort: k8scorev1.ServicePort{Name: "query", Port: QueryPort, Protocol: k8scorev1.ProtocolTCP}}},
 			},
 		},
 	}
