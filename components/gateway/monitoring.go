@@ -5,9 +5,10 @@ import (
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/cloudscale/platform/components/contract"
+	"github.com/cloudscale/platform/components/monitoring/alerting"
+	"github.com/cloudscale/platform/components/monitoring/slo"
 	"github.com/cloudscale/platform/components/upstream"
 )
 
@@ -39,6 +40,9 @@ var Metrics = []string{
 	"ratelimit_service_config_load_error",
 	"up",
 }
+
+// tierName is the tier label of the gateway's alerts.
+const tierName = "gateway"
 
 // The gateway's alert thresholds.
 const (
@@ -78,37 +82,23 @@ func RateLimitMonitor(a *Args) *monitoringv1.ServiceMonitor {
 // high share of over-limit decisions (tickets).
 func Alerts(a *Args) *monitoringv1.PrometheusRule {
 	gw := fmt.Sprintf(`reporter="source", source_workload=%q, source_workload_namespace=%q`, IngressName, a.Namespace)
-	rules := []monitoringv1.Rule{alert("GatewayHighServerErrorRatio",
+	rules := []monitoringv1.Rule{alerting.Alert(tierName, "GatewayHighServerErrorRatio", slo.Page,
 		fmt.Sprintf(`sum(rate(istio_requests_total{%s, response_code=~"5.."}[5m])) / sum(rate(istio_requests_total{%s}[5m])) > %g`, gw, gw, ServerErrorPercent/100.0),
-		"5m", "page", "The gateway answers with server errors",
+		"5m", "The gateway answers with server errors",
 		fmt.Sprintf("{{ $value | humanizePercentage }} of the requests through the ingress gateway in %s were answered 5xx over the last 5 minutes (over %d%%): clients see failures; check the backends' health and the gateway's routes.", a.Namespace, ServerErrorPercent))}
 	if a.rateLimited() {
 		rl := fmt.Sprintf(`namespace=%q, domain=%q`, a.Namespace, RateLimitScope)
 		rules = append(rules,
-			alert("GatewayRateLimitServiceDown", fmt.Sprintf(`absent(up{job=%q, namespace=%q} == 1)`, RateLimitName, a.Namespace), "5m", "ticket",
+			alerting.Alert(tierName, "GatewayRateLimitServiceDown", slo.Ticket, fmt.Sprintf(`absent(up{job=%q, namespace=%q} == 1)`, RateLimitName, a.Namespace), "5m",
 				"The rate-limit service is down",
 				fmt.Sprintf("No rate-limit service in %s has been up for 5 minutes: the gateway fails open, so the global limits are not enforced (the local limits still hold).", a.Namespace)),
-			alert("GatewayRateLimitOverLimitHigh",
+			alerting.Alert(tierName, "GatewayRateLimitOverLimitHigh", slo.Ticket,
 				fmt.Sprintf(`sum(rate(ratelimit_service_rate_limit_over_limit{%s}[10m])) / sum(rate(ratelimit_service_rate_limit_total_hits{%s}[10m])) > %g`, rl, rl, OverLimitPercent/100.0),
-				"15m", "ticket", "Many requests are over the global rate limits",
+				"15m", "Many requests are over the global rate limits",
 				fmt.Sprintf("{{ $value | humanizePercentage }} of the global rate-limit decisions in %s were over the limit for 15 minutes (over %d%%): a client may be abusive, or the limits too low for real traffic.", a.Namespace, OverLimitPercent)),
 		)
 	}
-	return &monitoringv1.PrometheusRule{
-		TypeMeta:   metav1.TypeMeta{APIVersion: monitoringv1.SchemeGroupVersion.String(), Kind: monitoringv1.PrometheusRuleKind},
-		ObjectMeta: monitorMeta(a.Namespace, "gateway-alerts"),
-		Spec:       monitoringv1.PrometheusRuleSpec{Groups: []monitoringv1.RuleGroup{{Name: "gateway.rules", Rules: rules}}},
-	}
-}
-
-// alert is one of the gateway's alerting rules.
-func alert(name, expr, pending, severity, summary, description string) monitoringv1.Rule {
-	d := monitoringv1.Duration(pending)
-	return monitoringv1.Rule{
-		Alert: name, Expr: intstr.FromString(expr), For: &d,
-		Labels:      map[string]string{"severity": severity, "tier": "gateway"},
-		Annotations: map[string]string{"summary": summary, "description": description},
-	}
+	return alerting.Rules(tierName, a.Namespace, rules...)
 }
 
 // MonitoringObjects are the gateway's monitor (where the rate-limit

@@ -144,24 +144,14 @@ func TestAlerts(t *testing.T) {
 	rule := Alerts(&args)
 	assert.Equal(t, "gateway-alerts", rule.Name)
 	assert.Equal(t, args.Namespace, rule.Namespace)
-	assert.Equal(t, "cloudscale", rule.Labels["app.kubernetes.io/part-of"])
-	require.Len(t, rule.Spec.Groups, 1)
-	assert.Equal(t, "gateway.rules", rule.Spec.Groups[0].Name)
+	promtest.TierAlerts(t, rule, "gateway", Metrics)
 	var names []string
 	for _, r := range rule.Spec.Groups[0].Rules {
 		names = append(names, r.Alert)
-		assert.Contains(t, []string{"page", "ticket"}, r.Labels["severity"], r.Alert)
-		assert.Equal(t, "gateway", r.Labels["tier"], r.Alert)
-		assert.NotEmpty(t, r.Annotations["summary"], r.Alert)
-		assert.NotEmpty(t, r.Annotations["description"], r.Alert)
-		for _, m := range promtest.MetricNames(r.Expr.String()) {
-			assert.True(t, slices.Contains(Metrics, m), "%s uses %s, which Metrics does not declare", r.Alert, m)
-		}
 	}
 	assert.Equal(t, []string{"GatewayHighServerErrorRatio", "GatewayRateLimitServiceDown", "GatewayRateLimitOverLimitHigh"}, names)
 	assert.Contains(t, rule.Spec.Groups[0].Rules[0].Expr.String(), fmt.Sprintf(`source_workload=%q`, IngressName),
 		"the workload name Istio reports is the ingress Deployment's")
-	promtest.Check(t, rule)
 	promtest.Test(t, "testdata/gateway-alerts.test.yaml", rule)
 
 	g, err := build(t, src, args)

@@ -5,8 +5,9 @@ import (
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	k8smeta "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/cloudscale/platform/components/monitoring/alerting"
+	"github.com/cloudscale/platform/components/monitoring/slo"
 	"github.com/cloudscale/platform/components/upstream"
 )
 
@@ -61,6 +62,9 @@ var Metrics = []string{
 	"up",
 }
 
+// tierName is the tier label of the mesh's alerts.
+const tierName = "mesh"
+
 // IstiodJob is the job label of istiod's targets: a ServiceMonitor's
 // targets are labelled with their Service's name.
 const IstiodJob = "istiod"
@@ -113,36 +117,22 @@ func IstiodMonitor() *monitoringv1.ServiceMonitor {
 func Alerts(a *Args) *monitoringv1.PrometheusRule {
 	var rules []monitoringv1.Rule
 	if a.Mode == upstream.Charts {
-		rules = append(rules, alert("IstiodDown", fmt.Sprintf(`absent(up{job=%q, namespace=%q} == 1)`, IstiodJob, RootNamespace), "5m", "page",
+		rules = append(rules, alerting.Alert(tierName, "IstiodDown", slo.Page, fmt.Sprintf(`absent(up{job=%q, namespace=%q} == 1)`, IstiodJob, RootNamespace), "5m",
 			"No istiod is up",
 			"No istiod target in "+RootNamespace+" has been up for 5 minutes: new pods get no sidecar (injection fails) and no certificates, and configuration changes reach no proxy."))
 	}
 	rules = append(rules,
-		alert("MeshXDSRejected", `sum by (type) (rate(pilot_total_xds_rejects[5m])) > 0`, "15m", "ticket",
+		alerting.Alert(tierName, "MeshXDSRejected", slo.Ticket, `sum by (type) (rate(pilot_total_xds_rejects[5m])) > 0`, "15m",
 			"Proxies reject istiod's configuration",
 			"Proxies have rejected {{ $labels.type }} configuration from istiod for 15 minutes (pilot_total_xds_rejects): they keep serving their last accepted configuration; look for an invalid EnvoyFilter, VirtualService or DestinationRule (istioctl analyze)."),
-		alert("MeshXDSPushErrors", `sum by (type) (rate(pilot_xds_pushes{type=~".+_senderr"}[5m])) > 0`, "15m", "ticket",
+		alerting.Alert(tierName, "MeshXDSPushErrors", slo.Ticket, `sum by (type) (rate(pilot_xds_pushes{type=~".+_senderr"}[5m])) > 0`, "15m",
 			"istiod fails to push configuration",
 			"istiod has failed to send {{ $labels.type }} pushes to proxies for 15 minutes (pilot_xds_pushes): some proxies run stale configuration."),
-		alert("MeshSidecarInjectionFailures", `sum(increase(sidecar_injection_failure_total[15m])) > 0`, "5m", "ticket",
+		alerting.Alert(tierName, "MeshSidecarInjectionFailures", slo.Ticket, `sum(increase(sidecar_injection_failure_total[15m])) > 0`, "5m",
 			"Sidecar injection fails",
 			"istiod failed sidecar injection requests in the last 15 minutes (sidecar_injection_failure_total): pods in injected namespaces may not be created; see istiod's log."),
 	)
-	return &monitoringv1.PrometheusRule{
-		TypeMeta:   k8smeta.TypeMeta{APIVersion: monitoringv1.SchemeGroupVersion.String(), Kind: monitoringv1.PrometheusRuleKind},
-		ObjectMeta: monitorMeta("mesh-alerts"),
-		Spec:       monitoringv1.PrometheusRuleSpec{Groups: []monitoringv1.RuleGroup{{Name: "mesh.rules", Rules: rules}}},
-	}
-}
-
-// alert is one of the mesh's alerting rules.
-func alert(name, expr, pending, severity, summary, description string) monitoringv1.Rule {
-	d := monitoringv1.Duration(pending)
-	return monitoringv1.Rule{
-		Alert: name, Expr: intstr.FromString(expr), For: &d,
-		Labels:      map[string]string{"severity": severity, "tier": "mesh"},
-		Annotations: map[string]string{"summary": summary, "description": description},
-	}
+	return alerting.Rules(tierName, RootNamespace, rules...)
 }
 
 // MonitoringObjects are the mesh's monitors and alerts, which New

@@ -2,7 +2,6 @@ package mesh
 
 import (
 	"regexp"
-	"slices"
 	"testing"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
@@ -93,22 +92,12 @@ func TestAlerts(t *testing.T) {
 	rule := Alerts(&a)
 	assert.Equal(t, "mesh-alerts", rule.Name)
 	assert.Equal(t, RootNamespace, rule.Namespace)
-	assert.Equal(t, "cloudscale", rule.Labels["app.kubernetes.io/part-of"])
-	require.Len(t, rule.Spec.Groups, 1)
-	assert.Equal(t, "mesh.rules", rule.Spec.Groups[0].Name)
+	promtest.TierAlerts(t, rule, "mesh", Metrics)
 	var names []string
 	for _, r := range rule.Spec.Groups[0].Rules {
 		names = append(names, r.Alert)
-		assert.Contains(t, []string{"page", "ticket"}, r.Labels["severity"], r.Alert)
-		assert.Equal(t, "mesh", r.Labels["tier"], r.Alert)
-		assert.NotEmpty(t, r.Annotations["summary"], r.Alert)
-		assert.NotEmpty(t, r.Annotations["description"], r.Alert)
-		for _, m := range promtest.MetricNames(r.Expr.String()) {
-			assert.True(t, slices.Contains(Metrics, m), "%s uses %s, which Metrics does not declare", r.Alert, m)
-		}
 	}
 	assert.Equal(t, []string{"IstiodDown", "MeshXDSRejected", "MeshXDSPushErrors", "MeshSidecarInjectionFailures"}, names)
-	promtest.Check(t, rule)
 	promtest.Test(t, "testdata/mesh-alerts.test.yaml", rule)
 
 	// The component registers them.

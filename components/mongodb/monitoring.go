@@ -13,8 +13,13 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	"github.com/cloudscale/platform/components/monitoring/alerting"
+	"github.com/cloudscale/platform/components/monitoring/slo"
 	"github.com/cloudscale/platform/components/upstream"
 )
+
+// tierName is the tier label of the tier's alerts.
+const tierName = "mongodb"
 
 // Names of the exporter sidecar.
 const (
@@ -133,14 +138,6 @@ func Monitor(ns string) *monitoringv1.PodMonitor {
 	}
 }
 
-func alert(name, severity, expr, forDuration, summary, description string) monitoringv1.Rule {
-	return monitoringv1.Rule{
-		Alert: name, Expr: intstr.FromString(expr), For: ptr.To(monitoringv1.Duration(forDuration)),
-		Labels:      map[string]string{"severity": severity, "tier": "mongodb"},
-		Annotations: map[string]string{"summary": summary, "description": description},
-	}
-}
-
 // Alerts are the tier's health alerts on what Monitor scrapes in
 // a.Namespace: a member's mongod down, a member another member sees as
 // unhealthy, a replica set without a primary (or with no member reporting
@@ -160,29 +157,25 @@ func Alerts(a *Args) *monitoringv1.PrometheusRule {
 		absent = append(absent, fmt.Sprintf("absent(%s)", sel("mongodb_myState", fmt.Sprintf("replset=%q", rs))))
 	}
 	rules := []monitoringv1.Rule{
-		alert("MongoDBDown", "page",
+		alerting.Alert(tierName, "MongoDBDown", slo.Page,
 			fmt.Sprintf("%s == 0 or %s == 0", sel("mongodb_up"), sel("up")), "5m",
 			"MongoDB member {{ $labels.pod }} is down",
 			"The mongod of {{ $labels.pod }} (replica set {{ $labels.replset }}, {{ $labels.namespace }}) has not answered its exporter (or been scraped) for 5 minutes."),
-		alert("MongoDBMemberUnhealthy", "page",
+		alerting.Alert(tierName, "MongoDBMemberUnhealthy", slo.Page,
 			fmt.Sprintf("min by (namespace, replset, member_idx) (%s) == 0", sel("mongodb_members_health")), "5m",
 			"MongoDB member {{ $labels.member_idx }} is unhealthy",
 			"Member {{ $labels.member_idx }} of replica set {{ $labels.replset }} in {{ $labels.namespace }} has been unreachable or unhealthy to the other members for 5 minutes: the set has one copy fewer and a majority fewer to spare."),
-		alert("MongoDBNoPrimary", "page",
+		alerting.Alert(tierName, "MongoDBNoPrimary", slo.Page,
 			fmt.Sprintf("(count by (namespace, replset) (%s) unless on (namespace, replset) count by (namespace, replset) (%s == 1)) or %s",
 				sel("mongodb_myState"), sel("mongodb_myState"), strings.Join(absent, " or ")), "2m",
 			"MongoDB replica set {{ $labels.replset }} has no primary",
 			"No member of replica set {{ $labels.replset }} in {{ $labels.namespace }} has been primary for 2 minutes (or none reports at all): writes to it fail."),
-		alert("MongoDBReplicationLag", "ticket",
+		alerting.Alert(tierName, "MongoDBReplicationLag", slo.Ticket,
 			fmt.Sprintf("max by (namespace, replset, name) (%s) > %d", sel("mongodb_mongod_replset_member_replication_lag"), ReplicationLagSeconds), "5m",
 			"MongoDB member {{ $labels.name }} lags its primary",
 			fmt.Sprintf("Secondary {{ $labels.name }} of replica set {{ $labels.replset }} has been more than %d s behind its primary for 5 minutes (now {{ $value | humanizeDuration }}).", ReplicationLagSeconds)),
 	}
-	return &monitoringv1.PrometheusRule{
-		TypeMeta:   k8smetav1.TypeMeta{APIVersion: monitoringv1.SchemeGroupVersion.String(), Kind: "PrometheusRule"},
-		ObjectMeta: k8smetav1.ObjectMeta{Name: "mongodb-alerts", Namespace: ns, Labels: map[string]string{"app.kubernetes.io/part-of": "cloudscale"}},
-		Spec:       monitoringv1.PrometheusRuleSpec{Groups: []monitoringv1.RuleGroup{{Name: "mongodb.rules", Rules: rules}}},
-	}
+	return alerting.Rules(tierName, ns, rules...)
 }
 
 // replsets are the replica sets' names: the shards' and the config

@@ -77,7 +77,7 @@ func ValidateReceivers(rs []Receiver) error {
 				errs = append(errs, fmt.Errorf("%s: channel %q is not a Slack channel (#name)", at, r.Channel))
 			}
 		case Webhook:
-			if !strings.HasPrefix(r.URL, "https://") && !(strings.HasPrefix(r.URL, "http://") && strings.Contains(r.URL, ".svc")) {
+			if !strings.HasPrefix(r.URL, "https://") && (!strings.HasPrefix(r.URL, "http://") || !strings.Contains(r.URL, ".svc")) {
 				errs = append(errs, fmt.Errorf("%s: url %q must be https, or http to a cluster Service (*.svc)", at, r.URL))
 			}
 		default:

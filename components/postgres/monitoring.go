@@ -6,8 +6,10 @@ import (
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+
+	"github.com/cloudscale/platform/components/monitoring/alerting"
+	"github.com/cloudscale/platform/components/monitoring/slo"
 )
 
 // The labels the monitors copy from the operator's pod labels onto every
@@ -18,14 +20,12 @@ const (
 	clusterLabel  = "cnpg_io_cluster"
 	roleLabel     = "cnpg_io_podRole"
 	poolerLabel   = "cnpg_io_poolerName"
-	alertsName    = "postgres-alerts"
-	alertsGroup   = "postgres.rules"
-	tierLabel     = "postgres"
-	severityPage  = "page"
-	severityTkt   = "ticket"
 	instancesRole = "instance"
 	poolersRole   = "pooler"
 )
+
+// tierName is the tier label of the tier's alerts.
+const tierName = "postgres"
 
 // Thresholds of the tier's alerts.
 const (
@@ -113,14 +113,6 @@ func sel(metric, ns string, matchers ...string) string {
 	return fmt.Sprintf("%s{%s}", metric, strings.Join(append([]string{fmt.Sprintf("namespace=%q", ns)}, matchers...), ", "))
 }
 
-func alert(name, severity, expr, forDuration, summary, description string) monitoringv1.Rule {
-	return monitoringv1.Rule{
-		Alert: name, Expr: intstr.FromString(expr), For: ptr.To(monitoringv1.Duration(forDuration)),
-		Labels:      map[string]string{"severity": severity, "tier": tierLabel},
-		Annotations: map[string]string{"summary": summary, "description": description},
-	}
-}
-
 // Alerts are the tier's health alerts on what the monitors scrape in
 // a.Namespace: an instance down, a Cluster or a pooler with nothing
 // serving, no primary, replication lag (a ticket, a page when far), and,
@@ -151,31 +143,31 @@ func Alerts(a *Args) *monitoringv1.PrometheusRule {
 	}
 
 	rules := []monitoringv1.Rule{
-		alert("PostgresInstanceDown", severityTkt,
+		alerting.Alert(tierName, "PostgresInstanceDown", slo.Ticket,
 			fmt.Sprintf("%s == 0 or %s == 0", instances, sel("cnpg_collector_up", ns)), "5m",
 			"PostgreSQL instance {{ $labels.pod }} is down",
 			"Instance {{ $labels.pod }} of Cluster {{ $labels.cnpg_io_cluster }} in {{ $labels.namespace }} has not served PostgreSQL (or its exporter) for 5 minutes; the operator fails the primary over to a standby, but the Cluster runs with one copy fewer."),
-		alert("PostgresClusterDown", severityPage,
+		alerting.Alert(tierName, "PostgresClusterDown", slo.Page,
 			orAbsent(fmt.Sprintf("count by %s (%s) unless on %s count by %s (%s == 1)", byCluster, instances, byCluster, byCluster, sel("cnpg_collector_up", ns)), absentClusters), "2m",
 			"PostgreSQL Cluster {{ $labels.cnpg_io_cluster }} has no instance up",
 			"No instance of Cluster {{ $labels.cnpg_io_cluster }} in {{ $labels.namespace }} has served PostgreSQL for 2 minutes: its database is unavailable."),
-		alert("PostgresNoPrimary", severityPage,
+		alerting.Alert(tierName, "PostgresNoPrimary", slo.Page,
 			fmt.Sprintf("count by %s (%s) unless on %s count by %s (%s == 0)", byCluster, sel("cnpg_pg_replication_in_recovery", ns), byCluster, byCluster, sel("cnpg_pg_replication_in_recovery", ns)), "2m",
 			"PostgreSQL Cluster {{ $labels.cnpg_io_cluster }} has no primary",
 			"Every running instance of Cluster {{ $labels.cnpg_io_cluster }} in {{ $labels.namespace }} has been in recovery for 2 minutes: no instance accepts writes."),
-		alert("PostgresReplicationLag", severityTkt,
+		alerting.Alert(tierName, "PostgresReplicationLag", slo.Ticket,
 			fmt.Sprintf("max by (namespace, %s, pod) (%s) > %d", clusterLabel, sel("cnpg_pg_replication_lag", ns), ReplicationLagTicketSeconds), "5m",
 			"PostgreSQL standby {{ $labels.pod }} lags its primary",
 			fmt.Sprintf("Standby {{ $labels.pod }} of Cluster {{ $labels.cnpg_io_cluster }} has replayed more than %d s behind its primary for 5 minutes (now {{ $value | humanizeDuration }}).", ReplicationLagTicketSeconds)),
-		alert("PostgresReplicationLagCritical", severityPage,
+		alerting.Alert(tierName, "PostgresReplicationLagCritical", slo.Page,
 			fmt.Sprintf("max by (namespace, %s, pod) (%s) > %d", clusterLabel, sel("cnpg_pg_replication_lag", ns), ReplicationLagPageSeconds), "5m",
 			"PostgreSQL standby {{ $labels.pod }} is far behind its primary",
 			fmt.Sprintf("Standby {{ $labels.pod }} of Cluster {{ $labels.cnpg_io_cluster }} has replayed more than %d s behind its primary for 5 minutes (now {{ $value | humanizeDuration }}): a failover to it would serve stale data.", ReplicationLagPageSeconds)),
-		alert("PostgresPoolerPodDown", severityTkt,
+		alerting.Alert(tierName, "PostgresPoolerPodDown", slo.Ticket,
 			fmt.Sprintf("%s == 0 or %s == 1", poolers, sel("cnpg_pgbouncer_last_collection_error", ns)), "5m",
 			"PgBouncer pod {{ $labels.pod }} is down",
 			"Pod {{ $labels.pod }} of pooler {{ $labels.cnpg_io_poolerName }} in {{ $labels.namespace }} has not served PgBouncer (or its exporter could not query it) for 5 minutes."),
-		alert("PostgresPoolerDown", severityPage,
+		alerting.Alert(tierName, "PostgresPoolerDown", slo.Page,
 			orAbsent(fmt.Sprintf("count by %s (%s) unless on %s count by %s (%s == 0)", byPooler, poolers, byPooler, byPooler, sel("cnpg_pgbouncer_last_collection_error", ns)), absentPoolers), "2m",
 			"PgBouncer pooler {{ $labels.cnpg_io_poolerName }} has no pod serving",
 			"No pod of pooler {{ $labels.cnpg_io_poolerName }} in {{ $labels.namespace }} has served PgBouncer for 2 minutes: the services that connect through it cannot reach the database."),
@@ -184,23 +176,19 @@ func Alerts(a *Args) *monitoringv1.PrometheusRule {
 		lastGood := fmt.Sprintf("max by %s (%s)", byCluster, sel("barman_cloud_cloudnative_pg_io_last_available_backup_timestamp", ns))
 		lastFailed := fmt.Sprintf("max by %s (%s)", byCluster, sel("barman_cloud_cloudnative_pg_io_last_failed_backup_timestamp", ns))
 		rules = append(rules,
-			alert("PostgresWALArchivingFailing", severityPage,
+			alerting.Alert(tierName, "PostgresWALArchivingFailing", slo.Page,
 				fmt.Sprintf("%s > %s", sel("cnpg_pg_stat_archiver_last_failed_time", ns), sel("cnpg_pg_stat_archiver_last_archived_time", ns)), "5m",
 				"PostgreSQL WAL archiving is failing on {{ $labels.pod }}",
 				"The primary {{ $labels.pod }} of Cluster {{ $labels.cnpg_io_cluster }} has failed to archive WAL to the backup store since its last success, for 5 minutes: point-in-time recovery stops at the last archived segment and WAL piles up on the volume."),
-			alert("PostgresBackupFailed", severityPage,
+			alerting.Alert(tierName, "PostgresBackupFailed", slo.Page,
 				fmt.Sprintf("%s > %s", lastFailed, lastGood), "5m",
 				"The last PostgreSQL backup of {{ $labels.cnpg_io_cluster }} failed",
 				"A base backup of Cluster {{ $labels.cnpg_io_cluster }} in {{ $labels.namespace }} failed after the last one that succeeded."),
-			alert("PostgresBackupTooOld", severityTkt,
+			alerting.Alert(tierName, "PostgresBackupTooOld", slo.Ticket,
 				fmt.Sprintf("time() - %s > %d", lastGood, BackupMaxAgeHours*3600), "15m",
 				fmt.Sprintf("No PostgreSQL backup of {{ $labels.cnpg_io_cluster }} in %d hours", BackupMaxAgeHours),
 				fmt.Sprintf("The newest base backup of Cluster {{ $labels.cnpg_io_cluster }} in {{ $labels.namespace }} is older than %d hours (the daily backup is overdue).", BackupMaxAgeHours)),
 		)
 	}
-	return &monitoringv1.PrometheusRule{
-		TypeMeta:   metav1.TypeMeta{APIVersion: monitoringv1.SchemeGroupVersion.String(), Kind: "PrometheusRule"},
-		ObjectMeta: metav1.ObjectMeta{Name: alertsName, Namespace: ns, Labels: map[string]string{"app.kubernetes.io/part-of": "cloudscale"}},
-		Spec:       monitoringv1.PrometheusRuleSpec{Groups: []monitoringv1.RuleGroup{{Name: alertsGroup, Rules: rules}}},
-	}
+	return alerting.Rules(tierName, ns, rules...)
 }

@@ -102,26 +102,16 @@ func TestAlerts(t *testing.T) {
 	rule := componenttest.Object[monitoringv1.PrometheusRule](t, run(t, a), ruleType, "postgres-alerts")
 	assert.Equal(t, "postgres-alerts", rule.Name)
 	assert.Equal(t, "cloudscale", rule.Namespace)
-	assert.Equal(t, "cloudscale", rule.Labels["app.kubernetes.io/part-of"])
-	require.Len(t, rule.Spec.Groups, 1)
-	assert.Equal(t, "postgres.rules", rule.Spec.Groups[0].Name)
+	promtest.TierAlerts(t, rule, "postgres", Metrics)
 
 	var names []string
 	for _, r := range rule.Spec.Groups[0].Rules {
 		names = append(names, r.Alert)
-		assert.Contains(t, []string{"page", "ticket"}, r.Labels["severity"], r.Alert)
-		assert.Equal(t, "postgres", r.Labels["tier"], r.Alert)
-		assert.NotEmpty(t, r.Annotations["summary"], r.Alert)
-		assert.NotEmpty(t, r.Annotations["description"], r.Alert)
-		for _, m := range promtest.MetricNames(r.Expr.String()) {
-			assert.Contains(t, Metrics, m, "%s uses a metric the tier does not list", r.Alert)
-		}
 	}
 	assert.ElementsMatch(t, []string{"PostgresInstanceDown", "PostgresClusterDown", "PostgresNoPrimary", "PostgresReplicationLag",
 		"PostgresReplicationLagCritical", "PostgresPoolerPodDown", "PostgresPoolerDown", "PostgresWALArchivingFailing",
 		"PostgresBackupFailed", "PostgresBackupTooOld"}, names)
 
-	promtest.Check(t, Alerts(a))
 	promtest.Test(t, "testdata/postgres-alerts.test.yaml", Alerts(a))
 
 	// Without a backup store there is no archive or backup to watch.

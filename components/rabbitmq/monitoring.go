@@ -5,10 +5,13 @@ import (
 	"strings"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
-	k8smetav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/utils/ptr"
+
+	"github.com/cloudscale/platform/components/monitoring/alerting"
+	"github.com/cloudscale/platform/components/monitoring/slo"
 )
+
+// tierName is the tier label of the tier's alerts.
+const tierName = "rabbitmq"
 
 // PerObjectMetrics is the regular expression of the metric families kept
 // from /metrics/per-object: the per-queue ones (rabbitmq_queue_*, labelled
@@ -61,14 +64,6 @@ var Metrics = []string{
 	"rabbitmq_global_messages_dead_lettered_delivery_limit_total",
 }
 
-func alert(name, severity, expr, forDuration, summary, description string) monitoringv1.Rule {
-	return monitoringv1.Rule{
-		Alert: name, Expr: intstr.FromString(expr), For: ptr.To(monitoringv1.Duration(forDuration)),
-		Labels:      map[string]string{"severity": severity, "tier": "rabbitmq"},
-		Annotations: map[string]string{"summary": summary, "description": description},
-	}
-}
-
 // Alerts are the tier's health alerts on what ServiceMonitor scrapes in
 // a.Namespace (job: the client Service, ClusterName):
 //   - fewer running nodes than a.Replicas (a page);
@@ -93,39 +88,35 @@ func Alerts(a *Args) *monitoringv1.PrometheusRule {
 	byQueue := "max by (namespace, vhost, queue)"
 	queues := `queue!=""`
 	rules := []monitoringv1.Rule{
-		alert("RabbitMQNodeDown", "page",
+		alerting.Alert(tierName, "RabbitMQNodeDown", slo.Page,
 			fmt.Sprintf("%s < %d", running, a.Replicas), "5m",
 			"RabbitMQ has {{ $value }} of its nodes running",
 			fmt.Sprintf("Only {{ $value }} of the %d nodes of RabbitMQ in %s have been running for 5 minutes: quorum queues run with replicas fewer.", a.Replicas, ns)),
-		alert("RabbitMQQuorumLost", "page",
+		alerting.Alert(tierName, "RabbitMQQuorumLost", slo.Page,
 			fmt.Sprintf("%s <= %d", running, quorumLost), "2m",
 			"RabbitMQ quorum queues have lost their majority",
 			fmt.Sprintf("Only {{ $value }} of the %d nodes of RabbitMQ in %s are running: quorum queues with a majority of their %d replicas on the nodes that are down have no leader, and refuse publishes and deliveries.", a.Replicas, ns, members)),
-		alert("RabbitMQMemoryAlarm", "page",
+		alerting.Alert(tierName, "RabbitMQMemoryAlarm", slo.Page,
 			fmt.Sprintf("%s == 1", sel("rabbitmq_alarms_memory_used_watermark")), "2m",
 			"RabbitMQ node {{ $labels.pod }} is over its memory watermark",
 			"The memory alarm of RabbitMQ node {{ $labels.pod }} in {{ $labels.namespace }} has been in effect for 2 minutes: every publisher of the cluster is blocked."),
-		alert("RabbitMQDiskAlarm", "page",
+		alerting.Alert(tierName, "RabbitMQDiskAlarm", slo.Page,
 			fmt.Sprintf("%s == 1", sel("rabbitmq_alarms_free_disk_space_watermark")), "2m",
 			"RabbitMQ node {{ $labels.pod }} is below its free disk watermark",
 			"The free disk space alarm of RabbitMQ node {{ $labels.pod }} in {{ $labels.namespace }} has been in effect for 2 minutes: every publisher of the cluster is blocked."),
-		alert("RabbitMQQueueDepth", "ticket",
+		alerting.Alert(tierName, "RabbitMQQueueDepth", slo.Ticket,
 			fmt.Sprintf(`%s (%s) > %d`, byQueue, sel("rabbitmq_queue_messages_ready", queues, `queue!~".+\\.dlq"`), QueueDepthThreshold), "15m",
 			"RabbitMQ queue {{ $labels.queue }} is backing up",
 			fmt.Sprintf("Queue {{ $labels.queue }} (vhost {{ $labels.vhost }}) has held more than %d ready messages for 15 minutes (now {{ $value }}): its consumers are not keeping up.", QueueDepthThreshold)),
-		alert("RabbitMQDeadLettersGrowing", "ticket",
+		alerting.Alert(tierName, "RabbitMQDeadLettersGrowing", slo.Ticket,
 			fmt.Sprintf(`%s (delta(%s[10m])) > 0`, byQueue, sel("rabbitmq_queue_messages", `queue=~".+\\.dlq"`)), "10m",
 			"Dead letters are piling up in {{ $labels.queue }}",
 			"Dead-letter queue {{ $labels.queue }} (vhost {{ $labels.vhost }}) has kept growing for 10 minutes: messages of its queue are rejected or exceed their delivery limit and wait there for someone to look."),
-		alert("RabbitMQUnackedGrowing", "ticket",
+		alerting.Alert(tierName, "RabbitMQUnackedGrowing", slo.Ticket,
 			fmt.Sprintf(`%s (%s) > %d and %s (delta(%s[15m])) > 0`, byQueue, sel("rabbitmq_queue_messages_unacked", queues), UnackedThreshold,
 				byQueue, sel("rabbitmq_queue_messages_unacked", queues)), "15m",
 			"Unacknowledged messages are piling up in {{ $labels.queue }}",
 			fmt.Sprintf("Queue {{ $labels.queue }} (vhost {{ $labels.vhost }}) has more than %d delivered, unacknowledged messages, still growing after 15 minutes (now {{ $value }}): its consumers take messages and do not finish them.", UnackedThreshold)),
 	}
-	return &monitoringv1.PrometheusRule{
-		TypeMeta:   k8smetav1.TypeMeta{APIVersion: monitoringv1.SchemeGroupVersion.String(), Kind: "PrometheusRule"},
-		ObjectMeta: meta(ns, "rabbitmq-alerts"),
-		Spec:       monitoringv1.PrometheusRuleSpec{Groups: []monitoringv1.RuleGroup{{Name: "rabbitmq.rules", Rules: rules}}},
-	}
+	return alerting.Rules(tierName, ns, rules...)
 }

@@ -68,22 +68,13 @@ func TestAlerts(t *testing.T) {
 	rule := componenttest.Object[monitoringv1.PrometheusRule](t, run(t, a), "kubernetes:monitoring.coreos.com/v1:PrometheusRule", "rabbitmq-alerts")
 	assert.Equal(t, "rabbitmq-alerts", rule.Name)
 	assert.Equal(t, "cloudscale", rule.Namespace)
-	assert.Equal(t, "cloudscale", rule.Labels["app.kubernetes.io/part-of"])
-	require.Len(t, rule.Spec.Groups, 1)
-	assert.Equal(t, "rabbitmq.rules", rule.Spec.Groups[0].Name)
+	promtest.TierAlerts(t, rule, "rabbitmq", Metrics)
 	severity := map[string]string{}
 	for _, r := range rule.Spec.Groups[0].Rules {
 		severity[r.Alert] = r.Labels["severity"]
-		assert.Equal(t, "rabbitmq", r.Labels["tier"], r.Alert)
-		assert.NotEmpty(t, r.Annotations["summary"], r.Alert)
-		assert.NotEmpty(t, r.Annotations["description"], r.Alert)
-		for _, m := range promtest.MetricNames(r.Expr.String()) {
-			assert.Contains(t, Metrics, m, "%s uses a metric the tier does not list", r.Alert)
-		}
 	}
 	assert.Equal(t, map[string]string{"RabbitMQNodeDown": "page", "RabbitMQQuorumLost": "page", "RabbitMQMemoryAlarm": "page",
 		"RabbitMQDiskAlarm": "page", "RabbitMQQueueDepth": "ticket", "RabbitMQDeadLettersGrowing": "ticket", "RabbitMQUnackedGrowing": "ticket"}, severity)
-	promtest.Check(t, Alerts(a))
 	promtest.Test(t, "testdata/rabbitmq-alerts.test.yaml", Alerts(a))
 }
 

@@ -6,11 +6,15 @@ import (
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
 	"github.com/cloudscale/platform/components/contract"
+	"github.com/cloudscale/platform/components/monitoring/alerting"
+	"github.com/cloudscale/platform/components/monitoring/slo"
 )
+
+// tierName is the tier label of the tier's alerts.
+const tierName = "redis"
 
 // MonitorName is the PodMonitor's name; Prometheus' job for its targets is
 // "<namespace>/<MonitorName>" (prometheus-operator's default).
@@ -73,14 +77,6 @@ func Monitor(ns string) *monitoringv1.PodMonitor {
 	}
 }
 
-func rule(name, severity, expr, forDuration, summary, description string) monitoringv1.Rule {
-	return monitoringv1.Rule{
-		Alert: name, Expr: intstr.FromString(expr), For: ptr.To(monitoringv1.Duration(forDuration)),
-		Labels:      map[string]string{"severity": severity, "tier": "redis"},
-		Annotations: map[string]string{"summary": summary, "description": description},
-	}
-}
-
 // Alerts are the tier's health alerts on what Monitor scrapes in
 // a.Namespace: a member down, an instance without a master (or with two),
 // a replica's link to its master down, a master without replicas (a page
@@ -102,41 +98,37 @@ func Alerts(a *Args) *monitoringv1.PrometheusRule {
 	}
 	masters := sel("redis_instance_info", `role="master"`)
 	rules := []monitoringv1.Rule{
-		rule("RedisDown", "page",
+		alerting.Alert(tierName, "RedisDown", slo.Page,
 			fmt.Sprintf("%s == 0 or %s == 0", sel("redis_up"), sel("up")), "5m",
 			"Redis member {{ $labels.pod }} is down",
 			"Member {{ $labels.pod }} of {{ $labels.redis }} in {{ $labels.namespace }} has not answered its exporter (or been scraped) for 5 minutes."),
-		rule("RedisNoMaster", "page",
+		alerting.Alert(tierName, "RedisNoMaster", slo.Page,
 			fmt.Sprintf("(count by (namespace, redis) (%s) unless on (namespace, redis) count by (namespace, redis) (%s)) or %s",
 				sel("redis_instance_info"), masters, strings.Join(absent, " or ")), "2m",
 			"{{ $labels.redis }} has no master",
 			"No member of {{ $labels.redis }} in {{ $labels.namespace }} has been a master for 2 minutes (or none reports at all): writes fail until Sentinel elects one."),
-		rule("RedisMultipleMasters", "page",
+		alerting.Alert(tierName, "RedisMultipleMasters", slo.Page,
 			fmt.Sprintf("count by (namespace, redis) (%s) > 1", masters), "2m",
 			"{{ $labels.redis }} has {{ $value }} masters",
 			"{{ $value }} members of {{ $labels.redis }} in {{ $labels.namespace }} have been masters for 2 minutes: a split brain, whose writes to the old master are lost when it rejoins as a replica."),
-		rule("RedisReplicaLinkDown", "ticket",
+		alerting.Alert(tierName, "RedisReplicaLinkDown", slo.Ticket,
 			fmt.Sprintf("%s == 0", sel("redis_master_link_up")), "5m",
 			"Redis replica {{ $labels.pod }} has lost its master",
 			"Replica {{ $labels.pod }} of {{ $labels.redis }} has not been linked to its master ({{ $labels.master_host }}) for 5 minutes: it serves stale data and cannot take over."),
-		rule("RedisMemoryNearLimit", "ticket",
+		alerting.Alert(tierName, "RedisMemoryNearLimit", slo.Ticket,
 			fmt.Sprintf("%s / %s > %g and %s > 0", sel("redis_memory_used_bytes"), sel("redis_memory_max_bytes"), MemoryNearLimit, sel("redis_memory_max_bytes")), "15m",
 			"Redis {{ $labels.pod }} is near its maxmemory",
 			fmt.Sprintf("Member {{ $labels.pod }} of {{ $labels.redis }} has used more than %g%% of its maxmemory for 15 minutes (now {{ $value | humanizePercentage }}): redis-state refuses writes when full, redis-cache evicts.", MemoryNearLimit*100)),
 	}
 	if a.Replicas > 1 {
-		severity := "ticket"
+		severity := slo.Ticket
 		if a.Production {
-			severity = "page"
+			severity = slo.Page
 		}
-		rules = append(rules, rule("RedisMasterWithoutReplicas", severity,
+		rules = append(rules, alerting.Alert(tierName, "RedisMasterWithoutReplicas", severity,
 			fmt.Sprintf("%s == 0 and on (namespace, pod) %s", sel("redis_connected_slaves"), masters), "5m",
 			"Redis master {{ $labels.pod }} has no replica",
 			"Master {{ $labels.pod }} of {{ $labels.redis }} in {{ $labels.namespace }} has had no replica connected for 5 minutes: its data has a single copy and Sentinel has nothing to fail over to."))
 	}
-	return &monitoringv1.PrometheusRule{
-		TypeMeta:   metav1.TypeMeta{APIVersion: monitoringv1.SchemeGroupVersion.String(), Kind: "PrometheusRule"},
-		ObjectMeta: metav1.ObjectMeta{Name: "redis-alerts", Namespace: ns, Labels: map[string]string{"app.kubernetes.io/part-of": "cloudscale"}},
-		Spec:       monitoringv1.PrometheusRuleSpec{Groups: []monitoringv1.RuleGroup{{Name: "redis.rules", Rules: rules}}},
-	}
+	return alerting.Rules(tierName, ns, rules...)
 }

@@ -66,24 +66,14 @@ func TestAlerts(t *testing.T) {
 	rule := componenttest.Object[monitoringv1.PrometheusRule](t, g, "kubernetes:monitoring.coreos.com/v1:PrometheusRule", "redis-alerts")
 	assert.Equal(t, "redis-alerts", rule.Name)
 	assert.Equal(t, "cloudscale", rule.Namespace)
-	assert.Equal(t, "cloudscale", rule.Labels["app.kubernetes.io/part-of"])
-	require.Len(t, rule.Spec.Groups, 1)
-	assert.Equal(t, "redis.rules", rule.Spec.Groups[0].Name)
+	promtest.TierAlerts(t, rule, "redis", Metrics)
 	severity := map[string]string{}
 	for _, r := range rule.Spec.Groups[0].Rules {
 		severity[r.Alert] = r.Labels["severity"]
-		assert.Contains(t, []string{"page", "ticket"}, r.Labels["severity"], r.Alert)
-		assert.Equal(t, "redis", r.Labels["tier"], r.Alert)
-		assert.NotEmpty(t, r.Annotations["summary"], r.Alert)
-		assert.NotEmpty(t, r.Annotations["description"], r.Alert)
-		for _, m := range promtest.MetricNames(r.Expr.String()) {
-			assert.Contains(t, Metrics, m, "%s uses a metric the tier does not list", r.Alert)
-		}
 	}
 	assert.Equal(t, map[string]string{"RedisDown": "page", "RedisNoMaster": "page", "RedisMultipleMasters": "page",
 		"RedisReplicaLinkDown": "ticket", "RedisMemoryNearLimit": "ticket", "RedisMasterWithoutReplicas": "page"}, severity)
 
-	promtest.Check(t, Alerts(a))
 	promtest.Test(t, "testdata/redis-alerts.test.yaml", Alerts(a))
 
 	// Outside production a master alone is a ticket; a single member has

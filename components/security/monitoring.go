@@ -7,9 +7,10 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/cloudscale/platform/components/contract"
+	"github.com/cloudscale/platform/components/monitoring/alerting"
+	"github.com/cloudscale/platform/components/monitoring/slo"
 	"github.com/cloudscale/platform/components/upstream"
 )
 
@@ -103,6 +104,11 @@ var (
 	ExternalSecretsServiceLabels = externalSecretsPods("external-secrets")
 )
 
+// tierName is the tier label of the tier's alerts, whichever operator's
+// PrometheusRule (named after the operator: vault-alerts, cert-manager-alerts,
+// external-secrets-alerts) carries them.
+const tierName = "security"
+
 // Jobs of the tier's targets: their Services' app.kubernetes.io/name.
 const (
 	VaultJob           = "vault"
@@ -152,30 +158,10 @@ func ExternalSecretsMonitor() *monitoringv1.ServiceMonitor {
 	return serviceMonitor(ExternalSecretsNamespace, "external-secrets", ExternalSecretsServiceLabels, monitoringv1.Endpoint{Port: ExternalSecretsMetricsPortName})
 }
 
-// alert is one of the security tier's alerting rules.
-func alert(name, expr, pending, severity, summary, description string) monitoringv1.Rule {
-	d := monitoringv1.Duration(pending)
-	return monitoringv1.Rule{
-		Alert: name, Expr: intstr.FromString(expr), For: &d,
-		Labels:      map[string]string{"severity": severity, "tier": "security"},
-		Annotations: map[string]string{"summary": summary, "description": description},
-	}
-}
-
-// prometheusRule is one operator's rules, named <component>-alerts in its
-// namespace, in the group <component>.rules.
-func prometheusRule(ns, component string, rules []monitoringv1.Rule) *monitoringv1.PrometheusRule {
-	return &monitoringv1.PrometheusRule{
-		TypeMeta:   metav1.TypeMeta{APIVersion: monitoringv1.SchemeGroupVersion.String(), Kind: monitoringv1.PrometheusRuleKind},
-		ObjectMeta: monitorMeta(ns, component+"-alerts"),
-		Spec:       monitoringv1.PrometheusRuleSpec{Groups: []monitoringv1.RuleGroup{{Name: component + ".rules", Rules: rules}}},
-	}
-}
-
 // down is the alert that no target of job in ns is up: only where the
 // operator's chart runs (upstream.Charts) is its absence a fault.
 func down(name, job, ns, what string) monitoringv1.Rule {
-	return alert(name, fmt.Sprintf(`absent(up{job=%q, namespace=%q} == 1)`, job, ns), "10m", "ticket", what+" is down",
+	return alerting.Alert(tierName, name, slo.Ticket, fmt.Sprintf(`absent(up{job=%q, namespace=%q} == 1)`, job, ns), "10m", what+" is down",
 		fmt.Sprintf("No %s target in %s has been up for 10 minutes, and the alerts on its metrics see nothing.", job, ns))
 }
 
@@ -187,12 +173,12 @@ func VaultAlerts(a *VaultArgs) *monitoringv1.PrometheusRule {
 	if a.Mode == upstream.Charts {
 		noActive += " or absent(vault_core_active" + sel + ")"
 	}
-	return prometheusRule(VaultNamespace, "vault", []monitoringv1.Rule{
-		alert("VaultSealed", "vault_core_unsealed"+sel+" == 0", "5m", "page", "A Vault server is sealed",
+	return alerting.Rules("vault", VaultNamespace,
+		alerting.Alert(tierName, "VaultSealed", slo.Page, "vault_core_unsealed"+sel+" == 0", "5m", "A Vault server is sealed",
 			"Vault server {{ $labels.pod }} has been sealed for 5 minutes: it serves nothing until the cloud KMS key unseals it; check the key and the server's access to it (its log)."),
-		alert("VaultNoActive", noActive, "5m", "page", "No Vault server is active",
+		alerting.Alert(tierName, "VaultNoActive", slo.Page, noActive, "5m", "No Vault server is active",
 			"No Vault server in "+VaultNamespace+" has been active for 5 minutes: secrets can be neither read nor written, so External Secrets stops delivering them and new pods that need them wait."),
-	})
+	)
 }
 
 // CertManagerAlerts are cert-manager's: a certificate within 14 days of
@@ -203,18 +189,18 @@ func CertManagerAlerts(a *CertsArgs) *monitoringv1.PrometheusRule {
 	left := fmt.Sprintf(`certmanager_certificate_expiration_timestamp_seconds{job=%q} - time()`, CertManagerJob)
 	cert := "Certificate {{ $labels.exported_namespace }}/{{ $labels.name }}"
 	rules := []monitoringv1.Rule{
-		alert("CertificateExpiringSoon", left+" < 14 * 86400 > 3 * 86400", "1h", "ticket", "A certificate expires within 14 days",
+		alerting.Alert(tierName, "CertificateExpiringSoon", slo.Ticket, left+" < 14 * 86400 > 3 * 86400", "1h", "A certificate expires within 14 days",
 			cert+" expires in {{ $value | humanizeDuration }}: cert-manager renews 15 days before expiry, so its renewal has failed; see the Certificate's events and its CertificateRequests."),
-		alert("CertificateExpiresImminently", left+" < 3 * 86400", "10m", "page", "A certificate expires within 3 days",
+		alerting.Alert(tierName, "CertificateExpiresImminently", slo.Page, left+" < 3 * 86400", "10m", "A certificate expires within 3 days",
 			cert+" expires in {{ $value | humanizeDuration }} and has not been renewed: its clients will refuse it; see the Certificate's events and its issuer."),
-		alert("CertificateNotReady", fmt.Sprintf(`certmanager_certificate_ready_status{job=%q, condition!="True"} == 1`, CertManagerJob), "30m", "ticket",
+		alerting.Alert(tierName, "CertificateNotReady", slo.Ticket, fmt.Sprintf(`certmanager_certificate_ready_status{job=%q, condition!="True"} == 1`, CertManagerJob), "30m",
 			"A certificate is not ready",
 			cert+" has not been ready for 30 minutes (condition {{ $labels.condition }}): its Secret is missing or out of date; see the Certificate's events."),
 	}
 	if a.Mode == upstream.Charts {
 		rules = append(rules, down("CertManagerDown", CertManagerJob, CertManagerNamespace, "cert-manager"))
 	}
-	return prometheusRule(CertManagerNamespace, "cert-manager", rules)
+	return alerting.Rules("cert-manager", CertManagerNamespace, rules...)
 }
 
 // ExternalSecretsAlerts are External Secrets': an ExternalSecret not
@@ -222,14 +208,14 @@ func CertManagerAlerts(a *CertsArgs) *monitoringv1.PrometheusRule {
 // (ticket).
 func ExternalSecretsAlerts(a *SecretsArgs) *monitoringv1.PrometheusRule {
 	rules := []monitoringv1.Rule{
-		alert("ExternalSecretNotSynced", fmt.Sprintf(`externalsecret_status_condition{job=%q, condition="Ready", status="False"} == 1`, ExternalSecretsJob), "15m", "ticket",
+		alerting.Alert(tierName, "ExternalSecretNotSynced", slo.Ticket, fmt.Sprintf(`externalsecret_status_condition{job=%q, condition="Ready", status="False"} == 1`, ExternalSecretsJob), "15m",
 			"An ExternalSecret is not synced",
 			"ExternalSecret {{ $labels.exported_namespace }}/{{ $labels.name }} has not synced from Vault for 15 minutes: its Secret keeps the values last delivered, or does not exist; see the ExternalSecret's status and the ClusterSecretStore's."),
 	}
 	if a.Mode == upstream.Charts {
 		rules = append(rules, down("ExternalSecretsDown", ExternalSecretsJob, ExternalSecretsNamespace, "External Secrets"))
 	}
-	return prometheusRule(ExternalSecretsNamespace, "external-secrets", rules)
+	return alerting.Rules("external-secrets", ExternalSecretsNamespace, rules...)
 }
 
 // monitoringObjects are a component's monitor and alerts, which its

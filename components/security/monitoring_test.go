@@ -206,25 +206,13 @@ func TestAlerts(t *testing.T) {
 		{ExternalSecretsAlerts(secrets), ExternalSecretsNamespace, ExternalSecretsMetrics, []string{"ExternalSecretNotSynced", "ExternalSecretsDown"}},
 	} {
 		t.Run(tc.rule.Name, func(t *testing.T) {
-			component := strings.TrimSuffix(tc.rule.Name, "-alerts")
 			assert.Equal(t, tc.namespace, tc.rule.Namespace)
-			assert.Equal(t, "cloudscale", tc.rule.Labels["app.kubernetes.io/part-of"])
-			require.Len(t, tc.rule.Spec.Groups, 1)
-			assert.Equal(t, component+".rules", tc.rule.Spec.Groups[0].Name)
+			promtest.TierAlerts(t, tc.rule, "security", tc.metrics)
 			var names []string
 			for _, r := range tc.rule.Spec.Groups[0].Rules {
 				names = append(names, r.Alert)
-				assert.Contains(t, []string{"page", "ticket"}, r.Labels["severity"], r.Alert)
-				assert.Equal(t, "security", r.Labels["tier"], r.Alert)
-				assert.NotEmpty(t, r.Annotations["summary"], r.Alert)
-				assert.NotEmpty(t, r.Annotations["description"], r.Alert)
-				for _, m := range promtest.MetricNames(r.Expr.String()) {
-					assert.True(t, slices.Contains(tc.metrics, m), "%s uses %s, which the component's metrics do not declare", r.Alert, m)
-					assert.True(t, slices.Contains(Metrics, m), "%s uses %s, which Metrics does not declare", r.Alert, m)
-				}
 			}
 			assert.Equal(t, tc.alerts, names)
-			promtest.Check(t, tc.rule)
 			promtest.Test(t, "testdata/"+tc.rule.Name+".test.yaml", tc.rule)
 		})
 	}

@@ -144,7 +144,7 @@ func validateReceivers(rs []Receiver, p *field.Path) field.ErrorList {
 				errs = append(errs, field.Invalid(f.Child("channel"), r.Channel, "not a Slack channel such as #platform-alerts"))
 			}
 		case "webhook":
-			if !strings.HasPrefix(r.URL, "https://") && !(strings.HasPrefix(r.URL, "http://") && strings.Contains(r.URL, ".svc")) {
+			if !strings.HasPrefix(r.URL, "https://") && (!strings.HasPrefix(r.URL, "http://") || !strings.Contains(r.URL, ".svc")) {
 				errs = append(errs, field.Invalid(f.Child("url"), r.URL, "must be https, or http to a cluster Service (*.svc)"))
 			}
 		default:

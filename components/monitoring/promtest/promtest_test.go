@@ -57,5 +57,7 @@ type fakeT struct {
 
 func (f *fakeT) Fatalf(format string, args ...any) { f.failed = true; panic("fatal") }
 func (f *fakeT) Fatal(args ...any)                 { f.failed = true; panic("fatal") }
+func (f *fakeT) Errorf(format string, args ...any) { f.failed = true }
+func (f *fakeT) FailNow()                          { f.failed = true; panic("fatal") }
 func (f *fakeT) Helper()                           {}
 func (f *fakeT) TempDir() string                   { return f.TB.TempDir() }
