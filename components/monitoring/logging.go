@@ -227,7 +227,7 @@ func NewLogging(ctx *pulumi.Context, name string, args *LoggingArgs, definitions
 		return nil, err
 	}
 	child := tier.Children(l, opts)
-	eck, err := upstream.Install(ctx, name+"-eck", upstream.ECKOperator, a.Mode, ECKNamespace, eckValues{CreateNamespace: false}, nil, child...)
+	eck, err := upstream.Install(ctx, name+"-eck", upstream.ECKOperator, a.Mode, ECKNamespace, eckValues{}, nil, child...)
 	if err != nil {
 		return nil, err
 	}
@@ -262,10 +262,10 @@ func NewLogging(ctx *pulumi.Context, name string, args *LoggingArgs, definitions
 	return l, nil
 }
 
-// eckValues are the eck-operator chart's values the platform sets.
-type eckValues struct {
-	CreateNamespace bool `json:"createClusterScopedResources,omitempty"`
-}
+// eckValues are the eck-operator chart's values the platform sets: none
+// (the chart's defaults install its definitions and watch every
+// namespace); its release is the namespace's only workload.
+type eckValues struct{}
 
 // Elasticsearch is the logs' cluster: a.ElasticsearchNodes
 // master-eligible data nodes in one nodeSet with ECK's zone awareness
