@@ -148,10 +148,7 @@ func Monitor(ns string) *monitoringv1.PodMonitor {
 // explainRole, read on local).
 func Alerts(a *Args) *monitoringv1.PrometheusRule {
 	ns := a.Namespace
-	matchers := fmt.Sprintf(`namespace=%q, job="%s/%s"`, ns, ns, ClusterName)
-	sel := func(metric string, more ...string) string {
-		return fmt.Sprintf("%s{%s}", metric, strings.Join(append([]string{matchers}, more...), ", "))
-	}
+	sel := alerting.Selector(ns, ns+"/"+ClusterName)
 	var absent []string
 	for _, rs := range replsets(a) {
 		absent = append(absent, fmt.Sprintf("absent(%s)", sel("mongodb_myState", fmt.Sprintf("replset=%q", rs))))

@@ -2,7 +2,6 @@ package rabbitmq
 
 import (
 	"fmt"
-	"strings"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 
@@ -76,10 +75,7 @@ var Metrics = []string{
 //     above UnackedThreshold and growing (tickets).
 func Alerts(a *Args) *monitoringv1.PrometheusRule {
 	ns := a.Namespace
-	matchers := fmt.Sprintf(`namespace=%q, job=%q`, ns, ClusterName)
-	sel := func(metric string, more ...string) string {
-		return fmt.Sprintf("%s{%s}", metric, strings.Join(append([]string{matchers}, more...), ", "))
-	}
+	sel := alerting.Selector(ns, ClusterName)
 	running := fmt.Sprintf("(count(%s) or vector(0))", sel("rabbitmq_identity_info"))
 	members := min(a.Replicas, QuorumQueueReplicas)
 	// A queue with members replicas loses its majority when

@@ -88,10 +88,7 @@ func Monitor(ns string) *monitoringv1.PodMonitor {
 // the masters' and replicas' view covers the failures a Sentinel acts on.
 func Alerts(a *Args) *monitoringv1.PrometheusRule {
 	ns := a.Namespace
-	matchers := fmt.Sprintf(`namespace=%q, job="%s/%s"`, ns, ns, MonitorName)
-	sel := func(metric string, more ...string) string {
-		return fmt.Sprintf("%s{%s}", metric, strings.Join(append([]string{matchers}, more...), ", "))
-	}
+	sel := alerting.Selector(ns, ns+"/"+MonitorName)
 	var absent []string
 	for _, i := range Topology() {
 		absent = append(absent, fmt.Sprintf("absent(%s)", sel("redis_instance_info", fmt.Sprintf("redis=%q", i.Name))))

@@ -7,6 +7,9 @@
 package alerting
 
 import (
+	"fmt"
+	"strings"
+
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -49,5 +52,18 @@ func Rules(tier, namespace string, rules ...monitoringv1.Rule) *monitoringv1.Pro
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: tier + "-alerts",
 			Labels: map[string]string{"app.kubernetes.io/part-of": "cloudscale"}},
 		Spec: monitoringv1.PrometheusRuleSpec{Groups: []monitoringv1.RuleGroup{{Name: tier + ".rules", Rules: rules}}},
+	}
+}
+
+// Selector returns a function writing a PromQL selector of metric for the
+// series one scrape job collects in namespace, with more matchers added:
+// Selector("db", "db/redis")("redis_up", `role="master"`) is
+// redis_up{namespace="db", job="db/redis", role="master"}. The
+// prometheus-operator names a PodMonitor's job <namespace>/<name> and a
+// ServiceMonitor's the Service's name.
+func Selector(namespace, job string) func(metric string, more ...string) string {
+	matchers := fmt.Sprintf(`namespace=%q, job=%q`, namespace, job)
+	return func(metric string, more ...string) string {
+		return fmt.Sprintf("%s{%s}", metric, strings.Join(append([]string{matchers}, more...), ", "))
 	}
 }

@@ -43,3 +43,9 @@ func TestRules(t *testing.T) {
 	assert.Equal(t, []monitoringv1.Rule{down}, r.Spec.Groups[0].Rules)
 	promtest.TierAlerts(t, r, "security", []string{"vault_core_unsealed"})
 }
+
+func TestSelector(t *testing.T) {
+	sel := Selector("db", "db/redis")
+	assert.Equal(t, `redis_up{namespace="db", job="db/redis"}`, sel("redis_up"))
+	assert.Equal(t, `redis_instance_info{namespace="db", job="db/redis", role="master"}`, sel("redis_instance_info", `role="master"`))
+}
