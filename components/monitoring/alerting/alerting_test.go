@@ -45,7 +45,7 @@ func TestRules(t *testing.T) {
 }
 
 func TestSelector(t *testing.T) {
-	sel := Selector("db", "db/redis")
+	sel := alerting.Selector("db", "db/redis")
 	assert.Equal(t, `redis_up{namespace="db", job="db/redis"}`, sel("redis_up"))
 	assert.Equal(t, `redis_instance_info{namespace="db", job="db/redis", role="master"}`, sel("redis_instance_info", `role="master"`))
 }
