@@ -7,7 +7,9 @@
 #                                  (kube-apiserver, kube-controller-manager,
 #                                  kube-scheduler, kubectl), kwok, etcd,
 #                                  controller-gen, golangci-lint,
-#                                  chaos-controller-manager, chromium (default: all)
+#                                  chaos-controller-manager, chromium, prometheus,
+#                                  servers (PostgreSQL, PgBouncer, Redis, RabbitMQ
+#                                  from Debian) (default: all)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -204,6 +206,25 @@ install_prometheus() {
   fi
 }
 
+# The real servers the services' integration and failure tests start on
+# 127.0.0.1 (services/testserver), Debian's: PostgreSQL 15 and PgBouncer,
+# Redis 7.0 with Sentinel, RabbitMQ 3.10 (Erlang 25).
+install_servers() {
+  if [ -x /usr/lib/postgresql/15/bin/postgres ] && command -v pgbouncer >/dev/null && command -v redis-server >/dev/null &&
+    command -v redis-sentinel >/dev/null && [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
+    log "servers: present (postgresql 15, $(pgbouncer --version 2>/dev/null | head -n1), $(redis-server --version | cut -d' ' -f1-3), rabbitmq-server $(dpkg-query -W -f='${Version}' rabbitmq-server 2>/dev/null))"; return
+  fi
+  log "servers: installing Debian's postgresql, pgbouncer, redis-server, redis-sentinel and rabbitmq-server"
+  # Their postinst scripts start the services; with no init system that is
+  # refused, harmlessly.
+  apt_install postgresql pgbouncer redis-server redis-sentinel rabbitmq-server
+  # Where systemd runs, the started services would hold the default ports;
+  # the tests start their own servers on 127.0.0.1.
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    systemctl disable --now postgresql pgbouncer redis-server redis-sentinel rabbitmq-server >/dev/null 2>&1 || true
+  fi
+}
+
 need_jq() {
   command -v jq >/dev/null && return
   log "jq: installing from Debian"
@@ -211,7 +232,7 @@ need_jq() {
 }
 
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(pulumi kubernetes-provider kubernetes kwok etcd controller-gen golangci-lint chaos-controller-manager chromium prometheus)
+[ ${#tools[@]} -gt 0 ] || tools=(pulumi kubernetes-provider kubernetes kwok etcd controller-gen golangci-lint chaos-controller-manager chromium prometheus servers)
 for t in "${tools[@]}"; do
   case "$t" in
     pulumi) install_pulumi ;;
@@ -227,7 +248,9 @@ for t in "${tools[@]}"; do
     chaos-controller-manager) install_chaos_controller ;;
     chromium) install_chromium ;;
     prometheus) install_prometheus ;;
-    *) echo "tools.sh: unknown tool $t (known: pulumi, kubernetes-provider, kubernetes, kwok, etcd, controller-gen, golangci-lint, chaos-controller-manager, chromium, prometheus)" >&2; exit 2 ;;
+    # The real servers of the services' tests (services/testserver).
+    servers) install_servers ;;
+    *) echo "tools.sh: unknown tool $t (known: pulumi, kubernetes-provider, kubernetes, kwok, etcd, controller-gen, golangci-lint, chaos-controller-manager, chromium, prometheus, servers)" >&2; exit 2 ;;
   esac
 done
 log "tools ready in $BIN ($(( $(date +%s) - total_start ))s)"

@@ -110,15 +110,32 @@ var migrations embed.FS
 // embedded from migrations/). It is safe to run from every replica at
 // start: goose takes a PostgreSQL advisory lock.
 func Migrate(ctx context.Context, db *sql.DB) error {
-	dir, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
-	}
 	locker, err := lock.NewPostgresSessionLocker()
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, dir, goose.WithSessionLocker(locker))
+	return migrate(ctx, db, goose.WithSessionLocker(locker))
+}
+
+// MigratePooled is Migrate for a database reached through PgBouncer in
+// transaction pooling (the API's pooler): a session advisory lock would
+// be taken on whichever server connection ran the statement and stay held
+// there, so replicas serialise on a row of goose's lock table instead
+// (goose_lock, released by the holder or after its heartbeat stops).
+func MigratePooled(ctx context.Context, db *sql.DB) error {
+	locker, err := lock.NewPostgresTableLocker()
+	if err != nil {
+		return err
+	}
+	return migrate(ctx, db, goose.WithLocker(locker))
+}
+
+func migrate(ctx context.Context, db *sql.DB, lockOpt goose.ProviderOption) error {
+	dir, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, dir, lockOpt)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
