@@ -10,7 +10,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"github.com/cloudscale/platform/services/api/stores"
+	"github.com/cloudscale/platform/services/stores"
 	"github.com/cloudscale/platform/services/testserver"
 )
 

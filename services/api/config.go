@@ -4,7 +4,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/cloudscale/platform/services/api/stores"
+	"github.com/cloudscale/platform/services/stores"
 	"github.com/cloudscale/platform/services/config"
 )
 

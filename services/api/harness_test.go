@@ -24,7 +24,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
-	"github.com/cloudscale/platform/services/api/stores"
+	"github.com/cloudscale/platform/services/stores"
 	"github.com/cloudscale/platform/services/orders"
 	"github.com/cloudscale/platform/services/server"
 	"github.com/cloudscale/platform/services/telemetry"

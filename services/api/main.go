@@ -20,7 +20,7 @@ import (
 	"github.com/cloudscale/platform/services/api/catalog"
 	"github.com/cloudscale/platform/services/api/httpapi"
 	"github.com/cloudscale/platform/services/api/session"
-	"github.com/cloudscale/platform/services/api/stores"
+	"github.com/cloudscale/platform/services/stores"
 	"github.com/cloudscale/platform/services/config"
 	"github.com/cloudscale/platform/services/orders"
 	"github.com/cloudscale/platform/services/server"

@@ -7,12 +7,14 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"flag"
 	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -275,6 +277,10 @@ func TestRepositoryAndPlatform(t *testing.T) {
 	assert.ErrorContains(t, err, `platform "windows/amd64": want linux/amd64 or linux/arm64`)
 }
 
+// update rewrites services/images.json instead of checking it (what
+// `make images` does, without building the CLI).
+var update = flag.Bool("update", false, "rewrite services/images.json from this build")
+
 // TestLockIsFresh rebuilds every service and compares it with
 // services/images.json: a lock that no longer matches the source fails
 // here, not at deploy time.
@@ -284,11 +290,28 @@ func TestLockIsFresh(t *testing.T) {
 	ctx := context.Background()
 	goVersion, err := image.GoVersion(ctx, image.Options{})
 	require.NoError(t, err)
+	if *update {
+		fresh := services.Lock{Go: goVersion}
+		for _, s := range services.All {
+			start := time.Now()
+			idx, err := image.Build(ctx, root, s, image.Options{})
+			require.NoError(t, err)
+			e, err := image.LockEntry(s, idx)
+			require.NoError(t, err)
+			t.Logf("%s: %s in %.1fs", s.Name, e.Digest, time.Since(start).Seconds())
+			fresh.Images = append(fresh.Images, e)
+		}
+		b, err := fresh.Marshal()
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(root, "services", "images.json"), b, 0o644))
+		return
+	}
 	require.Equalf(t, lock.Go, goVersion, "services/images.json was built with %s, this is %s: run `make images`", lock.Go, goVersion)
 	for _, s := range services.All {
 		t.Run(s.Name, func(t *testing.T) {
 			locked, ok := lock.Image(s.Name)
 			require.Truef(t, ok, "services/images.json has no %s: run `make images`", s.Name)
+			start := time.Now()
 			idx, err := image.Build(ctx, root, s, image.Options{})
 			require.NoError(t, err)
 			got, err := image.LockEntry(s, idx)
@@ -297,7 +320,7 @@ func TestLockIsFresh(t *testing.T) {
 				t.Fatalf("services/images.json is stale for %s: run `make images` (locked %s, built %s)", s.Name, locked.Digest, got.Digest)
 			}
 			assert.Equalf(t, got, locked, "services/images.json is stale for %s: run `make images`", s.Name)
-			t.Logf("%s: %s", s.Name, got.Digest)
+			t.Logf("%s: %s in %.1fs", s.Name, got.Digest, time.Since(start).Seconds())
 		})
 	}
 	assert.Len(t, lock.Images, len(services.All), "services/images.json lists exactly the services of services.All")

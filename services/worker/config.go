@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cloudscale/platform/services/api/stores"
+	"github.com/cloudscale/platform/services/stores"
 	"github.com/cloudscale/platform/services/config"
 )
 

@@ -21,7 +21,7 @@
 //
 // The environment, read by services/config; a variable ending in _FILE
 // names a file holding a secret (a mounted Secret), never the secret. The
-// store variables are the API's (services/api/stores), with the same
+// store variables are the API's (services/stores), with the same
 // meaning. Defaults in brackets.
 //
 // The service (config.Service):

@@ -42,6 +42,13 @@ import (
 func TestRabbitMQRestartLosesNothing(t *testing.T) {
 	s := startStack(t)
 	w := s.startWorker(t)
+	// The API migrates the schema; until then the worker is not ready.
+	code, body := w.get(t, "/readyz")
+	assert.Equal(t, http.StatusServiceUnavailable, code)
+	assert.Contains(t, body, "does not exist yet")
+	s.migrate(t)
+	require.Eventually(t, func() bool { code, _ := w.get(t, "/readyz"); return code == http.StatusOK }, 60*time.Second,
+		100*time.Millisecond, "the worker never became ready")
 	p := s.startProducer(t)
 
 	const restarts = 2
@@ -120,10 +127,6 @@ func startStack(t *testing.T) *stack {
 	ctx := context.Background()
 	s := &stack{pg: testserver.Postgres(t), rabbit: testserver.RabbitMQ(t), stock: 1_000_000}
 	redis := testserver.Redis(t)
-	db, err := sql.Open("pgx", s.pg.URL())
-	require.NoError(t, err)
-	require.NoError(t, orders.Migrate(ctx, db)) // the API's job at its start
-	require.NoError(t, db.Close())
 	bouncer := testserver.PgBouncer(t, s.pg)
 	cfg, err := pgxpool.ParseConfig(bouncer.URL())
 	require.NoError(t, err)
@@ -132,12 +135,6 @@ func startStack(t *testing.T) *stack {
 	require.NoError(t, err)
 	t.Cleanup(s.pool.Close)
 	s.store = orders.NewStore(s.pool)
-	for i := range 8 {
-		sku := fmt.Sprintf("sku-%d", i)
-		s.skus = append(s.skus, sku)
-		_, err := s.pool.Exec(ctx, `INSERT INTO products (sku, name, price_cents, stock) VALUES ($1, $1, 250, $2)`, sku, s.stock)
-		require.NoError(t, err)
-	}
 	brokertest.Declare(t, s.rabbit.URL)
 
 	// The worker's environment, secrets in files as Kubernetes mounts them.
@@ -164,6 +161,22 @@ func startStack(t *testing.T) *stack {
 	return s
 }
 
+// migrate creates the schema (the API's job at its start) and the
+// products.
+func (s *stack) migrate(t *testing.T) {
+	ctx := context.Background()
+	db, err := sql.Open("pgx", s.pg.URL())
+	require.NoError(t, err)
+	require.NoError(t, orders.Migrate(ctx, db))
+	require.NoError(t, db.Close())
+	for i := range 8 {
+		sku := fmt.Sprintf("sku-%d", i)
+		s.skus = append(s.skus, sku)
+		_, err := s.pool.Exec(ctx, `INSERT INTO products (sku, name, price_cents, stock) VALUES ($1, $1, 250, $2)`, sku, s.stock)
+		require.NoError(t, err)
+	}
+}
+
 // runningWorker is the command's run, serving on a test listener.
 type runningWorker struct{ addr string }
 
@@ -183,20 +196,21 @@ func (s *stack) startWorker(t *testing.T) *runningWorker {
 		}
 	})
 	w := &runningWorker{addr: ln.Addr().String()}
-	require.Eventually(t, func() bool { return w.get(t, "/readyz") == http.StatusOK }, 60*time.Second, 100*time.Millisecond,
-		"the worker never became ready")
+	require.Eventually(t, func() bool { code, _ := w.get(t, "/healthz"); return code == http.StatusOK }, 60*time.Second,
+		100*time.Millisecond, "the worker never served /healthz")
 	return w
 }
 
-func (w *runningWorker) get(t *testing.T, path string) int {
+// get returns the status code and body of GET path (0 if unreachable).
+func (w *runningWorker) get(t *testing.T, path string) (int, string) {
 	resp, err := http.Get("http://" + w.addr + path)
 	if err != nil {
 		t.Logf("GET %s: %v", path, err)
-		return 0
+		return 0, ""
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
 }
 
 // metric sums the /metrics samples whose name and labels match series.

@@ -1,4 +1,5 @@
-// Package stores holds the API's connections to its stores: their
+// Package stores holds the services' connections to their stores (the API's
+// and the worker's): their
 // configuration (environment variables, secrets read from mounted files)
 // and how each client is opened.
 //
