@@ -18,8 +18,8 @@ import (
 	"github.com/cloudscale/platform/services/api/catalog"
 	"github.com/cloudscale/platform/services/api/httpapi"
 	"github.com/cloudscale/platform/services/api/session"
-	"github.com/cloudscale/platform/services/stores"
 	"github.com/cloudscale/platform/services/orders"
+	"github.com/cloudscale/platform/services/stores"
 	"github.com/cloudscale/platform/services/testserver"
 )
 

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"time"
 
-	"github.com/cloudscale/platform/services/stores"
 	"github.com/cloudscale/platform/services/config"
+	"github.com/cloudscale/platform/services/stores"
 )
 
 // Config is api-service's configuration (the variables are listed in the

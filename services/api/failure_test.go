@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cloudscale/platform/services/stores"
 	"github.com/cloudscale/platform/services/orders"
+	"github.com/cloudscale/platform/services/stores"
 	"github.com/cloudscale/platform/services/testserver"
 )
 

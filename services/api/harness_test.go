@@ -24,9 +24,9 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
-	"github.com/cloudscale/platform/services/stores"
 	"github.com/cloudscale/platform/services/orders"
 	"github.com/cloudscale/platform/services/server"
+	"github.com/cloudscale/platform/services/stores"
 	"github.com/cloudscale/platform/services/telemetry"
 	"github.com/cloudscale/platform/services/testserver"
 )

@@ -20,10 +20,10 @@ import (
 	"github.com/cloudscale/platform/services/api/catalog"
 	"github.com/cloudscale/platform/services/api/httpapi"
 	"github.com/cloudscale/platform/services/api/session"
-	"github.com/cloudscale/platform/services/stores"
 	"github.com/cloudscale/platform/services/config"
 	"github.com/cloudscale/platform/services/orders"
 	"github.com/cloudscale/platform/services/server"
+	"github.com/cloudscale/platform/services/stores"
 	"github.com/cloudscale/platform/services/telemetry"
 )
 

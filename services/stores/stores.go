@@ -1,7 +1,6 @@
-// Package stores holds the services' connections to their stores (the API's
-// and the worker's): their
-// configuration (environment variables, secrets read from mounted files)
-// and how each client is opened.
+// Package stores holds the services' connections to their stores (the
+// API's and the worker's): their configuration (environment variables,
+// secrets read from mounted files) and how each client is opened.
 //
 //   - PostgreSQL (pgx pool): through PgBouncer in transaction pooling, so
 //     every statement runs in one round trip without named prepared

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cloudscale/platform/services/stores"
 	"github.com/cloudscale/platform/services/config"
+	"github.com/cloudscale/platform/services/stores"
 )
 
 // redisPrefix names the redis-state instance's variables

@@ -12,9 +12,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/cloudscale/platform/services/stores"
 	"github.com/cloudscale/platform/services/config"
 	"github.com/cloudscale/platform/services/server"
+	"github.com/cloudscale/platform/services/stores"
 	"github.com/cloudscale/platform/services/telemetry"
 	"github.com/cloudscale/platform/services/worker/consumer"
 )
