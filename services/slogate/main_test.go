@@ -167,7 +167,7 @@ func TestRun(t *testing.T) {
 	var r server.Readiness
 	require.NoError(t, json.Unmarshal([]byte(text), &r))
 	assert.Equal(t, "ok", r.Checks["kubernetes"])
-	assert.Contains(t, r.Checks["prometheus"], "down")
+	assert.Contains(t, r.Checks["prometheus"], "503")
 
 	_, metrics := body(t, url+"/metrics")
 	for _, want := range []string{`slogate_requests_total{code="200"} 1`, `slogate_requests_total{code="503"} 1`,
