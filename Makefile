@@ -2,7 +2,7 @@
 GO ?= go
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: up render test tools vet unit lint crds build validate stacks policy spof plan bench-policy
+.PHONY: up render test tools vet unit lint crds build validate stacks policy spof plan bench-policy images
 
 # The main job on the local default: the tools, then the local stack.
 up: tools
@@ -41,6 +41,14 @@ build:
 
 validate:
 	$(GO) run ./cmd/cloudscale validate
+
+# The services' OCI images, built offline and reproducibly (no Docker):
+# their digests go to services/images.json, which the stack deploys by
+# digest (a test fails while it is stale), and an OCI layout to
+# .cloudscale/images/ (git-ignored). Push with
+# `go run ./cmd/cloudscale images build --push PREFIX` (infra.Registry.Prefix).
+images:
+	$(GO) run ./cmd/cloudscale images build --write-lock --output .cloudscale/images
 
 stacks:
 	$(GO) run ./cmd/cloudscale stacks

@@ -9,6 +9,8 @@ import (
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/cloudscale/platform/services"
 )
 
 // Cluster is what the Kubernetes tiers receive.
@@ -31,6 +33,9 @@ type Cluster struct {
 	Backups BackupStore
 	// Keys are the customer-managed keys the platform encrypts with.
 	Keys Keys
+	// Registry holds the services' images; its zero value (the local
+	// stack) is the public ghcr.io/cloudscale.
+	Registry Registry
 	// Identity lets in-cluster service accounts act on cloud resources
 	// without static credentials.
 	Identity WorkloadIdentity
@@ -47,6 +52,43 @@ type Cluster struct {
 	// tiers depend on them, so a destroy removes the namespaces (and the
 	// claims in them, which hold the volumes) first.
 	Volumes []pulumi.Resource
+}
+
+// Registry is the container registry the cloud tier creates for the
+// services' images (ECR, Artifact Registry, ACR): immutable tags, scanning
+// on push, encrypted with the platform's key, and pull rights for the
+// cluster's nodes. A workload references its image by digest:
+// Image(name, digest), the digest from services.Digests().
+type Registry struct {
+	// Prefix is where the services' repositories live, <Prefix>/<service>,
+	// known when the program runs (no deploy-time output):
+	// "123456789012.dkr.ecr.us-east-1.amazonaws.com/cloudscale-prod",
+	// "europe-west1-docker.pkg.dev/<project>/cloudscale-prod-gcp-images",
+	// "<name>.azurecr.io/cloudscale-prod-azure". Empty: PublicRegistry.
+	// `cloudscale images build --push <Prefix>` pushes there.
+	Prefix string
+	// Resources are the registry, its repositories and the pull grants:
+	// a workload that pulls from it may depend on them.
+	Resources []pulumi.Resource
+}
+
+// PublicRegistry is the prefix of the local stack's images (no registry is
+// created there; `cloudscale images build --push` can push anywhere).
+const PublicRegistry = services.PublicRegistry
+
+// Repository is a service's repository: <Prefix>/<service>.
+func (r Registry) Repository(service string) string {
+	prefix := r.Prefix
+	if prefix == "" {
+		prefix = PublicRegistry
+	}
+	return prefix + "/" + service
+}
+
+// Image is a service's image by digest ("sha256:..."):
+// <Prefix>/<service>@<digest>.
+func (r Registry) Image(service, digest string) string {
+	return r.Repository(service) + "@" + digest
 }
 
 // Distribution is a Kubernetes distribution the cloud tiers build.

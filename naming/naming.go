@@ -15,6 +15,14 @@ const Project = "cloudscale"
 // StorageClass is the encrypted default StorageClass every tier's volumes use.
 const StorageClass = "cloudscale-encrypted"
 
+// ImageNamespace is the path of a stack's image repositories in its
+// registry: "cloudscale-prod", so that stacks sharing an account (or a
+// registry) keep apart. A service's repository is
+// ImageNamespace(stack)+"/"+service (ECR's repository names).
+func ImageNamespace(stack string) string {
+	return strings.ToLower(Project + "-" + stack)
+}
+
 // Resource is the cloud name of part of a stack: "cloudscale-prod-eks".
 // Names longer than max are cut and given a short hash, so they stay unique.
 func Resource(stack, part string, max int) string {

@@ -12,6 +12,7 @@ func TestNames(t *testing.T) {
 		max             int
 	}{
 		{"plain", Resource("prod", "eks", 100), "cloudscale-prod-eks", 100},
+		{"image namespace", ImageNamespace("Prod-Azure"), "cloudscale-prod-azure", 63},
 		{"lowercased", Resource("Prod", "VPC", 100), "cloudscale-prod-vpc", 100},
 		{"compact", Compact("prod-azure", "bk", 24), "cloudscaleprodazurebk", 24},
 		{"compact cut", Compact("prod-azure", "backups", 24), "cloudscaleprodazur" + hash("cloudscaleprodazurebackups")[:6], 24},

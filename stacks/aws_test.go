@@ -3,12 +3,14 @@ package stacks_test
 import (
 	"encoding/json"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cloudscale/platform/graph"
+	"github.com/cloudscale/platform/services"
 	"github.com/cloudscale/platform/stacks/spec"
 )
 
@@ -143,6 +145,35 @@ func TestAWSProd(t *testing.T) {
 	sc := named(t, g, "kubernetes:storage.k8s.io/v1:StorageClass", "aws-storage")
 	assert.Equal(t, "ebs.csi.aws.com", sc.Inputs["provisioner"])
 	assert.Equal(t, map[string]any{"type": "gp3", "encrypted": "true", "kmsKeyId": storageKey}, sc.Inputs["parameters"])
+
+	// The services' images: one ECR repository per service in the stack's
+	// namespace, immutable tags, scanned on push, encrypted with the
+	// storage key, untagged images expired; the nodes pull through their
+	// role's read-only ECR policy.
+	repos := g.OfType("aws:ecr/repository:Repository")
+	require.Len(t, repos, len(services.All))
+	for _, s := range services.All {
+		repo := named(t, g, "aws:ecr/repository:Repository", "aws-image-"+s.Name)
+		assert.Equal(t, "cloudscale-prod/"+s.Name, repo.Inputs["name"])
+		assert.Equal(t, "IMMUTABLE", repo.Inputs["imageTagMutability"])
+		assert.Equal(t, true, get(repo, "imageScanningConfiguration.scanOnPush"))
+		assert.Equal(t, []any{map[string]any{"encryptionType": "KMS", "kmsKey": storageKey}}, repo.Inputs["encryptionConfigurations"])
+		tags, _ := repo.Inputs["tags"].(map[string]any)
+		assert.Equal(t, "123456789012.dkr.ecr.us-east-1.amazonaws.com", tags["cloudscale.io/registry-host"], "the host policy CS-SEC-007 reads")
+		lp := named(t, g, "aws:ecr/lifecyclePolicy:LifecyclePolicy", "aws-image-"+s.Name+"-lifecycle")
+		var doc map[string]any
+		require.NoError(t, json.Unmarshal([]byte(lp.String("policy")), &doc))
+		rule := doc["rules"].([]any)[0].(map[string]any)
+		assert.Equal(t, "untagged", rule["selection"].(map[string]any)["tagStatus"])
+		assert.Equal(t, map[string]any{"type": "expire"}, rule["action"])
+	}
+	pull := false
+	for _, a := range g.OfType("aws:iam/rolePolicyAttachment:RolePolicyAttachment") {
+		if a.Name == "aws-eks-node-AmazonEC2ContainerRegistryReadOnly" {
+			pull = strings.HasSuffix(a.String("policyArn"), ":policy/AmazonEC2ContainerRegistryReadOnly")
+		}
+	}
+	assert.True(t, pull, "the nodes may pull from ECR")
 }
 
 func TestAWSDevDiffersFromProd(t *testing.T) {

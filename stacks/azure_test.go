@@ -115,4 +115,33 @@ func TestAzureProd(t *testing.T) {
 	sc := one(t, g, "kubernetes:storage.k8s.io/v1:StorageClass")
 	assert.Equal(t, desID, get(sc, "parameters.diskEncryptionSetID"))
 	assert.Equal(t, graph.SecretValue, one(t, g, "pulumi:providers:kubernetes").Inputs["kubeconfig"])
+
+	// The services' images: a Premium ACR with the storage key (versionless,
+	// it follows rotation) through its own identity, admin user, export and
+	// public access only from the operators' CIDRs that may reach the API
+	// (prod-azure allows 203.0.113.0/24: pushes come from there), the nodes
+	// through a private endpoint; the kubelet identity may pull from it only.
+	acr := one(t, g, "azure-native:containerregistry:Registry")
+	assert.Equal(t, "Premium", get(acr, "sku.name"))
+	assert.Regexp(t, `^cloudscaleprodazureacr[0-9a-f]{8}$`, acr.Inputs["registryName"])
+	assert.Equal(t, false, acr.Inputs["adminUserEnabled"])
+	assert.Equal(t, "Enabled", acr.Inputs["publicNetworkAccess"])
+	assert.Equal(t, "Deny", get(acr, "networkRuleSet.defaultAction"))
+	assert.Equal(t, []any{map[string]any{"action": "Allow", "iPAddressOrRange": "203.0.113.0/24"}}, get(acr, "networkRuleSet.ipRules"))
+	assert.Equal(t, "None", acr.Inputs["networkRuleBypassOptions"])
+	assert.Equal(t, "disabled", get(acr, "policies.exportPolicy.status"))
+	assert.Equal(t, "UserAssigned", get(acr, "identity.type"))
+	assert.Equal(t, "enabled", get(acr, "encryption.status"))
+	assert.Equal(t, res.Output(named(t, g, "azure-native:keyvault:Key", "azure-storage-key"), "keyUri"), get(acr, "encryption.keyVaultProperties.keyIdentifier"))
+	assert.NotEmpty(t, get(acr, "encryption.keyVaultProperties.identity"))
+	assert.Nil(t, acr.Inputs["anonymousPullEnabled"])
+	acrKey := named(t, g, "azure-native:authorization:RoleAssignment", "azure-acr-key")
+	assert.Contains(t, acrKey.String("roleDefinitionId"), "/e147488a-f6f5-4113-8e2d-b22465e65bf6", "Key Vault Crypto Service Encryption User")
+	acrPull := named(t, g, "azure-native:authorization:RoleAssignment", "azure-acr-pull")
+	assert.Contains(t, acrPull.String("roleDefinitionId"), "/7f951dda-4ed3-4680-a7ca-43fe172d538d", "AcrPull")
+	assert.Equal(t, res.Output(acr, "id"), acrPull.Inputs["scope"])
+	pe := named(t, g, "azure-native:network:PrivateEndpoint", "azure-acr-pe")
+	assert.Equal(t, []any{"registry"}, get(pe, "privateLinkServiceConnections").([]any)[0].(map[string]any)["groupIds"])
+	assert.Equal(t, "privatelink.azurecr.io", one(t, g, "azure-native:network:PrivateZone").Inputs["privateZoneName"])
+	one(t, g, "azure-native:network:PrivateDnsZoneGroup")
 }

@@ -166,7 +166,8 @@ func plantCredentials(t *testing.T, ctx context.Context, client *kubernetes.Clie
 	t.Helper()
 	values := map[string]string{}
 	for _, name := range []string{"redis-auth", "postgres-orders-app", "mongodb-users", "mongodb-custom-user-secret",
-		"mongodb-encryption-key", "rabbitmq-default-user", "rabbitmq-api-service-user-credentials"} {
+		"mongodb-encryption-key", "rabbitmq-default-user", "rabbitmq-api-service-user-credentials",
+		"rabbitmq-order-worker-user-credentials"} {
 		b := make([]byte, 24)
 		_, _ = rand.Read(b)
 		values[name] = hex.EncodeToString(b)

@@ -20,6 +20,7 @@ import (
 	"github.com/cloudscale/platform/components/redis"
 	"github.com/cloudscale/platform/components/resilience"
 	"github.com/cloudscale/platform/components/security"
+	"github.com/cloudscale/platform/components/service"
 	"github.com/cloudscale/platform/infra"
 	awsinfra "github.com/cloudscale/platform/infra/aws"
 	azureinfra "github.com/cloudscale/platform/infra/azure"
@@ -101,6 +102,8 @@ type Platform struct {
 	Redis    *redis.Redis
 	MongoDB  *mongodb.MongoDB
 	RabbitMQ *rabbitmq.RabbitMQ
+	// Services are the declared services, in the order declared.
+	Services []*service.Service
 	Chaos    *resilience.Resilience
 }
 

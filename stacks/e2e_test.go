@@ -98,9 +98,10 @@ func TestLocalStackEndToEnd(t *testing.T) {
 	}
 	// The namespace's default deny and DNS, then one per workload: the
 	// database's instances and poolers, the Redis instances, MongoDB's
-	// members and routers, RabbitMQ's nodes.
+	// members and routers, RabbitMQ's nodes, the services.
 	assert.ElementsMatch(t, []string{"default-deny", "allow-dns", "postgres-orders", "postgres-orders-pooler-rw",
-		"postgres-orders-pooler-ro", "redis-state", "redis-cache", "mongodb-members", "mongodb-clients", "rabbitmq"}, policyNames)
+		"postgres-orders-pooler-ro", "redis-state", "redis-cache", "mongodb-members", "mongodb-clients", "rabbitmq",
+		"api-service", "order-worker"}, policyNames)
 	sc, err := client.StorageV1().StorageClasses().Get(ctx, "cloudscale-encrypted", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "true", sc.Annotations["storageclass.kubernetes.io/is-default-class"])
@@ -114,6 +115,9 @@ func TestLocalStackEndToEnd(t *testing.T) {
 	// under their own schemas, Redis running with its volumes bound.
 	dataTierDeployed(t, ctx, client, cp.Kubeconfig())
 	monitoringDeployed(t, ctx, client, cp.Kubeconfig())
+	// The services, ready behind the gateway's routes, with their canary
+	// and monitors.
+	servicesDeployed(t, ctx, client, cp.Kubeconfig())
 	credentials := plantCredentials(t, ctx, client)
 
 	// The simulated nodes run pods, and the real scheduler spreads replicas

@@ -83,4 +83,28 @@ func TestGCPProd(t *testing.T) {
 	}
 	assert.True(t, agents["serviceAccount:service-987654321098@gs-project-accounts.iam.gserviceaccount.com"])
 	assert.True(t, agents["serviceAccount:service-987654321098@container-engine-robot.iam.gserviceaccount.com"])
+
+	// The services' images: one Docker repository, immutable tags,
+	// scanned (Container Scanning on, the repository inheriting it),
+	// encrypted with the storage key, which Artifact Registry's agent may
+	// use; the nodes' account reads it.
+	ar := one(t, g, "gcp:artifactregistry/repository:Repository")
+	assert.Equal(t, "DOCKER", ar.Inputs["format"])
+	assert.Equal(t, "cloudscale-prod-gcp-images", ar.Inputs["repositoryId"])
+	assert.Equal(t, "us-central1", ar.Inputs["location"])
+	assert.Equal(t, true, get(ar, "dockerConfig.immutableTags"))
+	assert.Equal(t, storageKey, ar.Inputs["kmsKeyName"])
+	assert.Equal(t, "INHERITED", get(ar, "vulnerabilityScanningConfig.enablementConfig"))
+	assert.True(t, agents["serviceAccount:service-987654321098@gcp-sa-artifactregistry.iam.gserviceaccount.com"])
+	arKey := named(t, g, "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", "gcp-artifactregistry-key")
+	assert.Equal(t, storageKey, arKey.Inputs["cryptoKeyId"])
+	assert.Equal(t, "roles/cloudkms.cryptoKeyEncrypterDecrypter", arKey.Inputs["role"])
+	apis := map[string]bool{}
+	for _, s := range g.OfType("gcp:projects/service:Service") {
+		apis[s.String("service")] = true
+	}
+	assert.True(t, apis["containerscanning.googleapis.com"], "vulnerability scanning on push")
+	assert.True(t, apis["artifactregistry.googleapis.com"])
+	reader := named(t, g, "gcp:projects/iAMMember:IAMMember", "gcp-nodes-artifactregistry.reader")
+	assert.Equal(t, "roles/artifactregistry.reader", reader.Inputs["role"])
 }

@@ -53,12 +53,16 @@ const (
 )
 
 // planMonitoring derives the monitoring tier's arguments: HA as the
-// environment asks, every service's objectives, the receivers, and what
-// Prometheus may scrape.
-func planMonitoring(s spec.Spec, mode upstream.Mode, res workload.Resources) (*monitoringArgs, error) {
+// environment asks, the objectives of every service that serves requests
+// (served; see servedServices), the receivers, and what Prometheus may
+// scrape.
+func planMonitoring(s spec.Spec, mode upstream.Mode, res workload.Resources, served map[string]bool) (*monitoringArgs, error) {
 	m := s.Monitoring
 	var objectives []slo.Objective
 	for _, svc := range s.Services {
+		if !served[svc.Name] {
+			continue
+		}
 		o := svc.Objectives()
 		objectives = append(objectives, slo.Objective{Service: svc.Name, Namespace: s.Namespace,
 			Availability: o.Availability, LatencyMs: o.LatencyMs, LatencyTarget: o.LatencyTarget})

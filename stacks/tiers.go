@@ -37,6 +37,7 @@ type tierArgs struct {
 	mongodb    *mongodb.Args
 	rabbitmq   *rabbitmq.Args
 	monitoring *monitoringArgs
+	services   []serviceArgs
 	chaos      *resilience.Args
 }
 
@@ -77,9 +78,13 @@ func planTiers(s spec.Spec, opts Options) (*tierArgs, error) {
 		acme = &security.ACME{Email: a.Email, Server: a.Server, DNS01: dns01(s)}
 	}
 	chaos := ChaosConfig(s)
-	mon, err := planMonitoring(s, mode, res)
+	mon, err := planMonitoring(s, mode, res, servedServices(s, gw))
 	if err != nil {
 		return nil, fmt.Errorf("monitoring: %w", err)
+	}
+	svcs, err := planServices(s, data, gw, res)
+	if err != nil {
+		return nil, fmt.Errorf("services: %w", err)
 	}
 	system := []contract.OperatorNamespace{mesh.OperatorNamespace(), security.CertManagerOperatorNamespace(),
 		security.VaultOperatorNamespace(), security.ExternalSecretsOperatorNamespace(),
@@ -110,6 +115,7 @@ func planTiers(s spec.Spec, opts Options) (*tierArgs, error) {
 		mongodb:    data.mongodb,
 		rabbitmq:   data.rabbitmq,
 		monitoring: mon,
+		services:   svcs,
 		chaos: &resilience.Args{
 			Mode: mode, AppNamespaces: chaos.Namespaces, Replicas: s.ReplicaCount, Zones: len(s.Zones),
 			// The managed clouds' default; the cluster's distribution decides.
@@ -143,6 +149,27 @@ func meshServices(s spec.Spec, gw *gateway.Args) []mesh.Service {
 	return out
 }
 
+// servedServices are the services that serve requests through the mesh:
+// those the gateway routes to and those other services call. The others
+// (queue consumers such as order-worker) get no request SLO: there is no
+// request of theirs to count, so its alerts could never fire and its
+// dashboard would stay empty; their health alert (service.Alerts) and the
+// queues' backlog alerts (rabbitmq.Alerts) watch them instead.
+func servedServices(s spec.Spec, gw *gateway.Args) map[string]bool {
+	out := map[string]bool{}
+	for _, b := range gw.Backends() {
+		out[b.Service] = true
+	}
+	for _, svc := range s.Services {
+		for _, c := range svc.Callers {
+			if c != "" {
+				out[svc.Name] = true
+			}
+		}
+	}
+	return out
+}
+
 // canaries maps each service with a canary to its weight.
 func canaries(services spec.Services) map[string]int {
 	out := map[string]int{}
@@ -170,6 +197,11 @@ func (t *tierArgs) validate() error {
 	} {
 		if c.err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", c.tier, c.err))
+		}
+	}
+	for _, svc := range t.services {
+		if err := svc.args.Validate(svc.name); err != nil {
+			errs = append(errs, fmt.Errorf("services: %w", err))
 		}
 	}
 	return errors.Join(errs...)
@@ -237,6 +269,12 @@ func kubernetesTiers(ctx *pulumi.Context, p *Platform, t *tierArgs, cluster infr
 	}
 	p.Gateway, err = gateway.New(ctx, "gateway", t.gateway, after(append(base, m, p.Redis)...)...)
 	if err != nil {
+		return err
+	}
+	// Beside the gateway, after the mesh and the stores whose Secrets
+	// and certificates they mount.
+	if err := servicesTier(ctx, p, t.services, cluster,
+		after(append(base, m, certs, secrets, p.Postgres, p.Redis, p.MongoDB, p.RabbitMQ)...)...); err != nil {
 		return err
 	}
 	// Last: its Schedule targets every other tier, and its webhook's

@@ -62,7 +62,7 @@ func TestKubernetesTiersInStaging(t *testing.T) {
 	for _, d := range g.OfType("kubernetes:apps/v1:Deployment") {
 		deployments = append(deployments, componenttest.Decode[appsv1.Deployment](t, d.Inputs, "deployment").Name)
 	}
-	assert.ElementsMatch(t, []string{"ingress-gateway", "ratelimit", "slo-gate"}, deployments)
+	assert.ElementsMatch(t, []string{"ingress-gateway", "ratelimit", "slo-gate", "api-service", "api-service-canary", "order-worker"}, deployments)
 	rl := componenttest.Object[appsv1.Deployment](t, g, "kubernetes:apps/v1:Deployment", "ratelimit").Spec.Template.Spec.Containers[0]
 	assert.Contains(t, rl.Env, corev1.EnvVar{Name: "REDIS_TYPE", Value: "SENTINEL"})
 	assert.Contains(t, rl.Env, corev1.EnvVar{Name: "REDIS_URL", Value: "redis-state,redis-state-0.redis-state.cloudscale.svc.cluster.local:26379," +

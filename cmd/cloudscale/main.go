@@ -52,7 +52,7 @@ func newRoot() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.projectDir, "project-dir", "", "the CloudScale checkout (default: found from the working directory)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErr("%v", err) })
-	root.AddCommand(newStacksCmd(g), newValidateCmd(g), newPolicyCmd(g), newChaosCmd(g), newClusterCmd(g))
+	root.AddCommand(newStacksCmd(g), newValidateCmd(g), newPolicyCmd(g), newChaosCmd(g), newClusterCmd(g), newImagesCmd(g))
 	for _, op := range engineOps {
 		root.AddCommand(newEngineCmd(g, op))
 	}

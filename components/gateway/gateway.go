@@ -52,6 +52,11 @@ const (
 	APIKeysProperty = "htpasswd"
 	// APIClientHeader carries the name of a caller whose API key was checked.
 	APIClientHeader = "x-cloudscale-client"
+	// SubjectHeader carries the verified token's subject (its sub claim)
+	// on the routes that require a token; the other routes remove it.
+	SubjectHeader = "x-cloudscale-subject"
+	// SubjectClaim is the token claim SubjectHeader carries.
+	SubjectClaim = "sub"
 	// NoAPIKeys is the key file before Vault's keys arrive: one entry no key
 	// matches (the SHA-1 of 32 random bytes nobody kept).
 	NoAPIKeys = "nobody:{SHA}hugm4EIv33duPE3alWsXKUr+Bwg=\n"

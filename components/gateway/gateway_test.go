@@ -116,8 +116,8 @@ func TestGuideExampleBecomesIstioObjects(t *testing.T) {
 	assert.Equal(t, "/api/v1/", route.Match[0].GetUri().GetPrefix())
 	assert.Equal(t, "api-service.cloudscale.svc.cluster.local", route.Route[0].GetDestination().GetHost())
 	assert.Equal(t, []string{"istio-ingress/main-gateway"}, vs.Spec.Gateways)
-	assert.Equal(t, []string{APIClientHeader}, route.GetHeaders().GetRequest().GetRemove(),
-		"a client cannot pose as a keyed caller, even where no route is keyed")
+	assert.Equal(t, []string{APIClientHeader, SubjectHeader}, route.GetHeaders().GetRequest().GetRemove(),
+		"a client cannot pose as a keyed caller, even where no route is keyed, nor as a user where no token is required")
 
 	for _, absent := range [][2]string{
 		{"kubernetes:security.istio.io/v1:RequestAuthentication", "main-jwt"},
@@ -222,6 +222,15 @@ func TestHeaderRoutesRewritesAndTokens(t *testing.T) {
 
 	ra := componenttest.Object[securityv1.RequestAuthentication](t, g, "kubernetes:security.istio.io/v1:RequestAuthentication", "main-jwt")
 	assert.Equal(t, "https://id.example.com", ra.Spec.JwtRules[0].GetIssuer())
+	claims := ra.Spec.JwtRules[0].GetOutputClaimToHeaders()
+	require.Len(t, claims, 1)
+	assert.Equal(t, "sub", claims[0].GetClaim())
+	assert.Equal(t, "x-cloudscale-subject", claims[0].GetHeader())
+	// The token route keeps the subject the JWT filter verified (the
+	// route's removals run after it); the catch-all route, which needs
+	// no token, removes any a client sent.
+	assert.Equal(t, []string{APIClientHeader}, canary.GetHeaders().GetRequest().GetRemove())
+	assert.Equal(t, []string{APIClientHeader, SubjectHeader}, routes(t, g)[1].GetHeaders().GetRequest().GetRemove())
 	ap := componenttest.Object[securityv1.AuthorizationPolicy](t, g, authzType, "main-require-token")
 	assert.Equal(t, securityapi.AuthorizationPolicy_DENY, ap.Spec.GetAction())
 	assert.Equal(t, []string{"/api/v1/*"}, ap.Spec.Rules[0].To[0].GetOperation().GetPaths())
@@ -343,9 +352,9 @@ func TestRateLimitsAndAPIKeys(t *testing.T) {
 	// The keyed route does not pass the key on; the others drop a client
 	// header a caller might send to pose as a keyed service.
 	http := routes(t, g)
-	assert.Equal(t, []string{APIClientHeader}, http[0].GetHeaders().GetRequest().GetRemove())
-	assert.Equal(t, []string{"authorization"}, http[1].GetHeaders().GetRequest().GetRemove())
-	assert.Equal(t, []string{APIClientHeader}, http[2].GetHeaders().GetRequest().GetRemove())
+	assert.Equal(t, []string{APIClientHeader, SubjectHeader}, http[0].GetHeaders().GetRequest().GetRemove())
+	assert.Equal(t, []string{"authorization", SubjectHeader}, http[1].GetHeaders().GetRequest().GetRemove())
+	assert.Equal(t, []string{APIClientHeader, SubjectHeader}, http[2].GetHeaders().GetRequest().GetRemove())
 	// Only the ingress pods may ask the rate-limit service, which reaches
 	// Redis and the Sentinels.
 	callers := componenttest.Object[securityv1.AuthorizationPolicy](t, g, authzType, "main-ratelimit-callers")

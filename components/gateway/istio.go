@@ -66,7 +66,10 @@ func istioObjects(name string, a *Args, routes []route) []upstream.NamedObject {
 			upstream.NamedObject{Name: name + "-jwt", Object: &securityv1.RequestAuthentication{
 				TypeMeta: metav1.TypeMeta{APIVersion: securityv1.SchemeGroupVersion.String(), Kind: "RequestAuthentication"}, ObjectMeta: meta("-jwt"),
 				Spec: securityapi.RequestAuthentication{Selector: ingress,
-					JwtRules: []*securityapi.JWTRule{{Issuer: a.Issuer, JwksUri: a.JWKSURI, ForwardOriginalToken: false}}}}},
+					JwtRules: []*securityapi.JWTRule{{Issuer: a.Issuer, JwksUri: a.JWKSURI, ForwardOriginalToken: false,
+						// The verified subject, for the backends; the filter
+						// overwrites a header of that name a client sent.
+						OutputClaimToHeaders: []*securityapi.ClaimToHeader{{Header: SubjectHeader, Claim: SubjectClaim}}}}}}},
 			upstream.NamedObject{Name: name + "-require-token", Object: &securityv1.AuthorizationPolicy{TypeMeta: security, ObjectMeta: meta("-require-token"),
 				Spec: securityapi.AuthorizationPolicy{Selector: ingress, Action: securityapi.AuthorizationPolicy_DENY,
 					Rules: []*securityapi.Rule{{
@@ -119,22 +122,32 @@ func httpRoute(a *Args, r route) *networkingapi.HTTPRoute {
 // headerOps are the route's header changes. Where API keys are checked,
 // the caller's key is not passed on, and on the other routes a client
 // cannot pose as a keyed caller by sending the client header itself.
+// Likewise, where no token is required a client cannot pose as a user by
+// sending the subject header: it is removed there.
+//
+// Where a token is required the subject header stays: the route's
+// removals are applied by the router, after the JWT filter has verified
+// the token and written the subject into that header (overwriting any a
+// client sent), so removing it there would remove the verified subject.
 func headerOps(r route) *networkingapi.Headers {
 	var req, resp *gatewaydoc.HeaderOps
 	if r.Headers != nil {
 		req, resp = r.Headers.Request, r.Headers.Response
 	}
 	// Backends may trust the client header on every stack, keyed routes or not.
-	strip := APIClientHeader
+	strip := []string{APIClientHeader}
 	if r.Auth != nil && r.Auth.APIKeys {
-		strip = "authorization"
+		strip = []string{"authorization"}
+	}
+	if r.Auth == nil || !r.Auth.Required {
+		strip = append(strip, SubjectHeader)
 	}
 	request := &networkingapi.Headers_HeaderOperations{}
 	if req != nil {
 		request.Set = req.Set
 		request.Remove = append(request.Remove, req.Remove...)
 	}
-	request.Remove = append(request.Remove, strip)
+	request.Remove = append(request.Remove, strip...)
 	h := &networkingapi.Headers{Request: request}
 	if resp != nil {
 		h.Response = &networkingapi.Headers_HeaderOperations{Set: resp.Set, Remove: resp.Remove}

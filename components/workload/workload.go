@@ -43,6 +43,34 @@ type Port struct {
 type Volume struct {
 	Name, MountPath   string
 	ConfigMap, Secret string
+	// Keys, when set, are the only keys mounted (each a file of its
+	// name under MountPath), e.g. a store's ca.crt without the tls.key
+	// beside it, or one service's password of a Secret holding several.
+	Keys []string
+}
+
+// VersionLabel is the pod label that tells the versions of a workload
+// apart (Version): the mesh's canary subsets select it.
+const VersionLabel = "version"
+
+// Version is one of several Deployments of a workload behind its one
+// Service (a stable release and a canary): its pods carry VersionLabel:
+// Name, which its Deployment's selector and spread include and the
+// Service's selector does not.
+type Version struct {
+	// Name is the label's value, a DNS label ("stable", "canary"). The
+	// first version's Deployment is named after the workload, the
+	// others' <workload>-<Name>.
+	Name string
+	// Image is the version's image, pinned like the workload's; empty
+	// runs the workload's.
+	Image string
+	// Replicas of the version (the workload's floors apply); 0 takes
+	// the workload's.
+	Replicas int
+	// Env are the version's own variables of the main container (e.g.
+	// the version it reports), over the workload's Env.
+	Env map[string]string
 }
 
 // Resources are one container's requests and limits (Kubernetes quantities).
@@ -173,6 +201,11 @@ type Args struct {
 	// ProbeCommand is set (an exec probe, for servers that speak no HTTP).
 	HealthPath   string
 	ProbeCommand []string
+	// ReadinessPath, when set, is served on the first port for the
+	// readiness probe instead of HealthPath (ready only when the
+	// workload's dependencies answer; HealthPath then says only that the
+	// process is alive, for liveness and startup).
+	ReadinessPath string
 	// Containers are further containers of the pod (sidecars).
 	Containers []Container
 	// Stateful makes a StatefulSet whose pods mount a volume "data" at
@@ -205,6 +238,10 @@ type Args struct {
 	ServiceLabels map[string]string
 	// ServiceAnnotations configure the cloud's load balancer.
 	ServiceAnnotations map[string]string
+	// Versions, when set, run the workload as one Deployment per version
+	// behind its one Service (see Version); not with Stateful or
+	// Autoscaling. Empty: one Deployment, no version label.
+	Versions []Version
 	// Sidecar, when set, opens what the workload's mesh proxy needs.
 	Sidecar *contract.Sidecar
 	// KubernetesAPI mounts the service account's token into the pod: the
@@ -271,10 +308,9 @@ func (a *Args) Validate(name string) error {
 		}
 	}
 	for _, v := range a.Volumes {
-		if v.Name == "" || !strings.HasPrefix(v.MountPath, "/") || (v.ConfigMap == "") == (v.Secret == "") {
-			errs = append(errs, fmt.Errorf("volume %q: a name, an absolute mount path and exactly one of configMap or secret", v.Name))
-		}
+		errs = append(errs, v.validate()...)
 	}
+	errs = append(errs, a.validateVersions(name)...)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("workload %s: %w", name, err)
 	}
@@ -337,6 +373,70 @@ func (a *Args) validateReplicas() []error {
 	return errs
 }
 
+// validate checks a volume: named, mounted at an absolute path, from one
+// source, its keys file names.
+func (v Volume) validate() []error {
+	var errs []error
+	if v.Name == "" || !strings.HasPrefix(v.MountPath, "/") || (v.ConfigMap == "") == (v.Secret == "") {
+		errs = append(errs, fmt.Errorf("volume %q: a name, an absolute mount path and exactly one of configMap or secret", v.Name))
+	}
+	for _, k := range v.Keys {
+		if k == "" || strings.Contains(k, "/") || strings.HasPrefix(k, "..") {
+			errs = append(errs, fmt.Errorf("volume %q: key %q is not a file name", v.Name, k))
+		}
+	}
+	return errs
+}
+
+// validateVersions checks the versions: named once each as DNS labels
+// (the Deployments' names within 52 characters), pinned, with the
+// replica floors, and only for Deployments without an autoscaler.
+func (a *Args) validateVersions(name string) []error {
+	if len(a.Versions) == 0 {
+		return nil
+	}
+	var errs []error
+	if a.Stateful || a.Autoscaling != nil {
+		errs = append(errs, errors.New("versions run as Deployments without an autoscaler; not with stateful or autoscaling"))
+	}
+	seen := map[string]bool{}
+	for i, v := range a.Versions {
+		if !dnsRe.MatchString(v.Name) || seen[v.Name] || (i > 0 && len(name)+1+len(v.Name) > 52) {
+			errs = append(errs, fmt.Errorf("version %q: a DNS label, unique, with the workload's name at most 52 characters", v.Name))
+		}
+		seen[v.Name] = true
+		if v.Image != "" {
+			if err := validateImage(v.Image); err != nil {
+				errs = append(errs, fmt.Errorf("version %q: %w", v.Name, err))
+			}
+		}
+		if r := v.replicas(a); r < 1 || (a.Production && r < 3) {
+			errs = append(errs, fmt.Errorf("version %q: replicas %d: at least 1 (3 in production)", v.Name, r))
+		}
+	}
+	if _, set := a.PodLabels[VersionLabel]; set {
+		errs = append(errs, fmt.Errorf("pod label %s is the versions'; it cannot be set too", VersionLabel))
+	}
+	return errs
+}
+
+// replicas are the version's replicas, or the workload's.
+func (v Version) replicas(a *Args) int {
+	if v.Replicas > 0 {
+		return v.Replicas
+	}
+	return a.Replicas
+}
+
+// deployment is the version's Deployment name: the first is the
+// workload's.
+func (v Version) deployment(workload string, first bool) string {
+	if first {
+		return workload
+	}
+	return workload + "-" + v.Name
+}
+
 // validateService checks the Service's type against its source ranges.
 func (a *Args) validateService() error {
 	switch a.ServiceType {
@@ -382,7 +482,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if err != nil {
 		return nil, err
 	}
-	kind, err := b.controller(podTemplate(name, args, b.labels, sa, ports))
+	kind, err := b.controllers(sa, ports)
 	if err != nil {
 		return nil, err
 	}
@@ -468,15 +568,37 @@ func (b *builder) service() (*corev1.Service, corev1.ContainerPortArray, error) 
 	return svc, cPorts, err
 }
 
-// controller runs the pods: a StatefulSet with a volume per pod, or a
-// Deployment that rolls one surge pod at a time and never below its
-// replicas. It returns the kind.
-func (b *builder) controller(pod *corev1.PodTemplateSpecArgs) (string, error) {
+// controllers run the pods: one controller (see controller), or a
+// Deployment per version, each selecting its version's pods. It returns
+// the kind.
+func (b *builder) controllers(sa *corev1.ServiceAccount, ports corev1.ContainerPortArray) (string, error) {
 	a := b.a
-	replicas := a.Replicas
-	if a.Autoscaling != nil {
-		replicas = max(replicas, a.Autoscaling.Min)
+	if len(a.Versions) == 0 {
+		replicas := a.Replicas
+		if a.Autoscaling != nil {
+			replicas = max(replicas, a.Autoscaling.Min)
+		}
+		return b.controller(b.name, replicas, b.selector, podTemplate(b.name, a, Version{Image: a.Image}, b.labels, sa, ports))
 	}
+	for i, v := range a.Versions {
+		if v.Image == "" {
+			v.Image = a.Image
+		}
+		sel := &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{contract.NameLabel: pulumi.String(b.name), VersionLabel: pulumi.String(v.Name)}}
+		if _, err := b.controller(v.deployment(b.name, i == 0), v.replicas(a), sel, podTemplate(b.name, a, v, b.labels, sa, ports)); err != nil {
+			return "", err
+		}
+	}
+	return "Deployment", nil
+}
+
+// controller runs the pods as name: a StatefulSet with a volume per pod,
+// or a Deployment that rolls one surge pod at a time and never below its
+// replicas. It returns the kind.
+func (b *builder) controller(name string, replicas int, selector *metav1.LabelSelectorArgs, pod *corev1.PodTemplateSpecArgs) (string, error) {
+	a := b.a
+	meta := b.meta()
+	meta.Name = pulumi.String(name)
 	if a.Stateful {
 		var claims corev1.PersistentVolumeClaimTypeArray
 		if a.VolumeSize != "" {
@@ -491,20 +613,20 @@ func (b *builder) controller(pod *corev1.PodTemplateSpecArgs) (string, error) {
 				Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("data")}, Spec: claim,
 			}}
 		}
-		_, err := appsv1.NewStatefulSet(b.ctx, b.name, &appsv1.StatefulSetArgs{
-			Metadata: b.meta(),
+		_, err := appsv1.NewStatefulSet(b.ctx, name, &appsv1.StatefulSetArgs{
+			Metadata: meta,
 			Spec: &appsv1.StatefulSetSpecArgs{
-				Replicas: pulumi.Int(replicas), Selector: b.selector, ServiceName: pulumi.String(b.name), Template: pod,
+				Replicas: pulumi.Int(replicas), Selector: selector, ServiceName: pulumi.String(b.name), Template: pod,
 				PodManagementPolicy:  pulumi.String("Parallel"),
 				VolumeClaimTemplates: claims,
 			},
 		}, b.child...)
 		return "StatefulSet", err
 	}
-	_, err := appsv1.NewDeployment(b.ctx, b.name, &appsv1.DeploymentArgs{
-		Metadata: b.meta(),
+	_, err := appsv1.NewDeployment(b.ctx, name, &appsv1.DeploymentArgs{
+		Metadata: meta,
 		Spec: &appsv1.DeploymentSpecArgs{
-			Replicas: pulumi.Int(replicas), Selector: b.selector, Template: pod,
+			Replicas: pulumi.Int(replicas), Selector: selector, Template: pod,
 			Strategy: &appsv1.DeploymentStrategyArgs{Type: pulumi.String("RollingUpdate"), RollingUpdate: &appsv1.RollingUpdateDeploymentArgs{
 				MaxUnavailable: pulumi.Int(0), MaxSurge: pulumi.Int(1),
 			}},
@@ -571,16 +693,25 @@ func envVars(plain map[string]string, secret map[string]SecretKey) corev1.EnvVar
 }
 
 // check is how a container is probed: exec of command when set, else an
-// HTTP GET of path on port.
+// HTTP GET of path on port (of readyPath, when set, for readiness).
 type check struct {
-	command []string
-	path    string
-	port    int
+	command         []string
+	path, readyPath string
+	port            int
 }
 
-// mainCheck is the main container's probe: HealthPath on the first port.
+// readiness is the readiness probe's check.
+func (c check) readiness() check {
+	if c.readyPath != "" && len(c.command) == 0 {
+		c.path = c.readyPath
+	}
+	return c
+}
+
+// mainCheck is the main container's probe: HealthPath on the first port
+// (ReadinessPath for readiness).
 func (a *Args) mainCheck() check {
-	c := check{command: a.ProbeCommand, path: a.HealthPath}
+	c := check{command: a.ProbeCommand, path: a.HealthPath, readyPath: a.ReadinessPath}
 	if len(a.Ports) > 0 {
 		c.port = a.Ports[0].Port
 	}
@@ -615,27 +746,39 @@ func container(name, image string, a *Args, command, args []string, env corev1.E
 			Capabilities:   &corev1.CapabilitiesArgs{Drop: pulumi.StringArray{pulumi.String("ALL")}},
 			SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
 		},
-		ReadinessProbe: probe.args(3),
+		ReadinessProbe: probe.readiness().args(3),
 		LivenessProbe:  probe.args(3),
 		StartupProbe:   probe.args(30), // up to 5 minutes to start before liveness counts
 		VolumeMounts:   mounts,
 	}
 }
 
-func podTemplate(name string, a *Args, labels pulumi.StringMap, sa *corev1.ServiceAccount, ports corev1.ContainerPortArray) *corev1.PodTemplateSpecArgs {
+// podTemplate is the pods of version ver (its Name empty: the
+// workload's only controller) running ver.Image.
+func podTemplate(name string, a *Args, ver Version, labels pulumi.StringMap, sa *corev1.ServiceAccount, ports corev1.ContainerPortArray) *corev1.PodTemplateSpecArgs {
 	zoneSkew := "ScheduleAnyway"
 	if a.Production {
 		zoneSkew = "DoNotSchedule" // a zone never holds more than its share in prod
 	}
-	match := &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"app.kubernetes.io/name": pulumi.String(name)}}
+	matchLabels := pulumi.StringMap{"app.kubernetes.io/name": pulumi.String(name)}
+	if ver.Name != "" {
+		// Each version spreads its own pods: a canary is never stacked
+		// in the zone its stable pods leave free.
+		matchLabels[VersionLabel] = pulumi.String(ver.Name)
+	}
+	match := &metav1.LabelSelectorArgs{MatchLabels: matchLabels}
 	volumes := corev1.VolumeArray{&corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}}}
 	mounts := corev1.VolumeMountArray{&corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")}}
 	for _, v := range a.Volumes {
 		vol := &corev1.VolumeArgs{Name: pulumi.String(v.Name)}
+		var items corev1.KeyToPathArray
+		for _, k := range v.Keys {
+			items = append(items, &corev1.KeyToPathArgs{Key: pulumi.String(k), Path: pulumi.String(k)})
+		}
 		if v.ConfigMap != "" {
-			vol.ConfigMap = &corev1.ConfigMapVolumeSourceArgs{Name: pulumi.String(v.ConfigMap)}
+			vol.ConfigMap = &corev1.ConfigMapVolumeSourceArgs{Name: pulumi.String(v.ConfigMap), Items: items}
 		} else {
-			vol.Secret = &corev1.SecretVolumeSourceArgs{SecretName: pulumi.String(v.Secret)}
+			vol.Secret = &corev1.SecretVolumeSourceArgs{SecretName: pulumi.String(v.Secret), Items: items}
 		}
 		volumes = append(volumes, vol)
 		mounts = append(mounts, &corev1.VolumeMountArgs{Name: pulumi.String(v.Name), MountPath: pulumi.String(v.MountPath), ReadOnly: pulumi.Bool(true)})
@@ -647,13 +790,24 @@ func podTemplate(name string, a *Args, labels pulumi.StringMap, sa *corev1.Servi
 	for k, v := range a.PodLabels {
 		podLabels[k] = pulumi.String(v)
 	}
+	if ver.Name != "" {
+		podLabels[VersionLabel] = pulumi.String(ver.Name)
+	}
 	if a.Stateful {
 		mounts = append(mounts, &corev1.VolumeMountArgs{Name: pulumi.String("data"), MountPath: pulumi.String("/data")})
 		if a.VolumeSize == "" {
 			volumes = append(volumes, &corev1.VolumeArgs{Name: pulumi.String("data"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}})
 		}
 	}
-	containers := corev1.ContainerArray{container(a.containerName(name), a.Image, a, a.Command, a.Args, envVars(a.Env, a.SecretEnv), ports, a.mainCheck(), mounts)}
+	env := a.Env
+	if len(ver.Env) > 0 {
+		env = maps.Clone(a.Env)
+		if env == nil {
+			env = map[string]string{}
+		}
+		maps.Copy(env, ver.Env)
+	}
+	containers := corev1.ContainerArray{container(a.containerName(name), ver.Image, a, a.Command, a.Args, envVars(env, a.SecretEnv), ports, a.mainCheck(), mounts)}
 	for _, c := range a.Containers {
 		var cPorts corev1.ContainerPortArray
 		for _, p := range c.Ports {
@@ -661,7 +815,7 @@ func podTemplate(name string, a *Args, labels pulumi.StringMap, sa *corev1.Servi
 		}
 		image := c.Image
 		if image == "" {
-			image = a.Image
+			image = ver.Image
 		}
 		containers = append(containers, container(c.Name, image, a, c.Command, c.Args, envVars(c.Env, c.SecretEnv), cPorts, c.check(a), mounts))
 	}

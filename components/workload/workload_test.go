@@ -2,6 +2,7 @@ package workload
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -143,6 +144,24 @@ func TestBadArgs(t *testing.T) {
 			`container "exporter": a health path needs a port (probes use the first)`},
 		{"volume with two sources", func(a *Args) { a.Volumes = []Volume{{Name: "v", MountPath: "/v", ConfigMap: "c", Secret: "s"}} },
 			`volume "v": a name, an absolute mount path and exactly one of configMap or secret`},
+		{"volume key a path", func(a *Args) {
+			a.Volumes = []Volume{{Name: "v", MountPath: "/v", Secret: "s", Keys: []string{"../ca.crt"}}}
+		},
+			`volume "v": key "../ca.crt" is not a file name`},
+		{"versions autoscaled", func(a *Args) { a.Versions = []Version{{Name: "stable"}} },
+			"versions run as Deployments without an autoscaler; not with stateful or autoscaling"},
+		{"version twice", func(a *Args) { a.Autoscaling, a.Versions = nil, []Version{{Name: "stable"}, {Name: "stable"}} },
+			`version "stable": a DNS label, unique`},
+		{"version below the floor", func(a *Args) {
+			a.Autoscaling, a.Versions = nil, []Version{{Name: "stable"}, {Name: "canary", Replicas: 1}}
+		},
+			`version "canary": replicas 1: at least 1 (3 in production)`},
+		{"version image by tag latest", func(a *Args) {
+			a.Autoscaling, a.Versions = nil, []Version{{Name: "stable"}, {Name: "canary", Image: "ghcr.io/cloudscale/api:latest"}}
+		}, `version "canary": image "ghcr.io/cloudscale/api:latest" uses latest`},
+		{"version label set", func(a *Args) {
+			a.Autoscaling, a.Versions, a.PodLabels = nil, []Version{{Name: "stable"}}, map[string]string{VersionLabel: "x"}
+		}, "pod label version is the versions'"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -290,4 +309,42 @@ func TestSidecarWithItsOwnImage(t *testing.T) {
 	assert.True(t, *exporter.SecurityContext.ReadOnlyRootFilesystem, "the platform's security context")
 	assert.Equal(t, main.Image, helper.Image, "no image: the workload's")
 	assert.Equal(t, main.LivenessProbe, helper.LivenessProbe, "no probe of its own: the main container's")
+}
+
+// Versions run one Deployment each behind the workload's one Service,
+// with only the keys asked for of a Secret mounted, and readiness on its
+// own path.
+func TestVersionsBehindOneService(t *testing.T) {
+	a := api()
+	a.Autoscaling = nil
+	a.ReadinessPath = "/readyz"
+	a.Env = map[string]string{"LOG_LEVEL": "info", "SERVICE_VERSION": "workload"}
+	a.Versions = []Version{{Name: "stable", Env: map[string]string{"SERVICE_VERSION": "1"}},
+		{Name: "canary", Image: "ghcr.io/cloudscale/api@sha256:" + strings.Repeat("ab", 32), Env: map[string]string{"SERVICE_VERSION": "2"}}}
+	a.Volumes = []Volume{{Name: "db", MountPath: "/etc/db", Secret: "db-app", Keys: []string{"username", "password"}}}
+	g, err := run(t, "api", a)
+	require.NoError(t, err)
+	require.Len(t, g.OfType(deploymentType), 2)
+	for name, want := range map[string]struct{ version, image, env string }{
+		"api":        {"stable", a.Image, "1"},
+		"api-canary": {"canary", a.Versions[1].Image, "2"},
+	} {
+		dep := componenttest.Object[appsv1.Deployment](t, g, deploymentType, name)
+		assert.Equal(t, map[string]string{"app.kubernetes.io/name": "api", VersionLabel: want.version}, dep.Spec.Selector.MatchLabels, name)
+		assert.Equal(t, want.version, dep.Spec.Template.Labels[VersionLabel], name)
+		assert.Equal(t, int32(3), *dep.Spec.Replicas, name)
+		c := dep.Spec.Template.Spec.Containers[0]
+		assert.Equal(t, want.image, c.Image, name)
+		assert.Contains(t, c.Env, corev1.EnvVar{Name: "SERVICE_VERSION", Value: want.env}, name)
+		assert.Contains(t, c.Env, corev1.EnvVar{Name: "LOG_LEVEL", Value: "info"}, name)
+		assert.Equal(t, "/readyz", c.ReadinessProbe.HTTPGet.Path, name)
+		assert.Equal(t, "/healthz", c.LivenessProbe.HTTPGet.Path, name)
+		assert.Contains(t, dep.Spec.Template.Spec.Volumes, corev1.Volume{Name: "db", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: "db-app", Items: []corev1.KeyToPath{{Key: "username", Path: "username"}, {Key: "password", Path: "password"}}}}})
+	}
+	svc := componenttest.Object[corev1.Service](t, g, "kubernetes:core/v1:Service", "api")
+	assert.Equal(t, map[string]string{"app.kubernetes.io/name": "api"}, svc.Spec.Selector)
+	assert.Len(t, g.OfType("kubernetes:policy/v1:PodDisruptionBudget"), 1, "one budget over both versions")
+	assert.Equal(t, "workload", a.Env["SERVICE_VERSION"], "the workload's Env is not changed")
+	componenttest.PassesPolicies(t, g, "prod", "shop")
 }

@@ -1,8 +1,9 @@
 // Package aws is the cloud tier on AWS: a private VPC over three zones, EKS
 // with envelope-encrypted secrets and every control-plane log, managed node
 // groups per zone on encrypted gp3 volumes with IMDSv2, KMS keys rotated
-// every 90 days, and an encrypted, versioned backup bucket reached through
-// IRSA.
+// every 90 days, an encrypted, versioned backup bucket reached through
+// IRSA, and an ECR repository per service (immutable tags, scan on push,
+// KMS).
 package aws
 
 import (
@@ -126,6 +127,10 @@ func (b *builder) build() error {
 	if err != nil {
 		return err
 	}
+	registry, err := b.registry(storageKey)
+	if err != nil {
+		return err
+	}
 	clusterName := b.cloudName("eks", 100)
 	kubeconfig := pulumi.ToSecret(pulumi.All(k8s.cluster.Endpoint, k8s.cluster.CertificateAuthority.Data().Elem()).ApplyT(
 		func(v []any) (string, error) {
@@ -160,8 +165,9 @@ func (b *builder) build() error {
 			Endpoint: pulumi.Sprintf("s3://%s", bucket.Bucket),
 			Region:   b.a.Region,
 		},
-		Keys: infra.Keys{Secrets: secretsKey.Arn, Storage: storageKey.Arn},
-		Seal: seal,
+		Keys:     infra.Keys{Secrets: secretsKey.Arn, Storage: storageKey.Arn},
+		Registry: registry,
+		Seal:     seal,
 		// A Network Load Balancer keeps the client's address (with
 		// externalTrafficPolicy Local) and honours loadBalancerSourceRanges.
 		LoadBalancerAnnotations: map[string]string{"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"},

@@ -2,7 +2,8 @@
 // only HTTPS from the internet, AKS over zones 1-3 with a system and a user
 // pool, Cilium network policy, host encryption, disks and etcd secrets
 // encrypted with Key Vault keys rotated every 90 days, workload identity,
-// and a zone-redundant backup storage account with a customer-managed key.
+// a zone-redundant backup storage account with a customer-managed key, and
+// a private Premium container registry with the same key.
 package azure
 
 import (
@@ -178,6 +179,10 @@ func (b *builder) build() error {
 	if err != nil {
 		return err
 	}
+	registry, err := b.registry(keys, net, aks)
+	if err != nil {
+		return err
+	}
 
 	provider, kubeconfig, err := b.kubernetes(keys, aks)
 	if err != nil {
@@ -204,8 +209,9 @@ func (b *builder) build() error {
 			Endpoint: pulumi.Sprintf("https://%s.blob.core.windows.net/%s", backups.account.Name, backups.container.Name),
 			Region:   a.Region,
 		},
-		Keys: infra.Keys{Secrets: keys.secrets.KeyUriWithVersion, Storage: keys.storage.KeyUriWithVersion},
-		Seal: seal,
+		Keys:     infra.Keys{Secrets: keys.secrets.KeyUriWithVersion, Storage: keys.storage.KeyUriWithVersion},
+		Registry: registry,
+		Seal:     seal,
 		Identity: infra.WorkloadIdentity{
 			BackupServiceAccount: infra.BackupServiceAccount(a.Namespace),
 			Annotations: pulumi.StringMap{

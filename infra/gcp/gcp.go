@@ -2,8 +2,9 @@
 // and flow logs, a regional GKE cluster over three zones with private
 // nodes, authorized networks, Dataplane V2, secrets encrypted with Cloud
 // KMS, workload identity and shielded nodes; CMEK boot disks on pd-ssd; KMS
-// keys rotated every 90 days; and a CMEK, versioned, never-public bucket
-// for backups.
+// keys rotated every 90 days; a CMEK, versioned, never-public bucket
+// for backups; and a CMEK Artifact Registry with immutable tags and
+// vulnerability scanning for the services' images.
 package gcp
 
 import (
@@ -172,6 +173,10 @@ func (b *builder) build() error {
 	if err != nil {
 		return err
 	}
+	registry, err := b.registry(keys)
+	if err != nil {
+		return err
+	}
 
 	provider, kubeconfig, err := b.kubernetes(keys, gke)
 	if err != nil {
@@ -198,8 +203,9 @@ func (b *builder) build() error {
 			Endpoint: pulumi.Sprintf("gs://%s", backups.bucket.Name),
 			Region:   a.Region,
 		},
-		Keys: infra.Keys{Secrets: c.SecretsKey, Storage: c.StorageKey},
-		Seal: seal,
+		Keys:     infra.Keys{Secrets: c.SecretsKey, Storage: c.StorageKey},
+		Registry: registry,
+		Seal:     seal,
 		Identity: infra.WorkloadIdentity{
 			BackupServiceAccount: infra.BackupServiceAccount(a.Namespace),
 			Annotations:          pulumi.StringMap{"iam.gke.io/gcp-service-account": backups.account.Email}.ToStringMapOutput(),

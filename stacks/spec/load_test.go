@@ -406,6 +406,14 @@ func badCases() []badCase {
 				`cloudscale:monitoring.receivers[2].type: Unsupported value: "email": supported values: "pagerduty", "slack", "webhook"`,
 				`cloudscale:monitoring.receivers[3].url: Invalid value: "http://example.com/": must be https, or http to a cluster Service (*.svc)`,
 			}},
+		{"service replicas and canary image", with(prodAWS(), "cloudscale:services",
+			`[{"name":"api-service","port":8080,"replicas":2,"canaryImage":"ghcr.io/cloudscale/api-service@sha256:`+strings.Repeat("a", 64)+`"},`+
+				`{"name":"order-worker","port":8080,"canaryWeight":5,"canaryImage":"ghcr.io/cloudscale/order-worker:1.0"}]`),
+			[]string{
+				`cloudscale:services[0].canaryImage: Forbidden: runs only with a canaryWeight above 0; remove it or set canaryWeight`,
+				`cloudscale:services[0].replicas: Invalid value: 2: too few for prod; allowed: 3 or more (or unset: replicaCount)`,
+				`cloudscale:services[1].canaryImage: Invalid value: "ghcr.io/cloudscale/order-worker:1.0": not an image by digest; e.g. ghcr.io/cloudscale/api-service@sha256:<64 hex>`,
+			}},
 		{"bad slo", with(prodAWS(), "cloudscale:services", `[{"name":"api-service","port":8080,"slo":{"availability":100,"latencyMs":300}}]`),
 			[]string{
 				`cloudscale:services[0].slo.availability: Invalid value: 100: a percentage above 0 and below 100, such as 99.9`,

@@ -173,6 +173,13 @@ type Service struct {
 	Port int    `json:"port"`
 	// CanaryWeight is the percentage of its traffic sent to the canary.
 	CanaryWeight int `json:"canaryWeight,omitempty"`
+	// CanaryImage is the canary's image, by digest
+	// (repository@sha256:<64 hex>), while canaryWeight is set; default
+	// the service's own locked image.
+	CanaryImage string `json:"canaryImage,omitempty"`
+	// Replicas of the service (default replicaCount; 3 or more in
+	// staging and prod).
+	Replicas int `json:"replicas,omitempty"`
 	// Callers are the services ("name", same namespace) that may call it,
 	// besides the gateway when a route points at it.
 	Callers []string `json:"callers,omitempty"`

@@ -36,8 +36,12 @@ var DefaultTracingSampling = map[Environment]float64{Dev: 100, Staging: 10, Prod
 // Default is the service the guide's Gateway example routes to.
 func (ss *Services) Default(*Spec) { *ss = Services{{Name: "api-service", Port: 8080}} }
 
-// Validate checks names, ports, canary weights and callers.
-func (ss *Services) Validate(_ *Spec, p *field.Path) field.ErrorList {
+// digestImage is an image referenced by digest.
+var digestImage = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+@sha256:[0-9a-f]{64}$`)
+
+// Validate checks names, ports, replicas, canary weights and images, and
+// callers.
+func (ss *Services) Validate(spec *Spec, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	seen := map[string]bool{}
 	for i, s := range *ss {
@@ -56,6 +60,15 @@ func (ss *Services) Validate(_ *Spec, p *field.Path) field.ErrorList {
 		}
 		if s.CanaryWeight < 0 || s.CanaryWeight > 100 {
 			errs = append(errs, field.Invalid(f.Child("canaryWeight"), s.CanaryWeight, "not a percentage; allowed: 0 to 100"))
+		}
+		switch {
+		case s.CanaryImage != "" && s.CanaryWeight == 0:
+			errs = append(errs, field.Forbidden(f.Child("canaryImage"), "runs only with a canaryWeight above 0; remove it or set canaryWeight"))
+		case s.CanaryImage != "" && !digestImage.MatchString(s.CanaryImage):
+			errs = append(errs, field.Invalid(f.Child("canaryImage"), s.CanaryImage, "not an image by digest; e.g. ghcr.io/cloudscale/api-service@sha256:<64 hex>"))
+		}
+		if lo := map[bool]int{true: MinProdReplicas, false: 1}[spec.Environment.Production()]; s.Replicas != 0 && s.Replicas < lo {
+			errs = append(errs, field.Invalid(f.Child("replicas"), s.Replicas, fmt.Sprintf("too few for %s; allowed: %d or more (or unset: replicaCount)", spec.Environment, lo)))
 		}
 		errs = append(errs, validateSLO(s, f.Child("slo"))...)
 	}

@@ -129,25 +129,6 @@ cs_sec_006 contains f if {
 }
 
 # METADATA
-# title: Images come from allowed registries
-# description: Only the registries the platform trusts may supply images.
-# custom:
-#   id: CS-SEC-007
-#   severity: high
-#   category: security
-#   enforcement: {dev: mandatory, staging: mandatory, prod: mandatory}
-#   fix: Mirror the image into an allowed registry (see policies/config.yaml).
-cs_sec_007 contains f if {
-	some r in lib.workloads
-	some c in lib.containers(r)
-	not lib.allowed_image(c.image, allowed_prefixes)
-	f := {"urn": r.urn, "msg": sprintf("%s %s/%s container %s pulls %s, not from an allowed registry", [r.inputs.kind, lib.namespace(r), lib.name(r), c.name, lib.image_ref(c.image)])}
-}
-
-# allowed_prefixes are computed once per evaluation, not per container.
-allowed_prefixes := lib.allowed_prefixes(data.cloudscale.config.allowedRegistries)
-
-# METADATA
 # title: No host namespaces or host paths
 # description: Pods must not share the node's network, PID or IPC namespace, bind a node port (hostPort), nor mount the node's filesystem (the Pod Security Standards' baseline level).
 # custom:

@@ -969,3 +969,53 @@ exchange_declared(at, name) if {
 queue_kind_text("") := "a queue without a type (the vhost's default, classic unless it says otherwise)"
 
 queue_kind_text(t) := sprintf("a %s queue", [t]) if t != ""
+
+# METADATA
+# title: Images come from allowed registries
+# description: Only the registries the platform trusts may supply images.
+# custom:
+#   id: CS-SEC-007
+#   severity: high
+#   category: security
+#   enforcement: {dev: mandatory, staging: mandatory, prod: mandatory}
+#   fix: Mirror the image into an allowed registry (see policies/config.yaml).
+cs_sec_007 contains f if {
+	some r in lib.workloads
+	some c in lib.containers(r)
+	not lib.allowed_image(c.image, allowed_prefixes)
+	f := {"urn": r.urn, "msg": sprintf("%s %s/%s container %s pulls %s, not from an allowed registry", [r.inputs.kind, lib.namespace(r), lib.name(r), c.name, lib.image_ref(c.image)])}
+}
+
+# allowed_prefixes are computed once per evaluation, not per container:
+# the settings' registries and the stack's own repositories. The rule is a
+# stack rule because it reads the stack's registry resources beside its
+# workloads (resource rules see one chunk of the stack at a time).
+allowed_prefixes := lib.allowed_prefixes(data.cloudscale.config.allowedRegistries) | own_repositories
+
+# own_repositories are the image repositories the stack itself creates for
+# its services (infra.Registry), read from the registry resources in the
+# same input, so each cloud stack admits exactly its own and nothing
+# broader: not another account's ECR, another project's Artifact Registry
+# or another ACR. An ECR repository's host holds the account id, which
+# only the deploying credentials know: the cloud tier writes it into the
+# repository's cloudscale.io/registry-host tag (known at preview, and under
+# mocks the mocks' account).
+own_repositories contains concat("", [host, "/", r.inputs.name, "/"]) if {
+	some r in object.get(input.by_type, "aws:ecr/repository:Repository", [])
+	host := object.get(r.inputs, ["tags", "cloudscale.io/registry-host"], "")
+	regex.match(`^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com$`, host)
+	is_string(r.inputs.name)
+}
+
+own_repositories contains sprintf("%s-docker.pkg.dev/%s/%s/", [r.inputs.location, r.inputs.project, r.inputs.repositoryId]) if {
+	some r in object.get(input.by_type, "gcp:artifactregistry/repository:Repository", [])
+	r.inputs.format == "DOCKER"
+	every k in ["location", "project", "repositoryId"] {
+		is_string(r.inputs[k])
+	}
+}
+
+own_repositories contains concat("", [lower(r.inputs.registryName), ".azurecr.io/"]) if {
+	some r in object.get(input.by_type, "azure-native:containerregistry:Registry", [])
+	is_string(r.inputs.registryName)
+}

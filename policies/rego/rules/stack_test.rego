@@ -513,3 +513,61 @@ test_cs_ha_023_fail_at_least_once_and_missing_exchange if {
 		],
 	))
 }
+
+# CS-SEC-007: images come from allowed registries.
+test_cs_sec_007_pass if {
+	count(st.cs_sec_007) == 0 with input as fx.kube([fx.deployment]) with data.cloudscale.config as fx.config
+}
+
+test_cs_sec_007_fail if {
+	st.cs_sec_007 == {{"urn": "urn:api", "msg": "Deployment shop/api container app pulls docker.io/library/nginx, not from an allowed registry"}} with input as fx.kube([fx.with_container(object.union(fx.container, {"image": "nginx:1.27"}))]) with data.cloudscale.config as fx.config
+}
+
+# Image names read as the container runtime reads them: one image, four
+# spellings; a look-alike host is another registry.
+test_cs_sec_007_pass_normalised if {
+	every img in ["redis:7.2", "docker.io/redis:7.2", "index.docker.io/library/redis:7.2", "docker.io/library/redis@sha256:0123"] {
+		count(st.cs_sec_007) == 0 with input as fx.kube([fx.with_container(object.union(fx.container, {"image": img}))])
+			with data.cloudscale.config as {"allowedRegistries": ["index.docker.io/library"]}
+	}
+}
+
+test_cs_sec_007_fail_lookalike if {
+	st.cs_sec_007 == {{"urn": "urn:api", "msg": "Deployment shop/api container app pulls docker.io.evil.example/library/redis, not from an allowed registry"}} with input as fx.kube([fx.with_container(object.union(fx.container, {"image": "docker.io.evil.example/library/redis:7.2"}))])
+		with data.cloudscale.config as {"allowedRegistries": ["docker.io/library"]}
+}
+
+# A cloud stack's own registry (the repositories its registry resources
+# create) is allowed, and nothing beside it.
+own_registries := [
+	{"type": "aws:ecr/repository:Repository", "name": "ecr", "urn": "urn:ecr", "inputs": {"name": "cloudscale-prod/api-service", "tags": {"cloudscale.io/registry-host": "123456789012.dkr.ecr.us-east-1.amazonaws.com"}}},
+	{"type": "gcp:artifactregistry/repository:Repository", "name": "ar", "urn": "urn:ar", "inputs": {"format": "DOCKER", "location": "us-central1", "project": "cloudscale-prod", "repositoryId": "cloudscale-prod-gcp-images"}},
+	{"type": "azure-native:containerregistry:Registry", "name": "acr", "urn": "urn:acr", "inputs": {"registryName": "cloudscaleprodazureacr1a2b3c4d"}},
+]
+
+with_registries(img) := object.union(fx.kube([fx.with_container(object.union(fx.container, {"image": img}))]), {"by_type": {r.type: [r] | some r in own_registries}})
+
+test_cs_sec_007_pass_own_registry if {
+	every img in [
+		"123456789012.dkr.ecr.us-east-1.amazonaws.com/cloudscale-prod/api-service@sha256:0123",
+		"us-central1-docker.pkg.dev/cloudscale-prod/cloudscale-prod-gcp-images/api-service@sha256:0123",
+		"cloudscaleprodazureacr1a2b3c4d.azurecr.io/cloudscale-prod-azure/api-service@sha256:0123",
+	] {
+		count(st.cs_sec_007) == 0 with input as with_registries(img) with data.cloudscale.config as fx.config
+	}
+}
+
+test_cs_sec_007_fail_beside_own_registry if {
+	every img in [
+		"210987654321.dkr.ecr.us-east-1.amazonaws.com/cloudscale-prod/api-service@sha256:0123", # another account
+		"123456789012.dkr.ecr.us-east-1.amazonaws.com/cloudscale-prod/api-service-evil@sha256:0123", # another repository
+		"us-central1-docker.pkg.dev/other-project/cloudscale-prod-gcp-images/api-service@sha256:0123", # another project
+		"cloudscaleprodazureacr1a2b3c4d.azurecr.io.evil.example/api-service@sha256:0123", # a look-alike host
+		"otheracr.azurecr.io/cloudscale-prod-azure/api-service@sha256:0123", # another ACR
+	] {
+		count(st.cs_sec_007) == 1 with input as with_registries(img) with data.cloudscale.config as fx.config
+	}
+	# Without the registry resources, the same images are refused.
+	count(st.cs_sec_007) == 1 with input as fx.kube([fx.with_container(object.union(fx.container, {"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/cloudscale-prod/api-service@sha256:0123"}))])
+		with data.cloudscale.config as fx.config
+}
