@@ -92,9 +92,9 @@ func All(services []string) (map[string][]byte, error) {
 }
 
 // DefaultObjective is the objective the SLO dashboards of All assume: the
-// guide's default (99.9% of requests succeed, 99% within 500 ms, over 30
+// guide's default (99.9% of requests succeed, 99% within 250 ms, over 30
 // days), as stacks/spec's DefaultSLO.
-var DefaultObjective = slo.Objective{Availability: 99.9, LatencyMs: 500, LatencyTarget: 99}
+var DefaultObjective = slo.Objective{Availability: 99.9, LatencyMs: 250, LatencyTarget: 99}
 
 // ForObjectives returns every dashboard as All does, each service's SLO
 // dashboard from its objective: the objective variables default to its
