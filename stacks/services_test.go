@@ -11,8 +11,9 @@ import (
 	"github.com/cloudscale/platform/services"
 )
 
-// Every stack runs the services from its cloud's registry (the public
-// one on the local stack), by the digest the images lock holds.
+// Every stack runs the services, and the chaos tier's SLO gate, from its
+// cloud's registry (the public one on the local stack), by the digest the
+// images lock holds.
 func TestServicesRunTheLockedImages(t *testing.T) {
 	digests, err := services.Digests()
 	require.NoError(t, err)
@@ -20,8 +21,8 @@ func TestServicesRunTheLockedImages(t *testing.T) {
 		"prod-gcp": `us-central1-docker\.pkg\.dev/cloudscale-prod/`, "prod-azure": `\.azurecr\.io/`} {
 		t.Run(stack, func(t *testing.T) {
 			g := run(t, stack).Graph
-			for _, name := range []string{"api-service", "order-worker"} {
-				d := componenttest.Object[appsv1.Deployment](t, g, "kubernetes:apps/v1:Deployment", name)
+			for name, deployment := range map[string]string{"api-service": "api-service", "order-worker": "order-worker", "slogate": "slo-gate"} {
+				d := componenttest.Object[appsv1.Deployment](t, g, "kubernetes:apps/v1:Deployment", deployment)
 				image := d.Spec.Template.Spec.Containers[0].Image
 				digest, locked := digests[name]
 				require.True(t, locked, "services/images.json holds %s", name)

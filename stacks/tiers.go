@@ -278,8 +278,14 @@ func kubernetesTiers(ctx *pulumi.Context, p *Platform, t *tierArgs, cluster infr
 		return err
 	}
 	// Last: its Schedule targets every other tier, and its webhook's
-	// certificate comes from cert-manager.
-	p.Chaos, err = resilience.New(ctx, "chaos", t.chaos, after(append(base, certs)...)...)
+	// certificate comes from cert-manager. The SLO gate runs the locked
+	// digest from the stack's registry, as the services do.
+	gate, err := imageDigest(upstream.SLOGateService)
+	if err != nil {
+		return err
+	}
+	t.chaos.GateImage = cluster.Registry.Image(upstream.SLOGateService, gate)
+	p.Chaos, err = resilience.New(ctx, "chaos", t.chaos, after(append(append(base, certs), cluster.Registry.Resources...)...)...)
 	return err
 }
 

@@ -11,6 +11,7 @@
 package resilience
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -134,6 +135,10 @@ type Args struct {
 	// Schedule is the stack's chaos Schedule (experiments.Plan.Schedule),
 	// a typed Chaos Mesh object; nil when the stack's chaos is disabled.
 	Schedule upstream.Object
+	// GateImage is the SLO gate's image (services/slogate), by digest
+	// from the images lock (services/images.json) in the stack's
+	// registry; empty: upstream.SLOGateImage, the published tag.
+	GateImage string
 }
 
 // Validate checks the arguments; New registers nothing unless they pass.
@@ -294,7 +299,7 @@ func newGate(ctx *pulumi.Context, name string, args *Args, config string, child 
 		egress = append(egress, p.Peer)
 	}
 	w, err := workload.New(ctx, GateName, &workload.Args{
-		Namespace: Namespace, Image: upstream.SLOGateImage, Env: env,
+		Namespace: Namespace, Image: cmp.Or(args.GateImage, upstream.SLOGateImage), Env: env,
 		Ports:    []workload.Port{{Name: "http", Port: GatePort}},
 		Replicas: max(2, args.Replicas), Production: args.Production, Resources: GateResources,
 		HealthPath: "/healthz", KubernetesAPI: true,

@@ -142,7 +142,12 @@ func TestGateAndItsRBAC(t *testing.T) {
 	assert.Equal(t, Namespace, d.Namespace)
 	assert.Equal(t, int32(3), *d.Spec.Replicas)
 	assert.True(t, *d.Spec.Template.Spec.AutomountServiceAccountToken)
-	assert.Equal(t, upstream.SLOGateImage, d.Spec.Template.Spec.Containers[0].Image)
+	assert.Equal(t, upstream.SLOGateImage, d.Spec.Template.Spec.Containers[0].Image, "the published tag when the stack gives no digest")
+	locked := "ghcr.io/cloudscale/slogate@sha256:" + strings.Repeat("ab", 32)
+	a.GateImage = locked
+	pinned := componenttest.Object[appsv1.Deployment](t, run(t, a), deployType, GateName)
+	assert.Equal(t, locked, pinned.Spec.Template.Spec.Containers[0].Image)
+	a.GateImage = ""
 
 	cm := componenttest.Object[corev1.ConfigMap](t, g, cmType, "chaos-"+GateName)
 	var c gate.Config

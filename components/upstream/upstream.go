@@ -261,8 +261,11 @@ const (
 	// image for (the chart's default is an unpinned :latest).
 	PauseImage = "registry.k8s.io/pause:3.10"
 	// SLOGateImage is the platform's own SLO gate (services/slogate),
-	// built to an image with the platform's services.
+	// built to an image with the platform's services; the stacks run its
+	// locked digest instead (services/images.json, SLOGateService).
 	SLOGateImage = "ghcr.io/cloudscale/slogate:0.1.0"
+	// SLOGateService is the SLO gate's name in the images lock.
+	SLOGateService = "slogate"
 
 	// PostgresImage is the PostgreSQL the data tier's Clusters run: 17,
 	// at the minor released with CloudNativePG 1.30's default (18.4,
