@@ -584,8 +584,7 @@ func (b *builder) controllers(sa *corev1.ServiceAccount, ports corev1.ContainerP
 		if v.Image == "" {
 			v.Image = a.Image
 		}
-		sel := &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{contract.NameLabel: pulumi.String(b.name), VersionLabel: pulumi.String(v.Name)}}
-		if _, err := b.controller(v.deployment(b.name, i == 0), v.replicas(a), sel, podTemplate(b.name, a, v, b.labels, sa, ports)); err != nil {
+		if _, err := b.controller(v.deployment(b.name, i == 0), v.replicas(a), b.versionSelector(v), podTemplate(b.name, a, v, b.labels, sa, ports)); err != nil {
 			return "", err
 		}
 	}
@@ -635,14 +634,36 @@ func (b *builder) controller(name string, replicas int, selector *metav1.LabelSe
 	return "Deployment", err
 }
 
+// versionSelector selects the pods of one version of the workload.
+func (b *builder) versionSelector(v Version) *metav1.LabelSelectorArgs {
+	return &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{contract.NameLabel: pulumi.String(b.name), VersionLabel: pulumi.String(v.Name)}}
+}
+
 // availability is the disruption budget (one pod at a time) and, when
-// asked, the CPU autoscaler of the controller of kind.
+// asked, the CPU autoscaler of the controller of kind. With versions each
+// Deployment has its own budget, named as it is: one budget over all of
+// them would let a zone drain evict only one of the zone's pods (say the
+// stable one) and refuse the others (the canary's) until the first is
+// replaced, and a pod under two budgets cannot be evicted at all.
 func (b *builder) availability(kind string) error {
-	if _, err := policyv1.NewPodDisruptionBudget(b.ctx, b.name, &policyv1.PodDisruptionBudgetArgs{
-		Metadata: b.meta(),
-		Spec:     &policyv1.PodDisruptionBudgetSpecArgs{Selector: b.selector, MaxUnavailable: pulumi.Int(1)},
-	}, b.child...); err != nil {
+	budget := func(name string, selector *metav1.LabelSelectorArgs) error {
+		meta := b.meta()
+		meta.Name = pulumi.String(name)
+		_, err := policyv1.NewPodDisruptionBudget(b.ctx, name, &policyv1.PodDisruptionBudgetArgs{
+			Metadata: meta,
+			Spec:     &policyv1.PodDisruptionBudgetSpecArgs{Selector: selector, MaxUnavailable: pulumi.Int(1)},
+		}, b.child...)
 		return err
+	}
+	if len(b.a.Versions) == 0 {
+		if err := budget(b.name, b.selector); err != nil {
+			return err
+		}
+	}
+	for i, v := range b.a.Versions {
+		if err := budget(v.deployment(b.name, i == 0), b.versionSelector(v)); err != nil {
+			return err
+		}
 	}
 	s := b.a.Autoscaling
 	if s == nil {

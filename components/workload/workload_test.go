@@ -344,7 +344,15 @@ func TestVersionsBehindOneService(t *testing.T) {
 	}
 	svc := componenttest.Object[corev1.Service](t, g, "kubernetes:core/v1:Service", "api")
 	assert.Equal(t, map[string]string{"app.kubernetes.io/name": "api"}, svc.Spec.Selector)
-	assert.Len(t, g.OfType("kubernetes:policy/v1:PodDisruptionBudget"), 1, "one budget over both versions")
+	// A budget per Deployment: a zone drain evicts the zone's stable and
+	// canary pods at once, and no pod is under two budgets.
+	assert.Len(t, g.OfType("kubernetes:policy/v1:PodDisruptionBudget"), 2, "a budget per version")
+	for name, version := range map[string]string{"api": "stable", "api-canary": "canary"} {
+		pdb := componenttest.Object[policyv1.PodDisruptionBudget](t, g, "kubernetes:policy/v1:PodDisruptionBudget", name)
+		assert.Equal(t, name, pdb.Name)
+		assert.Equal(t, map[string]string{"app.kubernetes.io/name": "api", VersionLabel: version}, pdb.Spec.Selector.MatchLabels, name)
+		assert.Equal(t, intstr.FromInt32(1), *pdb.Spec.MaxUnavailable, name)
+	}
 	assert.Equal(t, "workload", a.Env["SERVICE_VERSION"], "the workload's Env is not changed")
 	componenttest.PassesPolicies(t, g, "prod", "shop")
 }
